@@ -1,0 +1,316 @@
+"""Benchmark cnncalc's NumPy kernels against numpy's matmul peak and against PyTorch.
+
+Run: ``python benchmarks/bench_kernels.py [--runs N] [--layers]``
+
+Prints the float32 matmul peak measured in this run, then VGG-16 (conv + fc stack) and
+ResNet-50 (torchvision v1.5 layout) forwards at 224x224x3, batch 1, composed directly
+from ``cnncalc.kernels`` (random weights generated before timing): best-of-N seconds,
+GFLOP/s (2 * MACs / time) and fraction of the matmul peak, then the same networks in
+PyTorch (same weights, ``no_grad``, eval, same thread count) and the time ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cnncalc import kernels as K  # noqa: E402
+
+F32 = Any  # numpy float32 arrays
+
+VGG16_CFG: list[int | str] = [
+    64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
+]  # fmt: skip
+RESNET50_LAYERS = [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]  # width, blocks, stride
+
+
+def numpy_threads() -> int:
+    """Threads OpenBLAS uses: its env variables, else the CPUs this process may run on."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        val = os.environ.get(var)
+        if val and val.isdigit() and int(val) > 0:
+            return int(val)
+    return len(os.sched_getaffinity(0))
+
+
+def best_of(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    """Best wall time of ``runs`` calls after one warm-up call."""
+    result = fn()
+    best = float("inf")
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def matmul_peak(runs: int, n: int = 4096) -> float:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    c = np.empty((n, n), dtype=np.float32)
+    t, _ = best_of(lambda: np.matmul(a, b, out=c), runs)
+    return 2.0 * n**3 / t / 1e9
+
+
+# ------------------------------------------------------------------------------ weights
+
+
+def he(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> F32:
+    w = rng.standard_normal(shape, dtype=np.float32)
+    w *= np.float32(np.sqrt(2.0 / fan_in))
+    return w
+
+
+def vgg16_weights(rng: np.random.Generator) -> dict[str, Any]:
+    convs = []
+    c = 3
+    for v in VGG16_CFG:
+        if v == "M":
+            continue
+        assert isinstance(v, int)
+        convs.append((he(rng, (3, 3, c, v), 9 * c), rng.standard_normal(v, dtype=np.float32) * 0.01))
+        c = v
+    fcs = []
+    for fin, fout in [(25088, 4096), (4096, 4096), (4096, 1000)]:
+        fcs.append((he(rng, (fin, fout), fin), rng.standard_normal(fout, dtype=np.float32) * 0.01))
+    return {"convs": convs, "fcs": fcs}
+
+
+def bn_params(rng: np.random.Generator, c: int) -> tuple[F32, F32, F32, F32]:
+    gamma = (1.0 + 0.1 * rng.standard_normal(c)).astype(np.float32)
+    beta = (0.1 * rng.standard_normal(c)).astype(np.float32)
+    mean = (0.1 * rng.standard_normal(c)).astype(np.float32)
+    var = (1.0 + 0.1 * rng.random(c)).astype(np.float32)
+    return gamma, beta, mean, var
+
+
+def resnet50_weights(rng: np.random.Generator) -> dict[str, Any]:
+    net: dict[str, Any] = {
+        "stem": (he(rng, (7, 7, 3, 64), 147), bn_params(rng, 64)),
+        "blocks": [],
+    }
+    cin = 64
+    for width, blocks, stride in RESNET50_LAYERS:
+        for i in range(blocks):
+            s = stride if i == 0 else 1
+            cout = width * 4
+            blk: dict[str, Any] = {
+                "stride": s,
+                "c1": (he(rng, (1, 1, cin, width), cin), bn_params(rng, width)),
+                "c2": (he(rng, (3, 3, width, width), 9 * width), bn_params(rng, width)),
+                "c3": (he(rng, (1, 1, width, cout), width), bn_params(rng, cout)),
+                "down": None,
+            }
+            # scale the last BN down so the residual stream stays bounded
+            blk["c3"][1][0][:] *= 0.2
+            if i == 0:
+                blk["down"] = (he(rng, (1, 1, cin, cout), cin), bn_params(rng, cout))
+            net["blocks"].append(blk)
+            cin = cout
+    net["fc"] = (he(rng, (2048, 1000), 2048), rng.standard_normal(1000, dtype=np.float32) * 0.01)
+    return net
+
+
+# ------------------------------------------------------------------------ numpy forward
+
+
+class Timer:
+    """Accumulates per-kind seconds when enabled (``--layers``)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.totals: dict[str, float] = {}
+
+    def __call__(self, kind: str, fn: Callable[..., F32], *args: Any) -> F32:
+        if not self.enabled:
+            return fn(*args)
+        t0 = time.perf_counter()
+        out = fn(*args)
+        self.totals[kind] = self.totals.get(kind, 0.0) + time.perf_counter() - t0
+        return out
+
+
+def vgg16_numpy(x: F32, wts: dict[str, Any], tm: Timer) -> F32:
+    i = 0
+    for v in VGG16_CFG:
+        if v == "M":
+            n, h, w, _ = x.shape
+            x = tm("maxpool", K.max_pool2d, x, (2, 2), (2, 2), (0, 0, 0, 0), False, (h // 2, w // 2))
+        else:
+            w_, b_ = wts["convs"][i]
+            i += 1
+            x = tm(f"conv{x.shape[1]}x{x.shape[3]}", K.conv2d, x, w_, b_, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+            x = tm("relu", K.relu, x)
+    x = K.flatten(x)
+    for j, (w_, b_) in enumerate(wts["fcs"]):
+        x = tm("fc", K.linear, x, w_, b_)
+        if j < 2:
+            x = tm("relu", K.relu, x)
+    return x
+
+
+def conv_bn(x: F32, p: Any, stride: int, pad: int, tm: Timer, act: bool) -> F32:
+    w, (g, b, m, v) = p
+    k = w.shape[0]
+    x = tm(f"conv{k}x{k}", K.conv2d, x, w, None, (stride, stride), (pad,) * 4, (1, 1), 1)
+    x = tm("bn", K.batch_norm, x, g, b, m, v, 1e-5)
+    if act:
+        x = tm("relu", K.relu, x)
+    return x
+
+
+def resnet50_numpy(x: F32, net: dict[str, Any], tm: Timer) -> F32:
+    x = conv_bn(x, net["stem"], 2, 3, tm, True)
+    x = tm("maxpool", K.max_pool2d, x, (3, 3), (2, 2), (1, 1, 1, 1), False, (56, 56))
+    for blk in net["blocks"]:
+        s = blk["stride"]
+        out = conv_bn(x, blk["c1"], 1, 0, tm, True)
+        out = conv_bn(out, blk["c2"], s, 1, tm, True)
+        out = conv_bn(out, blk["c3"], 1, 0, tm, False)
+        short = x if blk["down"] is None else conv_bn(x, blk["down"], s, 0, tm, False)
+        x = tm("relu", K.relu, tm("add", K.add, out, short))
+    x = tm("gap", K.global_avg_pool, x)
+    w, b = net["fc"]
+    return tm("fc", K.linear, K.flatten(x), w, b)
+
+
+# ------------------------------------------------------------------------ torch forward
+
+
+def torch_models(vgg: dict[str, Any], res: dict[str, Any]) -> tuple[Any, Any]:
+    import torch
+    from torch import nn
+
+    def conv_w(w: F32) -> Any:
+        return torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
+
+    layers: list[nn.Module] = []
+    c = 3
+    i = 0
+    for v in VGG16_CFG:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2))
+            continue
+        assert isinstance(v, int)
+        conv = nn.Conv2d(c, v, 3, padding=1)
+        conv.weight.data = conv_w(vgg["convs"][i][0])
+        conv.bias.data = torch.from_numpy(vgg["convs"][i][1])
+        layers += [conv, nn.ReLU(inplace=True)]
+        c, i = v, i + 1
+    layers.append(nn.Flatten())
+    for j, (w, b) in enumerate(vgg["fcs"]):
+        fc = nn.Linear(*w.shape)
+        if j == 0:  # our flatten is HWC-ordered, torch's is CHW-ordered: permute the rows
+            w = w.reshape(7, 7, 512, -1).transpose(2, 0, 1, 3).reshape(25088, -1)
+        fc.weight.data = torch.from_numpy(np.ascontiguousarray(w.T))
+        fc.bias.data = torch.from_numpy(b)
+        layers.append(fc)
+        if j < 2:
+            layers.append(nn.ReLU(inplace=True))
+    tvgg = nn.Sequential(*layers).eval()
+
+    def cbn(p: Any, stride: int, pad: int) -> list[nn.Module]:
+        w, (g, b, m, v) = p
+        conv = nn.Conv2d(w.shape[2], w.shape[3], w.shape[0], stride, pad, bias=False)
+        conv.weight.data = conv_w(w)
+        bn = nn.BatchNorm2d(w.shape[3])
+        bn.weight.data, bn.bias.data = torch.from_numpy(g), torch.from_numpy(b)
+        bn.running_mean.data, bn.running_var.data = torch.from_numpy(m), torch.from_numpy(v)
+        return [conv, bn]
+
+    class Bottleneck(nn.Module):
+        def __init__(self, blk: dict[str, Any]) -> None:
+            super().__init__()
+            s = blk["stride"]
+            self.body = nn.Sequential(
+                *cbn(blk["c1"], 1, 0), nn.ReLU(inplace=True),
+                *cbn(blk["c2"], s, 1), nn.ReLU(inplace=True),
+                *cbn(blk["c3"], 1, 0),
+            )  # fmt: skip
+            self.down = None if blk["down"] is None else nn.Sequential(*cbn(blk["down"], s, 0))
+
+        def forward(self, x: Any) -> Any:
+            short = x if self.down is None else self.down(x)
+            return torch.relu(self.body(x) + short)
+
+    fc = nn.Linear(2048, 1000)
+    fc.weight.data = torch.from_numpy(np.ascontiguousarray(res["fc"][0].T))
+    fc.bias.data = torch.from_numpy(res["fc"][1])
+    tres = nn.Sequential(
+        *cbn(res["stem"], 2, 3), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1),
+        *[Bottleneck(b) for b in res["blocks"]],
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), fc,
+    ).eval()  # fmt: skip
+    return tvgg, tres
+
+
+# ------------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per network (best is kept)")
+    ap.add_argument("--layers", action="store_true", help="also print per-kernel-kind seconds")
+    ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    args = ap.parse_args()
+
+    threads = numpy_threads()
+    print(f"numpy {np.__version__}, {threads} BLAS thread(s), float32, NHWC, batch 1")
+    peak = matmul_peak(3)
+    print(f"numpy float32 matmul peak (4096x4096x4096): {peak:.1f} GFLOP/s")
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 224, 224, 3), dtype=np.float32)
+    vgg = vgg16_weights(rng)
+    res = resnet50_weights(rng)
+    nets: list[tuple[str, float, Callable[[Timer], F32]]] = [
+        ("VGG-16", 15.470e9, lambda tm: vgg16_numpy(x, vgg, tm)),
+        ("ResNet-50", 4.089e9, lambda tm: resnet50_numpy(x, res, tm)),
+    ]
+    results: dict[str, tuple[float, F32]] = {}
+    for name, macs, fwd in nets:
+        t, y = best_of(lambda fwd=fwd: fwd(Timer(False)), args.runs)
+        gf = 2 * macs / t / 1e9
+        results[name] = (t, y)
+        print(
+            f"{name:<9} cnncalc.kernels: {t:.3f} s  {gf:6.1f} GFLOP/s  "
+            f"{100 * gf / peak:5.1f} % of matmul peak  ({macs / 1e9:.2f} GMACs)"
+        )
+        if args.layers:
+            tm = Timer(True)
+            fwd(tm)
+            for kind, sec in sorted(tm.totals.items(), key=lambda kv: -kv[1]):
+                print(f"    {kind:<12} {sec * 1e3:8.1f} ms")
+
+    if args.no_torch:
+        return
+    import torch
+
+    torch.set_num_threads(threads)
+    tvgg, tres = torch_models(vgg, res)
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), no_grad, eval")
+    for (name, macs, _), model in zip(nets, (tvgg, tres), strict=True):
+        with torch.no_grad():
+            t, yt = best_of(lambda model=model: model(xt), args.runs)
+        ours, y = results[name]
+        ref = yt.numpy()
+        err = float(np.abs(y - ref).max() / (np.abs(ref).max() + 1e-30))
+        print(
+            f"{name:<9} torch:           {t:.3f} s  {2 * macs / t / 1e9:6.1f} GFLOP/s  "
+            f"-> cnncalc/torch time ratio {ours / t:.2f}x  (max rel. output diff {err:.1e})"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""cnncalc: output volumes, parameters, cost and stride/padding validation for CNNs.
+
+>>> import cnncalc
+>>> cnncalc.analyze("32x32x3 -> conv(10, 5, p=2)").totals.params
+760
+"""
+
+from .analysis import LayerRow, Report, Totals, analyze, validate
+from .diagnostics import (
+    ArchitectureError,
+    Location,
+    Problem,
+    Severity,
+    SpecError,
+    SpecSyntaxError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArchitectureError",
+    "LayerRow",
+    "Location",
+    "Problem",
+    "Report",
+    "Severity",
+    "SpecError",
+    "SpecSyntaxError",
+    "Totals",
+    "__version__",
+    "analyze",
+    "validate",
+]

@@ -1,0 +1,361 @@
+"""Walk a spec: every layer's shapes, counts, cost and reach, the problems, the totals.
+
+Measure (each layer kind, in :mod:`cnncalc.layers`) → aggregate (here) → render
+(:mod:`cnncalc.render`). The driver owns paths, locations and the mode; layers
+only yield findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from . import oneline, yamlspec
+from .build import Spec, build
+from .diagnostics import (
+    ArchitectureError,
+    Finding,
+    Location,
+    Mode,
+    Problem,
+    Severity,
+    SpecSyntaxError,
+    resolve,
+    syntax_error,
+)
+from .layers import Block, Counts, Group, Layer, Node
+from .shapes import Shape, elements, format_shape
+
+DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1, "uint8": 1}
+MAX_SPEC_BYTES = 10 * 2**20
+
+RF = tuple[int, int, int, int] | None
+"""Receptive field and jump per axis: (r_h, r_w, j_h, j_w); None where undefined."""
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of the report: a leaf layer, or a block carrying the totals of what it holds."""
+
+    path: str
+    depth: int
+    kind: str
+    spec: str
+    input_shape: Shape | None
+    output_shape: Shape | None
+    weights: int | None
+    biases: int | None
+    non_trainable: int | None
+    macs: int | None
+    receptive_field: tuple[int, int] | None
+    jump: tuple[int, int] | None
+    activation_bytes: int | None
+    location: Location | None
+    is_block: bool = False
+    verified: bool | None = None
+    node: Node | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def params(self) -> int | None:
+        return None if self.weights is None or self.biases is None else self.weights + self.biases
+
+    @property
+    def flops(self) -> int | None:
+        return None if self.macs is None else 2 * self.macs
+
+    def to_dict(self) -> dict[str, Any]:
+        def listed(t: tuple[int, ...] | None) -> list[int] | None:
+            return list(t) if t is not None else None
+        return {
+            "path": self.path, "depth": self.depth, "kind": self.kind, "spec": self.spec,
+            "input_shape": listed(self.input_shape), "output_shape": listed(self.output_shape),
+            "weights": self.weights, "biases": self.biases, "params": self.params,
+            "non_trainable": self.non_trainable, "macs": self.macs, "flops": self.flops,
+            "receptive_field": listed(self.receptive_field), "jump": listed(self.jump),
+            "activation_bytes": self.activation_bytes, "verified": self.verified,
+            "location": self.location.to_dict() if self.location else None,
+        }
+
+
+@dataclass(frozen=True)
+class Totals:
+    weights: int
+    biases: int
+    non_trainable: int
+    macs: int
+    param_bytes: int
+    activation_bytes: int
+    output_shape: Shape | None
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "params": self.params, "weights": self.weights, "biases": self.biases,
+            "non_trainable": self.non_trainable, "macs": self.macs, "flops": self.flops,
+            "param_bytes": self.param_bytes, "activation_bytes": self.activation_bytes,
+            "output_shape": list(self.output_shape) if self.output_shape else None,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str | None
+    input_shape: Shape | None
+    mode: Mode
+    layers: tuple[LayerRow, ...]
+    totals: Totals
+    problems: tuple[Problem, ...]
+    batch: int = 1
+    dtype: str = "float32"
+    spec: Spec | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity is Severity.ERROR for p in self.problems)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of spec §7."""
+        return {
+            "cnncalc": "1",
+            "name": self.name,
+            "input": {"shape": list(self.input_shape) if self.input_shape else None},
+            "mode": self.mode,
+            "batch": self.batch,
+            "dtype": self.dtype,
+            "ok": self.ok,
+            "layers": [row.to_dict() for row in self.layers],
+            "totals": self.totals.to_dict(),
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+class Walker:
+    """Walks the layer tree once, appending rows and problems in spec order."""
+
+    def __init__(self, mode: Mode, batch: int, dtype_size: int) -> None:
+        self.mode = mode
+        self.batch = batch
+        self.dtype_size = dtype_size
+        self.rows: list[LayerRow] = []
+        self.problems: list[Problem] = []
+        self.leaves = Counts()
+        self.activation_bytes = 0
+
+    def group(self, group: Group, inp: Shape | None, rf: RF, prefix: str, depth: int
+              ) -> tuple[Shape | None, RF, Counts]:
+        total = Counts()
+        for i, node in enumerate(group, 1):
+            inp, rf, counts = self.node(node, inp, rf, f"{prefix}{i}", depth)
+            total += counts
+        return inp, rf, total
+
+    def node(self, node: Node, inp: Shape | None, rf: RF, path: str, depth: int
+             ) -> tuple[Shape | None, RF, Counts]:
+        if isinstance(node, Block):
+            return self.block(node, inp, rf, path, depth)
+        assert isinstance(node, Layer)  # a Node is a Block or a Layer
+        out: Shape | None = None
+        counts = Counts()
+        if inp is not None:
+            findings = list(node.check(inp))
+            self.problems += resolve(findings, self.mode, path, node.location)
+            if not any(f.fatal for f in findings):
+                out = node.output_shape(inp)
+                counts = node.counts(inp, out)
+                step = node.step(inp)
+                rf = None if rf is None or step is None else (
+                    rf[0] + (step.kernel[0] - 1) * rf[2], rf[1] + (step.kernel[1] - 1) * rf[3],
+                    rf[2] * step.stride[0], rf[3] * step.stride[1])
+            else:
+                rf = None
+        else:
+            self.problems += resolve(node.check_alone(), self.mode, path, node.location)
+        self.leaves += counts
+        act = elements(out) * self.batch * self.dtype_size if out is not None else None
+        self.activation_bytes += act or 0
+        self.rows.append(LayerRow(
+            path, depth, node.name, node.describe(), inp, out,
+            counts.weights if out else None, counts.biases if out else None,
+            counts.non_trainable if out else None, counts.macs if out else None,
+            (rf[0], rf[1]) if rf and out else None, (rf[2], rf[3]) if rf and out else None,
+            act, node.location, node=node))
+        return out, rf if out is not None else None, counts
+
+    def block(self, node: Block, inp: Shape | None, rf: RF, path: str, depth: int
+              ) -> tuple[Shape | None, RF, Counts]:
+        index = len(self.rows)
+        self.rows.append(None)  # type: ignore[arg-type]  # filled in below, rows stay in order
+        total = Counts()
+        out: Shape | None
+        if node.chained:
+            out = inp
+            for r, group in enumerate(node.groups(), 1):
+                out, rf, counts = self.group(group, out, rf, f"{path}.{r}.", depth + 1)
+                total += counts
+        else:
+            outs: list[Shape | None] = []
+            rfs: list[RF] = []
+            for n, group in enumerate(node.groups(), 1):
+                o, r, counts = self.group(group, inp, rf, f"{path}.{n}.", depth + 1)
+                outs.append(o)
+                rfs.append(r)
+                total += counts
+            out = None
+            if inp is not None and all(o is not None for o in outs):
+                out, findings = node.join(inp, [o for o in outs if o is not None])
+                self.problems += resolve(findings, self.mode, path, node.location)
+            rf = None if out is None or any(r is None for r in rfs) else tuple(  # type: ignore[assignment]
+                max(r[i] for r in rfs if r is not None) for i in range(4))
+        act = elements(out) * self.batch * self.dtype_size if out is not None else None
+        self.rows[index] = LayerRow(
+            path, depth, node.name, node.describe(), inp, out, total.weights, total.biases,
+            total.non_trainable, total.macs, (rf[0], rf[1]) if rf else None,
+            (rf[2], rf[3]) if rf else None, act, node.location, is_block=True, node=node)
+        return out, rf, total
+
+
+def analyze_spec(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "float32"
+                 ) -> Report:
+    """Analyse a parsed spec (no forward pass)."""
+    mode = mode or spec.mode or "default"
+    size = DTYPES[dtype]
+    walker = Walker(mode, batch, size)
+    rf: RF = (1, 1, 1, 1)
+    out, _, _ = walker.group(spec.layers, spec.input, rf, "", 1)
+    if not spec.layers:
+        out = spec.input
+    leaves = walker.leaves
+    totals = Totals(leaves.weights, leaves.biases, leaves.non_trainable, leaves.macs,
+                    (leaves.params + leaves.non_trainable) * size, walker.activation_bytes, out)
+    problems = list(spec.problems) + walker.problems
+    if not any(p.severity is Severity.ERROR for p in problems):
+        problems += resolve(check_expectations(spec, totals), mode, "expect", None)
+    return Report(spec.name, spec.input, mode, tuple(walker.rows), totals, tuple(problems),
+                  batch, dtype, spec)
+
+
+def check_expectations(spec: Spec, totals: Totals) -> list[Finding]:
+    """The `expect:` block: exact values and budgets, each pointing at its own key."""
+    findings = []
+    actual: dict[str, int] = {
+        "params": totals.params, "non_trainable": totals.non_trainable, "macs": totals.macs,
+        "flops": totals.flops, "max_params": totals.params, "max_macs": totals.macs,
+        "max_flops": totals.flops, "max_memory": totals.param_bytes + totals.activation_bytes,
+        "max_activation_bytes": totals.activation_bytes,
+    }
+    for e in spec.expect:
+        if e.key == "output":
+            if totals.output_shape != e.value:
+                findings.append(Finding(
+                    "X001", f"expected output {format_shape(e.value)}, got "
+                    f"{format_shape(totals.output_shape)}", location=e.location))
+        elif e.key.startswith("max_"):
+            if actual[e.key] > e.value:
+                over = actual[e.key] - e.value
+                findings.append(Finding(
+                    "X003", f"{e.key[4:]} {actual[e.key]:,} exceeds the budget {e.value:,} by "
+                    f"{over:,} ({over / e.value:.1%})" if e.value else
+                    f"{e.key[4:]} {actual[e.key]:,} exceeds the budget 0",
+                    location=e.location))
+        elif actual[e.key] != e.value:
+            diff = actual[e.key] - e.value
+            findings.append(Finding(
+                "X002", f"expected {e.key} {e.value:,}, got {actual[e.key]:,} "
+                f"({'+' if diff > 0 else '−'}{abs(diff):,})", location=e.location))
+    return findings
+
+
+def read_spec(source: str | Path) -> tuple[Spec, str]:
+    """Parse a spec from text (one-line or YAML) or a path; returns it with its text."""
+    if isinstance(source, Path):
+        text = read_file(source)
+        is_yaml = source.suffix.lower() in (".yaml", ".yml") or yamlspec.looks_like_yaml(text)
+    else:
+        text = source
+        is_yaml = yamlspec.looks_like_yaml(text)
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
+        raise syntax_error("S008", f"the spec is larger than {MAX_SPEC_BYTES // 2**20} MiB",
+                           Location(1, 1))
+    raw = yamlspec.load(text) if is_yaml else oneline.parse(text)
+    return build(raw), text
+
+
+def read_file(path: Path) -> str:
+    """Read a spec file as UTF-8, turning every failure into a S008 problem."""
+    try:
+        if path.is_dir():
+            raise syntax_error("S008", f"{path} is a directory, not a spec file", None,
+                               ("name a .yaml file inside it",))
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise syntax_error("S008", f"{path}: no such file", None) from None
+    except OSError as exc:
+        raise syntax_error("S008", f"{path}: cannot read it ({exc.strerror})", None) from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise syntax_error("S008", f"{path} is larger than {MAX_SPEC_BYTES // 2**20} MiB; "
+                           "is it really an architecture spec?", None)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = data[:exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise syntax_error("S008", f"{path} is not UTF-8 text: byte 0x{data[exc.start]:02x} "
+                           f"at line {line}, column {column}", Location(line, column),
+                           ("save the file as UTF-8",)) from None
+
+
+def analyze(spec: str | Path, mode: Mode | None = None, *, verify: bool = False, batch: int = 1,
+            dtype: str = "float32", max_memory: int | None = None) -> Report:
+    """Analyse a spec: one-line text, YAML text, or a path to a YAML file.
+
+    Raises only :class:`~cnncalc.SpecSyntaxError` (the spec cannot be read or parsed);
+    an invalid architecture is reported in ``report.problems`` with ``report.ok`` False.
+
+    >>> r = analyze("32x32x3 -> conv(10, 5, p=2)")
+    >>> r.ok, r.layers[0].output_shape, r.layers[0].params
+    (True, (32, 32, 10), 760)
+    """
+    if mode is not None and mode not in ("default", "strict", "lenient"):
+        raise ValueError(f"mode must be default, strict or lenient, not {mode!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, not {batch}")
+    parsed, _ = read_spec(spec)
+    report = analyze_spec(parsed, mode, batch, dtype)
+    if verify:
+        from .forward import verify_report
+        report = verify_report(report, max_memory)
+    return report
+
+
+def validate(spec: str | Path, mode: Mode | None = None, **options: Any) -> Report:
+    """Like :func:`analyze`, but raise :class:`~cnncalc.ArchitectureError` on any error."""
+    report = analyze(spec, mode, **options)
+    if not report.ok:
+        raise ArchitectureError(report.errors)
+    return report
+
+
+def with_verified(report: Report, verified: Sequence[bool | None],
+                  extra: Sequence[Problem] = ()) -> Report:
+    """A copy of the report with each row's ``verified`` set (used by the forward pass)."""
+    rows = tuple(replace(r, verified=flag) for r, flag in zip(report.layers, verified, strict=True))
+    return replace(report, layers=rows, problems=(*report.problems, *extra))
+
+
+__all__ = ["LayerRow", "Report", "SpecSyntaxError", "Totals", "analyze", "validate"]

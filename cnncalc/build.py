@@ -1,0 +1,253 @@
+"""From the raw syntax tree to typed layers, with did-you-mean for every misspelt name.
+
+A layer that cannot be built (unknown name, bad argument) becomes an
+:class:`Invalid` node carrying its findings, so that analysis reports it at
+its path like any other problem and every problem in a spec is reported at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from . import values as v
+from .diagnostics import Finding, Location, Mode, Problem, Severity, syntax_error
+from .layers import GROUP, LAYERS, Argument, Group, Layer, Node, Repeat, arguments
+from .oneline import parse_chain
+from .shapes import Shape
+from .syntax import Arg, Call, RawGroup, RawList, RawSpec, Scalar, Times, Value
+
+EXPECT_CONVERTERS: dict[str, v.Converter] = {
+    "output": v.shape, "params": v.natural, "non_trainable": v.natural, "macs": v.natural,
+    "flops": v.natural, "max_params": v.natural, "max_macs": v.natural, "max_flops": v.natural,
+    "max_memory": v.byte_size, "max_activation_bytes": v.byte_size,
+}
+
+
+@dataclass(frozen=True)
+class Invalid(Layer):
+    """A layer that could not be built; analysis reports its findings and stops there."""
+
+    name: ClassVar[str] = "invalid"
+    text: str = ""
+    findings: tuple[Finding, ...] = ()
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        yield from self.findings
+
+    def check_alone(self) -> Iterator[Finding]:
+        yield from self.findings
+
+    def describe(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Expectation:
+    key: str
+    value: Any
+    location: Location
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed spec: everything typed, with locations; problems found at spec level."""
+
+    input: Shape | None
+    layers: Group
+    input_location: Location = Location(1, 1)
+    name: str | None = None
+    mode: Mode | None = None
+    expect: tuple[Expectation, ...] = ()
+    problems: tuple[Problem, ...] = field(default=())
+
+
+def raw_text(value: Value | None) -> str:
+    """Write a raw value back as one-line text (for messages)."""
+    if value is None:
+        return ""
+    if isinstance(value, Scalar):
+        return value.text
+    if isinstance(value, Call):
+        args = ", ".join((f"{a.key}=" if a.key else "") + raw_text(a.value) for a in value.args)
+        return f"{value.name}({args})" if value.args else value.name
+    if isinstance(value, Times):
+        return f"{raw_text(value.body)} * {value.times.text}"
+    if isinstance(value, RawList):
+        return ", ".join(raw_text(g) for g in value.groups)
+    return "[" + " -> ".join(raw_text(i) for i in value.items) + "]"
+
+
+def _close(word: str, choices: list[str]) -> list[str]:
+    return difflib.get_close_matches(word.lower(), choices, n=3, cutoff=0.6)
+
+
+def _invalid(value: Value, *findings: Finding) -> Invalid:
+    last = findings[-1]
+    marked = (*findings[:-1], Finding(last.code, last.message, last.suggestions, True,
+                                      last.location))
+    return Invalid(text=raw_text(value), findings=marked, location=value.location)
+
+
+def build_group(raw: RawGroup | Value) -> Group:
+    nodes: list[Node] = []
+    for item in (raw.items if isinstance(raw, RawGroup) else (raw,)):
+        if isinstance(item, RawGroup):
+            nodes.extend(build_group(item))
+        else:
+            nodes.append(build_node(item))
+    return tuple(nodes)
+
+
+def build_node(item: Value) -> Node:
+    if isinstance(item, Times):
+        try:
+            times = v.count(item.times.text)
+        except ValueError as exc:
+            return _invalid(item, Finding("A006", f"repeat count: {exc}", (),
+                                          location=item.times.location))
+        return Repeat(times, build_group(item.body), location=item.location)
+    if isinstance(item, Scalar):
+        return _invalid(item, Finding(
+            "A006", f"'{item.text}' is a size, not a layer: only the input comes first",
+            ("remove it, or join it to the first item: " + item.text,)))
+    if isinstance(item, RawList):
+        return _invalid(item, Finding("A006", "a list of groups is not a layer"))
+    if isinstance(item, RawGroup):  # pragma: no cover - build_group flattens groups
+        return Repeat(1, build_group(item), location=item.location)
+    return build_call(item)
+
+
+def build_call(call: Call) -> Node:
+    kind = LAYERS.get(call.name.lower())
+    if kind is None:
+        close = list(dict.fromkeys(LAYERS[c].name for c in _close(call.name, list(LAYERS))))
+        hint = "input must come first" if call.name.lower() == "input" else \
+            f"unknown layer '{call.name}'"
+        return _invalid(call, Finding(
+            "A001", hint, tuple(f"did you mean '{c}'?" for c in close)
+            or ("`cnncalc layers` lists every layer kind",)))
+    schema = arguments(kind)
+    by_name: dict[str, Argument] = {}
+    for a in schema:
+        by_name[a.name] = a
+        if a.short:
+            by_name[a.short] = a
+    positional = [a for a in schema if a.positional]
+    given: dict[str, Any] = {}
+    findings: list[Finding] = []
+    n_pos = 0
+    for raw in call.args:
+        if raw.key is None:
+            if n_pos >= len(positional):
+                names = ", ".join(a.name for a in positional) or "none"
+                findings.append(Finding(
+                    "A005", f"{kind.name} takes {len(positional)} positional argument"
+                    f"{'' if len(positional) == 1 else 's'} ({names}); "
+                    f"'{raw_text(raw.value)}' is one too many",
+                    ("name the argument, e.g. s=" + raw_text(raw.value),)
+                    if positional else ("remove the parentheses' contents",),
+                    location=raw.location))
+                continue
+            a = positional[n_pos]
+            if not a.variadic:
+                n_pos += 1
+        else:
+            found = by_name.get(raw.key.lower())
+            if found is None:
+                close = _close(raw.key, list(by_name))
+                findings.append(Finding(
+                    "A002", f"{kind.name} has no argument '{raw.key}'",
+                    tuple(f"did you mean '{by_name[c].name}'?" for c in close)
+                    or (f"{kind.name} takes {', '.join(a.name for a in schema) or 'none'}",),
+                    location=raw.location))
+                continue
+            a = found
+        if a.name in given and not a.variadic:
+            findings.append(Finding("A003", f"{a.name} is given twice", (),
+                                    location=raw.location))
+            continue
+        try:
+            value = convert(a, raw)
+        except ValueError as exc:
+            findings.append(Finding("A006", f"{kind.name} {a.name}: {exc}", (),
+                                    location=raw.value.location))
+            continue
+        if a.variadic:
+            given.setdefault(a.name, []).extend(value)
+        else:
+            given[a.name] = value
+    for a in schema:
+        if a.required and a.name not in given and not any(f.code == "A006" for f in findings):
+            example = ", ".join(x.name for x in positional)
+            what = f" ({a.help})" if a.help else ""
+            findings.append(Finding("A004", f"{kind.name} needs {a.name}{what}",
+                                    (f"{kind.name}({example})",), location=call.location))
+    if findings:
+        return _invalid(call, *findings)
+    for a in schema:
+        if a.variadic and a.name in given:
+            given[a.name] = tuple(given[a.name])
+    return kind(**given, location=call.location)
+
+
+def convert(a: Argument, raw: Arg) -> Any:
+    value = raw.value
+    if a.convert is GROUP:
+        if isinstance(value, RawList):
+            groups = [build_group(g) for g in value.groups]
+            return groups if a.variadic else tuple(n for g in groups for n in g)
+        if isinstance(value, Scalar):
+            if not value.from_yaml and not value.text[:1].isalpha():
+                raise ValueError(f"expects a group of layers like [conv(64, 3) -> relu], "
+                                 f"not '{value.text}'")
+            value = parse_chain(value.text, value.location, value.from_yaml) \
+                if value.from_yaml else Call(value.text, (), value.location)
+        group = build_group(value)
+        return [group] if a.variadic else group
+    if not isinstance(value, Scalar):
+        raise ValueError(f"expects a value, not the group {raw_text(value)}")
+    return a.convert(value.text)
+
+
+def build(raw: RawSpec) -> Spec:
+    """Type every layer and value of a raw spec (errors become problems or Invalid nodes)."""
+    problems: list[Problem] = []
+
+    def problem(code: str, message: str, loc: Location, path: str,
+                suggestions: tuple[str, ...] = ()) -> None:
+        problems.append(Problem(Severity.ERROR, code, message, path, loc, suggestions))
+
+    if raw.input is None:
+        first = raw.layers.items[0].location if raw.layers.items else Location(1, 1)
+        raise syntax_error("S001", "the spec has no input volume: start with it, e.g. "
+                           "32x32x3 -> conv(10, 5, p=2)", first)
+    shape: Shape | None = None
+    if isinstance(raw.input, Scalar):
+        try:
+            shape = v.shape(raw.input.text)
+        except ValueError as exc:
+            problem("A007", f"input {exc}", raw.input.location, "input",
+                    ("e.g. 32x32x3 for a colour image, 28x28x1 for MNIST",))
+    else:
+        problem("A007", "the input must be a shape like 32x32x3", raw.input.location, "input")
+    mode: Mode | None = None
+    if raw.mode is not None:
+        word = raw.mode.text.strip().lower()
+        if word in ("default", "strict", "lenient"):
+            mode = word  # type: ignore[assignment]
+        else:
+            problem("A006", f"mode '{raw.mode.text}' is not default, strict or lenient",
+                    raw.mode.location, "mode", tuple(_close(word, ["default", "strict", "lenient"])))
+    expect = []
+    for key, (value, key_loc) in raw.expect.items():
+        text = value.text if isinstance(value, Scalar) else raw_text(value)
+        try:
+            expect.append(Expectation(key, EXPECT_CONVERTERS[key](text), key_loc))
+        except ValueError as exc:
+            problem("A006", f"expect {key}: {exc}", value.location, f"expect.{key}")
+    layers = build_group(raw.layers)
+    return Spec(shape, layers, raw.input.location, raw.name, mode, tuple(expect),
+                tuple(problems))

@@ -1,0 +1,194 @@
+"""The ``cnncalc`` command. It owns the consoles and the exit codes; nothing else prints.
+
+Exit status: 0 valid (warnings and notes allowed), 1 the architecture has errors
+or a failed expectation, 2 usage, syntax or file errors.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from . import __version__, render, zoo
+from .analysis import DTYPES, Report, analyze_spec, read_spec
+from .build import Spec
+from .diagnostics import Mode, SpecSyntaxError
+from .layers import LAYERS, arguments
+from .values import byte_size
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def stdout() -> Console:
+    return Console(highlight=False, soft_wrap=False,
+                   width=None if sys.stdout.isatty() else 140)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
+
+
+class DefaultGroup(click.Group):
+    """``cnncalc SPEC`` is short for ``cnncalc summary SPEC``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in (
+                "--help", "-h", "--version"):
+            args = ["summary", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cnncalc")
+def main() -> None:
+    """Output volumes, parameters, cost and stride/padding checks for CNN architectures.
+
+    \b
+    cnncalc "32x32x3 -> conv(10, 5, p=2) -> relu -> maxpool(2) -> fc(10)"
+    cnncalc net.yaml --format json
+    cnncalc resnet50
+    """
+
+
+def mode_options(f: F) -> F:
+    f = click.option("--lenient", "mode", flag_value="lenient",
+                     help="Framework floor: only real problems are errors.")(f)
+    f = click.option("--strict", "mode", flag_value="strict",
+                     help="Every inexact division is an error.")(f)
+    return f
+
+
+def load(spec: str) -> tuple[Spec, str, str]:
+    """Resolve SPEC (file, '-', zoo name or one-line text) → (parsed spec, its text, its name)."""
+    if spec == "-":
+        data = sys.stdin.buffer.read()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise SpecSyntaxError(read_error(f"stdin is not UTF-8 text (byte {exc.start})")) \
+                from None
+        parsed, text = read_spec(text)
+        return parsed, text, "<stdin>"
+    path = Path(spec)
+    if path.exists() or path.suffix.lower() in (".yaml", ".yml"):
+        parsed, text = read_spec(path)
+        return parsed, text, spec
+    found = zoo.path(spec) if "(" not in spec and "->" not in spec else None
+    if found is not None:
+        parsed, text = read_spec(found)
+        return parsed, text, spec
+    parsed, text = read_spec(spec)
+    return parsed, text, "<spec>"
+
+
+def read_error(message: str) -> list[Any]:
+    from .diagnostics import Problem, Severity
+    return [Problem(Severity.ERROR, "S008", message)]
+
+
+def report_syntax_error(exc: SpecSyntaxError, text: str | None, name: str, as_json: bool) -> int:
+    if as_json:
+        click.echo(render.error_json(exc.problems))
+    err = stderr()
+    for p in exc.problems:
+        err.print(render.syntax_problem(p, text, name), markup=False, highlight=False)
+    return EXIT_USAGE
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]),
+              default="table", show_default=True, help="Output format.")
+@mode_options
+@click.option("--verify/--no-verify", default=None,
+              help="Run the NumPy forward pass to confirm every shape "
+                   "(default: on when it fits --max-memory).")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size for activation memory and the forward pass.")
+@click.option("--dtype", type=click.Choice(list(DTYPES)), default="float32", show_default=True,
+              help="Element type for memory figures.")
+@click.option("--max-memory", default="2GiB", show_default=True,
+              help="Largest forward pass to run (e.g. 700MB, 2GiB).")
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="Fold blocks deeper than N into one row.")
+def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: int, dtype: str,
+            max_memory: str, depth: int | None) -> None:
+    """Every layer's output volume, weights, biases, params, MACs and receptive field.
+
+    SPEC is a one-line spec, a .yaml/.yml file, '-' for stdin, or a zoo name.
+    """
+    try:
+        memory_limit = byte_size(max_memory)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-memory") from None
+    text: str | None = None
+    name = spec if Path(spec).suffix or spec == "-" else "<spec>"
+    try:
+        parsed, text, name = load(spec)
+    except SpecSyntaxError as exc:
+        sys.exit(report_syntax_error(exc, text if text is not None else
+                                     (spec if not Path(spec).suffix else None), name,
+                                     fmt == "json"))
+    report = analyze_spec(parsed, mode, batch, dtype)
+    if verify is not False and report.ok:
+        report = run_forward(report, memory_limit, explicit=bool(verify), fmt=fmt)
+    emit(report, fmt, depth)
+    sys.exit(EXIT_OK if report.ok else EXIT_INVALID)
+
+
+def run_forward(report: Report, memory_limit: int, explicit: bool, fmt: str) -> Report:
+    from .forward import verify_report
+    return verify_report(report, memory_limit, progress=fmt == "table" and sys.stderr.isatty())
+
+
+def emit(report: Report, fmt: str, depth: int | None) -> None:
+    if fmt == "json":
+        click.echo(render.to_json(report))
+    elif fmt == "csv":
+        click.echo(render.to_csv(report, depth), nl=False)
+    elif fmt == "markdown":
+        click.echo(render.to_markdown(report, depth), nl=False)
+    else:
+        shown = any(r.verified is not None for r in report.layers)
+        stdout().print(render.summary(report, depth, show_verified=shown))
+
+
+@main.command()
+def layers() -> None:
+    """The layer catalog: every kind with its aliases, arguments and formula."""
+    seen: dict[type, list[str]] = {}
+    for name, kind in LAYERS.items():
+        seen.setdefault(kind, []).append(name)
+    rows = []
+    for kind, names in seen.items():
+        args = ", ".join(
+            a.name + (f"/{a.short}" if a.short else "")
+            + ("" if a.required else f"={render_default(a.default)}") + ("…" if a.variadic else "")
+            for a in arguments(kind))
+        doc = (kind.__doc__ or "").strip().splitlines()[0]
+        rows.append((kind.name, [n for n in names if n != kind.name], args, kind.formula, doc))
+    stdout().print(render.catalog_table(rows))
+
+
+def render_default(value: Any) -> str:
+    from .values import format_value
+    if value is None:
+        return "kernel"
+    if value == ():
+        return "[]"
+    return format_value(value)
+
+
+def entry(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - thin wrapper
+    try:
+        main.main(args=list(argv) if argv is not None else None, prog_name="cnncalc")
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

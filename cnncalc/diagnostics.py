@@ -1,0 +1,201 @@
+"""Problems as data: codes, severities, locations, messages and suggestions.
+
+Checks anywhere in cnncalc *yield* :class:`Finding` objects (what is wrong and
+how to fix it). The driver that knows where a layer sits turns each one into a
+:class:`Problem` by attaching the layer's path, its location in the spec and
+the severity the current mode gives the code (spec §6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal
+
+Mode = Literal["default", "strict", "lenient"]
+MODES: tuple[Mode, ...] = ("default", "strict", "lenient")
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+E, W, N = Severity.ERROR, Severity.WARNING, Severity.NOTE
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A documented problem code. ``severity`` maps each mode to a severity (None: silent)."""
+
+    code: str
+    name: str
+    summary: str
+    example: str
+    severity: dict[str, Severity | None]
+
+    def severity_in(self, mode: Mode) -> Severity | None:
+        return self.severity[mode]
+
+
+def _rule(
+    code: str, name: str, summary: str, example: str, *sev: Severity | None
+) -> tuple[str, Rule]:
+    modes = dict(zip(MODES, sev if len(sev) == 3 else sev * 3, strict=True))
+    return code, Rule(code, name, summary, example, modes)
+
+
+RULES: dict[str, Rule] = dict(
+    [
+        # S: the spec cannot be read or parsed (exit 2).
+        _rule("S001", "empty-spec", "The spec has no input and no layers.", "''", E),
+        _rule("S002", "unexpected-token", "A character or token that does not belong there.",
+              "32x32x3 -> conv(10, 5))", E),
+        _rule("S003", "unbalanced-bracket", "A ( or [ that is never closed, or a stray ) or ].",
+              "32x32x3 -> conv(10, 5", E),
+        _rule("S004", "bad-size", "A size that is not a whole number or HxW pair.", "conv(10, 5x)", E),
+        _rule("S005", "yaml-syntax", "The YAML file cannot be parsed.", "layers: [conv", E),
+        _rule("S006", "yaml-structure", "The YAML is valid but not shaped like a cnncalc spec.",
+              "- conv(10, 5)   # a list at the top level", E),
+        _rule("S007", "yaml-flow-split", "A YAML flow list split a layer at its commas.",
+              "layers: [conv(64, 3), relu]", E),
+        _rule("S008", "unreadable", "The file is missing, a directory, not UTF-8 or too large.",
+              "cnncalc check missing.yaml", E),
+        _rule("S009", "too-complex", "Nesting or alias expansion beyond cnncalc's limits.",
+              "[[[[...]]]] 200 levels deep", E),
+        # A: names and arguments (exit 1).
+        _rule("A001", "unknown-layer", "No layer kind has this name.", "maxpol(2)", E),
+        _rule("A002", "unknown-argument", "The layer kind has no such argument.",
+              "conv(10, 5, strdie=2)", E),
+        _rule("A003", "duplicate-argument", "An argument is given twice.", "conv(10, 5, s=1, stride=2)", E),
+        _rule("A004", "missing-argument", "A required argument is missing.", "conv(10)", E),
+        _rule("A005", "too-many-arguments", "More positional arguments than the layer takes.",
+              "relu(3)", E),
+        _rule("A006", "invalid-value", "A value of the wrong type or out of range.", "conv(0, 3)", E),
+        _rule("A007", "invalid-input", "The input is not an HxWxC volume or a flat size.",
+              "input: 28x28", E),
+        # G: geometry (exit 1 for errors).
+        _rule("G001", "input-never-read",
+              "(N − F + 2P)/S + 1 is not an integer and real input at the far edge is never read.",
+              "7x7x3 -> conv(1, 3, s=3)", E, E, W),
+        _rule("G002", "inexact-division",
+              "(N − F + 2P)/S + 1 is not an integer, but only padding (or the stride's own gap) "
+              "goes unread.", "224x224x3 -> conv(64, 7, s=2, p=3)", N, E, None),
+        _rule("G003", "kernel-too-large", "The (dilated) window is larger than the padded input.",
+              "3x3x8 -> conv(8, 5)", E),
+        _rule("G004", "bad-groups", "groups must divide both input channels and filters.",
+              "8x8x6 -> conv(8, 3, g=4)", E),
+        _rule("G005", "pool-padding", "Pool padding must be at most half the kernel (PyTorch's rule).",
+              "maxpool(2, p=2)", E),
+        _rule("G006", "needs-volume", "A spatial layer was given a flat vector.",
+              "784 -> conv(8, 3)", E),
+        _rule("G007", "residual-mismatch", "A residual's body and shortcut give different shapes.",
+              "residual([conv(128, 3, s=2, p=1)])", E),
+        _rule("G008", "concat-mismatch", "Concatenated branches disagree on H×W.",
+              "concat([conv(8, 3)], [conv(8, 1)])", E),
+        _rule("G009", "empty-output", "The layer would produce an empty volume.",
+              "3x3x1 -> deconv(1, 3, p=5)", E),
+        # X: expectations and budgets in a YAML `expect:` block (exit 1).
+        _rule("X001", "expect-output", "The output shape differs from `expect: output`.",
+              "expect: {output: 10}", E),
+        _rule("X002", "expect-count", "A count differs from its exact `expect:` value.",
+              "expect: {params: 760}", E),
+        _rule("X003", "over-budget", "A `max_*` budget in `expect:` is exceeded.",
+              "expect: {max_params: 1M}", E),
+        # V: the NumPy forward pass.
+        _rule("V001", "verify-mismatch", "The forward pass produced another shape (a cnncalc bug).",
+              "", E),
+        _rule("V002", "verify-skipped", "The forward pass was skipped (memory limit).", "", N),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Location:
+    """1-based line and column in the spec text."""
+
+    line: int
+    column: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"line": self.line, "column": self.column}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a check yields: a code, the arithmetic, and fixes. No place yet."""
+
+    code: str
+    message: str
+    suggestions: tuple[str, ...] = ()
+    fatal: bool = False
+    """The output shape cannot be computed; analysis stops along this path."""
+    location: Location | None = None
+    """Set only when the check knows better than the driver (an argument, an expect key)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: Severity
+    code: str
+    message: str
+    path: str = ""
+    location: Location | None = None
+    suggestions: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity.value,
+            "code": self.code,
+            "path": self.path,
+            "message": self.message,
+            "location": self.location.to_dict() if self.location else None,
+            "suggestions": list(self.suggestions),
+        }
+
+
+def resolve(
+    findings: Iterable[Finding], mode: Mode, path: str, location: Location | None
+) -> list[Problem]:
+    """Attach mode severity, path and location; drop what the mode silences."""
+    problems = []
+    for f in findings:
+        severity = RULES[f.code].severity_in(mode)
+        if severity is not None:
+            problems.append(
+                Problem(severity, f.code, f.message, path, f.location or location, f.suggestions)
+            )
+    return problems
+
+
+class SpecError(ValueError):
+    """Base of every error cnncalc raises about a spec; ``.problems`` says what and where."""
+
+    def __init__(self, problems: Iterable[Problem] = ()) -> None:
+        self.problems: list[Problem] = list(problems)
+        super().__init__(self.problems)
+
+    def __str__(self) -> str:
+        return "\n".join(
+            f"{p.location.line}:{p.location.column}: {p.code} {p.message}" if p.location
+            else f"{p.code} {p.message}"
+            for p in self.problems
+        )
+
+
+class SpecSyntaxError(SpecError):
+    """The spec cannot be read or parsed."""
+
+
+class ArchitectureError(SpecError):
+    """The spec parsed, but the architecture is invalid (raised by ``validate``)."""
+
+
+def syntax_error(code: str, message: str, location: Location | None,
+                 suggestions: tuple[str, ...] = ()) -> SpecSyntaxError:
+    return SpecSyntaxError([Problem(Severity.ERROR, code, message, "", location, suggestions)])

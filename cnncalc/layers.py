@@ -1,0 +1,1056 @@
+"""Layer kinds: one class each, in the literal registry :data:`LAYERS`.
+
+Every kind owns its rules: the arguments it takes (dataclass fields declared
+with :func:`arg`), the checks it runs (``check`` yields findings), its output
+shape, its weights/biases/non-trainable counts and MACs, its receptive-field
+step and its NumPy forward kernel. Blocks (``repeat``, ``residual``,
+``concat``) hold groups of layers and say how their groups combine.
+
+The classic example from the lecture: ten 5×5 filters on a 32×32×3 image with
+padding 2 give a 32×32×10 volume and 5·5·3·10 + 10 = 760 parameters.
+
+>>> conv = Conv(filters=10, kernel=(5, 5), padding=Padding((2, 2)))
+>>> conv.output_shape((32, 32, 3)), conv.counts((32, 32, 3), (32, 32, 10)).params
+((32, 32, 10), 760)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from . import values as v
+from .diagnostics import Finding
+from .shapes import Shape, Window, elements, format_shape, is_volume, transposed_size
+from .values import Pair, Padding
+
+if TYPE_CHECKING:  # numpy stays off the import path of `cnncalc check`
+    import numpy as np
+    from numpy.typing import NDArray
+
+    Array = NDArray[np.float32]
+    Rng = np.random.Generator
+
+
+# --------------------------------------------------------------------------- arguments
+
+GROUP: v.Converter = lambda text: text  # marker: the builder turns groups into layers
+"""Converter marker for an argument that is a group of layers."""
+
+
+def arg(convert: v.Converter, default: Any = dataclasses.MISSING, *, short: str | None = None,
+        positional: bool = False, variadic: bool = False, help: str = "") -> Any:
+    """Declare a layer argument: how its text converts, its short name, its default."""
+    meta = {"convert": convert, "short": short, "positional": positional,
+            "variadic": variadic, "help": help}
+    if default is dataclasses.MISSING:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Argument:
+    name: str
+    convert: v.Converter
+    required: bool
+    default: Any
+    short: str | None
+    positional: bool
+    variadic: bool
+    help: str
+
+
+def arguments(kind: type[Node]) -> tuple[Argument, ...]:
+    """The arguments a layer kind takes, in declaration order (positional ones first)."""
+    out = []
+    for f in dataclasses.fields(kind):
+        if "convert" not in f.metadata:
+            continue
+        m = f.metadata
+        required = f.default is dataclasses.MISSING
+        out.append(Argument(f.name, m["convert"], required, None if required else f.default,
+                            m["short"], m["positional"], m["variadic"], m["help"]))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class Counts:
+    """Learned weight and bias elements, stored non-trainable elements, and MACs."""
+
+    weights: int = 0
+    biases: int = 0
+    non_trainable: int = 0
+    macs: int = 0
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(self.weights + other.weights, self.biases + other.biases,
+                      self.non_trainable + other.non_trainable, self.macs + other.macs)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A receptive-field step per axis: ``r' = r + (k − 1)·j``, ``j' = j·s``."""
+
+    kernel: Pair = (1, 1)
+    stride: Pair = (1, 1)
+
+
+IDENTITY_STEP = Step()
+
+
+# --------------------------------------------------------------------------- base classes
+
+@dataclass(frozen=True)
+class Node:
+    """Anything that can stand in a sequence: a layer or a block."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    formula: ClassVar[str] = "same shape, no parameters"
+
+    location: Any = field(default=None, kw_only=True, compare=False, repr=False)
+    """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""
+
+    def describe(self) -> str:
+        """Canonical spec text: positional arguments, then keywords that differ from defaults.
+
+        >>> Conv(10, (5, 5), padding=Padding((2, 2))).describe()
+        'conv(10, 5, p=2)'
+        """
+        parts = []
+        for a in arguments(type(self)):
+            value = getattr(self, a.name)
+            if a.convert is GROUP:
+                groups = value if a.variadic else (value,)
+                parts += [("" if a.positional else f"{a.name}=") + describe_group(g)
+                          for g in groups if a.positional or g]
+            elif a.required and a.positional:
+                parts.append(v.format_value(value))
+            elif value != a.default:
+                parts.append(f"{a.short or a.name}={v.format_value(value)}")
+        return f"{self.name}({', '.join(parts)})" if parts else self.name
+
+
+Group = tuple[Node, ...]
+
+
+def describe_group(group: Group) -> str:
+    return "[" + " -> ".join(n.describe() for n in group) + "]"
+
+
+@dataclass(frozen=True)
+class Layer(Node):
+    """A leaf layer. Subclasses override what differs from 'same shape, no parameters'."""
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        """Yield what is wrong with this layer on input ``inp``."""
+        yield from ()
+
+    def check_alone(self) -> Iterator[Finding]:
+        """What is wrong whatever the input (run when the input shape is unknown)."""
+        yield from ()
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return inp
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        return Counts()
+
+    def step(self, inp: Shape) -> Step | None:
+        """Receptive-field step, or None when the receptive field is undefined after it."""
+        return IDENTITY_STEP
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        """Shapes of the arrays the forward kernel needs (weights, biases, statistics)."""
+        return {}
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return x
+
+
+@dataclass(frozen=True)
+class Block(Node):
+    """Holds groups of layers. ``chained`` groups run one after another (``repeat``);
+    otherwise every group gets the block's input and :meth:`join` combines them."""
+
+    chained: ClassVar[bool] = False
+
+    def groups(self) -> Sequence[Group]:
+        raise NotImplementedError
+
+    def label(self) -> str:
+        """A short name for a table row (the full text can be long)."""
+        return self.name
+
+    def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
+        """The block's output shape from its groups' outputs (parallel blocks)."""
+        return outs[-1], []
+
+    def merge(self, arrays: Sequence[Array]) -> Array:
+        """The forward pass of :meth:`join`."""
+        return arrays[-1]
+
+
+# --------------------------------------------------------------------------- windows
+
+def needs_volume(layer: Node, inp: Shape) -> Iterator[Finding]:
+    if not is_volume(inp):
+        yield Finding("G006", f"{layer.name} needs an H×W×C volume, but its input is a flat "
+                      f"vector of {format_shape(inp)}", ("put it before the first fc/flatten",),
+                      fatal=True)
+
+
+@dataclass(frozen=True)
+class Windowed(Layer):
+    """Shared by conv and pooling: a kernel sliding with a stride over padded input."""
+
+    def uses_ceil(self) -> bool:
+        return False
+
+    def geometry(self) -> tuple[Pair, Pair, Padding, Pair]:
+        """(kernel, stride, padding, dilation)."""
+        raise NotImplementedError
+
+    def windows(self, inp: Shape) -> tuple[Window, Window]:
+        kernel, stride, padding, dilation = self.geometry()
+        top, bottom, left, right = padding.resolve((inp[0], inp[1]), kernel, stride, dilation)
+        return (Window(inp[0], kernel[0], stride[0], top, bottom, dilation[0], self.uses_ceil()),
+                Window(inp[1], kernel[1], stride[1], left, right, dilation[1], self.uses_ceil()))
+
+    def pads(self, inp: Shape) -> tuple[int, int, int, int]:
+        wh, ww = self.windows(inp)
+        return wh.pad_begin, wh.pad_end, ww.pad_begin, ww.pad_end
+
+    def out_hw(self, inp: Shape) -> Pair:
+        wh, ww = self.windows(inp)
+        return wh.out, ww.out
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        if not is_volume(inp):
+            yield from needs_volume(self, inp)
+            return
+        wh, ww = self.windows(inp)
+        for axis, w in (("height", wh), ("width", ww)):
+            if not w.fits:
+                yield Finding(
+                    "G003", f"the {w.k_eff}-pixel window is larger than the padded input "
+                    f"{axis} {w.size} + {w.pad_begin} + {w.pad_end} = "
+                    f"{w.size + w.pad_begin + w.pad_end}",
+                    ("use a smaller kernel or more padding, or remove a downsampling layer "
+                     "before this one",), fatal=True)
+                return
+        yield from division_findings(self, inp, wh, ww)
+        if any(out < 1 for out in (wh.out, ww.out)):  # pragma: no cover - fits implies out ≥ 1
+            yield Finding("G009", "the output would be empty", fatal=True)
+
+    def step(self, inp: Shape) -> Step | None:
+        wh, ww = self.windows(inp)
+        return Step((wh.k_eff, ww.k_eff), (wh.stride, ww.stride))
+
+
+def _lost_text(lost_h: int, lost_w: int) -> str:
+    """``the last row and column of the input are never read``."""
+    def part(n: int, noun: str) -> str:
+        return noun if n == 1 else f"{n} {noun}s"
+    if lost_h and lost_w:
+        what, verb = f"{part(lost_h, 'row')} and {part(lost_w, 'column')}", "are"
+    else:
+        n, noun = (lost_h, "row") if lost_h else (lost_w, "column")
+        what, verb = part(n, noun), "is" if n == 1 else "are"
+    return f"the last {what} of the input {verb} never read"
+
+
+def arithmetic(w: Window) -> str:
+    """``(7 − 3 + 2·0)/3 + 1 = 2.33`` — the lecture's formula with this axis' numbers."""
+    pad = f"2·{w.pad_begin}" if w.pad_begin == w.pad_end else f"{w.pad_begin}+{w.pad_end}"
+    value = f"{w.span / w.stride + 1:.2f}".rstrip("0").rstrip(".")
+    return f"({w.size} − {w.k_eff} + {pad})/{w.stride} + 1 = {value}"
+
+
+def division_findings(layer: Windowed, inp: Shape, wh: Window, ww: Window) -> Iterator[Finding]:
+    """The lecture's rule: (N − F + 2P)/S + 1 must be an integer (spec §6)."""
+    inexact = [w for w in (wh, ww) if w.leftover]
+    if not inexact:
+        return
+    sums = sorted({arithmetic(w) for w in inexact})
+    formula = " and ".join(sums) + (" are not integers" if len(sums) > 1 else " is not an integer")
+    losing = [w for w in (wh, ww) if w.lost > w.gap]
+    fixes = tuple(suggest_fixes(layer, inp))
+    if losing:
+        lost_h = wh.lost if wh in losing else 0
+        lost_w = ww.lost if ww in losing else 0
+        yield Finding("G001", f"{formula}: {_lost_text(lost_h, lost_w)}", fixes)
+    else:
+        padding_only = all(w.lost == 0 for w in inexact)
+        why = ("only padding goes unread" if padding_only
+               else "the unread input is no more than the stride skips anyway")
+        yield Finding("G002", f"{formula}: {why}", fixes)
+
+
+def suggest_fixes(layer: Windowed, inp: Shape) -> Iterator[str]:
+    """Strides, paddings, ceil mode and input sizes that make the division exact."""
+    kernel, stride, padding, dilation = layer.geometry()
+    wh, ww = layer.windows(inp)
+    candidates: list[Windowed] = []
+    if not padding.same and padding.hw[0] == padding.hw[1]:
+        limit = max(kernel) // 2 if isinstance(layer, Pool) else max(kernel)
+        candidates += [dataclasses.replace(layer, padding=Padding((p, p)))  # type: ignore[call-arg]
+                       for p in range(0, limit + 1) if p != padding.hw[0]]
+    if isinstance(layer, Pool):
+        candidates.append(dataclasses.replace(layer, ceil_mode=True))
+    if stride[0] == stride[1]:
+        candidates += [dataclasses.replace(layer, stride=(s, s))  # type: ignore[call-arg]
+                       for s in range(stride[0] - 1, 0, -1)]
+    for c in candidates:
+        ch, cw = c.windows(inp)
+        if not (ch.fits and cw.fits):
+            continue
+        if not ch.leftover and not cw.leftover:
+            yield f"{c.describe()} → {format_shape(c.output_shape(inp))}"
+        elif c.padding != padding and all(w.lost <= w.gap for w in (ch, cw)) and any(
+                w.lost > w.gap for w in (wh, ww)):
+            yield (f"{c.describe()} → {format_shape(c.output_shape(inp))} "
+                   "(inexact, but only padding goes unread)")
+    for w, axis in ((wh, 0), (ww, 1)):
+        if w.leftover and (axis == 0 or w.size != wh.size or not wh.leftover):
+            below, above = w.size - w.leftover, w.size + w.stride - w.leftover
+            sizes = [n for n in (below, above) if n > 0 and n + w.pad_begin + w.pad_end >= w.k_eff]
+            name = "height" if axis == 0 and (wh.size != ww.size or not ww.leftover) else \
+                "width" if axis == 1 else "size"
+            if sizes:
+                yield f"input {name} {' or '.join(map(str, sizes))} instead of {w.size}"
+
+
+# --------------------------------------------------------------------------- convolutions
+
+@dataclass(frozen=True)
+class Conv(Windowed):
+    """2-D convolution: ``filters`` filters, each as deep as its input (C/groups).
+
+    Output H'×W'×filters with H' = ⌊(H + p_top + p_bottom − d·(k−1) − 1)/s⌋ + 1;
+    weights k_h·k_w·(C/g)·filters, biases filters; MACs weights·H'·W'.
+
+    >>> Conv(1, (3, 3)).output_shape((7, 7, 3)), Conv(1, (3, 3), stride=(2, 2)).output_shape((7, 7, 3))
+    ((5, 5, 1), (3, 3, 1))
+    """
+
+    name: ClassVar[str] = "conv"
+    aliases: ClassVar[tuple[str, ...]] = ("conv2d",)
+    formula: ClassVar[str] = ("H'×W'×filters; H' = ⌊(H + 2p − d·(k−1) − 1)/s⌋ + 1; "
+                              "params k_h·k_w·(C/g)·filters + filters")
+
+    filters: int = arg(v.count, positional=True, help="number of filters (output channels)")
+    kernel: Pair = arg(v.pair, short="k", positional=True, help="kernel size, n or HxW")
+    stride: Pair = arg(v.pair, (1, 1), short="s")
+    padding: Padding = arg(v.padding, Padding(), short="p")
+    dilation: Pair = arg(v.pair, (1, 1), short="d")
+    groups: int = arg(v.count, 1, short="g")
+    bias: bool = arg(v.boolean, True)
+
+    def geometry(self) -> tuple[Pair, Pair, Padding, Pair]:
+        return self.kernel, self.stride, self.padding, self.dilation
+
+    def in_per_group(self, inp: Shape) -> int:
+        return inp[2] // self.groups
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        if is_volume(inp) and (inp[2] % self.groups or self.filters % self.groups):
+            divisors = [g for g in range(1, inp[2] + 1) if inp[2] % g == 0 and self.filters % g == 0]
+            yield Finding("G004", f"groups={self.groups} must divide the {inp[2]} input channels "
+                          f"and the {self.filters} filters",
+                          (f"g={', '.join(map(str, divisors[-4:]))}",))
+        yield from super().check(inp)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return (*self.out_hw(inp), self.filters)
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        weights = self.kernel[0] * self.kernel[1] * self.in_per_group(inp) * out[2]
+        return Counts(weights, out[2] if self.bias else 0, 0, weights * out[0] * out[1])
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        shapes: dict[str, tuple[int, ...]] = {
+            "w": (*self.kernel, self.in_per_group(inp), self.output_shape(inp)[2])}
+        if self.bias:
+            shapes["b"] = (self.output_shape(inp)[2],)
+        return shapes
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.conv2d(x, w["w"], w.get("b"), self.stride, self.pads(x.shape[1:]),
+                              self.dilation, self.groups)
+
+
+@dataclass(frozen=True)
+class DepthwiseConv(Windowed):
+    """Depthwise convolution: each channel convolved on its own, ``multiplier`` filters each.
+
+    Output H'×W'×(C·multiplier); weights k_h·k_w·C·multiplier, biases C·multiplier.
+
+    >>> DepthwiseConv((3, 3), padding=Padding((1, 1))).counts((56, 56, 32), (56, 56, 32)).params
+    320
+    """
+
+    name: ClassVar[str] = "dwconv"
+    aliases: ClassVar[tuple[str, ...]] = ("depthwise", "depthwiseconv")
+    formula: ClassVar[str] = "H'×W'×(C·multiplier); params k_h·k_w·C·multiplier + C·multiplier"
+
+    kernel: Pair = arg(v.pair, short="k", positional=True)
+    stride: Pair = arg(v.pair, (1, 1), short="s")
+    padding: Padding = arg(v.padding, Padding(), short="p")
+    dilation: Pair = arg(v.pair, (1, 1), short="d")
+    multiplier: int = arg(v.count, 1, short="m")
+    bias: bool = arg(v.boolean, True)
+
+    def geometry(self) -> tuple[Pair, Pair, Padding, Pair]:
+        return self.kernel, self.stride, self.padding, self.dilation
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return (*self.out_hw(inp), inp[2] * self.multiplier)
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        weights = self.kernel[0] * self.kernel[1] * out[2]
+        return Counts(weights, out[2] if self.bias else 0, 0, weights * out[0] * out[1])
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        c = self.output_shape(inp)[2]
+        return {"w": (*self.kernel, 1, c), **({"b": (c,)} if self.bias else {})}
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.conv2d(x, w["w"], w.get("b"), self.stride, self.pads(x.shape[1:]),
+                              self.dilation, x.shape[3])
+
+
+@dataclass(frozen=True)
+class Deconv(Layer):
+    """Transposed convolution (PyTorch's ConvTranspose2d).
+
+    Output (in−1)·s − 2p + d·(k−1) + output_padding + 1 per axis; params as conv;
+    MACs weights × input H×W (fvcore's rule).
+
+    >>> Deconv(16, (3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1)).output_shape((7, 7, 8))
+    (14, 14, 16)
+    """
+
+    name: ClassVar[str] = "deconv"
+    aliases: ClassVar[tuple[str, ...]] = ("convtranspose", "convtranspose2d", "conv2dtranspose")
+    formula: ClassVar[str] = ("(H−1)·s − 2p + d·(k−1) + output_padding + 1; "
+                              "params k_h·k_w·(C/g)·filters + filters")
+
+    filters: int = arg(v.count, positional=True)
+    kernel: Pair = arg(v.pair, short="k", positional=True)
+    stride: Pair = arg(v.pair, (1, 1), short="s")
+    padding: Pair = arg(v.natural_pair, (0, 0), short="p")
+    output_padding: Pair = arg(v.natural_pair, (0, 0), short="op")
+    dilation: Pair = arg(v.pair, (1, 1), short="d")
+    groups: int = arg(v.count, 1, short="g")
+    bias: bool = arg(v.boolean, True)
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        if not is_volume(inp):
+            yield from needs_volume(self, inp)
+            return
+        if inp[2] % self.groups or self.filters % self.groups:
+            yield Finding("G004", f"groups={self.groups} must divide the {inp[2]} input channels "
+                          f"and the {self.filters} filters")
+        for axis in (0, 1):
+            if self.output_padding[axis] >= max(self.stride[axis], self.dilation[axis]):
+                yield Finding("A006", f"output_padding {self.output_padding[axis]} must be smaller "
+                              "than the stride or the dilation", ("op=0",), fatal=True)
+                return
+        if min(self.output_shape(inp)[:2]) < 1:
+            yield Finding("G009", f"the output would be {format_shape(self.output_shape(inp))}: "
+                          "the padding removes more than the layer produces",
+                          ("use less padding",), fatal=True)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        h, w = (transposed_size(inp[a], self.kernel[a], self.stride[a], self.padding[a],
+                                self.output_padding[a], self.dilation[a]) for a in (0, 1))
+        return h, w, self.filters
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        weights = self.kernel[0] * self.kernel[1] * (inp[2] // self.groups) * self.filters
+        return Counts(weights, self.filters if self.bias else 0, 0, weights * inp[0] * inp[1])
+
+    def step(self, inp: Shape) -> Step | None:
+        return None
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        shapes: dict[str, tuple[int, ...]] = {
+            "w": (*self.kernel, inp[2], self.filters // self.groups)}
+        if self.bias:
+            shapes["b"] = (self.filters,)
+        return shapes
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.conv_transpose2d(x, w["w"], w.get("b"), self.stride, self.padding,
+                                        self.output_padding, self.dilation, self.groups)
+
+
+# --------------------------------------------------------------------------- pooling
+
+@dataclass(frozen=True)
+class Pool(Windowed):
+    """Pooling over k×k windows; stride defaults to the kernel. No parameters."""
+
+    formula: ClassVar[str] = "H'×W'×C as conv's rule (ceil=true: PyTorch's ceil_mode); no params"
+
+    kernel: Pair = arg(v.pair, short="k", positional=True, help="window size, n or HxW")
+    stride: Pair | None = arg(v.pair, None, short="s")
+    padding: Padding = arg(v.padding, Padding(), short="p")
+    ceil_mode: bool = arg(v.boolean, False, short="ceil")
+
+    def uses_ceil(self) -> bool:
+        return self.ceil_mode
+
+    def geometry(self) -> tuple[Pair, Pair, Padding, Pair]:
+        return self.kernel, self.stride or self.kernel, self.padding, (1, 1)
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        if not self.padding.same and any(
+                p > k // 2 for p, k in zip(self.padding.hw, self.kernel, strict=True)):
+            yield Finding("G005", f"padding {self.padding} is more than half the kernel "
+                          f"{v.format_pair(self.kernel)}",
+                          (f"p={v.format_pair((self.kernel[0] // 2, self.kernel[1] // 2))}",))
+        yield from super().check(inp)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return (*self.out_hw(inp), inp[2])
+
+
+@dataclass(frozen=True)
+class MaxPool(Pool):
+    """Max pooling. The lecture's 2×2 stride-2 pool halves 224×224×64 to 112×112×64.
+
+    >>> MaxPool((2, 2)).output_shape((224, 224, 64))
+    (112, 112, 64)
+    """
+
+    name: ClassVar[str] = "maxpool"
+    aliases: ClassVar[tuple[str, ...]] = ("maxpool2d", "maxpooling2d")
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        wh, ww = self.windows(x.shape[1:])
+        return kernels.max_pool2d(x, self.kernel, (wh.stride, ww.stride), self.pads(x.shape[1:]),
+                                  self.ceil_mode, (wh.out, ww.out))
+
+
+@dataclass(frozen=True)
+class AvgPool(Pool):
+    """Average pooling (padding counts in the divisor, as PyTorch's default).
+
+    >>> AvgPool((2, 2)).output_shape((28, 28, 6))
+    (14, 14, 6)
+    """
+
+    name: ClassVar[str] = "avgpool"
+    aliases: ClassVar[tuple[str, ...]] = ("avgpool2d", "averagepooling2d")
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        wh, ww = self.windows(x.shape[1:])
+        return kernels.avg_pool2d(x, self.kernel, (wh.stride, ww.stride), self.pads(x.shape[1:]),
+                                  self.ceil_mode, (wh.out, ww.out))
+
+
+@dataclass(frozen=True)
+class GlobalAvgPool(Layer):
+    """Average over all of H×W: output 1×1×C.
+
+    >>> GlobalAvgPool().output_shape((7, 7, 2048))
+    (1, 1, 2048)
+    """
+
+    name: ClassVar[str] = "gap"
+    aliases: ClassVar[tuple[str, ...]] = ("globalavgpool", "globalaveragepooling2d")
+    formula: ClassVar[str] = "1×1×C; no params"
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        yield from needs_volume(self, inp)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return 1, 1, inp[2]
+
+    def step(self, inp: Shape) -> Step | None:
+        return Step((inp[0], inp[1]), (inp[0], inp[1]))
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.global_avg_pool(x)
+
+
+@dataclass(frozen=True)
+class GlobalMaxPool(GlobalAvgPool):
+    """Maximum over all of H×W: output 1×1×C."""
+
+    name: ClassVar[str] = "globalmaxpool"
+    aliases: ClassVar[tuple[str, ...]] = ("globalmaxpooling2d",)
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.global_max_pool(x)
+
+
+@dataclass(frozen=True)
+class AdaptiveAvgPool(Layer):
+    """Average pooling to a fixed output size (PyTorch's AdaptiveAvgPool2d).
+
+    >>> AdaptiveAvgPool((7, 7)).output_shape((14, 14, 512))
+    (7, 7, 512)
+    """
+
+    name: ClassVar[str] = "adaptiveavgpool"
+    aliases: ClassVar[tuple[str, ...]] = ("adaptiveavgpool2d",)
+    formula: ClassVar[str] = "size×C; no params"
+
+    size: Pair = arg(v.pair, positional=True)
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        yield from needs_volume(self, inp)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return *self.size, inp[2]
+
+    def step(self, inp: Shape) -> Step | None:
+        # The widest window: ceil((i+1)·n/o) − floor(i·n/o); stride ⌊n/o⌋ (exact when o divides n).
+        k = tuple(max(-(-(i + 1) * n // o) - i * n // o for i in range(o))
+                  for n, o in zip(inp[:2], self.size, strict=True))
+        s = tuple(max(1, n // o) for n, o in zip(inp[:2], self.size, strict=True))
+        return Step((k[0], k[1]), (s[0], s[1]))
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.adaptive_avg_pool2d(x, self.size)
+
+
+# --------------------------------------------------------------------------- normalisation
+
+@dataclass(frozen=True)
+class BatchNorm(Layer):
+    """Batch normalisation: γ (weights) and β (biases) per channel, plus running mean and
+    variance (2C non-trainable).
+
+    >>> BatchNorm().counts((112, 112, 64), (112, 112, 64))
+    Counts(weights=64, biases=64, non_trainable=128, macs=0)
+    """
+
+    name: ClassVar[str] = "bn"
+    aliases: ClassVar[tuple[str, ...]] = ("batchnorm", "batchnorm2d", "batchnormalization")
+    formula: ClassVar[str] = "same shape; params 2C (γ, β), non-trainable 2C (running mean, var)"
+
+    affine: bool = arg(v.boolean, True)
+    eps: float = arg(v.positive_real, 1e-5)
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        c = inp[-1]
+        return Counts(c if self.affine else 0, c if self.affine else 0, 2 * c, 0)
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        c = (inp[-1],)
+        stats = {"mean": c, "var": c}
+        return {"gamma": c, "beta": c, **stats} if self.affine else stats
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.batch_norm(x, w.get("gamma"), w.get("beta"), w["mean"], w["var"], self.eps)
+
+
+# --------------------------------------------------------------------------- element-wise
+
+def _activation(kernel_name: str) -> Callable[[Layer, Array, dict[str, Array]], Array]:
+    def forward(self: Layer, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        fn: Callable[[Array], Array] = getattr(kernels, kernel_name)
+        return fn(x)
+    return forward
+
+
+@dataclass(frozen=True)
+class ReLU(Layer):
+    """max(0, x): same shape, no parameters."""
+
+    name: ClassVar[str] = "relu"
+    forward = _activation("relu")
+
+
+@dataclass(frozen=True)
+class ReLU6(Layer):
+    """min(max(0, x), 6)."""
+
+    name: ClassVar[str] = "relu6"
+    forward = _activation("relu6")
+
+
+@dataclass(frozen=True)
+class LeakyReLU(Layer):
+    """x if x > 0 else slope·x."""
+
+    name: ClassVar[str] = "leakyrelu"
+    slope: float = arg(v.real, 0.01, positional=True)
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.leaky_relu(x, self.slope)
+
+
+@dataclass(frozen=True)
+class PReLU(Layer):
+    """x if x > 0 else a·x with one learned a.
+
+    >>> PReLU().counts((8, 8, 3), (8, 8, 3)).params
+    1
+    """
+
+    name: ClassVar[str] = "prelu"
+    formula: ClassVar[str] = "same shape; 1 param"
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        return Counts(weights=1)
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        return {"a": (1,)}
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.prelu(x, w["a"])
+
+
+@dataclass(frozen=True)
+class ELU(Layer):
+    """x if x > 0 else α·(eˣ − 1)."""
+
+    name: ClassVar[str] = "elu"
+    alpha: float = arg(v.real, 1.0, positional=True)
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.elu(x, self.alpha)
+
+
+@dataclass(frozen=True)
+class GELU(Layer):
+    """x·Φ(x)."""
+
+    name: ClassVar[str] = "gelu"
+    forward = _activation("gelu")
+
+
+@dataclass(frozen=True)
+class SiLU(Layer):
+    """x·σ(x) (swish)."""
+
+    name: ClassVar[str] = "silu"
+    aliases: ClassVar[tuple[str, ...]] = ("swish",)
+    forward = _activation("silu")
+
+
+@dataclass(frozen=True)
+class Sigmoid(Layer):
+    """1/(1 + e⁻ˣ)."""
+
+    name: ClassVar[str] = "sigmoid"
+    forward = _activation("sigmoid")
+
+
+@dataclass(frozen=True)
+class Tanh(Layer):
+    """tanh(x)."""
+
+    name: ClassVar[str] = "tanh"
+    forward = _activation("tanh")
+
+
+@dataclass(frozen=True)
+class HardSwish(Layer):
+    """x·relu6(x + 3)/6."""
+
+    name: ClassVar[str] = "hardswish"
+    forward = _activation("hardswish")
+
+
+@dataclass(frozen=True)
+class Softmax(Layer):
+    """eˣ/Σeˣ over the channels."""
+
+    name: ClassVar[str] = "softmax"
+    forward = _activation("softmax")
+
+
+@dataclass(frozen=True)
+class LRN(Layer):
+    """Local response normalisation across ``size`` neighbouring channels (AlexNet)."""
+
+    name: ClassVar[str] = "lrn"
+    aliases: ClassVar[tuple[str, ...]] = ("localresponsenorm",)
+    size: int = arg(v.count, 5, positional=True)
+    alpha: float = arg(v.real, 1e-4)
+    beta: float = arg(v.real, 0.75)
+    k: float = arg(v.real, 1.0)
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.lrn(x, self.size, self.alpha, self.beta, self.k)
+
+
+@dataclass(frozen=True)
+class Identity(Layer):
+    """Passes its input through."""
+
+    name: ClassVar[str] = "identity"
+
+
+@dataclass(frozen=True)
+class Dropout(Layer):
+    """Zeroes a fraction p of activations in training; the identity at inference."""
+
+    name: ClassVar[str] = "dropout"
+    p: float = arg(v.probability, 0.5, positional=True)
+
+
+# --------------------------------------------------------------------------- reshaping
+
+@dataclass(frozen=True)
+class Flatten(Layer):
+    """H×W×C → one vector of H·W·C.
+
+    >>> Flatten().output_shape((7, 7, 512))
+    (25088,)
+    """
+
+    name: ClassVar[str] = "flatten"
+    formula: ClassVar[str] = "H·W·C; no params"
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return (elements(inp),)
+
+    def step(self, inp: Shape) -> Step | None:
+        return None
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.flatten(x)
+
+
+@dataclass(frozen=True)
+class FC(Layer):
+    """Fully connected: every unit sees the whole (flattened) input.
+
+    Output ``units``; weights in·units, biases units; MACs in·units.
+
+    >>> FC(10).counts((7, 7, 64), (10,))
+    Counts(weights=31360, biases=10, non_trainable=0, macs=31360)
+    """
+
+    name: ClassVar[str] = "fc"
+    aliases: ClassVar[tuple[str, ...]] = ("linear", "dense")
+    formula: ClassVar[str] = "units (flattens a volume first); params in·units + units"
+
+    units: int = arg(v.count, positional=True, help="number of output units")
+    bias: bool = arg(v.boolean, True)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return (self.units,)
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        weights = elements(inp) * self.units
+        return Counts(weights, self.units if self.bias else 0, 0, weights)
+
+    def step(self, inp: Shape) -> Step | None:
+        return None
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        shapes: dict[str, tuple[int, ...]] = {"w": (elements(inp), self.units)}
+        if self.bias:
+            shapes["b"] = (self.units,)
+        return shapes
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.linear(kernels.flatten(x) if x.ndim == 4 else x, w["w"], w.get("b"))
+
+
+@dataclass(frozen=True)
+class Pad(Layer):
+    """Zero padding: (H + 2p)×(W + 2p)×C.
+
+    >>> Pad((1, 2)).output_shape((5, 5, 3))
+    (7, 9, 3)
+    """
+
+    name: ClassVar[str] = "pad"
+    aliases: ClassVar[tuple[str, ...]] = ("zeropad", "zeropadding2d")
+    formula: ClassVar[str] = "(H+2p)×(W+2p)×C; no params"
+
+    p: Pair = arg(v.natural_pair, positional=True)
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        yield from needs_volume(self, inp)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return inp[0] + 2 * self.p[0], inp[1] + 2 * self.p[1], inp[2]
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.pad2d(x, (self.p[0], self.p[0], self.p[1], self.p[1]))
+
+
+@dataclass(frozen=True)
+class Upsample(Layer):
+    """Nearest-neighbour upsampling: (H·s)×(W·s)×C.
+
+    >>> Upsample((2, 2)).output_shape((7, 7, 3))
+    (14, 14, 3)
+    """
+
+    name: ClassVar[str] = "upsample"
+    aliases: ClassVar[tuple[str, ...]] = ("upsampling2d",)
+    formula: ClassVar[str] = "(H·s)×(W·s)×C; no params"
+
+    scale: Pair = arg(v.pair, positional=True)
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        yield from needs_volume(self, inp)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return inp[0] * self.scale[0], inp[1] * self.scale[1], inp[2]
+
+    def step(self, inp: Shape) -> Step | None:
+        return None
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.upsample_nearest(x, self.scale)
+
+
+# --------------------------------------------------------------------------- blocks
+
+@dataclass(frozen=True)
+class Repeat(Block):
+    """The group N times, one after another (``[...] * N``)."""
+
+    name: ClassVar[str] = "repeat"
+    formula: ClassVar[str] = "the group applied N times in sequence; params N × the group's"
+    chained: ClassVar[bool] = True
+
+    times: int = arg(v.count, positional=True)
+    layers: Group = arg(GROUP, positional=True)
+
+    def groups(self) -> Sequence[Group]:
+        return [self.layers] * self.times
+
+    def describe(self) -> str:
+        return f"{describe_group(self.layers)} * {self.times}"
+
+    def label(self) -> str:
+        return f"repeat × {self.times}"
+
+
+@dataclass(frozen=True)
+class Residual(Block):
+    """body(x) + shortcut(x); the shortcut is the identity unless given.
+
+    Both must give the same shape; params are the sum.
+    """
+
+    name: ClassVar[str] = "residual"
+    formula: ClassVar[str] = "body(x) + shortcut(x): shapes must match; params body + shortcut"
+
+    body: Group = arg(GROUP, positional=True)
+    shortcut: Group = arg(GROUP, ())
+
+    def groups(self) -> Sequence[Group]:
+        return [self.body, self.shortcut]
+
+    def label(self) -> str:
+        return "residual (projection shortcut)" if self.shortcut else "residual"
+
+    def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
+        body, shortcut = outs
+        if body == shortcut:
+            return body, []
+        fixes: list[str] = []
+        if is_volume(inp) and is_volume(body):
+            sh, sw = inp[0] // body[0], inp[1] // body[1]
+            if body[0] * sh == inp[0] and body[1] * sw == inp[1]:
+                s = f", s={v.format_pair((sh, sw))}" if (sh, sw) != (1, 1) else ""
+                fixes.append(f"shortcut=[conv({body[2]}, 1{s}, bias=false) -> bn]")
+        what = "the identity shortcut" if not self.shortcut else "the shortcut"
+        return None, [Finding("G007", f"the body gives {format_shape(body)} but {what} gives "
+                              f"{format_shape(shortcut)}: they cannot be added",
+                              tuple(fixes), fatal=True)]
+
+    def merge(self, arrays: Sequence[Array]) -> Array:
+        from . import kernels
+        return kernels.add(arrays[0], arrays[1])
+
+
+@dataclass(frozen=True)
+class Concat(Block):
+    """Branches side by side along the channels (Inception, DenseNet).
+
+    All branches must agree on H×W; channels add up.
+    """
+
+    name: ClassVar[str] = "concat"
+    formula: ClassVar[str] = "branches stacked along C: H×W must agree; params the sum"
+
+    branches: tuple[Group, ...] = arg(GROUP, positional=True, variadic=True)
+
+    def groups(self) -> Sequence[Group]:
+        return self.branches
+
+    def label(self) -> str:
+        return f"concat ({len(self.branches)} branches)"
+
+    def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
+        if all(len(o) == 1 for o in outs):
+            return (sum(o[0] for o in outs),), []
+        if all(is_volume(o) and o[:2] == outs[0][:2] for o in outs):
+            return (*outs[0][:2], sum(o[2] for o in outs)), []
+        listed = ", ".join(format_shape(o) for o in outs)
+        return None, [Finding("G008", f"the branches give {listed}: concatenated branches must "
+                              "agree on H×W", ("give every branch the same stride and padding",),
+                              fatal=True)]
+
+    def merge(self, arrays: Sequence[Array]) -> Array:
+        from . import kernels
+        return kernels.concat(list(arrays))
+
+
+LAYERS: dict[str, type[Node]] = {
+    "conv": Conv, "conv2d": Conv,
+    "dwconv": DepthwiseConv, "depthwise": DepthwiseConv, "depthwiseconv": DepthwiseConv,
+    "deconv": Deconv, "convtranspose": Deconv, "convtranspose2d": Deconv,
+    "conv2dtranspose": Deconv,
+    "maxpool": MaxPool, "maxpool2d": MaxPool, "maxpooling2d": MaxPool,
+    "avgpool": AvgPool, "avgpool2d": AvgPool, "averagepooling2d": AvgPool,
+    "gap": GlobalAvgPool, "globalavgpool": GlobalAvgPool,
+    "globalaveragepooling2d": GlobalAvgPool,
+    "globalmaxpool": GlobalMaxPool, "globalmaxpooling2d": GlobalMaxPool,
+    "adaptiveavgpool": AdaptiveAvgPool, "adaptiveavgpool2d": AdaptiveAvgPool,
+    "bn": BatchNorm, "batchnorm": BatchNorm, "batchnorm2d": BatchNorm,
+    "batchnormalization": BatchNorm,
+    "relu": ReLU, "relu6": ReLU6, "leakyrelu": LeakyReLU, "prelu": PReLU, "elu": ELU,
+    "gelu": GELU, "silu": SiLU, "swish": SiLU, "sigmoid": Sigmoid, "tanh": Tanh,
+    "hardswish": HardSwish, "softmax": Softmax,
+    "lrn": LRN, "localresponsenorm": LRN,
+    "identity": Identity,
+    "dropout": Dropout,
+    "flatten": Flatten,
+    "fc": FC, "linear": FC, "dense": FC,
+    "pad": Pad, "zeropad": Pad, "zeropadding2d": Pad,
+    "upsample": Upsample, "upsampling2d": Upsample,
+    "repeat": Repeat, "residual": Residual, "concat": Concat,
+}
+"""Every name a spec may use (lower case), mapped to its kind."""

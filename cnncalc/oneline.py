@@ -1,0 +1,258 @@
+"""The one-line form: ``32x32x3 -> conv(10, 5, p=2) -> relu -> maxpool(2) -> fc(10)``.
+
+A hand-written tokenizer and recursive-descent parser (the grammar is six rules;
+nothing is ever evaluated). Grammar::
+
+    chain := item ('->' item)*
+    item  := (call | '[' chain? ']' | size) ('*' count)?
+    call  := NAME ('(' (arg (',' arg)* ','?)? ')')?
+    arg   := (NAME '=')? value
+    value := size | NAME | '[' chain? ']' | call ('->' item)*
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .diagnostics import Location, SpecSyntaxError, syntax_error
+from .syntax import Arg, Call, Item, RawGroup, RawSpec, Scalar, Times, Value
+
+MAX_DEPTH = 64
+"""How deeply brackets and calls may nest (a guard against pathological input)."""
+
+_TOKEN = re.compile(
+    r"""(?P<space>\s+)
+      | (?P<arrow>->|→)
+      | (?P<number>-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[A-Za-z0-9_.×]*)
+      | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<punct>[()\[\],=*])
+    """,
+    re.VERBOSE,
+)
+_SIZE = re.compile(r"^\d+(?:[x×]\d+)*$", re.IGNORECASE)
+_NUM = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[kKmMgGtT]?$")
+_CLOSER = {"(": ")", "[": "]"}
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # arrow, number, name, one of ()[],=*, or end
+    text: str
+    location: Location
+
+
+class Positions:
+    """Maps offsets in a text to line/column, starting from ``origin``."""
+
+    def __init__(self, text: str, origin: Location) -> None:
+        self.origin = origin
+        self.starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+
+    def at(self, offset: int) -> Location:
+        lo, hi = 0, len(self.starts) - 1
+        while lo < hi:  # the last line start ≤ offset
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if self.starts[mid] <= offset else (lo, mid - 1)
+        col = offset - self.starts[lo]
+        if lo == 0:
+            return Location(self.origin.line, self.origin.column + col)
+        return Location(self.origin.line + lo, col + 1)
+
+
+def tokenize(text: str, origin: Location = Location(1, 1)) -> list[Token]:
+    """Split a one-line spec into tokens; a malformed size or number is an error here.
+
+    >>> [t.text for t in tokenize("32x32x3 -> conv(10, 5, p=2)")]
+    ['32x32x3', '->', 'conv', '(', '10', ',', '5', ',', 'p', '=', '2', ')', '']
+    """
+    pos = Positions(text, origin)
+    tokens: list[Token] = []
+    i = 0
+    while i < len(text):
+        m = _TOKEN.match(text, i)
+        if not m:
+            ch = text[i]
+            hint = {":": " (is this YAML? a YAML file must end in .yaml or .yml)",
+                    ";": " (join layers with ->)", "{": "", "}": "",
+                    "-": " (join layers with ->)", ">": " (join layers with ->)"}.get(ch, "")
+            raise syntax_error("S002", f"unexpected character '{ch}'{hint}", pos.at(i))
+        kind = m.lastgroup or ""
+        if kind == "number":
+            word = m.group()
+            if not (_SIZE.match(word) or _NUM.match(word)):
+                raise syntax_error("S004", _bad_number(word), pos.at(i))
+        if kind != "space":
+            tok_kind = m.group() if kind == "punct" else kind
+            tokens.append(Token(tok_kind, m.group(), pos.at(i)))
+        i = m.end()
+    tokens.append(Token("end", "", pos.at(len(text))))
+    return tokens
+
+
+def _bad_number(word: str) -> str:
+    if re.match(r"^\d+([x×]\d+)*[x×]$", word, re.IGNORECASE):
+        return f"incomplete size '{word}': a number must follow '{word[-1]}', e.g. {word}{word[:-1].split('x')[0]}"
+    if re.match(r"^\d+[x×]", word, re.IGNORECASE):
+        return f"'{word}' is not a size: write numbers joined by x, e.g. 3x5 or 32x32x3"
+    return f"'{word}' is not a number: write e.g. 64, 0.5, 1e-5 or 1.5M"
+
+
+class Parser:
+    def __init__(self, text: str, origin: Location, from_yaml: bool) -> None:
+        self.tokens = tokenize(text, origin)
+        self.i = 0
+        self.depth = 0
+        self.from_yaml = from_yaml
+        self.open: list[Token] = []
+
+    # -- token helpers
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def peek(self, n: int = 1) -> Token:
+        return self.tokens[min(self.i + n, len(self.tokens) - 1)]
+
+    def take(self, kind: str) -> Token:
+        tok = self.tok
+        if tok.kind != kind:
+            raise self.unexpected(f"'{kind}'")
+        self.i += 1
+        return tok
+
+    def unexpected(self, wanted: str) -> SpecSyntaxError:
+        tok = self.tok
+        if tok.kind == "end" and self.open:
+            opener = self.open[-1]
+            return syntax_error(
+                "S003", f"'{opener.kind}' opened at {opener.location.line}:"
+                f"{opener.location.column} is never closed: add '{_CLOSER[opener.kind]}'",
+                opener.location)
+        if tok.kind in (")", "]") and not self.open:
+            return syntax_error("S003", f"'{tok.text}' has no matching opening bracket",
+                                tok.location)
+        found = "the end of the spec" if tok.kind == "end" else f"'{tok.text}'"
+        return syntax_error("S002", f"expected {wanted}, found {found}", tok.location)
+
+    def enter(self, tok: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise syntax_error("S009", f"nested more than {MAX_DEPTH} levels deep", tok.location)
+        self.open.append(tok)
+
+    def leave(self, closer: str) -> None:
+        self.take(closer)
+        self.open.pop()
+        self.depth -= 1
+
+    def scalar(self, tok: Token) -> Scalar:
+        return Scalar(tok.text, tok.location, self.from_yaml)
+
+    # -- grammar
+    def chain(self, stop: tuple[str, ...]) -> list[Item]:
+        items = [self.item()]
+        while self.tok.kind == "arrow":
+            self.i += 1
+            items.append(self.item())
+        if self.tok.kind not in stop:
+            raise self.unexpected("'->' between layers" if self.tok.kind in ("name", "number", "[")
+                                  else " or ".join(f"'{s}'" if s != "end" else "the end"
+                                                   for s in ("->", *stop)))
+        return items
+
+    def item(self) -> Item:
+        tok = self.tok
+        item: Item
+        if tok.kind == "[":
+            item = self.group()
+        elif tok.kind == "name":
+            item = self.call()
+        elif tok.kind == "number":
+            self.i += 1
+            item = self.scalar(tok)
+        else:
+            raise self.unexpected("a layer")
+        if self.tok.kind == "*":
+            star = self.take("*")
+            if self.tok.kind != "number":
+                raise self.unexpected("a repeat count after '*'")
+            item = Times(item, self.scalar(self.take("number")), star.location)
+        return item
+
+    def group(self) -> RawGroup:
+        opener = self.take("[")
+        self.enter(opener)
+        items = [] if self.tok.kind == "]" else self.chain(("]",))
+        self.leave("]")
+        return RawGroup(tuple(items), opener.location)
+
+    def call(self) -> Call:
+        name = self.take("name")
+        args: list[Arg] = []
+        if self.tok.kind == "(":
+            opener = self.take("(")
+            self.enter(opener)
+            while self.tok.kind != ")":
+                args.append(self.arg())
+                if self.tok.kind == ",":
+                    self.i += 1
+                elif self.tok.kind != ")":
+                    raise self.unexpected("',' or ')'")
+            self.leave(")")
+        return Call(name.text, tuple(args), name.location)
+
+    def arg(self) -> Arg:
+        start = self.tok
+        key = None
+        if start.kind == "name" and self.peek().kind == "=":
+            key = start.text
+            self.i += 2
+        return Arg(key, self.value(), start.location)
+
+    def value(self) -> Value:
+        tok = self.tok
+        if tok.kind == "number":
+            self.i += 1
+            return self.scalar(tok)
+        if tok.kind == "name" and self.peek().kind not in ("(", "arrow", "*"):
+            self.i += 1
+            return self.scalar(tok)
+        if tok.kind in ("[", "name"):
+            items = self.chain((",", ")"))
+            if len(items) == 1 and isinstance(items[0], RawGroup | Times):
+                return items[0]
+            return RawGroup(tuple(items), tok.location)
+        raise self.unexpected("a value")
+
+
+def parse_chain(text: str, origin: Location = Location(1, 1), from_yaml: bool = False
+                ) -> RawGroup:
+    """Parse ``a -> b -> c`` (a YAML scalar, or a whole one-line spec) into a group."""
+    parser = Parser(text, origin, from_yaml)
+    if parser.tok.kind == "end":
+        return RawGroup((), origin)
+    items = parser.chain(("end",))
+    return RawGroup(tuple(items), items[0].location)
+
+
+def parse(text: str) -> RawSpec:
+    """Parse a whole one-line spec; its first item is the input volume.
+
+    >>> spec = parse("32x32x3 -> conv(10, 5, p=2) -> relu")
+    >>> spec.input.text, [c.name for c in spec.layers.items]
+    ('32x32x3', ['conv', 'relu'])
+    """
+    if not text.strip():
+        raise syntax_error("S001", "the spec is empty: start with the input volume, e.g. "
+                           "32x32x3 -> conv(10, 5, p=2)", Location(1, 1))
+    group = parse_chain(text)
+    first, rest = group.items[0], group.items[1:]
+    if isinstance(first, Call) and first.name.lower() == "input":
+        if len(first.args) != 1:
+            raise syntax_error("S002", "input takes one shape, e.g. input(32x32x3)",
+                               first.location)
+        return RawSpec(RawGroup(rest, group.location), first.args[0].value)
+    if isinstance(first, Scalar):
+        return RawSpec(RawGroup(rest, group.location), first)
+    return RawSpec(group, None)

@@ -1,0 +1,76 @@
+"""The raw syntax tree both spec forms parse into, before any layer kind is known.
+
+Every node keeps the :class:`~cnncalc.diagnostics.Location` it was written at,
+so that every later problem can point at its line and column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .diagnostics import Location
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A value exactly as written: ``10``, ``3x5``, ``same``, ``1.5M``."""
+
+    text: str
+    location: Location
+    from_yaml: bool = False
+
+
+@dataclass(frozen=True)
+class Arg:
+    key: str | None
+    value: Value
+    location: Location
+
+
+@dataclass(frozen=True)
+class Call:
+    """``name(args…)``, or a YAML mapping ``name: value``."""
+
+    name: str
+    args: tuple[Arg, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class RawGroup:
+    """``[a -> b]``, a YAML list, or a line ``a -> b``."""
+
+    items: tuple[Item, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class RawList:
+    """A YAML list given as an argument: branches of ``concat``, or one group's items."""
+
+    groups: tuple[Value, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class Times:
+    """``[ ... ] * N``."""
+
+    body: Item
+    times: Scalar
+    location: Location
+
+
+Item = Call | RawGroup | Times | Scalar
+Value = Scalar | RawGroup | RawList | Call | Times
+
+
+@dataclass(frozen=True)
+class RawSpec:
+    """A whole spec: input, layers, and (YAML only) name, mode and expectations."""
+
+    layers: RawGroup
+    input: Value | None = None
+    name: str | None = None
+    mode: Scalar | None = None
+    expect: dict[str, tuple[Value, Location]] = field(default_factory=dict)
