@@ -283,7 +283,7 @@ def division_findings(layer: Windowed, inp: Shape, wh: Window, ww: Window) -> It
     sums = sorted({arithmetic(w) for w in inexact})
     formula = " and ".join(sums) + (" are not integers" if len(sums) > 1 else " is not an integer")
     losing = [w for w in (wh, ww) if w.lost > w.gap]
-    fixes = tuple(suggest_fixes(layer, inp))
+    fixes = tuple(suggest_fixes(layer, inp, restride=bool(losing)))
     if losing:
         lost_h = wh.lost if wh in losing else 0
         lost_w = ww.lost if ww in losing else 0
@@ -295,8 +295,9 @@ def division_findings(layer: Windowed, inp: Shape, wh: Window, ww: Window) -> It
         yield Finding("G002", f"{formula}: {why}", fixes)
 
 
-def suggest_fixes(layer: Windowed, inp: Shape) -> Iterator[str]:
-    """Strides, paddings, ceil mode and input sizes that make the division exact."""
+def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterator[str]:
+    """Paddings, ceil mode, strides (when input is lost) and input sizes that make the
+    division exact."""
     kernel, stride, padding, dilation = layer.geometry()
     wh, ww = layer.windows(inp)
     candidates: list[Windowed] = []
@@ -306,7 +307,7 @@ def suggest_fixes(layer: Windowed, inp: Shape) -> Iterator[str]:
                        for p in range(0, limit + 1) if p != padding.hw[0]]
     if isinstance(layer, Pool):
         candidates.append(dataclasses.replace(layer, ceil_mode=True))
-    if stride[0] == stride[1]:
+    if restride and stride[0] == stride[1]:
         candidates += [dataclasses.replace(layer, stride=(s, s))  # type: ignore[call-arg]
                        for s in range(stride[0] - 1, 0, -1)]
     for c in candidates:

@@ -217,6 +217,6 @@ def looks_like_yaml(text: str) -> bool:
         stripped = line.strip()
         if not stripped:
             continue
-        return stripped.startswith(("#", "---", "%")) or bool(
+        return stripped.startswith(("#", "---", "%", "- ", "{")) or stripped == "-" or bool(
             re.match(r"^[A-Za-z_][\w-]*\s*:(\s|$)", stripped))
     return False
