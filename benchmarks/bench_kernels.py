@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cnncalc import kernels as K  # noqa: E402
+from cnncalc import kernels as K
 
 F32 = Any  # numpy float32 arrays
 
@@ -78,7 +78,9 @@ def vgg16_weights(rng: np.random.Generator) -> dict[str, Any]:
         if v == "M":
             continue
         assert isinstance(v, int)
-        convs.append((he(rng, (3, 3, c, v), 9 * c), rng.standard_normal(v, dtype=np.float32) * 0.01))
+        convs.append(
+            (he(rng, (3, 3, c, v), 9 * c), rng.standard_normal(v, dtype=np.float32) * 0.01)
+        )
         c = v
     fcs = []
     for fin, fout in [(25088, 4096), (4096, 4096), (4096, 1000)]:
@@ -144,12 +146,24 @@ def vgg16_numpy(x: F32, wts: dict[str, Any], tm: Timer) -> F32:
     i = 0
     for v in VGG16_CFG:
         if v == "M":
-            n, h, w, _ = x.shape
-            x = tm("maxpool", K.max_pool2d, x, (2, 2), (2, 2), (0, 0, 0, 0), False, (h // 2, w // 2))
+            _, h, w, _ = x.shape
+            x = tm(
+                "maxpool", K.max_pool2d, x, (2, 2), (2, 2), (0, 0, 0, 0), False, (h // 2, w // 2)
+            )
         else:
             w_, b_ = wts["convs"][i]
             i += 1
-            x = tm(f"conv{x.shape[1]}x{x.shape[3]}", K.conv2d, x, w_, b_, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+            x = tm(
+                f"conv{x.shape[1]}x{x.shape[3]}",
+                K.conv2d,
+                x,
+                w_,
+                b_,
+                (1, 1),
+                (1, 1, 1, 1),
+                (1, 1),
+                1,
+            )
             x = tm("relu", K.relu, x)
     x = K.flatten(x)
     for j, (w_, b_) in enumerate(wts["fcs"]):

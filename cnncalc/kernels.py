@@ -193,7 +193,8 @@ def _conv_depthwise(
 ) -> None:
     """groups == C conv: per-channel weights times kh*kw shifted window slices.
 
-    ``out[n, y, x, c*m + j] = sum_{p,q} xp[n, y*s_h + p*d_h, x*s_w + q*d_w, c] * w[p, q, 0, c*m + j]``
+    ``out[n, y, x, c*m + j] = sum_{p,q} xp[n, y*s_h + p*d_h, x*s_w + q*d_w, c]
+    * w[p, q, 0, c*m + j]``
     """
     n, oh, ow, f = out.shape
     kh, kw = kernel
@@ -268,7 +269,7 @@ def conv2d(
     bb = None if b is None else _f32(b)
     kh, kw, cg, f = w.shape
     xp = _pad(x, padding, 0.0)
-    n, hp, wp, c = xp.shape
+    n, hp, wp, _ = xp.shape
     oh = _out_size(hp, kh, stride[0], dilation[0])
     ow = _out_size(wp, kw, stride[1], dilation[1])
     out = np.empty((n, oh, ow, f), dtype=np.float32)
@@ -443,7 +444,8 @@ def avg_pool2d(
 def global_avg_pool(x: F32) -> F32:
     """``y[n, 0, 0, c] = mean_{i,j} x[n, i, j, c]`` -> ``(N, 1, 1, C)``."""
     x = _f32(x)
-    return x.mean(axis=(1, 2), keepdims=True, dtype=np.float64).astype(np.float32)
+    mean: npt.NDArray[np.float64] = x.mean(axis=(1, 2), keepdims=True, dtype=np.float64)
+    return mean.astype(np.float32)
 
 
 def global_max_pool(x: F32) -> F32:
@@ -647,7 +649,7 @@ def tanh(x: F32) -> F32:
 def hardswish(x: F32) -> F32:
     """``y = x * min(max(x + 3, 0), 6) / 6``."""
     x = _f32(x)
-    r = np.clip(x + np.float32(3.0), np.float32(0.0), np.float32(6.0))
+    r: F32 = np.clip(x + np.float32(3.0), np.float32(0.0), np.float32(6.0))
     r *= x
     r /= np.float32(6.0)
     return r
@@ -656,7 +658,7 @@ def hardswish(x: F32) -> F32:
 def softmax(x: F32) -> F32:
     """``y_c = exp(x_c - max x) / sum_c' exp(x_c' - max x)`` over the last axis."""
     x = _f32(x)
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    e: F32 = np.exp(x - x.max(axis=-1, keepdims=True))
     e /= e.sum(axis=-1, keepdims=True)
     return e
 
@@ -677,14 +679,14 @@ def linear(x: F32, w: F32, b: F32 | None) -> F32:
     flattened (NHWC order) first."""
     x = _f32(x)
     x2 = x.reshape(x.shape[0], -1)
-    out = np.matmul(x2, _f32(w))
+    out: F32 = np.matmul(x2, _f32(w))
     if b is not None:
         out += _f32(b)
     return out
 
 
 def upsample_nearest(x: F32, scale: tuple[int, int]) -> F32:
-    """Nearest-neighbour upsampling by integer factors: ``y[n, i, j] = x[n, i // s_h, j // s_w]``."""
+    """Nearest-neighbour upsampling by integer factors: ``y[n, i, j] = x[n, i//s_h, j//s_w]``."""
     x = _f32(x)
     n, h, w, c = x.shape
     sh, sw = scale

@@ -310,16 +310,20 @@ def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterato
     if restride and stride[0] == stride[1]:
         candidates += [dataclasses.replace(layer, stride=(s, s))  # type: ignore[call-arg]
                        for s in range(stride[0] - 1, 0, -1)]
+    exact, padding_only = [], []
     for c in candidates:
         ch, cw = c.windows(inp)
         if not (ch.fits and cw.fits):
             continue
         if not ch.leftover and not cw.leftover:
-            yield f"{c.describe()} → {format_shape(c.output_shape(inp))}"
+            exact.append(f"{c.describe()} → {format_shape(c.output_shape(inp))}")
         elif c.padding != padding and all(w.lost <= w.gap for w in (ch, cw)) and any(
                 w.lost > w.gap for w in (wh, ww)):
-            yield (f"{c.describe()} → {format_shape(c.output_shape(inp))} "
-                   "(inexact, but only padding goes unread)")
+            padding_only.append(f"{c.describe()} → {format_shape(c.output_shape(inp))} "
+                                "(inexact, but only padding goes unread)")
+    yield from exact
+    if not any("p=" in e for e in exact):
+        yield from padding_only[:1]
     for w, axis in ((wh, 0), (ww, 1)):
         if w.leftover and (axis == 0 or w.size != wh.size or not wh.leftover):
             below, above = w.size - w.leftover, w.size + w.stride - w.leftover

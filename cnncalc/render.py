@@ -38,8 +38,17 @@ def human(n: int | None, unit: str = "") -> str:
 
 
 def mb(n: int | None) -> str:
-    """Bytes as MB (10⁶), the unit torchinfo's footer uses."""
-    return "—" if n is None else f"{n / 1e6:,.2f} MB"
+    """Bytes in decimal units (torchinfo's footer uses MB).
+
+    >>> mb(553_430_176), mb(104_040), mb(112)
+    ('553.43 MB', '104.04 KB', '112 B')
+    """
+    if n is None:
+        return "—"
+    for scale, unit in ((10**9, "GB"), (10**6, "MB"), (10**3, "KB")):
+        if n >= scale:
+            return f"{n / scale:,.2f} {unit}"
+    return f"{n} B"
 
 
 def count(n: int | None) -> str:
@@ -66,36 +75,71 @@ def row_problems(report: Report) -> dict[str, list[Problem]]:
     return out
 
 
-def table(report: Report, depth: int | None = None, show_verified: bool = False) -> Table:
+Cell = str | Text
+
+
+def grid(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[Cell]],
+         footer_row: Sequence[Cell] | None = None, row_styles: Sequence[str] = ()) -> Text:
+    """A plain column-aligned table as one :class:`Text` (``headers``: (title, "<" or ">")).
+
+    Much faster than rich's Table for hundreds of rows, and stable for golden files.
+    """
+    body = [list(r) for r in rows]
+    everything = [[h for h, _ in headers], *body, *([list(footer_row)] if footer_row else [])]
+    widths = [max(len(str(r[i])) for r in everything) for i in range(len(headers))]
+    out = Text()
+
+    def line(cells: Sequence[Cell], style: str = "") -> None:
+        parts = Text(style=style)
+        for i, (cell, (_, align)) in enumerate(zip(cells, headers, strict=True)):
+            text = cell if isinstance(cell, Text) else Text(cell)
+            pad = " " * (widths[i] - len(text))
+            parts.append_text(Text(pad) + text if align == ">" else text + Text(pad))
+            if i < len(cells) - 1:
+                parts.append("  ")
+        parts.rstrip()
+        out.append_text(parts)
+        out.append("\n")
+
+    line([h for h, _ in headers], "bold")
+    for i, r in enumerate(body):
+        line(r, row_styles[i] if i < len(row_styles) else "")
+    if footer_row:
+        line(footer_row, "bold")
+    out.rstrip()
+    return out
+
+
+def table(report: Report, depth: int | None = None, show_verified: bool = False) -> Text:
     """The summary table: a row per layer, blocks with their children indented."""
-    t = Table(title=report.name, title_justify="left", show_footer=True, box=None,
-              header_style="bold", footer_style="bold", pad_edge=False)
     by_path = row_problems(report)
-    t.add_column("#", footer="", style="dim", no_wrap=True)
-    t.add_column("Layer", footer="Total", overflow="fold")
-    t.add_column("Output", footer=format_shape(report.totals.output_shape), no_wrap=True)
-    totals = report.totals
-    for name, footer in (("Weights", totals.weights), ("Biases", totals.biases),
-                         ("Params", totals.params)):
-        t.add_column(name, footer=count(footer), justify="right", no_wrap=True)
-    t.add_column("MACs", footer=human(totals.macs), justify="right", no_wrap=True)
-    t.add_column("RF", footer="", justify="right", no_wrap=True)
+    headers = [("#", "<"), ("Layer", "<"), ("Output", "<"), ("Weights", ">"), ("Biases", ">"),
+               ("Params", ">"), ("MACs", ">"), ("RF", ">")]
     if show_verified:
-        t.add_column("✓", footer="", justify="center")
-    t.add_column("", footer="", no_wrap=True)
+        headers.append(("✓", "<"))
+    headers.append(("", "<"))
+    rows: list[list[Cell]] = []
+    styles = []
     for row in visible(report, depth):
         marks = Text()
         for p in by_path.get(row.path, []):
             marks.append(f"{p.code} ", STYLE[p.severity])
-        name = Text("  " * (row.depth - 1) + label(row), style="dim" if row.is_block else "")
-        cells: list[RenderableType] = [
-            row.path, name, format_shape(row.output_shape), count(row.weights),
-            count(row.biases), count(row.params), human(row.macs), pair(row.receptive_field)]
+        cells: list[Cell] = [
+            Text(row.path, "dim"), "  " * (row.depth - 1) + label(row),
+            format_shape(row.output_shape), count(row.weights), count(row.biases),
+            count(row.params), human(row.macs), pair(row.receptive_field)]
         if show_verified:
-            cells.append({True: "✓", False: Text("✗", "bold red"), None: ""}[row.verified])
+            cells.append({True: Text("✓", "green"), False: Text("✗", "bold red"),
+                          None: ""}[row.verified])
         cells.append(marks)
-        t.add_row(*cells, style="dim" if row.is_block else None)
-    return t
+        rows.append(cells)
+        styles.append("dim" if row.is_block else "")
+    t = report.totals
+    foot: list[Cell] = ["", "Total", format_shape(t.output_shape), count(t.weights),
+                        count(t.biases), count(t.params), human(t.macs), ""]
+    foot += [""] * (len(headers) - len(foot))
+    title = Text(f"{report.name}\n", "bold") if report.name else Text()
+    return title + grid(headers, rows, foot, styles)
 
 
 def footer(report: Report) -> Text:

@@ -1,0 +1,19 @@
+"""The README's first two command lines are the set-up commands, and CI runs the second."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_readme_begins_with_two_setup_commands_and_ci_runs_the_second() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```bash\n(.*?)```", readme, re.S)
+    assert block is not None and readme.index("```bash") < 40
+    first, second = block.group(1).strip().splitlines()
+    assert "cnncalc" in first and "32x32x3" in first
+    assert second.endswith("pytest")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert second.replace("pip install -q", "pip install -q") in ci
