@@ -209,16 +209,18 @@ class Walker:
             outs: list[Shape | None] = []
             rfs: list[RF] = []
             for n, group in enumerate(node.groups(), 1):
-                o, r, counts = self.group(group, inp, rf, f"{path}.{n}.", depth + 1)
+                o, branch_rf, counts = self.group(group, inp, rf, f"{path}.{n}.", depth + 1)
                 outs.append(o)
-                rfs.append(r)
+                rfs.append(branch_rf)
                 total += counts
             out = None
             if inp is not None and all(o is not None for o in outs):
                 out, findings = node.join(inp, [o for o in outs if o is not None])
                 self.problems += resolve(findings, self.mode, path, node.location)
-            rf = None if out is None or any(r is None for r in rfs) else tuple(  # type: ignore[assignment]
-                max(r[i] for r in rfs if r is not None) for i in range(4))
+            known = [r for r in rfs if r is not None]
+            rf = None if out is None or len(known) < len(rfs) else (
+                max(r[0] for r in known), max(r[1] for r in known),
+                max(r[2] for r in known), max(r[3] for r in known))
         act = elements(out) * self.batch * self.dtype_size if out is not None else None
         self.rows[index] = LayerRow(
             path, depth, node.name, node.describe(), inp, out, total.weights, total.biases,

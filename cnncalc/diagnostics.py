@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 Mode = Literal["default", "strict", "lenient"]
 MODES: tuple[Mode, ...] = ("default", "strict", "lenient")
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     NOTE = "note"
@@ -46,7 +46,8 @@ class Rule:
 def _rule(
     code: str, name: str, summary: str, example: str, *sev: Severity | None
 ) -> tuple[str, Rule]:
-    modes = dict(zip(MODES, sev if len(sev) == 3 else sev * 3, strict=True))
+    modes: dict[str, Severity | None] = dict(
+        zip(MODES, sev if len(sev) == 3 else sev * 3, strict=True))
     return code, Rule(code, name, summary, example, modes)
 
 

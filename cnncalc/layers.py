@@ -17,14 +17,14 @@ padding 2 give a 32×32×10 volume and 5·5·3·10 + 10 = 760 parameters.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import values as v
 from .diagnostics import Finding
 from .shapes import Shape, Window, elements, format_shape, is_volume, transposed_size
-from .values import Pair, Padding
+from .values import Padding, Pair
 
 if TYPE_CHECKING:  # numpy stays off the import path of `cnncalc check`
     import numpy as np
@@ -36,8 +36,9 @@ if TYPE_CHECKING:  # numpy stays off the import path of `cnncalc check`
 
 # --------------------------------------------------------------------------- arguments
 
-GROUP: v.Converter = lambda text: text  # marker: the builder turns groups into layers
-"""Converter marker for an argument that is a group of layers."""
+def GROUP(text: str) -> str:
+    """Converter marker for an argument that is a group of layers (the builder builds them)."""
+    return text
 
 
 def arg(convert: v.Converter, default: Any = dataclasses.MISSING, *, short: str | None = None,
@@ -298,7 +299,7 @@ def division_findings(layer: Windowed, inp: Shape, wh: Window, ww: Window) -> It
 def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterator[str]:
     """Paddings, ceil mode, strides (when input is lost) and input sizes that make the
     division exact."""
-    kernel, stride, padding, dilation = layer.geometry()
+    kernel, stride, padding, _ = layer.geometry()
     wh, ww = layer.windows(inp)
     candidates: list[Windowed] = []
     if not padding.same and padding.hw[0] == padding.hw[1]:
@@ -317,7 +318,7 @@ def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterato
             continue
         if not ch.leftover and not cw.leftover:
             exact.append(f"{c.describe()} → {format_shape(c.output_shape(inp))}")
-        elif c.padding != padding and all(w.lost <= w.gap for w in (ch, cw)) and any(
+        elif c.geometry()[2] != padding and all(w.lost <= w.gap for w in (ch, cw)) and any(
                 w.lost > w.gap for w in (wh, ww)):
             padding_only.append(f"{c.describe()} → {format_shape(c.output_shape(inp))} "
                                 "(inexact, but only padding goes unread)")
@@ -662,7 +663,7 @@ class BatchNorm(Layer):
         return Counts(c if self.affine else 0, c if self.affine else 0, 2 * c, 0)
 
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
-        c = (inp[-1],)
+        c: tuple[int, ...] = (inp[-1],)
         stats = {"mean": c, "var": c}
         return {"gamma": c, "beta": c, **stats} if self.affine else stats
 
@@ -673,20 +674,14 @@ class BatchNorm(Layer):
 
 # --------------------------------------------------------------------------- element-wise
 
-def _activation(kernel_name: str) -> Callable[[Layer, Array, dict[str, Array]], Array]:
-    def forward(self: Layer, x: Array, w: dict[str, Array]) -> Array:
-        from . import kernels
-        fn: Callable[[Array], Array] = getattr(kernels, kernel_name)
-        return fn(x)
-    return forward
-
-
 @dataclass(frozen=True)
 class ReLU(Layer):
     """max(0, x): same shape, no parameters."""
 
     name: ClassVar[str] = "relu"
-    forward = _activation("relu")
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.relu(x)
 
 
 @dataclass(frozen=True)
@@ -694,7 +689,9 @@ class ReLU6(Layer):
     """min(max(0, x), 6)."""
 
     name: ClassVar[str] = "relu6"
-    forward = _activation("relu6")
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.relu6(x)
 
 
 @dataclass(frozen=True)
@@ -748,7 +745,9 @@ class GELU(Layer):
     """x·Φ(x)."""
 
     name: ClassVar[str] = "gelu"
-    forward = _activation("gelu")
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.gelu(x)
 
 
 @dataclass(frozen=True)
@@ -757,7 +756,9 @@ class SiLU(Layer):
 
     name: ClassVar[str] = "silu"
     aliases: ClassVar[tuple[str, ...]] = ("swish",)
-    forward = _activation("silu")
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.silu(x)
 
 
 @dataclass(frozen=True)
@@ -765,7 +766,9 @@ class Sigmoid(Layer):
     """1/(1 + e⁻ˣ)."""
 
     name: ClassVar[str] = "sigmoid"
-    forward = _activation("sigmoid")
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.sigmoid(x)
 
 
 @dataclass(frozen=True)
@@ -773,7 +776,9 @@ class Tanh(Layer):
     """tanh(x)."""
 
     name: ClassVar[str] = "tanh"
-    forward = _activation("tanh")
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.tanh(x)
 
 
 @dataclass(frozen=True)
@@ -781,7 +786,9 @@ class HardSwish(Layer):
     """x·relu6(x + 3)/6."""
 
     name: ClassVar[str] = "hardswish"
-    forward = _activation("hardswish")
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.hardswish(x)
 
 
 @dataclass(frozen=True)
@@ -789,7 +796,9 @@ class Softmax(Layer):
     """eˣ/Σeˣ over the channels."""
 
     name: ClassVar[str] = "softmax"
-    forward = _activation("softmax")
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        from . import kernels
+        return kernels.softmax(x)
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,8 @@ def tokenize(text: str, origin: Location = Location(1, 1)) -> list[Token]:
 
 def _bad_number(word: str) -> str:
     if re.match(r"^\d+([x×]\d+)*[x×]$", word, re.IGNORECASE):
-        return f"incomplete size '{word}': a number must follow '{word[-1]}', e.g. {word}{word[:-1].split('x')[0]}"
+        example = word + re.split(r"[x×]", word, flags=re.IGNORECASE)[0]
+        return f"incomplete size '{word}': a number must follow '{word[-1]}', e.g. {example}"
     if re.match(r"^\d+[x×]", word, re.IGNORECASE):
         return f"'{word}' is not a size: write numbers joined by x, e.g. 3x5 or 32x32x3"
     return f"'{word}' is not a number: write e.g. 64, 0.5, 1e-5 or 1.5M"

@@ -20,6 +20,8 @@ from .diagnostics import Problem, Severity
 from .layers import Block
 from .shapes import format_shape
 
+VERIFIED: dict[bool | None, str | Text] = {
+    True: Text("✓", "green"), False: Text("✗", "bold red"), None: ""}
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE: "cyan"}
 
 
@@ -84,8 +86,10 @@ def grid(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[Cell]],
 
     Much faster than rich's Table for hundreds of rows, and stable for golden files.
     """
-    body = [list(r) for r in rows]
-    everything = [[h for h, _ in headers], *body, *([list(footer_row)] if footer_row else [])]
+    body: list[list[Cell]] = [list(r) for r in rows]
+    everything: list[list[Cell]] = [[h for h, _ in headers], *body]
+    if footer_row:
+        everything.append(list(footer_row))
     widths = [max(len(str(r[i])) for r in everything) for i in range(len(headers))]
     out = Text()
 
@@ -129,8 +133,7 @@ def table(report: Report, depth: int | None = None, show_verified: bool = False)
             format_shape(row.output_shape), count(row.weights), count(row.biases),
             count(row.params), human(row.macs), pair(row.receptive_field)]
         if show_verified:
-            cells.append({True: Text("✓", "green"), False: Text("✗", "bold red"),
-                          None: ""}[row.verified])
+            cells.append(VERIFIED[row.verified])
         cells.append(marks)
         rows.append(cells)
         styles.append("dim" if row.is_block else "")

@@ -12,7 +12,7 @@ import re
 
 import yaml
 
-from .diagnostics import Location, SpecSyntaxError, syntax_error
+from .diagnostics import Location, syntax_error
 from .oneline import parse_chain
 from .syntax import Arg, Call, Item, RawGroup, RawList, RawSpec, Scalar, Value
 
@@ -40,7 +40,7 @@ def _unbalanced(text: str) -> bool:
 def _split_top_level(text: str) -> list[str]:
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
-        depth += ch in "([" and 1 or ch in ")]" and -1 or 0
+        depth += 1 if ch in "([" else -1 if ch in ")]" else 0
         if ch == "," and depth == 0:
             parts.append(text[start:i].strip())
             start = i + 1

@@ -40,7 +40,7 @@ def golden(name: str, text: str) -> None:
     ((LECTURE, "--no-verify", "--format", "csv"), "lecture.csv"),
 ])
 def test_golden_tables(args: tuple[str, ...], name: str) -> None:
-    code, out, err = run(*args)
+    _, out, err = run(*args)
     golden(name, out)
     assert err == ""
 

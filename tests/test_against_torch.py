@@ -1,0 +1,918 @@
+"""cnncalc against PyTorch: the same network, layer by layer.
+
+Random architectures are generated together with the same network built from
+torch modules. Torch alone decides what a valid network is: every candidate
+layer is built and run on the current activation, and one torch rejects (or one
+whose output would be empty) is re-drawn. cnncalc never takes part in that
+decision. The finished torch model is then run once more with forward hooks on
+every layer, and every row of ``cnncalc.analyze(spec, mode="lenient")`` — leaf
+layers and blocks, in pre-order — is compared with what torch did: input and
+output shape (NCHW → H×W×C, (N, F) → F), weights, biases, params and the batch
+norm running statistics; then the totals.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+import torch
+from torch import nn
+
+import cnncalc
+
+SEEDS = range(240)
+"""One generated architecture per seed."""
+
+MAX_ELEMENTS = 60_000
+"""Largest activation (per sample) a generated network may produce: keeps the run fast."""
+MAX_SIDE = 160
+MAX_LEAF_PARAMS = 400_000
+
+Pair = tuple[int, int]
+
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+
+
+class Reject(Exception):
+    """The candidate is not a network torch would build and run; draw another."""
+
+
+# --------------------------------------------------------------------------- spec nodes
+
+
+@dataclass
+class Leaf:
+    """One spec layer: its text, its cnncalc kind, and how to build it in torch."""
+
+    kind: str
+    text: str
+    make: Callable[[torch.Size], nn.Module]
+    volume_only: bool = True
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass
+class Residual:
+    body: list[Node]
+    shortcut: list[Node]
+    kind: str = "residual"
+
+    @property
+    def text(self) -> str:
+        extra = f", shortcut=[{chain_text(self.shortcut)}]" if self.shortcut else ""
+        return f"residual([{chain_text(self.body)}]{extra})"
+
+
+@dataclass
+class Concat:
+    branches: list[list[Node]]
+    kind: str = "concat"
+
+    @property
+    def text(self) -> str:
+        return "concat(" + ", ".join(f"[{chain_text(b)}]" for b in self.branches) + ")"
+
+
+@dataclass
+class Repeat:
+    group: list[Node]
+    times: int
+    kind: str = "repeat"
+
+    @property
+    def text(self) -> str:
+        return f"[{chain_text(self.group)}] * {self.times}"
+
+
+Node = Leaf | Residual | Concat | Repeat
+
+
+def chain_text(nodes: Sequence[Node]) -> str:
+    return " -> ".join(n.text for n in nodes)
+
+
+def tags_of(nodes: Sequence[Node]) -> set[str]:
+    out: set[str] = set()
+    for n in nodes:
+        if isinstance(n, Leaf):
+            out |= {n.kind, *n.tags}
+        else:
+            out.add(n.kind)
+            groups = ([n.body, n.shortcut] if isinstance(n, Residual) else
+                      n.branches if isinstance(n, Concat) else [n.group])
+            for grp in groups:
+                out |= tags_of(grp)
+            if isinstance(n, Residual) and n.shortcut:
+                out.add("residual:projection")
+            if isinstance(n, Concat) and any(not b for b in n.branches):
+                out.add("concat:identity-branch")
+    return out
+
+
+# --------------------------------------------------------------------------- torch blocks
+
+
+class ResidualAdd(nn.Module):
+    def __init__(self, body: nn.Module, shortcut: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+        self.shortcut = shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.body(x), self.shortcut(x)
+        if a.shape != b.shape:  # torch would broadcast some mismatches: not a residual
+            raise Reject(f"residual shapes {tuple(a.shape)} and {tuple(b.shape)}")
+        return a + b
+
+
+class ConcatChannels(nn.Module):
+    def __init__(self, branches: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([b(x) for b in self.branches], dim=1)
+
+
+@dataclass
+class Entry:
+    """What one cnncalc row must match: a torch module (a leaf layer or a block)."""
+
+    module: nn.Module
+    is_block: bool
+    kind: str
+    text: str
+
+
+def check_size(y: torch.Tensor) -> None:
+    if y.numel() == 0 or min(y.shape) < 1:
+        raise Reject("empty output")
+    if y[0].numel() > MAX_ELEMENTS or (y.dim() == 4 and max(y.shape[2:]) > MAX_SIDE):
+        raise Reject("too large for a quick test")
+
+
+def instantiate(node: Node, x: torch.Tensor) -> tuple[nn.Module, torch.Tensor, list[Entry]]:
+    """Build ``node`` in torch for input ``x``; run it; return module, output, rows."""
+    if isinstance(node, Leaf):
+        if node.volume_only and x.dim() != 4:
+            raise Reject(f"{node.kind} needs a volume")
+        m = node.make(x.shape).eval()
+        if sum(p.numel() for p in m.parameters()) > MAX_LEAF_PARAMS:
+            raise Reject("too many parameters for a quick test")
+        y = m(x)
+        check_size(y)
+        return m, y, [Entry(m, False, node.kind, node.text)]
+    if isinstance(node, Repeat):
+        reps, entries, y = [], [], x
+        for _ in range(node.times):
+            m, y, e = instantiate_chain(node.group, y)
+            reps.append(m)
+            entries += e
+        block: nn.Module = nn.Sequential(*reps)
+    elif isinstance(node, Residual):
+        body, _, eb = instantiate_chain(node.body, x)
+        short, _, es = instantiate_chain(node.shortcut, x)
+        block = ResidualAdd(body, short)
+        y = block(x)
+        entries = eb + es
+    else:
+        mods, entries = [], []
+        for branch in node.branches:
+            m, _, e = instantiate_chain(branch, x)
+            mods.append(m)
+            entries += e
+        block = ConcatChannels(mods)
+        y = block(x)
+    check_size(y)
+    return block, y, [Entry(block, True, node.kind, node.text), *entries]
+
+
+def instantiate_chain(nodes: Sequence[Node], x: torch.Tensor
+                      ) -> tuple[nn.Sequential, torch.Tensor, list[Entry]]:
+    mods, entries = [], []
+    for node in nodes:
+        m, x, e = instantiate(node, x)
+        mods.append(m)
+        entries += e
+    return nn.Sequential(*mods), x, entries
+
+
+# --------------------------------------------------------------------------- spelling
+
+
+def fmt_pair(p: Pair, style: random.Random | None = None) -> str:
+    if p[0] == p[1] and not (style and style.random() < 0.1):
+        return str(p[0])
+    return f"{p[0]}x{p[1]}"
+
+
+def spell(style: random.Random | None, names: Sequence[str], positional: Sequence[str],
+          keywords: Sequence[tuple[str, str, str, bool]]) -> str:
+    """A layer call; ``keywords`` are (short, long, value, is_default); defaults are mostly
+    left out, long keyword names and aliases are used now and then."""
+    name = names[0]
+    if style:
+        if len(names) > 1 and style.random() < 0.2:
+            name = style.choice(names[1:])
+        if style.random() < 0.05:
+            name = name.upper()
+    parts = list(positional)
+    for short, long, value, is_default in keywords:
+        if is_default and not (style and style.random() < 0.1):
+            continue
+        key = long if style and style.random() < 0.3 else short
+        parts.append(f"{key}={value}")
+    return f"{name}({', '.join(parts)})" if parts else name
+
+
+def fmt_padding(p: Pair | str, style: random.Random | None) -> str:
+    return p if isinstance(p, str) else fmt_pair(p, style)
+
+
+def tf_same(n: int, k: int, s: int, d: int) -> tuple[int, int]:
+    """TensorFlow's ``same``: output ceil(n/s), the odd pixel at the bottom/right."""
+    out = -(-n // s)
+    total = max(0, (out - 1) * s + d * (k - 1) + 1 - n)
+    return total // 2, total - total // 2
+
+
+def same_pad(shape: torch.Size, k: Pair, s: Pair, d: Pair) -> nn.ZeroPad2d:
+    top, bottom = tf_same(shape[2], k[0], s[0], d[0])
+    left, right = tf_same(shape[3], k[1], s[1], d[1])
+    return nn.ZeroPad2d((left, right, top, bottom))
+
+
+def window_tags(name: str, k: Pair, s: Pair, p: Pair | str, d: Pair = (1, 1)) -> set[str]:
+    tags = set()
+    if k[0] != k[1] or s[0] != s[1] or (not isinstance(p, str) and p[0] != p[1]):
+        tags.add(f"{name}:asymmetric")
+    if any(si > ki for si, ki in zip(s, k, strict=True)):
+        tags.add(f"{name}:stride>kernel")
+    if p == "same":
+        tags.add(f"{name}:same")
+        if s != (1, 1):
+            tags.add(f"{name}:same-strided")
+    if d != (1, 1):
+        tags.add(f"{name}:dilation")
+    return tags
+
+
+# --------------------------------------------------------------------------- leaf layers
+# Each builds the spec text and the torch module from explicit arguments; the random
+# drawers below and the fixed cases share them.
+
+
+def conv(filters: int, k: Pair, s: Pair = (1, 1), p: Pair | str = (0, 0), d: Pair = (1, 1),
+         g: int = 1, bias: bool = True, *, style: random.Random | None = None,
+         native_same: bool = False) -> Leaf:
+    text = spell(style, ["conv", "conv2d"], [str(filters), fmt_pair(k, style)], [
+        ("s", "stride", fmt_pair(s, style), s == (1, 1)),
+        ("p", "padding", fmt_padding(p, style), p == (0, 0)),
+        ("d", "dilation", fmt_pair(d, style), d == (1, 1)),
+        ("g", "groups", str(g), g == 1),
+        ("bias", "bias", str(bias).lower(), bias)])
+
+    def make(shape: torch.Size) -> nn.Module:
+        c = shape[1]
+        if p == "same" and not (native_same and s == (1, 1)):
+            return nn.Sequential(same_pad(shape, k, s, d), nn.Conv2d(
+                c, filters, k, stride=s, padding=0, dilation=d, groups=g, bias=bias))
+        pad: Pair | str = (0, 0) if p == "valid" else p
+        return nn.Conv2d(c, filters, k, stride=s, padding=pad, dilation=d, groups=g, bias=bias)
+
+    tags = window_tags("conv", k, s, p, d) | ({"conv:groups"} if g > 1 else set()) | (
+        {"bias=false"} if not bias else set())
+    return Leaf("conv", text, make, tags=frozenset(tags))
+
+
+def dwconv(k: Pair, s: Pair = (1, 1), p: Pair | str = (0, 0), d: Pair = (1, 1), m: int = 1,
+           bias: bool = True, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["dwconv", "depthwise"], [fmt_pair(k, style)], [
+        ("s", "stride", fmt_pair(s, style), s == (1, 1)),
+        ("p", "padding", fmt_padding(p, style), p == (0, 0)),
+        ("d", "dilation", fmt_pair(d, style), d == (1, 1)),
+        ("m", "multiplier", str(m), m == 1),
+        ("bias", "bias", str(bias).lower(), bias)])
+
+    def make(shape: torch.Size) -> nn.Module:
+        c = shape[1]
+        if p == "same":
+            return nn.Sequential(same_pad(shape, k, s, d), nn.Conv2d(
+                c, c * m, k, stride=s, dilation=d, groups=c, bias=bias))
+        pad = (0, 0) if p == "valid" else p
+        return nn.Conv2d(c, c * m, k, stride=s, padding=pad, dilation=d, groups=c, bias=bias)
+
+    tags = window_tags("dwconv", k, s, p, d) | ({"dwconv:multiplier"} if m > 1 else set())
+    return Leaf("dwconv", text, make, tags=frozenset(tags))
+
+
+def deconv(filters: int, k: Pair, s: Pair = (1, 1), p: Pair = (0, 0), op: Pair = (0, 0),
+           d: Pair = (1, 1), g: int = 1, bias: bool = True, *,
+           style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["deconv", "convtranspose"], [str(filters), fmt_pair(k, style)], [
+        ("s", "stride", fmt_pair(s, style), s == (1, 1)),
+        ("p", "padding", fmt_pair(p, style), p == (0, 0)),
+        ("op", "output_padding", fmt_pair(op, style), op == (0, 0)),
+        ("d", "dilation", fmt_pair(d, style), d == (1, 1)),
+        ("g", "groups", str(g), g == 1),
+        ("bias", "bias", str(bias).lower(), bias)])
+
+    def make(shape: torch.Size) -> nn.Module:
+        return nn.ConvTranspose2d(shape[1], filters, k, stride=s, padding=p, output_padding=op,
+                                  groups=g, bias=bias, dilation=d)
+
+    tags = window_tags("deconv", k, s, p, d) | ({"deconv:output_padding"} if op != (0, 0)
+                                                else set()) | ({"deconv:groups"} if g > 1 else set())
+    return Leaf("deconv", text, make, tags=frozenset(tags))
+
+
+def pool(kind: str, k: Pair, s: Pair | None = None, p: Pair | str = (0, 0), ceil: bool = False,
+         *, style: random.Random | None = None) -> Leaf:
+    names = {"maxpool": ["maxpool", "maxpool2d"], "avgpool": ["avgpool", "avgpool2d"]}[kind]
+    text = spell(style, names, [fmt_pair(k, style)], [
+        ("s", "stride", fmt_pair(s or k, style), s is None),
+        ("p", "padding", fmt_padding(p, style), p == (0, 0)),
+        ("ceil", "ceil_mode", str(ceil).lower(), not ceil)])
+    torch_pool = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
+
+    def make(shape: torch.Size) -> nn.Module:
+        padded = (shape[2], shape[3]) if p in ("same", "valid") else (
+            shape[2] + 2 * p[0], shape[3] + 2 * p[1])  # type: ignore[index]
+        if ceil and any(ki > n for ki, n in zip(k, padded, strict=True)):
+            # torch's ceil_mode gives one output for a window larger than the padded input;
+            # spec §6 makes that an error in every mode (a documented divergence)
+            raise Reject("window larger than the padded input")
+        if p == "same":
+            return nn.Sequential(same_pad(shape, k, s or k, (1, 1)),
+                                 torch_pool(k, stride=s, ceil_mode=ceil))
+        pad = (0, 0) if p == "valid" else p
+        return torch_pool(k, stride=s, padding=pad, ceil_mode=ceil)
+
+    tags = window_tags("pool", k, s or k, p) | ({"pool:ceil"} if ceil else set()) | (
+        {"pool:padding"} if p not in ((0, 0), "valid", "same") else set())
+    return Leaf(kind, text, make, tags=frozenset(tags))
+
+
+def simple(kind: str, text: str, factory: Callable[[], nn.Module], volume_only: bool = False,
+           tags: Sequence[str] = ()) -> Leaf:
+    return Leaf(kind, text, lambda shape: factory(), volume_only, frozenset(tags))
+
+
+def batchnorm(affine: bool = True, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["bn", "batchnorm"], [], [("affine", "affine", str(affine).lower(),
+                                                   affine)])
+
+    def make(shape: torch.Size) -> nn.Module:
+        norm = nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d
+        return norm(shape[1], affine=affine)
+
+    return Leaf("bn", text, make, volume_only=False,
+                tags=frozenset({"bn:affine=false"} if not affine else ()))
+
+
+def fc(units: int, bias: bool = True, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["fc", "linear", "dense"], [str(units)],
+                 [("bias", "bias", str(bias).lower(), bias)])
+
+    def make(shape: torch.Size) -> nn.Module:
+        n_in = shape[1:].numel()
+        if n_in * units > MAX_LEAF_PARAMS:
+            raise Reject("too many parameters for a quick test")
+        if len(shape) == 4:
+            return nn.Sequential(nn.Flatten(), nn.Linear(n_in, units, bias=bias))
+        return nn.Linear(n_in, units, bias=bias)
+
+    return Leaf("fc", text, make, volume_only=False,
+                tags=frozenset({"bias=false"} if not bias else ()))
+
+
+def fc_tags(leaf: Leaf, x: torch.Tensor) -> Leaf:
+    extra = "fc:on-volume" if x.dim() == 4 else "fc:on-flat"
+    return Leaf(leaf.kind, leaf.text, leaf.make, leaf.volume_only, leaf.tags | {extra})
+
+
+def flatten() -> Leaf:
+    return simple("flatten", "flatten", nn.Flatten)
+
+
+def pad(p: Pair, *, style: random.Random | None = None) -> Leaf:
+    return simple("pad", f"pad({fmt_pair(p, style)})",
+                  lambda: nn.ZeroPad2d((p[1], p[1], p[0], p[0])), volume_only=True,
+                  tags=["pad:asymmetric"] if p[0] != p[1] else [])
+
+
+def upsample(scale: Pair, *, style: random.Random | None = None) -> Leaf:
+    return simple("upsample", f"upsample({fmt_pair(scale, style)})",
+                  lambda: nn.Upsample(scale_factor=(float(scale[0]), float(scale[1])),
+                                      mode="nearest"),
+                  volume_only=True, tags=["upsample:asymmetric"] if scale[0] != scale[1] else [])
+
+
+def adaptive(size: Pair, *, style: random.Random | None = None) -> Leaf:
+    return simple("adaptiveavgpool", f"adaptiveavgpool({fmt_pair(size, style)})",
+                  lambda: nn.AdaptiveAvgPool2d(size), volume_only=True)
+
+
+def relu() -> Leaf:
+    return simple("relu", "relu", nn.ReLU)
+
+
+def dropout(p: float | None = None) -> Leaf:
+    return simple("dropout", "dropout" if p is None else f"dropout({p})",
+                  lambda: nn.Dropout(0.5 if p is None else p))
+
+
+ACTIVATIONS: dict[str, tuple[Callable[[random.Random], tuple[str, Callable[[], nn.Module]]],
+                             bool]] = {
+    # kind: (draw the text and a module factory, volume only)
+    "relu": (lambda g: ("relu", nn.ReLU), False),
+    "relu6": (lambda g: ("relu6", nn.ReLU6), False),
+    "leakyrelu": (lambda g: ("leakyrelu", nn.LeakyReLU) if g.random() < 0.5
+                  else ("leakyrelu(0.2)", lambda: nn.LeakyReLU(0.2)), False),
+    "prelu": (lambda g: ("prelu", nn.PReLU), False),
+    "elu": (lambda g: ("elu", nn.ELU), False),
+    "gelu": (lambda g: ("gelu", nn.GELU), False),
+    "silu": (lambda g: (g.choice(["silu", "swish"]), nn.SiLU), False),
+    "sigmoid": (lambda g: ("sigmoid", nn.Sigmoid), False),
+    "tanh": (lambda g: ("tanh", nn.Tanh), False),
+    "hardswish": (lambda g: ("hardswish", nn.Hardswish), False),
+    "softmax": (lambda g: ("softmax", lambda: nn.Softmax(dim=1)), False),
+    "lrn": (lambda g: ("lrn", lambda: nn.LocalResponseNorm(5)) if g.random() < 0.5
+            else ("lrn(3)", lambda: nn.LocalResponseNorm(3)), True),
+    "identity": (lambda g: ("identity", nn.Identity), False),
+    "dropout": (lambda g: ("dropout", nn.Dropout) if g.random() < 0.5
+                else ("dropout(0.25)", lambda: nn.Dropout(0.25)), False),
+}
+
+
+def activation(g: random.Random, x: torch.Tensor) -> Leaf:
+    kinds = [k for k, (_, vol) in ACTIVATIONS.items() if x.dim() == 4 or not vol]
+    kind = g.choice(kinds)
+    draw, vol = ACTIVATIONS[kind]
+    text, factory = draw(g)
+    return simple(kind, text, factory, vol)
+
+
+# --------------------------------------------------------------------------- random drawing
+# ``mode``: "free" (anything), "keep" (output shape = input shape, for an identity
+# residual's body or a repeated group), "keep_hw" (H×W kept, channels free: concat branches).
+
+
+def rand_pair(g: random.Random, lo: int, hi: int, square: float = 0.7) -> Pair:
+    a = g.randint(lo, hi)
+    return (a, a) if g.random() < square else (a, g.randint(lo, hi))
+
+
+def divisors(n: int) -> list[int]:
+    return [i for i in range(1, n + 1) if n % i == 0]
+
+
+def keep_padding(g: random.Random, k: Pair, d: Pair) -> Pair | str:
+    """A stride-1 padding that keeps H×W: ``same``, or half the (odd) effective kernel."""
+    if g.random() < 0.4 or any(di * (ki - 1) % 2 for ki, di in zip(k, d, strict=True)):
+        return "same"
+    return (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
+
+
+def free_padding(g: random.Random, k: Pair) -> Pair | str:
+    r = g.random()
+    if r < 0.35:
+        return (0, 0)
+    if r < 0.5:
+        return "same"
+    if r < 0.55:
+        return "valid"
+    return rand_pair(g, 0, max(k) + 1)
+
+
+def draw_conv(g: random.Random, x: torch.Tensor, mode: str) -> Leaf:
+    c = x.shape[1]
+    k = rand_pair(g, 1, 5)
+    d = (1, 1) if g.random() < 0.75 else rand_pair(g, 1, 3)
+    if mode == "free":
+        s = (1, 1) if g.random() < 0.5 else rand_pair(g, 1, 4)
+        p = free_padding(g, k)
+    else:
+        s, p = (1, 1), keep_padding(g, k, d)
+    grp = 1 if g.random() < 0.6 else g.choice(divisors(c))
+    filters = c if mode == "keep" else grp * g.randint(1, max(1, 24 // grp))
+    return conv(filters, k, s, p, d, grp, g.random() > 0.2, style=g,
+                native_same=g.random() < 0.5)
+
+
+def draw_dwconv(g: random.Random, x: torch.Tensor, mode: str) -> Leaf:
+    k = rand_pair(g, 1, 5)
+    d = (1, 1) if g.random() < 0.8 else rand_pair(g, 1, 3)
+    if mode == "free":
+        s = (1, 1) if g.random() < 0.5 else rand_pair(g, 1, 3)
+        p = free_padding(g, k)
+    else:
+        s, p = (1, 1), keep_padding(g, k, d)
+    m = 1 if mode == "keep" or g.random() < 0.6 else g.randint(2, 3)
+    return dwconv(k, s, p, d, m, g.random() > 0.2, style=g)
+
+
+def draw_deconv(g: random.Random, x: torch.Tensor, mode: str) -> Leaf:
+    c = x.shape[1]
+    d = (1, 1) if g.random() < 0.8 else rand_pair(g, 1, 2)
+    if mode == "free":
+        k = rand_pair(g, 1, 4)
+        s = (1, 1) if g.random() < 0.3 else rand_pair(g, 1, 3)
+        p = (0, 0) if g.random() < 0.4 else rand_pair(g, 0, max(k) - 1)
+        # torch: output_padding smaller than the stride or the dilation
+        op = (0, 0) if g.random() < 0.5 else (g.randrange(max(s[0], d[0])),
+                                              g.randrange(max(s[1], d[1])))
+    else:
+        k = (g.choice([1, 3, 5]),) * 2
+        s, p, op = (1, 1), (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2), (0, 0)
+    grp = 1 if g.random() < 0.7 else g.choice(divisors(c))
+    filters = c if mode == "keep" else grp * g.randint(1, max(1, 16 // grp))
+    return deconv(filters, k, s, p, op, d, grp, g.random() > 0.2, style=g)
+
+
+def draw_pool(g: random.Random, x: torch.Tensor, mode: str) -> Leaf:
+    kind = g.choice(["maxpool", "avgpool"])
+    if mode != "free":
+        k = g.choice([1, 3, 5])
+        return pool(kind, (k, k), (1, 1), "same" if g.random() < 0.3 else (k // 2, k // 2),
+                    g.random() < 0.3, style=g)
+    k = rand_pair(g, 1, 4)
+    s = None if g.random() < 0.4 else rand_pair(g, 1, 4)
+    ceil = g.random() < 0.35
+    r = g.random()
+    if r < 0.15 and not ceil:
+        p: Pair | str = "same"
+    elif r < 0.5:
+        p = (0, 0)
+    else:  # torch: padding at most half the kernel
+        p = (g.randint(0, k[0] // 2), g.randint(0, k[1] // 2))
+    return pool(kind, k, s, p, ceil, style=g)
+
+
+def draw_leaf(g: random.Random, kind: str, x: torch.Tensor, mode: str) -> Leaf:
+    if kind == "conv":
+        return draw_conv(g, x, mode)
+    if kind == "dwconv":
+        return draw_dwconv(g, x, mode)
+    if kind == "deconv":
+        return draw_deconv(g, x, mode)
+    if kind == "pool":
+        return draw_pool(g, x, mode)
+    if kind == "global":
+        if g.random() < 0.5:
+            return simple("gap", g.choice(["gap", "globalavgpool"]),
+                          lambda: nn.AdaptiveAvgPool2d(1), volume_only=True)
+        return simple("globalmaxpool", "globalmaxpool", lambda: nn.AdaptiveMaxPool2d(1),
+                      volume_only=True)
+    if kind == "adaptiveavgpool":
+        return adaptive(rand_pair(g, 1, 7, square=0.6), style=g)
+    if kind == "bn":
+        return batchnorm(g.random() > 0.15, style=g)
+    if kind == "activation":
+        return activation(g, x)
+    if kind == "flatten":
+        return flatten()
+    if kind == "fc":
+        units = x.shape[1] if mode == "keep" else g.randint(1, 32)
+        return fc_tags(fc(units, g.random() > 0.2, style=g), x)
+    if kind == "pad":
+        return pad(rand_pair(g, 0, 3), style=g)
+    if kind == "upsample":
+        return upsample(rand_pair(g, 1, 3, square=0.6), style=g)
+    raise AssertionError(kind)
+
+
+WEIGHTS: dict[tuple[bool, str], dict[str, float]] = {
+    (True, "free"): {"conv": 8, "dwconv": 3, "deconv": 3, "pool": 7, "global": 1.5,
+                     "adaptiveavgpool": 1.5, "bn": 3, "activation": 5, "flatten": 1.5,
+                     "fc": 1.5, "pad": 1.5, "upsample": 1.5, "residual": 3, "concat": 2.5,
+                     "repeat": 1.5},
+    (True, "keep"): {"conv": 5, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 3, "activation": 3,
+                     "residual": 1, "repeat": 0.5},
+    (True, "keep_hw"): {"conv": 6, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 2,
+                        "activation": 3, "residual": 1, "concat": 0.7},
+    (False, "free"): {"fc": 5, "bn": 2, "activation": 4, "flatten": 0.5, "residual": 1.5,
+                      "concat": 1.5, "repeat": 1},
+    (False, "keep"): {"fc": 3, "bn": 2, "activation": 3, "flatten": 0.3, "residual": 0.5,
+                      "repeat": 0.3},
+}
+WEIGHTS[False, "keep_hw"] = WEIGHTS[False, "free"]
+
+BLOCKS = ("residual", "concat", "repeat")
+Built = tuple[Node, nn.Module, torch.Tensor, list[Entry]]
+
+
+def draw(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
+    weights = {k: w * (0.4 if depth and k in BLOCKS else 1)
+               for k, w in WEIGHTS[x.dim() == 4, mode].items() if depth < 2 or k not in BLOCKS}
+    kind = g.choices(list(weights), list(weights.values()))[0]
+    if kind == "residual":
+        return draw_residual(g, x, depth, mode)
+    if kind == "concat":
+        return draw_concat(g, x, depth)
+    if kind == "repeat":
+        return draw_repeat(g, x, depth, mode)
+    node = draw_leaf(g, kind, x, mode)
+    return (node, *instantiate(node, x))
+
+
+def draw_residual(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
+    if mode == "keep" or g.random() < 0.5:  # body keeps the shape: identity shortcut
+        body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, "keep")
+        shortcut: list[Node] = []
+        if g.random() < 0.15 and x.dim() == 4:
+            shortcut = [conv(x.shape[1], (1, 1), bias=False, style=g), batchnorm(style=g)]
+    else:  # a projection shortcut that gives the body's shape
+        body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, mode)
+        shortcut = projection(g, x, y)
+    if not body:
+        raise Reject("empty body")
+    node = Residual(body, shortcut)
+    return (node, *instantiate(node, x))
+
+
+def projection(g: random.Random, x: torch.Tensor, y: torch.Tensor) -> list[Node]:
+    after: list[Node] = [batchnorm(style=g)] if g.random() < 0.5 else []
+    if y.dim() == 2:
+        return [fc(y.shape[1], style=g), *after]
+    h, w, ho, wo, co = x.shape[2], x.shape[3], y.shape[2], y.shape[3], y.shape[1]
+    if x.dim() != 4:
+        raise Reject("no projection from a flat vector to a volume")
+    sh = [s for s in range(1, h + 1) if (h - 1) // s + 1 == ho]
+    sw = [s for s in range(1, w + 1) if (w - 1) // s + 1 == wo]
+    if sh and sw:
+        return [conv(co, (1, 1), (sh[0], sw[0]), bias=g.random() < 0.3, style=g), *after]
+    if ho % h == 0 and wo % w == 0:
+        return [upsample((ho // h, wo // w), style=g), conv(co, (1, 1), style=g), *after]
+    raise Reject("no simple projection")
+
+
+def draw_concat(g: random.Random, x: torch.Tensor, depth: int) -> Built:
+    branches: list[list[Node]] = []
+    for _ in range(g.randint(2, 3)):
+        if g.random() < 0.25:
+            branches.append([])
+        else:
+            mode = "keep_hw" if g.random() < 0.85 else "free"
+            nodes, _, _, _ = gen_chain(g, x, g.randint(1, 2), depth + 1, mode)
+            branches.append(nodes)
+    if all(not b for b in branches):
+        raise Reject("nothing but identity branches")
+    node = Concat(branches)
+    return (node, *instantiate(node, x))
+
+
+def draw_repeat(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
+    group_mode = mode if mode != "free" else g.choice(["keep", "keep", "free"])
+    nodes, _, _, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, group_mode)
+    if not nodes:
+        raise Reject("empty group")
+    node = Repeat(nodes, g.randint(2, 3))
+    return (node, *instantiate(node, x))
+
+
+def gen_chain(g: random.Random, x: torch.Tensor, length: int, depth: int, mode: str
+              ) -> tuple[list[Node], nn.Sequential, torch.Tensor, list[Entry]]:
+    """``length`` layers drawn one after another; torch re-draws what it rejects."""
+    nodes: list[Node] = []
+    mods: list[nn.Module] = []
+    entries: list[Entry] = []
+    for _ in range(length):
+        for _attempt in range(60):
+            try:
+                node, m, y, e = draw(g, x, depth, mode)
+            except (Reject, RuntimeError, ValueError):
+                continue
+            if mode == "keep" and y.shape != x.shape:
+                continue
+            if mode == "keep_hw" and (y.dim() != x.dim() or y.shape[2:] != x.shape[2:]):
+                continue
+            nodes.append(node)
+            mods.append(m)
+            entries += e
+            x = y
+            break
+    return nodes, nn.Sequential(*mods), x, entries
+
+
+@dataclass
+class Case:
+    spec: str
+    model: nn.Module
+    entries: list[Entry]
+    x: torch.Tensor
+    tags: set[str] = field(default_factory=set)
+
+
+def generate(seed: int) -> Case:
+    g = random.Random(seed)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        batch = g.choice([1, 2])
+        if g.random() < 0.07:
+            x = torch.randn(batch, g.randint(1, 300))
+            inp = str(x.shape[1])
+        else:
+            def side() -> int:
+                return g.randint(1, 16) if g.random() < 0.4 else g.randint(1, 64)
+            x = torch.randn(batch, g.randint(1, 16), side(), side())
+            inp = f"{x.shape[2]}x{x.shape[3]}x{x.shape[1]}"
+            if g.random() < 0.1:
+                inp = f"input({inp})"
+        nodes, model, _, entries = gen_chain(g, x, g.randint(2, 8), 0, "free")
+        assert nodes, f"seed {seed}: nothing could be generated"
+        x = torch.randn(x.shape)
+    return Case(f"{inp} -> {chain_text(nodes)}", model.eval(), entries, x, tags_of(nodes))
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def hwc(shape: Sequence[int]) -> tuple[int, ...]:
+    """A torch shape with the batch (N, C, H, W) or (N, F) as cnncalc writes it."""
+    if len(shape) == 4:
+        return shape[2], shape[3], shape[1]
+    assert len(shape) == 2, shape
+    return (shape[1],)
+
+
+def counted(module: nn.Module) -> dict[str, int]:
+    """weights, biases (γ counts as a weight, β as a bias), params, non-trainable."""
+    named = list(module.named_parameters())
+    assert all(n.endswith(("weight", "bias")) for n, _ in named), [n for n, _ in named]
+    weights = sum(p.numel() for n, p in named if n.endswith("weight"))
+    biases = sum(p.numel() for n, p in named if n.endswith("bias"))
+    stats = sum(b.numel() for n, b in module.named_buffers()
+                if n.endswith(("running_mean", "running_var")))
+    return {"weights": weights, "biases": biases, "params": weights + biases,
+            "non_trainable": stats}
+
+
+def compare(spec: str, model: nn.Module, entries: Sequence[Entry], x: torch.Tensor) -> None:
+    """Run ``model`` on ``x`` with hooks and check every cnncalc row and the totals."""
+    seen: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    handles = [e.module.register_forward_hook(
+        lambda mod, args, out, i=i: seen.__setitem__(i, (tuple(args[0].shape), tuple(out.shape))))
+        for i, e in enumerate(entries)]
+    try:
+        with torch.no_grad():
+            y = model.eval()(x)
+    finally:
+        for h in handles:
+            h.remove()
+    assert len(seen) == len(entries), "a module was not run"
+
+    report = cnncalc.analyze(spec, mode="lenient")
+    assert report.ok, f"{spec}\ncnncalc rejects a network torch runs: {report.errors}"
+    rows = report.layers
+    assert len(rows) == len(entries), (
+        f"{spec}\n{len(rows)} rows, {len(entries)} torch layers:\n"
+        + "\n".join(f"  {r.path} {r.spec}" for r in rows))
+    bad = []
+    for i, (row, e) in enumerate(zip(rows, entries, strict=True)):
+        inp, out = seen[i]
+        want = {"kind": e.kind, "is_block": e.is_block, "input_shape": hwc(inp),
+                "output_shape": hwc(out), **counted(e.module)}
+        got = {key: getattr(row, key) for key in want}
+        for key in want:
+            if got[key] != want[key]:
+                bad.append(f"  {row.path} {row.spec} [{e.text}]: {key} cnncalc {got[key]} "
+                           f"vs torch {want[key]}")
+    total = counted(model)
+    for key in ("params", "non_trainable", "weights", "biases"):
+        if getattr(report.totals, key) != total[key]:
+            bad.append(f"  totals: {key} cnncalc {getattr(report.totals, key)} vs torch "
+                       f"{total[key]}")
+    if report.totals.output_shape != hwc(y.shape):
+        bad.append(f"  totals: output_shape cnncalc {report.totals.output_shape} vs torch "
+                   f"{hwc(y.shape)}")
+    assert not bad, f"{spec}\n" + "\n".join(bad)
+
+
+# --------------------------------------------------------------------------- tests
+
+_TAGS: dict[int, set[str]] = {}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_architecture_matches_torch(seed: int) -> None:
+    case = generate(seed)
+    _TAGS[seed] = case.tags
+    compare(case.spec, case.model, case.entries, case.x)
+
+
+REQUIRED_TAGS = {
+    "conv", "dwconv", "deconv", "maxpool", "avgpool", "gap", "globalmaxpool",
+    "adaptiveavgpool", "bn", "flatten", "fc", "pad", "upsample", "residual", "concat", "repeat",
+    *ACTIVATIONS,
+    "conv:asymmetric", "conv:stride>kernel", "conv:same", "conv:same-strided", "conv:dilation",
+    "conv:groups", "dwconv:multiplier", "dwconv:same", "dwconv:dilation",
+    "deconv:output_padding", "deconv:groups", "deconv:dilation", "deconv:asymmetric",
+    "pool:ceil", "pool:padding", "pool:same", "pool:stride>kernel", "pool:asymmetric",
+    "bias=false", "bn:affine=false", "fc:on-volume", "fc:on-flat", "pad:asymmetric",
+    "upsample:asymmetric", "residual:projection", "concat:identity-branch",
+}
+
+
+def test_generated_architectures_cover_the_catalog() -> None:
+    """The random corpus really exercises every layer kind and option (so that the
+    re-drawing of what torch rejects cannot silently hollow it out)."""
+    seen: dict[str, int] = {}
+    for seed in SEEDS:
+        if seed not in _TAGS:
+            _TAGS[seed] = generate(seed).tags
+        for tag in _TAGS[seed]:
+            seen[tag] = seen.get(tag, 0) + 1
+    rare = {t: seen.get(t, 0) for t in REQUIRED_TAGS if seen.get(t, 0) < 3}
+    assert not rare, f"too few generated cases with {rare}"
+
+
+def test_generation_is_deterministic() -> None:
+    assert [generate(s).spec for s in (0, 1, 2)] == [generate(s).spec for s in (0, 1, 2)]
+
+
+# --------------------------------------------------------------------------- fixed cases
+
+
+def fixed(spec_input: str, hwc_shape: tuple[int, ...], nodes: list[Node]
+          ) -> tuple[str, nn.Module, list[Entry], torch.Tensor]:
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(0)
+        x = torch.zeros(2, hwc_shape[2], hwc_shape[0], hwc_shape[1])
+        model, _, entries = instantiate_chain(nodes, x)
+    return f"{spec_input} -> {chain_text(nodes)}", model.eval(), entries, x
+
+
+def test_lecture_conv() -> None:
+    spec, model, entries, x = fixed("32x32x3", (32, 32, 3), [conv(10, (5, 5), p=(2, 2))])
+    assert spec == "32x32x3 -> conv(10, 5, p=2)"
+    assert sum(p.numel() for p in model.parameters()) == 760
+    assert model(x).shape == (2, 10, 32, 32)
+    compare(spec, model, entries, x)
+    assert cnncalc.analyze(spec).totals.params == 760
+
+
+def test_keras_mnist_net() -> None:
+    spec, model, entries, x = fixed("28x28x1", (28, 28, 1), [
+        conv(32, (3, 3)), relu(), pool("maxpool", (2, 2)), conv(64, (3, 3)), relu(),
+        pool("maxpool", (2, 2)), flatten(), dropout(), fc(10)])
+    assert spec == ("28x28x1 -> conv(32, 3) -> relu -> maxpool(2) -> conv(64, 3) -> relu -> "
+                    "maxpool(2) -> flatten -> dropout -> fc(10)")
+    assert sum(p.numel() for p in model.parameters()) == 34_826
+    compare(spec, model, entries, x)
+    report = cnncalc.analyze(spec, mode="lenient")
+    assert report.totals.params == 34_826
+    assert report.totals.output_shape == (10,)
+
+
+FIXED: dict[str, tuple[str, tuple[int, int, int], Callable[[], list[Node]]]] = {
+    "resnet-basic-block-projection": ("56x56x64", (56, 56, 64), lambda: [Residual(
+        [conv(128, (3, 3), (2, 2), (1, 1), bias=False), batchnorm(), relu(),
+         conv(128, (3, 3), p=(1, 1), bias=False), batchnorm()],
+        [conv(128, (1, 1), (2, 2), bias=False), batchnorm()]), relu()]),
+    "resnet-stem-same": ("224x224x3", (224, 224, 3), lambda: [
+        conv(64, (7, 7), (2, 2), "same", bias=False), batchnorm(), relu(),
+        pool("maxpool", (3, 3), (2, 2), "same")]),
+    "inception-concat": ("28x28x192", (28, 28, 192), lambda: [Concat([
+        [conv(64, (1, 1))], [conv(96, (1, 1)), conv(128, (3, 3), p=(1, 1))],
+        [conv(16, (1, 1)), conv(32, (5, 5), p=(2, 2))],
+        [pool("maxpool", (3, 3), (1, 1), (1, 1)), conv(32, (1, 1))]])]),
+    "densenet-identity-branch": ("16x16x8", (16, 16, 8), lambda: [Repeat([Concat([
+        [], [batchnorm(), relu(), conv(4, (3, 3), p=(1, 1), bias=False)]])], 3)]),
+    "ceil-pool-odd": ("11x7x3", (11, 7, 3), lambda: [
+        pool("maxpool", (2, 2), ceil=True), pool("avgpool", (3, 2), (2, 3), (1, 1), True)]),
+    "strided-same-odd": ("7x9x5", (7, 9, 5), lambda: [
+        conv(6, (4, 3), (2, 3), "same", (2, 1)), dwconv((3, 3), (2, 2), "same", m=2)]),
+    "deconv-output-padding": ("7x5x8", (7, 5, 8), lambda: [
+        deconv(16, (3, 3), (2, 2), (1, 1), (1, 0), g=4),
+        deconv(4, (2, 4), (3, 2), (0, 1), (2, 1), (2, 1))]),
+    "stride-outruns-kernel": ("13x13x4", (13, 13, 4), lambda: [
+        conv(8, (1, 1), (3, 3), g=4), pool("maxpool", (2, 2), (3, 3), (1, 1), True)]),
+    "pad-upsample-adaptive-fc": ("5x6x3", (5, 6, 3), lambda: [
+        pad((1, 2)), upsample((2, 3)), adaptive((3, 2)), batchnorm(affine=False), fc(7),
+        batchnorm(), fc(3, bias=False)]),
+}
+
+
+@pytest.mark.parametrize("name", FIXED)
+def test_fixed_architecture_matches_torch(name: str) -> None:
+    spec_input, shape, nodes = FIXED[name]
+    compare(*fixed(spec_input, shape, nodes()))
+
+
+def test_same_padding_matches_torch_native_same() -> None:
+    """Our TF ``same`` emulation agrees with torch's own padding='same' at stride 1."""
+    for n, k, d in ((7, 4, 1), (8, 3, 2), (5, 2, 3), (1, 5, 1)):
+        top, bottom = tf_same(n, k, 1, d)
+        native = nn.Conv2d(1, 1, (k, 1), padding="same", dilation=(d, 1))
+        padded = nn.Conv2d(1, 1, (k, 1), dilation=(d, 1))
+        padded.load_state_dict(native.state_dict())
+        x = torch.arange(float(n)).reshape(1, 1, n, 1)
+        with torch.no_grad():
+            want = native(x)
+            got = padded(nn.ZeroPad2d((0, 0, top, bottom))(x))
+        assert torch.equal(want, got), (n, k, d)
+    assert tf_same(224, 7, 2, 1) == (2, 3)
