@@ -131,6 +131,7 @@ class Report:
         return {
             "cnncalc": "1",
             "name": self.name,
+            "description": self.spec.description if self.spec else None,
             "input": {"shape": list(self.input_shape) if self.input_shape else None},
             "mode": self.mode,
             "batch": self.batch,

@@ -60,6 +60,7 @@ class Spec:
     input_location: Location = Location(1, 1)
     name: str | None = None
     mode: Mode | None = None
+    description: str | None = None
     expect: tuple[Expectation, ...] = ()
     problems: tuple[Problem, ...] = field(default=())
 
@@ -249,5 +250,5 @@ def build(raw: RawSpec) -> Spec:
         except ValueError as exc:
             problem("A006", f"expect {key}: {exc}", value.location, f"expect.{key}")
     layers = build_group(raw.layers)
-    return Spec(shape, layers, raw.input.location, raw.name, mode, tuple(expect),
-                tuple(problems))
+    return Spec(shape, layers, raw.input.location, raw.name, mode, raw.description,
+                tuple(expect), tuple(problems))

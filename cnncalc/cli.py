@@ -177,6 +177,32 @@ def layers() -> None:
     stdout().print(render.catalog_table(rows))
 
 
+@main.command("zoo")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def zoo_command(fmt: str) -> None:
+    """The built-in architectures, with params and MACs (use a name as SPEC)."""
+    rows = []
+    for name in zoo.names():
+        path = zoo.path(name)
+        assert path is not None  # names() lists existing files
+        report = analyze_spec(read_spec(path)[0])
+        rows.append((name, report))
+    if fmt == "json":
+        import json
+        click.echo(json.dumps([{
+            "name": n, "description": r.spec.description if r.spec else None,
+            "input": list(r.input_shape or ()), "params": r.totals.params,
+            "non_trainable": r.totals.non_trainable, "macs": r.totals.macs,
+            "output": list(r.totals.output_shape or ())} for n, r in rows], indent=2))
+        return
+    stdout().print(render.grid(
+        [("Name", "<"), ("Input", "<"), ("Params", ">"), ("MACs", ">"), ("Description", "<")],
+        [[n, render.format_shape(r.input_shape), f"{r.totals.params:,}",
+          render.human(r.totals.macs), (r.spec.description or "") if r.spec else ""]
+         for n, r in rows]))
+
+
 def render_default(value: Any) -> str:
     from .values import format_value
     if value is None:

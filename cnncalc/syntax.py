@@ -72,5 +72,6 @@ class RawSpec:
     layers: RawGroup
     input: Value | None = None
     name: str | None = None
+    description: str | None = None
     mode: Scalar | None = None
     expect: dict[str, tuple[Value, Location]] = field(default_factory=dict)

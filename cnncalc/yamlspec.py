@@ -205,6 +205,8 @@ def _read_spec(self: Reader, root: yaml.MappingNode) -> RawSpec:
         layers=self.group(fields["layers"][0]),
         input=self.scalar(fields["input"][0], "input"),
         name=self.scalar(name_node, "name").text if name_node is not None else None,
+        description=self.scalar(fields["description"][0], "description").text
+        if "description" in fields else None,
         mode=self.scalar(fields["mode"][0], "mode") if "mode" in fields else None,
         expect=expect,
     )

@@ -147,54 +147,57 @@ class Entry:
     text: str
 
 
-def check_size(y: torch.Tensor) -> None:
+def check_size(y: torch.Tensor, quick: bool) -> None:
     if y.numel() == 0 or min(y.shape) < 1:
         raise Reject("empty output")
-    if y[0].numel() > MAX_ELEMENTS or (y.dim() == 4 and max(y.shape[2:]) > MAX_SIDE):
+    if quick and (y[0].numel() > MAX_ELEMENTS or (y.dim() == 4 and max(y.shape[2:]) > MAX_SIDE)):
         raise Reject("too large for a quick test")
 
 
-def instantiate(node: Node, x: torch.Tensor) -> tuple[nn.Module, torch.Tensor, list[Entry]]:
-    """Build ``node`` in torch for input ``x``; run it; return module, output, rows."""
+def instantiate(node: Node, x: torch.Tensor, quick: bool = True
+                ) -> tuple[nn.Module, torch.Tensor, list[Entry]]:
+    """Build ``node`` in torch for input ``x``; run it; return module, output, rows.
+
+    ``quick``: reject what is too large for a fast random test."""
     if isinstance(node, Leaf):
         if node.volume_only and x.dim() != 4:
             raise Reject(f"{node.kind} needs a volume")
         m = node.make(x.shape).eval()
-        if sum(p.numel() for p in m.parameters()) > MAX_LEAF_PARAMS:
+        if quick and sum(p.numel() for p in m.parameters()) > MAX_LEAF_PARAMS:
             raise Reject("too many parameters for a quick test")
         y = m(x)
-        check_size(y)
+        check_size(y, quick)
         return m, y, [Entry(m, False, node.kind, node.text)]
     if isinstance(node, Repeat):
         reps, entries, y = [], [], x
         for _ in range(node.times):
-            m, y, e = instantiate_chain(node.group, y)
+            m, y, e = instantiate_chain(node.group, y, quick)
             reps.append(m)
             entries += e
         block: nn.Module = nn.Sequential(*reps)
     elif isinstance(node, Residual):
-        body, _, eb = instantiate_chain(node.body, x)
-        short, _, es = instantiate_chain(node.shortcut, x)
+        body, _, eb = instantiate_chain(node.body, x, quick)
+        short, _, es = instantiate_chain(node.shortcut, x, quick)
         block = ResidualAdd(body, short)
         y = block(x)
         entries = eb + es
     else:
         mods, entries = [], []
         for branch in node.branches:
-            m, _, e = instantiate_chain(branch, x)
+            m, _, e = instantiate_chain(branch, x, quick)
             mods.append(m)
             entries += e
         block = ConcatChannels(mods)
         y = block(x)
-    check_size(y)
+    check_size(y, quick)
     return block, y, [Entry(block, True, node.kind, node.text), *entries]
 
 
-def instantiate_chain(nodes: Sequence[Node], x: torch.Tensor
+def instantiate_chain(nodes: Sequence[Node], x: torch.Tensor, quick: bool = True
                       ) -> tuple[nn.Sequential, torch.Tensor, list[Entry]]:
     mods, entries = [], []
     for node in nodes:
-        m, x, e = instantiate(node, x)
+        m, x, e = instantiate(node, x, quick)
         mods.append(m)
         entries += e
     return nn.Sequential(*mods), x, entries
@@ -842,7 +845,7 @@ def fixed(spec_input: str, hwc_shape: tuple[int, ...], nodes: list[Node]
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(0)
         x = torch.zeros(2, hwc_shape[2], hwc_shape[0], hwc_shape[1])
-        model, _, entries = instantiate_chain(nodes, x)
+        model, _, entries = instantiate_chain(nodes, x, quick=False)
     return f"{spec_input} -> {chain_text(nodes)}", model.eval(), entries, x
 
 
