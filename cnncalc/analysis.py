@@ -246,8 +246,12 @@ def analyze_spec(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: st
     problems = list(spec.problems) + walker.problems
     if not any(p.severity is Severity.ERROR for p in problems):
         problems += resolve(check_expectations(spec, totals), mode, "expect", None)
-    return Report(spec.name, spec.input, mode, tuple(walker.rows), totals, tuple(problems),
-                  batch, dtype, spec)
+    report = Report(spec.name, spec.input, mode, tuple(walker.rows), totals, tuple(problems),
+                    batch, dtype, spec)
+    if report.ok:
+        from .lints import lint  # lints read whole reports, so they run on a finished one
+        report = replace(report, problems=(*report.problems, *lint(report)))
+    return report
 
 
 def check_expectations(spec: Spec, totals: Totals) -> list[Finding]:

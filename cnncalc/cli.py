@@ -17,7 +17,7 @@ from rich.console import Console
 from . import __version__, render, zoo
 from .analysis import DTYPES, Report, analyze_spec, read_spec
 from .build import Spec
-from .diagnostics import Mode, SpecSyntaxError
+from .diagnostics import MODES, RULES, Mode, Problem, Severity, SpecSyntaxError
 from .layers import LAYERS, arguments
 from .values import byte_size
 
@@ -88,8 +88,7 @@ def load(spec: str) -> tuple[Spec, str, str]:
     return parsed, text, "<spec>"
 
 
-def read_error(message: str) -> list[Any]:
-    from .diagnostics import Problem, Severity
+def read_error(message: str) -> list[Problem]:
     return [Problem(Severity.ERROR, "S008", message)]
 
 
@@ -218,3 +217,79 @@ def entry(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - thin 
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
+    """ruff-style code filters: keep codes starting with a --select prefix, minus --ignore."""
+    if select and not code.startswith(select):
+        return False
+    return not (ignore and code.startswith(ignore))
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
+              show_default=True, help="One line per problem, a JSON object, or GitHub annotations.")
+@mode_options
+@click.option("--select", multiple=True, metavar="PREFIX",
+              help="Only codes starting with PREFIX (repeatable, e.g. --select G --select X).")
+@click.option("--ignore", multiple=True, metavar="PREFIX",
+              help="Skip codes starting with PREFIX (repeatable, e.g. --ignore L001).")
+@click.option("--verify", is_flag=True, help="Also run the NumPy forward pass.")
+@click.option("--max-memory", default="2GiB", show_default=True,
+              help="Largest forward pass --verify may run.")
+def check(files: tuple[str, ...], fmt: str, mode: Mode | None, select: tuple[str, ...],
+          ignore: tuple[str, ...], verify: bool, max_memory: str) -> None:
+    """Check spec files, for pre-commit and CI: FILE:LINE:COL: CODE [severity] message.
+
+    Every file is checked even when another is broken; files are never written.
+    Exit 0 when valid (warnings and notes allowed), 1 on errors, 2 when a file cannot be read
+    or parsed.
+    """
+    try:
+        memory_limit = byte_size(max_memory)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-memory") from None
+    select = tuple(s.upper() for s in select)
+    ignore = tuple(s.upper() for s in ignore)
+    results: list[tuple[str, list[Problem]]] = []
+    unreadable = False
+    for name in files:
+        try:
+            parsed, _ = read_spec(Path(name))
+        except SpecSyntaxError as exc:
+            unreadable = True
+            results.append((name, exc.problems))
+            continue
+        report = analyze_spec(parsed, mode)
+        if verify and report.ok:
+            report = run_forward(report, memory_limit, explicit=True, fmt="json")
+        results.append((name, list(report.problems)))
+    results = [(n, [p for p in ps if selected(p.code, select, ignore)]) for n, ps in results]
+    out = stdout()
+    if fmt == "json":
+        import json
+        click.echo(json.dumps({"cnncalc": "1", "files": [
+            {"file": n, "ok": not any(p.severity is Severity.ERROR for p in ps),
+             "problems": [p.to_dict() for p in ps]} for n, ps in results]}, indent=2,
+            ensure_ascii=False))
+    else:
+        for name, problems in results:
+            for p in problems:
+                if fmt == "github":
+                    click.echo(render.github_annotation(name, p))
+                else:
+                    out.print(render.check_line(name, p), soft_wrap=True)
+        if fmt == "text":
+            out.print(render.check_summary(results), soft_wrap=True)
+    errors = any(p.severity is Severity.ERROR for _, ps in results for p in ps)
+    sys.exit(EXIT_USAGE if unreadable else EXIT_INVALID if errors else EXIT_OK)
+
+
+@main.command()
+def rules() -> None:
+    """Every problem code: name, severity in each mode, what it means, an example."""
+    rows = [[r.code, r.name, " / ".join(str(r.severity[m] or "—") for m in MODES), r.summary,
+             r.example] for r in RULES.values()]
+    stdout().print(render.grid([("Code", "<"), ("Name", "<"), ("default/strict/lenient", "<"),
+                                ("Meaning", "<"), ("Example", "<")], rows))

@@ -325,7 +325,7 @@ def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterato
     yield from exact
     if not any("p=" in e for e in exact):
         yield from padding_only[:1]
-    for w, axis in ((wh, 0), (ww, 1)):
+    for w, axis in ((wh, 0), (ww, 1)) if restride else ():
         if w.leftover and (axis == 0 or w.size != wh.size or not wh.leftover):
             below, above = w.size - w.leftover, w.size + w.stride - w.leftover
             sizes = [n for n in (below, above) if n > 0 and n + w.pad_begin + w.pad_end >= w.k_eff]

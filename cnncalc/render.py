@@ -276,3 +276,35 @@ def catalog_table(kinds: Iterable[tuple[str, list[str], str, str, str]]) -> Tabl
     for name, aliases, args, formula, doc in kinds:
         t.add_row(Text(name, "bold"), ", ".join(aliases), args, formula, doc)
     return t
+
+
+def check_line(filename: str, p: Problem) -> Text:
+    """``net.yaml:6:5: G001 [error] (11 − 2 + 2·0)/2 + 1 = 5.5 is not an integer: …``"""
+    loc = f"{p.location.line}:{p.location.column}:" if p.location else "1:1:"
+    text = Text(f"{filename}:{loc} ", "bold")
+    text.append(p.code, STYLE[p.severity])
+    text.append(f" [{p.severity.value}] {p.message}")
+    if p.suggestions:
+        text.append(f" (fix: {p.suggestions[0]})", "dim")
+    return text
+
+
+def check_summary(results: Sequence[tuple[str, Sequence[Problem]]]) -> Text:
+    counts = {s: sum(p.severity is s for _, ps in results for p in ps) for s in Severity}
+    found = ", ".join(f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in counts.items() if n)
+    files = f"{len(results)} file{'s' if len(results) != 1 else ''}"
+    if not found:
+        return Text(f"All checks passed ({files}).", "bold green")
+    return Text(f"Found {found} in {files}.",
+                "bold red" if counts[Severity.ERROR] else "bold yellow")
+
+
+def github_annotation(filename: str, p: Problem) -> str:
+    """A GitHub Actions workflow command: ``::error file=…,line=…,col=…,title=…::…``."""
+    level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
+    where = f"file={filename}"
+    if p.location:
+        where += f",line={p.location.line},col={p.location.column}"
+    message = p.message + "".join(f"; fix: {s}" for s in p.suggestions[:1])
+    message = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return f"::{level[p.severity]} {where},title={p.code}::{message}"

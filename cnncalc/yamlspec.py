@@ -172,6 +172,12 @@ def load(source: str) -> RawSpec:
 
 def _read_spec(self: Reader, root: yaml.MappingNode) -> RawSpec:
     fields: dict[str, tuple[yaml.Node, Location]] = {}
+    keys = [str(k.value) for k, _ in root.value]
+    if not {"input", "layers"} & set(keys):
+        raise syntax_error("S006", "this YAML is not a cnncalc spec: it has no `input:` and no "
+                           f"`layers:` (its keys: {', '.join(keys[:6])})", _at(root),
+                           ("a cnncalc spec is `input: 32x32x3` and `layers: [...]`; or leave "
+                            "this file out of the hook's `files:` pattern",))
     for key, value in root.value:
         name = str(key.value)
         if name not in TOP_KEYS:

@@ -4,8 +4,11 @@ Random architectures are generated together with the same network built from
 torch modules. Torch alone decides what a valid network is: every candidate
 layer is built and run on the current activation, and one torch rejects (or one
 whose output would be empty) is re-drawn. cnncalc never takes part in that
-decision. The finished torch model is then run once more with forward hooks on
-every layer, and every row of ``cnncalc.analyze(spec, mode="lenient")`` — leaf
+decision. The only other re-draws are by construction: size caps that keep the
+run fast, spatial layers on a flat vector (no torch equivalent), and a ceil-mode
+pooling window larger than its padded input (torch gives one output; spec §6
+makes it an error in every mode: a documented divergence). The finished torch
+model is then run once more with forward hooks on every layer, and every row of ``cnncalc.analyze(spec, mode="lenient")`` — leaf
 layers and blocks, in pre-order — is compared with what torch did: input and
 output shape (NCHW → H×W×C, (N, F) → F), weights, biases, params and the batch
 norm running statistics; then the totals.
@@ -23,7 +26,7 @@ from torch import nn
 
 import cnncalc
 
-SEEDS = range(240)
+SEEDS = range(300)
 """One generated architecture per seed."""
 
 MAX_ELEMENTS = 60_000

@@ -1,0 +1,698 @@
+"""Architecture lints: what a demanding reviewer of CNN code would flag.
+
+Nothing here makes a network invalid. Each lint is a small generator over a
+finished :class:`~cnncalc.analysis.Report` that yields ``(row, finding)`` pairs
+(``row`` is None for whole-network findings such as the input's layout);
+:func:`lint` runs every lint in :data:`LINTS` and turns the findings into
+:class:`~cnncalc.diagnostics.Problem` objects with the mode's severity, the
+row's path and its location. Codes ``L001``… are documented in
+:data:`cnncalc.diagnostics.RULES`.
+
+Severity policy (the per-mode table lives in ``RULES``):
+
+- likely bugs (``L002`` channels-first input, ``L004`` a layer after softmax,
+  ``L012`` an activation before softmax) are warnings in every mode, lenient
+  included — the framework accepts them, but they are almost never meant;
+- wasted or skipped computation (``L003``, ``L006``, ``L008``–``L011``) is a
+  warning, demoted to a note in lenient mode;
+- design and efficiency advice (``L001``, ``L005``, ``L007``, ``L013``,
+  ``L014``) is a note (``L005`` and ``L007`` become warnings in strict mode)
+  and is silent in lenient mode.
+
+Lints never raise errors: an architecture that computes is valid. A layer
+inside ``[...] * N`` is one spec layer, so a finding that every repetition
+would repeat word for word is reported once, at the first repetition.
+
+>>> from cnncalc import analyze
+>>> report = analyze("32x32x3 -> conv(10, 3) -> relu -> relu -> gap -> fc(10)")
+>>> [(p.code, p.path, str(p.severity)) for p in lint(report)]
+[('L001', '1', 'note'), ('L011', '3', 'warning')]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Literal
+
+from .analysis import LayerRow, Report
+from .diagnostics import Finding, Problem, resolve
+from .layers import (
+    ELU,
+    FC,
+    GELU,
+    BatchNorm,
+    Block,
+    Conv,
+    Deconv,
+    DepthwiseConv,
+    Dropout,
+    Flatten,
+    HardSwish,
+    Identity,
+    LeakyReLU,
+    Pad,
+    Pool,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Repeat,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+    Upsample,
+    Windowed,
+)
+from .shapes import Shape, elements, format_shape, is_volume
+from .values import Padding
+
+Lint = Callable[[Report], Iterator[tuple[LayerRow | None, Finding]]]
+
+ACTIVATIONS = (ReLU, ReLU6, LeakyReLU, PReLU, ELU, GELU, SiLU, Sigmoid, Tanh, HardSwish)
+"""Element-wise nonlinearities (softmax, which normalises across channels, is apart)."""
+
+WEIGHTED = (Conv, DepthwiseConv, Deconv, FC)
+"""Layers with a weight matrix or kernel of their own."""
+
+_RANGES: dict[type, tuple[str, float | None, float | None]] = {
+    ReLU: ("[0, ∞)", 0.0, None), ReLU6: ("[0, 6]", 0.0, 6.0), Sigmoid: ("(0, 1)", 0.0, 1.0),
+    Tanh: ("(−1, 1)", -1.0, 1.0),
+}
+"""Output range of the bounded activations: text, low, high."""
+
+
+# --------------------------------------------------------------------------- the flow
+
+Where = Literal["row", "join", "end"]
+
+
+class Flow:
+    """The sequence structure behind the pre-order rows: which layer feeds which.
+
+    ``after(row)`` says where a row's output goes: to the next row (``"row"``; a
+    ``repeat`` is entered, a residual/concat block is returned as itself), into the
+    add/concatenation of the enclosing parallel block (``"join"``, with that block),
+    or out of the network (``"end"``).
+    """
+
+    def __init__(self, rows: tuple[LayerRow, ...]) -> None:
+        self.top: list[LayerRow] = []
+        self.groups: dict[str, list[list[LayerRow]]] = {}
+        self.place: dict[str, tuple[LayerRow | None, int, int]] = {}
+        by_path: dict[str, LayerRow] = {}
+        for row in rows:
+            by_path[row.path] = row
+            parts = row.path.split(".")
+            parent = by_path.get(".".join(parts[:-2])) if len(parts) >= 3 else None
+            group = int(parts[-2]) - 1 if parent is not None else 0
+            if parent is None:
+                seq = self.top
+            else:
+                groups = self.groups.setdefault(parent.path, [])
+                while len(groups) <= group:
+                    groups.append([])
+                seq = groups[group]
+            self.place[row.path] = (parent, group, len(seq))
+            seq.append(row)
+            if row.is_block:
+                count = len(row.node.groups()) if isinstance(row.node, Block) else 0
+                self.groups.setdefault(row.path, [[] for _ in range(count)])
+        self.before: dict[str, LayerRow] = {}
+        for row in rows:
+            if not row.is_block:
+                where, nxt = self.after(row)
+                if where == "row" and nxt is not None:
+                    self.before.setdefault(nxt.path, row)
+
+    def enter(self, row: LayerRow) -> tuple[Where, LayerRow | None]:
+        """What runs first when the flow reaches ``row`` (a repeat is transparent)."""
+        if row.is_block and isinstance(row.node, Repeat):
+            for group in self.groups.get(row.path, []):
+                if group:
+                    return self.enter(group[0])
+            return self.after(row)
+        return "row", row
+
+    def after(self, row: LayerRow) -> tuple[Where, LayerRow | None]:
+        parent, group, i = self.place[row.path]
+        seq = self.top if parent is None else self.groups[parent.path][group]
+        if i + 1 < len(seq):
+            return self.enter(seq[i + 1])
+        if parent is None:
+            return "end", None
+        if isinstance(parent.node, Repeat):
+            for later in self.groups[parent.path][group + 1:]:
+                if later:
+                    return self.enter(later[0])
+            return self.after(parent)
+        return "join", parent
+
+    def next(self, row: LayerRow) -> LayerRow | None:
+        """The row right after ``row`` in sequence, or None (a join or the network's end)."""
+        where, nxt = self.after(row)
+        return nxt if where == "row" else None
+
+    def next_skipping(self, row: LayerRow, *kinds: type) -> LayerRow | None:
+        """Like :meth:`next`, stepping over layers of the given kinds."""
+        nxt = self.next(row)
+        while nxt is not None and isinstance(nxt.node, kinds) and not nxt.is_block:
+            nxt = self.next(nxt)
+        return nxt
+
+    def feeds_output(self, row: LayerRow) -> bool:
+        """True when nothing with weights of its own, and no join, lies between ``row``
+        and the network's output."""
+        where, nxt = self.after(row)
+        while where == "row" and nxt is not None:
+            if nxt.is_block or isinstance(nxt.node, WEIGHTED):
+                return False
+            where, nxt = self.after(nxt)
+        return where == "end"
+
+
+def leaves(report: Report) -> Iterator[LayerRow]:
+    """Leaf rows whose shapes are known (layers analysis could follow)."""
+    for row in report.layers:
+        if not row.is_block and row.input_shape is not None and row.output_shape is not None:
+            yield row
+
+
+# --------------------------------------------------------------------------- helpers
+
+def is_power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+def powers_of_two_near(n: int) -> tuple[int, ...]:
+    """The powers of two either side of ``n``, nearest first.
+
+    >>> powers_of_two_near(96), powers_of_two_near(84), powers_of_two_near(6)
+    ((64, 128), (64, 128), (4, 8))
+    >>> powers_of_two_near(120), powers_of_two_near(3)
+    ((128, 64), (2, 4))
+    """
+    low = 1 << (n.bit_length() - 1)
+    high = low * 2
+    return (high, low) if high - n < n - low else (low, high)
+
+
+def unread_per_stride(kernel: int, stride: int, dilation: int = 1) -> int:
+    """How many of every ``stride`` rows no tap of a window ever touches, when windows
+    of ``kernel`` taps ``dilation`` apart start ``stride`` rows apart.
+
+    >>> unread_per_stride(2, 3), unread_per_stride(3, 2), unread_per_stride(3, 2, dilation=2)
+    (1, 0, 1)
+    """
+    return stride - len({(j * dilation) % stride for j in range(kernel)})
+
+
+def shape_after(layer: Windowed, inp: Shape) -> str:
+    """`` → 16×16×8`` when the layer fits ``inp``, else nothing."""
+    if all(w.fits for w in layer.windows(inp)):
+        return f" → {format_shape(layer.output_shape(inp))}"
+    return ""
+
+
+def per_axis(h: int, w: int, stride: tuple[int, int]) -> str:
+    """``1 of every 3 rows and columns``, ``1 of every 2 rows``."""
+    if h and w and (h, stride[0]) == (w, stride[1]):
+        return f"{h} of every {stride[0]} rows and columns"
+    parts = []
+    if h:
+        parts.append(f"{h} of every {stride[0]} rows")
+    if w:
+        parts.append(f"{w} of every {stride[1]} columns")
+    return " and ".join(parts)
+
+
+def label(row: LayerRow) -> str:
+    """``conv(64, 3, p=1) at 4.1.2``."""
+    return f"{row.spec} at {row.path}"
+
+
+# --------------------------------------------------------------------------- the lints
+
+def non_power_of_two_width(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L001: filter and unit counts that are not powers of two (the lecture's GPU hint)."""
+    flow = Flow(report.layers)
+    for row in leaves(report):
+        node, inp = row.node, row.input_shape
+        assert inp is not None
+        if isinstance(node, Conv | Deconv):
+            n, noun = node.filters, "filters"
+            fixes = tuple(replace(node, filters=p).describe() for p in powers_of_two_near(n))
+        elif isinstance(node, FC):
+            n, noun = node.units, "units"
+            fixes = tuple(replace(node, units=p).describe() for p in powers_of_two_near(n))
+        elif isinstance(node, DepthwiseConv) and node.multiplier != 1 and is_volume(inp):
+            n, noun = inp[2] * node.multiplier, f"channels ({inp[2]}·{node.multiplier})"
+            ms = sorted((m for m in range(1, 2 * node.multiplier + 1)
+                         if is_power_of_two(inp[2] * m)), key=lambda m: abs(m - node.multiplier))
+            fixes = tuple(replace(node, multiplier=m).describe() for m in ms[:2])
+            if not fixes:
+                fixes = tuple(f"{p} output channels" for p in powers_of_two_near(n))
+        else:
+            continue
+        if is_power_of_two(n) or flow.feeds_output(row):
+            continue
+        near = " or ".join(map(str, powers_of_two_near(n)))
+        yield row, Finding(
+            "L001", f"{row.spec} has {n} {noun}, not a power of two: GPU kernels tile "
+            f"channels in powers of two, so {near} would use the hardware fully", fixes)
+
+
+def channels_first_input(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L002: an input that looks like C×H×W typed in H×W×C order (``3x224x224``)."""
+    shape = report.input_shape
+    if shape is None or not is_volume(shape):
+        return
+    h, w, c = shape
+    if h <= 4 and w >= 16 and c >= 16 and w <= 2 * c and c <= 2 * w:
+        yield None, Finding(
+            "L002", f"the input {format_shape(shape)} has {h} row{'s' if h > 1 else ''} and {c} "
+            f"channels: it looks like a C×H×W shape ({h} channel{'s' if h > 1 else ''} of {w}×{c}, "
+            "PyTorch's order) "
+            "typed where cnncalc reads H×W×C",
+            (f"input {w}x{c}x{h}",))
+
+
+def collapsed_spatial(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L003: a k > 1 conv or pool on a 1-pixel-high or -wide input: most taps see padding."""
+    flow = Flow(report.layers)
+    for row in leaves(report):
+        node, inp = row.node, row.input_shape
+        if not isinstance(node, Windowed) or inp is None or not is_volume(inp):
+            continue
+        wh, ww = node.windows(inp)
+        thin = [inp[0] == 1 and wh.k_eff > 1, inp[1] == 1 and ww.k_eff > 1]
+        if not any(thin):
+            continue
+        kh, kw = node.geometry()[0]
+        real = (1 if thin[0] else kh) * (1 if thin[1] else kw)
+        source = ""
+        prev = flow.before.get(row.path)
+        while prev is not None and prev.input_shape is not None and prev.input_shape[:2] == inp[:2]:
+            prev = flow.before.get(prev.path)
+        if prev is not None:
+            source = f" ({label(prev)} reduced it to {format_shape(prev.output_shape)})"
+        elif report.input_shape is not None and report.input_shape[:2] == inp[:2]:
+            source = " (the network's input)"
+        message = (f"{row.spec} slides a {kh}×{kw} window over a {inp[0]}×{inp[1]} input"
+                   f"{source}: {kh * kw - real} of its {kh * kw} taps only ever see padding")
+        fixes: list[str] = []
+        if isinstance(node, Conv | DepthwiseConv):
+            k1 = (1 if thin[0] else kh, 1 if thin[1] else kw)
+            pad = node.padding if node.padding.same else Padding(
+                (0 if thin[0] else node.padding.hw[0], 0 if thin[1] else node.padding.hw[1]))
+            small = replace(node, kernel=k1, padding=pad)
+            w_old = row.weights or 0
+            w_new = w_old // (kh * kw) * k1[0] * k1[1]
+            fixes.append(f"{small.describe()}: the same output shape with {w_new:,} instead of "
+                         f"{w_old:,} weights")
+        else:
+            fixes.append(f"remove {row.spec}: on a {inp[0]}×{inp[1]} input it pools padding")
+        if prev is not None:
+            fixes.append(f"downsample less before it ({label(prev)}), or use a larger input")
+        yield row, Finding("L003", message, tuple(fixes))
+
+
+def layer_after_softmax(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L004: softmax that is not the last layer (an activation, dropout or more after it)."""
+    flow = Flow(report.layers)
+    for row in leaves(report):
+        if not isinstance(row.node, Softmax):
+            continue
+        where, nxt = flow.after(row)
+        while where == "row" and nxt is not None and isinstance(nxt.node, Flatten | Identity):
+            where, nxt = flow.after(nxt)  # reshaping the probabilities changes nothing
+        if where == "end" or nxt is None:
+            continue
+        fixes = ("remove the softmax and give the loss logits (CrossEntropyLoss, or "
+                 "from_logits=True in Keras, apply it themselves)",)
+        if where == "join":
+            op = "added to the shortcut" if nxt.kind == "residual" else "concatenated"
+            yield row, Finding(
+                "L004", f"softmax is {op} in the enclosing {nxt.kind}: probabilities that no "
+                "longer sum to 1 go on through the network; softmax belongs at the very end",
+                fixes)
+            continue
+        if isinstance(nxt.node, Dropout):
+            why = (f"{nxt.spec} zeroes probabilities and scales the rest by "
+                   f"1/(1 − {nxt.node.p:g}), so they no longer sum to 1")
+        elif isinstance(nxt.node, ACTIVATIONS):
+            why = f"{nxt.spec} on probabilities in (0, 1) only distorts them"
+        else:
+            why = f"{nxt.spec} then works on probabilities instead of features"
+        yield row, Finding(
+            "L004", f"softmax is followed by {nxt.spec}: {why}; softmax belongs at the very "
+            "end", (f"move the softmax after {label(nxt)}", *fixes))
+
+
+def dominant_fc(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L005: one fc layer on an unpooled H×W×C feature map holding most of a CNN's
+    parameters (VGG's fc6). An fc after global pooling is not flagged: pooling cannot
+    shrink it."""
+    total = report.totals.params
+    rows = list(leaves(report))
+    if not total or not any(isinstance(r.node, Conv | DepthwiseConv) for r in rows):
+        return
+    flow = Flow(report.layers)
+    for row in rows:
+        node, params = row.node, row.params or 0
+        if not isinstance(node, FC) or 2 * params <= total:
+            continue
+        inp = row.input_shape
+        assert inp is not None
+        volume: Shape | None = inp if is_volume(inp) else None
+        prev = flow.before.get(row.path)
+        while volume is None and prev is not None and prev.input_shape is not None:
+            if isinstance(prev.node, Flatten) and is_volume(prev.input_shape):
+                volume = prev.input_shape
+            elif not isinstance(prev.node, (Dropout, Identity, *ACTIVATIONS)):
+                break
+            prev = flow.before.get(prev.path)
+        if volume is None or volume[0] * volume[1] == 1:
+            continue  # already pooled: its size is the widths', not the feature map's
+        n_in, c = elements(inp), volume[2]
+        new = c * node.units + (node.units if node.bias else 0)
+        yield row, Finding(
+            "L005", f"{row.spec} holds {params:,} of the network's {total:,} parameters "
+            f"({params / total:.1%}): each of its {n_in:,} inputs ({format_shape(volume)}) "
+            f"connects to all {node.units:,} units",
+            (f"global average pooling before it (gap -> {row.spec}): {c:,} inputs instead of "
+             f"{n_in:,}, {new:,} parameters instead of {params:,}",))
+
+
+def stride_exceeds_kernel(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L006: conv/dwconv windows further apart than they are wide (1×1 projections aside),
+    and transposed convs whose stride leaves output pixels no tap reaches."""
+    for row in leaves(report):
+        node, inp = row.node, row.input_shape
+        assert inp is not None
+        if isinstance(node, Conv | DepthwiseConv):
+            if node.kernel == (1, 1):
+                continue  # ResNet's 1×1/2 projection subsamples by design
+            unread = [unread_per_stride(node.kernel[a], node.stride[a], node.dilation[a])
+                      for a in (0, 1)]
+            if not any(unread):
+                continue
+            dil = f" (dilation {node.dilation[0]})" if node.dilation != (1, 1) else ""
+            message = (f"{row.spec}: its {node.kernel[0]}×{node.kernel[1]} window{dil} moves "
+                       f"{node.stride[0]}×{node.stride[1]} pixels at a time, so "
+                       f"{per_axis(unread[0], unread[1], node.stride)} of the input are never "
+                       "read")
+            strides = tuple(
+                max(s for s in range(1, node.stride[a] + 1)
+                    if unread_per_stride(node.kernel[a], s, node.dilation[a]) == 0)
+                for a in (0, 1))
+            kernels = tuple(
+                next((k for k in range(node.kernel[a], node.kernel[a] + node.stride[a] + 1)
+                      if unread_per_stride(k, node.stride[a], node.dilation[a]) == 0),
+                     node.kernel[a])
+                for a in (0, 1))
+            fixes = []
+            restrided = replace(node, stride=(strides[0], strides[1]))
+            fixes.append(f"{restrided.describe()}{shape_after(restrided, inp)}")
+            if (kernels[0], kernels[1]) != node.kernel:
+                grown = replace(node, kernel=(kernels[0], kernels[1]))
+                fixes.append(f"{grown.describe()}{shape_after(grown, inp)}")
+            yield row, Finding("L006", message, tuple(fixes))
+        elif isinstance(node, Deconv):
+            holes = [unread_per_stride(node.kernel[a], node.stride[a], node.dilation[a])
+                     for a in (0, 1)]
+            if not any(holes):
+                continue
+            message = (f"{row.spec}: with stride {node.stride[0]}×{node.stride[1]} and a "
+                       f"{node.kernel[0]}×{node.kernel[1]} kernel, "
+                       f"{per_axis(holes[0], holes[1], node.stride)} of the output get no input "
+                       "at all (only the bias): a grid of holes")
+            fixes = [f"{replace(node, kernel=node.stride).describe()}: a kernel that is a "
+                     "multiple of the stride covers every output pixel evenly",
+                     f"upsample({node.stride[0]}) -> conv({node.filters}, 3, p=1) instead"]
+            yield row, Finding("L006", message, tuple(fixes))
+
+
+def bias_before_bn(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L007: a conv/fc bias that the batch norm right after cancels."""
+    flow = Flow(report.layers)
+    for row in leaves(report):
+        node = row.node
+        if not isinstance(node, WEIGHTED) or not node.bias or not row.biases:
+            continue
+        nxt = flow.next(row)
+        if nxt is None or not isinstance(nxt.node, BatchNorm):
+            continue
+        yield row, Finding(
+            "L007", f"{row.spec} adds {row.biases:,} biases that the {nxt.spec} right after removes: "
+            "batch norm subtracts each channel's mean, so a per-channel constant cannot "
+            f"survive it ({row.biases:,} wasted parameters)",
+            (replace(node, bias=False).describe(),))
+
+
+def excessive_dropout(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L008: dropout with p ≥ 0.9, or two dropouts in a row."""
+    flow = Flow(report.layers)
+    for row in leaves(report):
+        node = row.node
+        if not isinstance(node, Dropout):
+            continue
+        if node.p >= 0.9:
+            yield row, Finding(
+                "L008", f"{row.spec} zeroes {node.p:.0%} of the activations and scales the "
+                f"survivors by 1/(1 − {node.p:g}) = {1 / (1 - node.p):.0f}: a signal this thin "
+                "and noisy rarely trains", ("dropout(0.5)", "dropout(0.2)"))
+        nxt = flow.next(row)
+        if nxt is not None and isinstance(nxt.node, Dropout):
+            q = 1 - (1 - node.p) * (1 - nxt.node.p)
+            yield nxt, Finding(
+                "L008", f"dropout({node.p:g}) -> dropout({nxt.node.p:g}): two "
+                "dropouts in a row drop "
+                f"1 − (1 − {node.p:g})·(1 − {nxt.node.p:g}) = {q:.4g} of the activations; "
+                "one dropout does the same",
+                (f"one dropout({q:.4g}) instead of both",))
+
+
+def identity_layer(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L009: a layer that computes nothing (pooling that does not pool, dropout(0), ...).
+
+    The explicit ``identity`` layer is deliberate and is not flagged, and neither is an
+    ``adaptiveavgpool`` whose size equals its input: torchvision's VGG and AlexNet keep
+    one so that other input sizes work, and at the nominal size it is meant to be a no-op.
+    """
+    for row in leaves(report):
+        node, inp = row.node, row.input_shape
+        assert inp is not None
+        why = ""
+        fixes: tuple[str, ...] = (f"remove {row.spec}",)
+        if isinstance(node, Pool) and is_volume(inp):
+            wh, ww = node.windows(inp)
+            if all(w.k_eff == 1 and w.stride == 1 and not w.pad_begin and not w.pad_end
+                   for w in (wh, ww)):
+                why = "a 1×1 window with stride 1 passes every value through unchanged"
+                if min(inp[0], inp[1]) >= 2:
+                    halve = replace(node, kernel=(2, 2), stride=None)
+                    fixes += (f"{halve.describe()}{shape_after(halve, inp)}, if downsampling "
+                              "was meant",)
+        elif isinstance(node, Dropout) and node.p == 0:
+            why = "p = 0 drops nothing"
+        elif isinstance(node, Upsample) and node.scale == (1, 1):
+            why = "a scale of 1 repeats every pixel once"
+        elif isinstance(node, Pad) and node.p == (0, 0):
+            why = "it adds no padding"
+        elif isinstance(node, Flatten) and not is_volume(inp):
+            why = f"its input is already a flat vector of {format_shape(inp)}"
+        if why:
+            yield row, Finding("L009", f"{row.spec} does nothing: {why}", fixes)
+
+
+def pool_skips_input(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L010: max/avg pooling windows further apart than they are wide."""
+    for row in leaves(report):
+        node, inp = row.node, row.input_shape
+        if not isinstance(node, Pool) or inp is None or not is_volume(inp):
+            continue
+        kernel, stride, _, _ = node.geometry()
+        unread = [unread_per_stride(kernel[a], stride[a]) for a in (0, 1)]
+        if not any(unread):
+            continue
+        kind = "max" if node.name == "maxpool" else "average"
+        if kernel == (1, 1):
+            message = (f"{row.spec}: a 1×1 {kind}-pool with stride {stride[0]}×{stride[1]} "
+                       f"pools nothing, it just drops {per_axis(unread[0], unread[1], stride)}")
+        else:
+            message = (f"{row.spec}: {kernel[0]}×{kernel[1]} windows {stride[0]}×{stride[1]} "
+                       f"apart never look at {per_axis(unread[0], unread[1], stride)}; "
+                       f"those activations never reach the {kind}")
+        candidates = [replace(node, kernel=stride, stride=None)]
+        if kernel != (1, 1):
+            candidates.append(replace(node, stride=None))
+        fixes = dict.fromkeys(f"{c.describe()}{shape_after(c, inp)}" for c in candidates)
+        yield row, Finding("L010", message, tuple(fixes))
+
+
+def stacked_activations(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L011: two element-wise activations in a row."""
+    flow = Flow(report.layers)
+    for row in leaves(report):
+        first = row.node
+        if not isinstance(first, ACTIVATIONS):
+            continue
+        nxt = flow.next(row)
+        if nxt is None or not isinstance(nxt.node, ACTIVATIONS):
+            continue
+        second = nxt.node
+        non_negative = isinstance(first, ReLU | ReLU6 | Sigmoid)
+        if type(first) is type(second) and isinstance(first, ReLU | ReLU6):
+            why = f"{first.name}({first.name}(x)) = {first.name}(x), the second changes nothing"
+        elif non_negative and isinstance(second, ReLU | LeakyReLU | PReLU | ELU):
+            why = (f"{nxt.spec} is the identity on {row.spec}'s non-negative output, "
+                   "so it changes nothing")
+        else:
+            rng = _RANGES.get(type(first))
+            seen = f" outputs in {rng[0]}" if rng else " output"
+            why = f"{nxt.spec} only ever sees {row.spec}'s{seen}: keep one nonlinearity"
+        yield nxt, Finding("L011", f"{row.spec} -> {nxt.spec}: two activations in a row; {why}",
+                           (f"remove {nxt.spec} at {nxt.path}",
+                            f"remove {row.spec} at {row.path}"))
+
+
+def activation_before_softmax(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L012: an activation squashing the logits right before softmax."""
+    flow = Flow(report.layers)
+    for row in leaves(report):
+        node = row.node
+        if not isinstance(node, ACTIVATIONS):
+            continue
+        nxt = flow.next_skipping(row, Dropout, Identity)
+        if nxt is None or not isinstance(nxt.node, Softmax) or nxt.output_shape is None:
+            continue
+        n = nxt.output_shape[-1]
+        rng = _RANGES.get(type(node))
+        if rng is not None and rng[2] is not None and rng[1] is not None and n > 1:
+            low, high = rng[1], rng[2]
+            top = math.exp(high) / (math.exp(high) + (n - 1) * math.exp(low))
+            why = (f"the logits are squashed into {rng[0]}, so over {n:,} classes softmax can "
+                   f"never give any class more than e^{high:g}/(e^{high:g} + {n - 1:,}·"
+                   f"e^{low:g}) = {top:.3g}")
+        elif isinstance(node, ReLU | LeakyReLU | PReLU | ELU | GELU | SiLU | HardSwish):
+            what = "clipped to 0" if isinstance(node, ReLU | ReLU6) else "squashed towards 0"
+            why = (f"negative logits are {what}, so the classes the network rules out all get "
+                   "nearly the same probability and it cannot push them apart")
+        else:  # pragma: no cover - every activation is one of the above
+            why = "the logits are squashed"
+        yield row, Finding(
+            "L012", f"{row.spec} right before softmax: {why}",
+            (f"remove {row.spec}: the layer before softmax should output raw logits",))
+
+
+def large_kernel(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L013: a k×k conv (k ≥ 5, past the stem) that stacked 3×3 convs would do for fewer
+    weights (VGG's argument)."""
+    for row in leaves(report):
+        node, inp = row.node, row.input_shape
+        if (type(node) is not Conv or inp is None or not is_volume(inp) or node.groups != 1
+                or node.dilation != (1, 1)):
+            continue
+        k = node.kernel[0]
+        if node.kernel != (k, k) or k < 5 or k % 2 == 0:
+            continue
+        if row.receptive_field == (k, k) and row.jump == node.stride:
+            continue  # the stem reads the raw image: a large first kernel is standard
+        n, c, f = (k - 1) // 2, inp[2], node.filters
+        big = k * k * c * f
+        stacked = 9 * c * c * (n - 1) + 9 * c * f
+        if stacked >= big:
+            continue
+        fixes: tuple[str, ...] = ()
+        p = node.padding
+        if p.same or p.hw in ((0, 0), (n, n)):
+            each = p if p.same else Padding((p.hw[0] // n, p.hw[1] // n))
+            mid = Conv(c, (3, 3), padding=each, bias=node.bias).describe()
+            last = replace(node, kernel=(3, 3), padding=each).describe()
+            head = f"{mid} -> relu" if n == 2 else f"[{mid} -> relu] * {n - 1}"
+            fixes = (f"{head} -> {last}: {stacked:,} weights, the same {k}×{k} receptive field "
+                     "and output shape",)
+        yield row, Finding(
+            "L013", f"{row.spec}: one {k}×{k} conv on {c} channels has {big:,} weights; {n} "
+            f"stacked 3×3 convs see the same {k}×{k} field with {stacked:,} "
+            f"({1 - stacked / big:.0%} fewer) and add {n - 1} more nonlinearit"
+            f"{'y' if n == 2 else 'ies'}", fixes)
+
+
+def linear_stack(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+    """L014: two conv/fc layers with no nonlinearity between them (a depthwise conv
+    followed by a pointwise one is a separable conv and is not flagged)."""
+    flow = Flow(report.layers)
+    for row in leaves(report):
+        first = row.node
+        if not isinstance(first, Conv | FC):
+            continue
+        nxt = flow.next_skipping(row, Dropout, Flatten, Identity)
+        if nxt is None or not isinstance(nxt.node, Conv | FC) or nxt.params is None:
+            continue
+        both = (row.params or 0) + nxt.params
+        message = (f"{row.spec} -> {nxt.spec} with no activation between: two linear layers "
+                   f"compose into one linear map, so the pair adds {both:,} parameters but no "
+                   "expressive power beyond one layer")
+        fixes = [f"{row.spec} -> relu -> {nxt.spec}"]
+        second = nxt.node
+        inp = row.input_shape
+        if isinstance(first, FC) and isinstance(second, FC) and inp is not None:
+            n_in = elements(inp)
+            if first.units >= min(n_in, second.units):
+                merged = n_in * second.units + (second.units if second.bias else 0)
+                fixes.append(f"one {second.describe()} on the {n_in:,} inputs: {merged:,} "
+                             f"parameters instead of {both:,}")
+        yield row, Finding("L014", message, tuple(fixes))
+
+
+LINTS: tuple[Lint, ...] = (
+    non_power_of_two_width,
+    channels_first_input,
+    collapsed_spatial,
+    layer_after_softmax,
+    dominant_fc,
+    stride_exceeds_kernel,
+    bias_before_bn,
+    excessive_dropout,
+    identity_layer,
+    pool_skips_input,
+    stacked_activations,
+    activation_before_softmax,
+    large_kernel,
+    linear_stack,
+)
+"""Every lint, in code order."""
+
+
+def lint(report: Report) -> list[Problem]:
+    """Run every lint on ``report``; problems in spec order, with the report's mode.
+
+    Findings about the input (no row) get the path ``input`` and the input's location.
+    A finding repeated word for word on another repetition of the same spec layer
+    (``[...] * N``) is reported once.
+    """
+    flow_index = {row.path: n for n, row in enumerate(report.layers)}
+    input_location = report.spec.input_location if report.spec is not None else None
+    seen: set[tuple[str, int, str]] = set()
+    ranked: list[tuple[int, int, Problem]] = []
+    for order, check in enumerate(LINTS):
+        for row, finding in check(report):
+            key = (finding.code, id(row.node) if row is not None else 0, finding.message)
+            if key in seen:
+                continue
+            seen.add(key)
+            if row is None:
+                problems = resolve([finding], report.mode, "input", input_location)
+                rank = -1
+            else:
+                problems = resolve([finding], report.mode, row.path, row.location)
+                rank = flow_index[row.path]
+            ranked += [(rank, order, p) for p in problems]
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    return [p for _, _, p in ranked]
+
+
+__all__ = ["LINTS", "Flow", "lint"]
