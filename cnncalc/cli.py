@@ -19,6 +19,7 @@ from .analysis import DTYPES, Report, analyze_spec, read_spec
 from .build import Spec
 from .diagnostics import MODES, RULES, Mode, Problem, Severity, SpecSyntaxError
 from .layers import LAYERS, arguments
+from .shapes import format_shape
 from .values import byte_size
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -197,7 +198,7 @@ def zoo_command(fmt: str) -> None:
         return
     stdout().print(render.grid(
         [("Name", "<"), ("Input", "<"), ("Params", ">"), ("MACs", ">"), ("Description", "<")],
-        [[n, render.format_shape(r.input_shape), f"{r.totals.params:,}",
+        [[n, format_shape(r.input_shape), f"{r.totals.params:,}",
           render.human(r.totals.macs), (r.spec.description or "") if r.spec else ""]
          for n, r in rows]))
 
