@@ -7,17 +7,19 @@ whose output would be empty) is re-drawn. cnncalc never takes part in that
 decision. The only other re-draws are by construction: size caps that keep the
 run fast, spatial layers on a flat vector (no torch equivalent), and a ceil-mode
 pooling window larger than its padded input (torch gives one output; spec §6
-makes it an error in every mode: a documented divergence). The finished torch
-model is then run once more with forward hooks on every layer, and every row of ``cnncalc.analyze(spec, mode="lenient")`` — leaf
-layers and blocks, in pre-order — is compared with what torch did: input and
-output shape (NCHW → H×W×C, (N, F) → F), weights, biases, params and the batch
-norm running statistics; then the totals.
+makes it an error in every mode: a documented divergence).
+
+The finished torch model is run once more with forward hooks on every layer,
+and every row of ``cnncalc.analyze(spec, mode="lenient")`` (leaf layers and
+blocks, in pre-order) is compared with what torch did: input and output shape
+(NCHW → H×W×C, (N, F) → F), weights, biases, params and the batch norm running
+statistics; then the totals. ``report.ok`` must hold for every such network.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -37,6 +39,15 @@ MAX_LEAF_PARAMS = 400_000
 Pair = tuple[int, int]
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Tiny tensors: torch's thread pool only costs time (a lot on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 class Reject(Exception):
@@ -330,8 +341,9 @@ def deconv(filters: int, k: Pair, s: Pair = (1, 1), p: Pair = (0, 0), op: Pair =
         return nn.ConvTranspose2d(shape[1], filters, k, stride=s, padding=p, output_padding=op,
                                   groups=g, bias=bias, dilation=d)
 
-    tags = window_tags("deconv", k, s, p, d) | ({"deconv:output_padding"} if op != (0, 0)
-                                                else set()) | ({"deconv:groups"} if g > 1 else set())
+    tags = window_tags("deconv", k, s, p, d)
+    tags |= {"deconv:output_padding"} if op != (0, 0) else set()
+    tags |= {"deconv:groups"} if g > 1 else set()
     return Leaf("deconv", text, make, tags=frozenset(tags))
 
 
