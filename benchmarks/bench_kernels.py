@@ -78,9 +78,7 @@ def vgg16_weights(rng: np.random.Generator) -> dict[str, Any]:
         if v == "M":
             continue
         assert isinstance(v, int)
-        convs.append(
-            (he(rng, (3, 3, c, v), 9 * c), rng.standard_normal(v, dtype=np.float32) * 0.01)
-        )
+        convs.append((he(rng, (3, 3, c, v), 9 * c), rng.standard_normal(v, dtype=np.float32) * 0.01))
         c = v
     fcs = []
     for fin, fout in [(25088, 4096), (4096, 4096), (4096, 1000)]:
@@ -147,9 +145,7 @@ def vgg16_numpy(x: F32, wts: dict[str, Any], tm: Timer) -> F32:
     for v in VGG16_CFG:
         if v == "M":
             _, h, w, _ = x.shape
-            x = tm(
-                "maxpool", K.max_pool2d, x, (2, 2), (2, 2), (0, 0, 0, 0), False, (h // 2, w // 2)
-            )
+            x = tm("maxpool", K.max_pool2d, x, (2, 2), (2, 2), (0, 0, 0, 0), False, (h // 2, w // 2))
         else:
             w_, b_ = wts["convs"][i]
             i += 1

@@ -7,12 +7,13 @@ only yield findings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import oneline, yamlspec
+from . import oneline
 from .build import Spec, build
 from .diagnostics import (
     ArchitectureError,
@@ -289,15 +290,31 @@ def read_spec(source: str | Path) -> tuple[Spec, str]:
     """Parse a spec from text (one-line or YAML) or a path; returns it with its text."""
     if isinstance(source, Path):
         text = read_file(source)
-        is_yaml = source.suffix.lower() in (".yaml", ".yml") or yamlspec.looks_like_yaml(text)
+        is_yaml = source.suffix.lower() in (".yaml", ".yml") or looks_like_yaml(text)
     else:
         text = source
-        is_yaml = yamlspec.looks_like_yaml(text)
+        is_yaml = looks_like_yaml(text)
     if len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
         raise syntax_error("S008", f"the spec is larger than {MAX_SPEC_BYTES // 2**20} MiB",
                            Location(1, 1))
-    raw = yamlspec.load(text) if is_yaml else oneline.parse(text)
+    if is_yaml:
+        from . import yamlspec  # PyYAML is imported only for YAML specs
+        raw = yamlspec.load(text)
+    else:
+        raw = oneline.parse(text)
     return build(raw), text
+
+
+def looks_like_yaml(text: str) -> bool:
+    """True when the text's first meaningful line is a ``key:``, a ``- `` item, a comment
+    or ``---``; a one-line spec never starts like that."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        return stripped.startswith(("#", "---", "%", "- ", "{")) or stripped == "-" or bool(
+            re.match(r"^[A-Za-z_][\w-]*\s*:(\s|$)", stripped))
+    return False
 
 
 def read_file(path: Path) -> str:

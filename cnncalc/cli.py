@@ -9,12 +9,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
-from . import __version__, render, zoo
+from . import __version__, formats, zoo
 from .analysis import DTYPES, Report, analyze_spec, read_spec
 from .build import Spec
 from .diagnostics import MODES, RULES, Mode, Problem, Severity, SpecSyntaxError
@@ -27,13 +26,15 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
 def stdout() -> Console:
+    """The console for tables (rich is imported only when a table is printed)."""
+    from rich.console import Console
     return Console(highlight=False, soft_wrap=False,
                    width=None if sys.stdout.isatty() else 140)
-
-
-def stderr() -> Console:
-    return Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
 
 
 class DefaultGroup(click.Group):
@@ -95,10 +96,9 @@ def read_error(message: str) -> list[Problem]:
 
 def report_syntax_error(exc: SpecSyntaxError, text: str | None, name: str, as_json: bool) -> int:
     if as_json:
-        click.echo(render.error_json(exc.problems))
-    err = stderr()
+        click.echo(formats.error_json(exc.problems))
     for p in exc.problems:
-        err.print(render.syntax_problem(p, text, name), markup=False, highlight=False)
+        click.echo(formats.syntax_problem(p, text, name), err=True)
     return EXIT_USAGE
 
 
@@ -150,12 +150,13 @@ def run_forward(report: Report, memory_limit: int, explicit: bool, fmt: str) -> 
 
 def emit(report: Report, fmt: str, depth: int | None) -> None:
     if fmt == "json":
-        click.echo(render.to_json(report))
+        click.echo(formats.to_json(report))
     elif fmt == "csv":
-        click.echo(render.to_csv(report, depth), nl=False)
+        click.echo(formats.to_csv(report, depth), nl=False)
     elif fmt == "markdown":
-        click.echo(render.to_markdown(report, depth), nl=False)
+        click.echo(formats.to_markdown(report, depth), nl=False)
     else:
+        from . import render
         shown = any(r.verified is not None for r in report.layers)
         stdout().print(render.summary(report, depth, show_verified=shown))
 
@@ -174,6 +175,7 @@ def layers() -> None:
             for a in arguments(kind))
         doc = (kind.__doc__ or "").strip().splitlines()[0]
         rows.append((kind.name, [n for n in names if n != kind.name], args, kind.formula, doc))
+    from . import render
     stdout().print(render.catalog_table(rows))
 
 
@@ -196,10 +198,11 @@ def zoo_command(fmt: str) -> None:
             "non_trainable": r.totals.non_trainable, "macs": r.totals.macs,
             "output": list(r.totals.output_shape or ())} for n, r in rows], indent=2))
         return
+    from . import render
     stdout().print(render.grid(
         [("Name", "<"), ("Input", "<"), ("Params", ">"), ("MACs", ">"), ("Description", "<")],
         [[n, format_shape(r.input_shape), f"{r.totals.params:,}",
-          render.human(r.totals.macs), (r.spec.description or "") if r.spec else ""]
+          formats.human(r.totals.macs), (r.spec.description or "") if r.spec else ""]
          for n, r in rows]))
 
 
@@ -267,22 +270,23 @@ def check(files: tuple[str, ...], fmt: str, mode: Mode | None, select: tuple[str
             report = run_forward(report, memory_limit, explicit=True, fmt="json")
         results.append((name, list(report.problems)))
     results = [(n, [p for p in ps if selected(p.code, select, ignore)]) for n, ps in results]
-    out = stdout()
     if fmt == "json":
         import json
         click.echo(json.dumps({"cnncalc": "1", "files": [
             {"file": n, "ok": not any(p.severity is Severity.ERROR for p in ps),
              "problems": [p.to_dict() for p in ps]} for n, ps in results]}, indent=2,
             ensure_ascii=False))
-    else:
+    elif fmt == "github":
         for name, problems in results:
             for p in problems:
-                if fmt == "github":
-                    click.echo(render.github_annotation(name, p))
-                else:
-                    out.print(render.check_line(name, p), soft_wrap=True)
-        if fmt == "text":
-            out.print(render.check_summary(results), soft_wrap=True)
+                click.echo(formats.github_annotation(name, p))
+    else:
+        from . import render
+        out = stdout()
+        for name, problems in results:
+            for p in problems:
+                out.print(render.check_line(name, p), soft_wrap=True)
+        out.print(render.check_summary(results), soft_wrap=True)
     errors = any(p.severity is Severity.ERROR for _, ps in results for p in ps)
     sys.exit(EXIT_USAGE if unreadable else EXIT_INVALID if errors else EXIT_OK)
 
@@ -292,5 +296,6 @@ def rules() -> None:
     """Every problem code: name, severity in each mode, what it means, an example."""
     rows = [[r.code, r.name, " / ".join(str(r.severity[m] or "—") for m in MODES), r.summary,
              r.example] for r in RULES.values()]
+    from . import render
     stdout().print(render.grid([("Code", "<"), ("Name", "<"), ("default/strict/lenient", "<"),
                                 ("Meaning", "<"), ("Example", "<")], rows))

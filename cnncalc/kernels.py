@@ -59,6 +59,9 @@ __all__ = [
 # the last-level cache while the GEMM consumes it (one big im2col of VGG's first
 # layers would be 115 MB of memory traffic on top of the arithmetic).
 _IM2COL_BLOCK_BYTES = 3 << 20
+# ... but at least this many rows per GEMM, so that packing the weights (which OpenBLAS
+# does once per call) stays amortised when kh*kw*C is large (VGG's 3x3x512 layers).
+_IM2COL_MIN_ROWS = 1024
 # Elements per chunk of the tap-by-tap (depthwise, pooling) loops, sized for L2.
 _TAP_CHUNK_ELEMS = 1 << 16
 
@@ -154,7 +157,7 @@ def _conv_gemm(
             o2 += b
         return
     view = windows(xp, kernel, stride, dilation, (oh, ow))
-    rows_budget = max(1, _IM2COL_BLOCK_BYTES // (4 * k))
+    rows_budget = max(1, _IM2COL_BLOCK_BYTES // (4 * k), _IM2COL_MIN_ROWS)
     per_image = oh * ow
     if per_image <= rows_budget:
         # several whole images per block
@@ -500,8 +503,17 @@ def batch_norm(
     shift = -np.asarray(mean, dtype=np.float64) * scale
     if beta is not None:
         shift = shift + np.asarray(beta, dtype=np.float64)
-    out = np.multiply(x, scale.astype(np.float32))
-    out += shift.astype(np.float32)
+    scale32 = scale.astype(np.float32)
+    shift32 = shift.astype(np.float32)
+    out = np.empty_like(x)
+    c = x.shape[-1] if x.ndim else 1
+    x2 = x.reshape(-1, c)
+    o2 = out.reshape(-1, c)
+    step = max(1, _TAP_CHUNK_ELEMS // c)  # cache-sized chunks: the add reads from L2
+    for r0 in range(0, x2.shape[0], step):
+        blk = o2[r0 : r0 + step]
+        np.multiply(x2[r0 : r0 + step], scale32, out=blk)
+        blk += shift32
     return out
 
 

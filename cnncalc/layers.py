@@ -17,9 +17,10 @@ padding 2 give a 32×32×10 volume and 5·5·3·10 + 10 = 760 parameters.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from . import values as v
 from .diagnostics import Finding
@@ -65,6 +66,11 @@ class Argument:
 
 def arguments(kind: type[Node]) -> tuple[Argument, ...]:
     """The arguments a layer kind takes, in declaration order (positional ones first)."""
+    return _arguments(cast(Any, kind))
+
+
+@functools.cache
+def _arguments(kind: Any) -> tuple[Argument, ...]:  # Any: mypy sees dataclass types as unhashable
     out = []
     for f in dataclasses.fields(kind):
         if "convert" not in f.metadata:
@@ -109,7 +115,7 @@ IDENTITY_STEP = Step()
 
 # --------------------------------------------------------------------------- base classes
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Node:
     """Anything that can stand in a sequence: a layer or a block."""
 
@@ -119,6 +125,9 @@ class Node:
 
     location: Any = field(default=None, kw_only=True, compare=False, repr=False)
     """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""
+
+    def __repr__(self) -> str:  # layers compare by identity; their text is their repr
+        return f"<{type(self).__name__} {self.describe()}>"
 
     def describe(self) -> str:
         """Canonical spec text: positional arguments, then keywords that differ from defaults.
@@ -147,7 +156,7 @@ def describe_group(group: Group) -> str:
     return "[" + " -> ".join(n.describe() for n in group) + "]"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Layer(Node):
     """A leaf layer. Subclasses override what differs from 'same shape, no parameters'."""
 
@@ -177,7 +186,7 @@ class Layer(Node):
         return x
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Block(Node):
     """Holds groups of layers. ``chained`` groups run one after another (``repeat``);
     otherwise every group gets the block's input and :meth:`join` combines them."""
@@ -209,7 +218,7 @@ def needs_volume(layer: Node, inp: Shape) -> Iterator[Finding]:
                       fatal=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Windowed(Layer):
     """Shared by conv and pooling: a kernel sliding with a stride over padded input."""
 
@@ -337,7 +346,7 @@ def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterato
 
 # --------------------------------------------------------------------------- convolutions
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Conv(Windowed):
     """2-D convolution: ``filters`` filters, each as deep as its input (C/groups).
 
@@ -395,7 +404,7 @@ class Conv(Windowed):
                               self.dilation, self.groups)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class DepthwiseConv(Windowed):
     """Depthwise convolution: each channel convolved on its own, ``multiplier`` filters each.
 
@@ -436,7 +445,7 @@ class DepthwiseConv(Windowed):
                               self.dilation, x.shape[3])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Deconv(Layer):
     """Transposed convolution (PyTorch's ConvTranspose2d).
 
@@ -505,7 +514,7 @@ class Deconv(Layer):
 
 # --------------------------------------------------------------------------- pooling
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Pool(Windowed):
     """Pooling over k×k windows; stride defaults to the kernel. No parameters."""
 
@@ -534,7 +543,7 @@ class Pool(Windowed):
         return (*self.out_hw(inp), inp[2])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class MaxPool(Pool):
     """Max pooling. The lecture's 2×2 stride-2 pool halves 224×224×64 to 112×112×64.
 
@@ -552,7 +561,7 @@ class MaxPool(Pool):
                                   self.ceil_mode, (wh.out, ww.out))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class AvgPool(Pool):
     """Average pooling (padding counts in the divisor, as PyTorch's default).
 
@@ -570,7 +579,7 @@ class AvgPool(Pool):
                                   self.ceil_mode, (wh.out, ww.out))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class GlobalAvgPool(Layer):
     """Average over all of H×W: output 1×1×C.
 
@@ -596,7 +605,7 @@ class GlobalAvgPool(Layer):
         return kernels.global_avg_pool(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class GlobalMaxPool(GlobalAvgPool):
     """Maximum over all of H×W: output 1×1×C."""
 
@@ -608,7 +617,7 @@ class GlobalMaxPool(GlobalAvgPool):
         return kernels.global_max_pool(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class AdaptiveAvgPool(Layer):
     """Average pooling to a fixed output size (PyTorch's AdaptiveAvgPool2d).
 
@@ -642,7 +651,7 @@ class AdaptiveAvgPool(Layer):
 
 # --------------------------------------------------------------------------- normalisation
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class BatchNorm(Layer):
     """Batch normalisation: γ (weights) and β (biases) per channel, plus running mean and
     variance (2C non-trainable).
@@ -674,7 +683,7 @@ class BatchNorm(Layer):
 
 # --------------------------------------------------------------------------- element-wise
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ReLU(Layer):
     """max(0, x): same shape, no parameters."""
 
@@ -684,7 +693,7 @@ class ReLU(Layer):
         return kernels.relu(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ReLU6(Layer):
     """min(max(0, x), 6)."""
 
@@ -694,7 +703,7 @@ class ReLU6(Layer):
         return kernels.relu6(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class LeakyReLU(Layer):
     """x if x > 0 else slope·x."""
 
@@ -706,7 +715,7 @@ class LeakyReLU(Layer):
         return kernels.leaky_relu(x, self.slope)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class PReLU(Layer):
     """x if x > 0 else a·x with one learned a.
 
@@ -728,7 +737,7 @@ class PReLU(Layer):
         return kernels.prelu(x, w["a"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ELU(Layer):
     """x if x > 0 else α·(eˣ − 1)."""
 
@@ -740,7 +749,7 @@ class ELU(Layer):
         return kernels.elu(x, self.alpha)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class GELU(Layer):
     """x·Φ(x)."""
 
@@ -750,7 +759,7 @@ class GELU(Layer):
         return kernels.gelu(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SiLU(Layer):
     """x·σ(x) (swish)."""
 
@@ -761,7 +770,7 @@ class SiLU(Layer):
         return kernels.silu(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Sigmoid(Layer):
     """1/(1 + e⁻ˣ)."""
 
@@ -771,7 +780,7 @@ class Sigmoid(Layer):
         return kernels.sigmoid(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Tanh(Layer):
     """tanh(x)."""
 
@@ -781,7 +790,7 @@ class Tanh(Layer):
         return kernels.tanh(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class HardSwish(Layer):
     """x·relu6(x + 3)/6."""
 
@@ -791,7 +800,7 @@ class HardSwish(Layer):
         return kernels.hardswish(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Softmax(Layer):
     """eˣ/Σeˣ over the channels."""
 
@@ -801,7 +810,7 @@ class Softmax(Layer):
         return kernels.softmax(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class LRN(Layer):
     """Local response normalisation across ``size`` neighbouring channels (AlexNet)."""
 
@@ -817,14 +826,14 @@ class LRN(Layer):
         return kernels.lrn(x, self.size, self.alpha, self.beta, self.k)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Identity(Layer):
     """Passes its input through."""
 
     name: ClassVar[str] = "identity"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Dropout(Layer):
     """Zeroes a fraction p of activations in training; the identity at inference."""
 
@@ -834,7 +843,7 @@ class Dropout(Layer):
 
 # --------------------------------------------------------------------------- reshaping
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Flatten(Layer):
     """H×W×C → one vector of H·W·C.
 
@@ -856,7 +865,7 @@ class Flatten(Layer):
         return kernels.flatten(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class FC(Layer):
     """Fully connected: every unit sees the whole (flattened) input.
 
@@ -894,7 +903,7 @@ class FC(Layer):
         return kernels.linear(kernels.flatten(x) if x.ndim == 4 else x, w["w"], w.get("b"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Pad(Layer):
     """Zero padding: (H + 2p)×(W + 2p)×C.
 
@@ -919,7 +928,7 @@ class Pad(Layer):
         return kernels.pad2d(x, (self.p[0], self.p[0], self.p[1], self.p[1]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Upsample(Layer):
     """Nearest-neighbour upsampling: (H·s)×(W·s)×C.
 
@@ -949,7 +958,7 @@ class Upsample(Layer):
 
 # --------------------------------------------------------------------------- blocks
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Repeat(Block):
     """The group N times, one after another (``[...] * N``)."""
 
@@ -970,7 +979,7 @@ class Repeat(Block):
         return f"repeat × {self.times}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Residual(Block):
     """body(x) + shortcut(x); the shortcut is the identity unless given.
 
@@ -1009,7 +1018,7 @@ class Residual(Block):
         return kernels.add(arrays[0], arrays[1])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Concat(Block):
     """Branches side by side along the channels (Inception, DenseNet).
 

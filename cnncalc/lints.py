@@ -68,7 +68,7 @@ from .layers import (
 from .shapes import Shape, elements, format_shape, is_volume
 from .values import Padding
 
-Lint = Callable[[Report], Iterator[tuple[LayerRow | None, Finding]]]
+Lint = Callable[[Report, "Flow"], Iterator[tuple[LayerRow | None, Finding]]]
 
 ACTIVATIONS = (ReLU, ReLU6, LeakyReLU, PReLU, ELU, GELU, SiLU, Sigmoid, Tanh, HardSwish)
 """Element-wise nonlinearities (softmax, which normalises across channels, is apart)."""
@@ -234,36 +234,38 @@ def label(row: LayerRow) -> str:
 
 # --------------------------------------------------------------------------- the lints
 
-def non_power_of_two_width(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def non_power_of_two_width(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L001: filter and unit counts that are not powers of two (the lecture's GPU hint)."""
-    flow = Flow(report.layers)
     for row in leaves(report):
         node, inp = row.node, row.input_shape
         assert inp is not None
         if isinstance(node, Conv | Deconv):
             n, noun = node.filters, "filters"
-            fixes = tuple(replace(node, filters=p).describe() for p in powers_of_two_near(n))
         elif isinstance(node, FC):
             n, noun = node.units, "units"
-            fixes = tuple(replace(node, units=p).describe() for p in powers_of_two_near(n))
         elif isinstance(node, DepthwiseConv) and node.multiplier != 1 and is_volume(inp):
             n, noun = inp[2] * node.multiplier, f"channels ({inp[2]}·{node.multiplier})"
-            ms = sorted((m for m in range(1, 2 * node.multiplier + 1)
-                         if is_power_of_two(inp[2] * m)), key=lambda m: abs(m - node.multiplier))
-            fixes = tuple(replace(node, multiplier=m).describe() for m in ms[:2])
-            if not fixes:
-                fixes = tuple(f"{p} output channels" for p in powers_of_two_near(n))
         else:
             continue
         if is_power_of_two(n) or flow.feeds_output(row):
             continue
+        if isinstance(node, Conv | Deconv):
+            fixes = tuple(replace(node, filters=p).describe() for p in powers_of_two_near(n))
+        elif isinstance(node, FC):
+            fixes = tuple(replace(node, units=p).describe() for p in powers_of_two_near(n))
+        else:
+            assert isinstance(node, DepthwiseConv)
+            ms = sorted((m for m in range(1, 2 * node.multiplier + 1)
+                         if is_power_of_two(inp[2] * m)), key=lambda m: abs(m - node.multiplier))
+            fixes = tuple(replace(node, multiplier=m).describe() for m in ms[:2]) or tuple(
+                f"{p} output channels" for p in powers_of_two_near(n))
         near = " or ".join(map(str, powers_of_two_near(n)))
         yield row, Finding(
             "L001", f"{row.spec} has {n} {noun}, not a power of two: GPU kernels tile "
             f"channels in powers of two, so {near} would use the hardware fully", fixes)
 
 
-def channels_first_input(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def channels_first_input(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L002: an input that looks like C×H×W typed in H×W×C order (``3x224x224``)."""
     shape = report.input_shape
     if shape is None or not is_volume(shape):
@@ -278,9 +280,8 @@ def channels_first_input(report: Report) -> Iterator[tuple[LayerRow | None, Find
             (f"input {w}x{c}x{h}",))
 
 
-def collapsed_spatial(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def collapsed_spatial(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L003: a k > 1 conv or pool on a 1-pixel-high or -wide input: most taps see padding."""
-    flow = Flow(report.layers)
     for row in leaves(report):
         node, inp = row.node, row.input_shape
         if not isinstance(node, Windowed) or inp is None or not is_volume(inp):
@@ -318,9 +319,8 @@ def collapsed_spatial(report: Report) -> Iterator[tuple[LayerRow | None, Finding
         yield row, Finding("L003", message, tuple(fixes))
 
 
-def layer_after_softmax(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def layer_after_softmax(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L004: softmax that is not the last layer (an activation, dropout or more after it)."""
-    flow = Flow(report.layers)
     for row in leaves(report):
         if not isinstance(row.node, Softmax):
             continue
@@ -350,7 +350,7 @@ def layer_after_softmax(report: Report) -> Iterator[tuple[LayerRow | None, Findi
             "end", (f"move the softmax after {label(nxt)}", *fixes))
 
 
-def dominant_fc(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def dominant_fc(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L005: one fc layer on an unpooled H×W×C feature map holding most of a CNN's
     parameters (VGG's fc6). An fc after global pooling is not flagged: pooling cannot
     shrink it."""
@@ -358,7 +358,6 @@ def dominant_fc(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
     rows = list(leaves(report))
     if not total or not any(isinstance(r.node, Conv | DepthwiseConv) for r in rows):
         return
-    flow = Flow(report.layers)
     for row in rows:
         node, params = row.node, row.params or 0
         if not isinstance(node, FC) or 2 * params <= total:
@@ -385,7 +384,7 @@ def dominant_fc(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
              f"{n_in:,}, {new:,} parameters instead of {params:,}",))
 
 
-def stride_exceeds_kernel(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def stride_exceeds_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L006: conv/dwconv windows further apart than they are wide (1×1 projections aside),
     and transposed convs whose stride leaves output pixels no tap reaches."""
     for row in leaves(report):
@@ -434,9 +433,8 @@ def stride_exceeds_kernel(report: Report) -> Iterator[tuple[LayerRow | None, Fin
             yield row, Finding("L006", message, tuple(fixes))
 
 
-def bias_before_bn(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def bias_before_bn(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L007: a conv/fc bias that the batch norm right after cancels."""
-    flow = Flow(report.layers)
     for row in leaves(report):
         node = row.node
         if not isinstance(node, WEIGHTED) or not node.bias or not row.biases:
@@ -451,9 +449,8 @@ def bias_before_bn(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
             (replace(node, bias=False).describe(),))
 
 
-def excessive_dropout(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def excessive_dropout(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L008: dropout with p ≥ 0.9, or two dropouts in a row."""
-    flow = Flow(report.layers)
     for row in leaves(report):
         node = row.node
         if not isinstance(node, Dropout):
@@ -474,7 +471,7 @@ def excessive_dropout(report: Report) -> Iterator[tuple[LayerRow | None, Finding
                 (f"one dropout({q:.4g}) instead of both",))
 
 
-def identity_layer(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def identity_layer(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L009: a layer that computes nothing (pooling that does not pool, dropout(0), ...).
 
     The explicit ``identity`` layer is deliberate and is not flagged, and neither is an
@@ -507,7 +504,7 @@ def identity_layer(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
             yield row, Finding("L009", f"{row.spec} does nothing: {why}", fixes)
 
 
-def pool_skips_input(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def pool_skips_input(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L010: max/avg pooling windows further apart than they are wide."""
     for row in leaves(report):
         node, inp = row.node, row.input_shape
@@ -532,9 +529,8 @@ def pool_skips_input(report: Report) -> Iterator[tuple[LayerRow | None, Finding]
         yield row, Finding("L010", message, tuple(fixes))
 
 
-def stacked_activations(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def stacked_activations(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L011: two element-wise activations in a row."""
-    flow = Flow(report.layers)
     for row in leaves(report):
         first = row.node
         if not isinstance(first, ACTIVATIONS):
@@ -558,9 +554,8 @@ def stacked_activations(report: Report) -> Iterator[tuple[LayerRow | None, Findi
                             f"remove {row.spec} at {row.path}"))
 
 
-def activation_before_softmax(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def activation_before_softmax(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L012: an activation squashing the logits right before softmax."""
-    flow = Flow(report.layers)
     for row in leaves(report):
         node = row.node
         if not isinstance(node, ACTIVATIONS):
@@ -587,7 +582,7 @@ def activation_before_softmax(report: Report) -> Iterator[tuple[LayerRow | None,
             (f"remove {row.spec}: the layer before softmax should output raw logits",))
 
 
-def large_kernel(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def large_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L013: a k×k conv (k ≥ 5, past the stem) that stacked 3×3 convs would do for fewer
     weights (VGG's argument)."""
     for row in leaves(report):
@@ -621,10 +616,9 @@ def large_kernel(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
             f"{'y' if n == 2 else 'ies'}", fixes)
 
 
-def linear_stack(report: Report) -> Iterator[tuple[LayerRow | None, Finding]]:
+def linear_stack(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L014: two conv/fc layers with no nonlinearity between them (a depthwise conv
     followed by a pointwise one is a separable conv and is not flagged)."""
-    flow = Flow(report.layers)
     for row in leaves(report):
         first = row.node
         if not isinstance(first, Conv | FC):
@@ -674,12 +668,13 @@ def lint(report: Report) -> list[Problem]:
     A finding repeated word for word on another repetition of the same spec layer
     (``[...] * N``) is reported once.
     """
+    flow = Flow(report.layers)
     flow_index = {row.path: n for n, row in enumerate(report.layers)}
     input_location = report.spec.input_location if report.spec is not None else None
     seen: set[tuple[str, int, str]] = set()
     ranked: list[tuple[int, int, Problem]] = []
     for order, check in enumerate(LINTS):
-        for row, finding in check(report):
+        for row, finding in check(report, flow):
             key = (finding.code, id(row.node) if row is not None else 0, finding.message)
             if key in seen:
                 continue

@@ -216,15 +216,3 @@ def _read_spec(self: Reader, root: yaml.MappingNode) -> RawSpec:
         mode=self.scalar(fields["mode"][0], "mode") if "mode" in fields else None,
         expect=expect,
     )
-
-
-
-def looks_like_yaml(text: str) -> bool:
-    """True when the text's first meaningful line is a ``key:`` (or a comment or ``---``)."""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped:
-            continue
-        return stripped.startswith(("#", "---", "%", "- ", "{")) or stripped == "-" or bool(
-            re.match(r"^[A-Za-z_][\w-]*\s*:(\s|$)", stripped))
-    return False

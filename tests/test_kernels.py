@@ -104,9 +104,7 @@ def ref_conv2d(
                         continue
                     for g in range(groups):
                         pix = xd[:, y, xx, g * cg : (g + 1) * cg]
-                        out[:, i, j, g * fg : (g + 1) * fg] += (
-                            pix @ wdd[p, q, :, g * fg : (g + 1) * fg]
-                        )
+                        out[:, i, j, g * fg : (g + 1) * fg] += pix @ wdd[p, q, :, g * fg : (g + 1) * fg]
     if b is not None:
         out += b
     return out.astype(np.float32)
@@ -406,8 +404,10 @@ def test_conv2d_named_cases(
 
 @pytest.mark.parametrize("block_bytes", [64, 4096, 50_000])
 def test_conv2d_im2col_blocking(monkeypatch: pytest.MonkeyPatch, block_bytes: int) -> None:
-    """Row blocks within an image and several images per block give the same result."""
+    """Row blocks within an image, several images per block, and the cache-sized chunks
+    of the tap loops and batch norm all give the same result."""
     monkeypatch.setattr(K, "_IM2COL_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(K, "_IM2COL_MIN_ROWS", 1)
     monkeypatch.setattr(K, "_TAP_CHUNK_ELEMS", block_bytes // 8)
     rng = rng_for("blocking", block_bytes)
     for n, h, c, f, k, s, g in [
@@ -431,6 +431,10 @@ def test_conv2d_im2col_blocking(monkeypatch: pytest.MonkeyPatch, block_bytes: in
             K.max_pool2d(x, (3, 3), (2, 2), (1, 1, 1, 1), True, out_hw),
             ref_pool(x, (3, 3), (2, 2), (1, 1, 1, 1), out_hw, "max"),
         )
+        gamma, beta, mean = randn(rng, c), randn(rng, c), randn(rng, c)
+        var = np.abs(randn(rng, c)) + 0.5
+        want = (x - mean) / np.sqrt(var + 1e-3) * gamma + beta
+        close(K.batch_norm(x, gamma, beta, mean, var, 1e-3), want)
 
 
 def test_conv2d_keeps_float32_and_inputs() -> None:
@@ -497,9 +501,7 @@ def test_max_pool2d_vs_reference(seed: int, symmetric: bool) -> None:
 @pytest.mark.parametrize("symmetric", [True, False])
 def test_avg_pool2d_vs_reference(seed: int, include_pad: bool, symmetric: bool) -> None:
     cfg = pool_config(seed, symmetric)
-    want = ref_pool(
-        cfg["x"], cfg["kernel"], cfg["stride"], cfg["padding"], cfg["out_hw"], "avg", include_pad
-    )
+    want = ref_pool(cfg["x"], cfg["kernel"], cfg["stride"], cfg["padding"], cfg["out_hw"], "avg", include_pad)
     close(K.avg_pool2d(**cfg, count_include_pad=include_pad), want)
 
 
@@ -592,9 +594,7 @@ def test_batch_norm(seed: int) -> None:
     close(got, want.astype(np.float32))
     tg = None if gamma is None else torch.from_numpy(gamma)
     tb = None if beta is None else torch.from_numpy(beta)
-    yt = tf.batch_norm(
-        to_t(x), torch.from_numpy(mean), torch.from_numpy(var), tg, tb, False, 0.1, eps
-    )
+    yt = tf.batch_norm(to_t(x), torch.from_numpy(mean), torch.from_numpy(var), tg, tb, False, 0.1, eps)
     close(got, from_t(yt))
 
 

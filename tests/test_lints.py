@@ -11,7 +11,7 @@ import pytest
 
 import cnncalc
 from cnncalc.diagnostics import RULES, Location, Severity
-from cnncalc.lints import LINTS, lint, powers_of_two_near, unread_per_stride
+from cnncalc.lints import LINTS, Flow, lint, powers_of_two_near, unread_per_stride
 
 ZOO = sorted((Path(cnncalc.__file__).parent / "zoo").glob("*.yaml"))
 
@@ -173,8 +173,9 @@ def test_every_rule_has_a_case_a_documented_example_and_a_lint() -> None:
 
 def test_lints_are_generators_of_row_finding_pairs() -> None:
     report = cnncalc.analyze("3x224x224 -> conv(96, 3) -> relu -> relu -> gap -> fc(10)")
+    flow = Flow(report.layers)
     for check in LINTS:
-        for row, finding in check(report):
+        for row, finding in check(report, flow):
             assert row is None or row in report.layers
             assert finding.code in RULES
 
