@@ -42,26 +42,6 @@ def numpy_threads() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def best_of(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    """Best wall time of ``runs`` calls after one warm-up call."""
-    result = fn()
-    best = float("inf")
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
-
-
-def matmul_peak(runs: int, n: int = 4096) -> float:
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    c = np.empty((n, n), dtype=np.float32)
-    t, _ = best_of(lambda: np.matmul(a, b, out=c), runs)
-    return 2.0 * n**3 / t / 1e9
-
-
 # ------------------------------------------------------------------------------ weights
 
 
@@ -269,17 +249,20 @@ def torch_models(vgg: dict[str, Any], res: dict[str, Any]) -> tuple[Any, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5, help="timed runs per network (best is kept)")
-    ap.add_argument("--layers", action="store_true", help="also print per-kernel-kind seconds")
+    ap.add_argument("--runs", type=int, default=5, help="timed rounds (the best time is kept)")
+    ap.add_argument("--layers", action="store_true", help="also print seconds per kernel kind")
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     args = ap.parse_args()
 
     threads = numpy_threads()
+    load0 = os.getloadavg()[0]
     print(f"numpy {np.__version__}, {threads} BLAS thread(s), float32, NHWC, batch 1")
-    peak = matmul_peak(3)
-    print(f"numpy float32 matmul peak (4096x4096x4096): {peak:.1f} GFLOP/s")
 
     rng = np.random.default_rng(0)
+    n = 4096
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    c = np.empty((n, n), dtype=np.float32)
     x = rng.standard_normal((1, 224, 224, 3), dtype=np.float32)
     vgg = vgg16_weights(rng)
     res = resnet50_weights(rng)
@@ -287,11 +270,37 @@ def main() -> None:
         ("VGG-16", 15.470e9, lambda tm: vgg16_numpy(x, vgg, tm)),
         ("ResNet-50", 4.089e9, lambda tm: resnet50_numpy(x, res, tm)),
     ]
-    results: dict[str, tuple[float, F32]] = {}
+    # Everything is timed in interleaved rounds, so that a busy spell on a shared machine
+    # hits the matmul peak, our kernels and torch alike; the best round of each is kept.
+    jobs: dict[str, Callable[[], Any]] = {"peak": lambda: np.matmul(a, b, out=c)}
+    for name, _, fwd in nets:
+        jobs[name] = lambda fwd=fwd: fwd(Timer(False))
+    if not args.no_torch:
+        import torch
+
+        torch.set_num_threads(threads)
+        tvgg, tres = torch_models(vgg, res)
+        xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+        def run_torch(model: Any) -> Any:
+            with torch.no_grad():
+                return model(xt).numpy()
+
+        jobs["torch VGG-16"] = lambda: run_torch(tvgg)
+        jobs["torch ResNet-50"] = lambda: run_torch(tres)
+    outputs = {key: fn() for key, fn in jobs.items()}  # warm-up (and outputs to compare)
+    best = dict.fromkeys(jobs, float("inf"))
+    for _ in range(args.runs):
+        for key, fn in jobs.items():
+            t0 = time.perf_counter()
+            fn()
+            best[key] = min(best[key], time.perf_counter() - t0)
+
+    peak = 2.0 * n**3 / best["peak"] / 1e9
+    print(f"numpy float32 matmul peak ({n}x{n}x{n}, best of {args.runs}): {peak:.1f} GFLOP/s")
     for name, macs, fwd in nets:
-        t, y = best_of(lambda fwd=fwd: fwd(Timer(False)), args.runs)
+        t = best[name]
         gf = 2 * macs / t / 1e9
-        results[name] = (t, y)
         print(
             f"{name:<9} cnncalc.kernels: {t:.3f} s  {gf:6.1f} GFLOP/s  "
             f"{100 * gf / peak:5.1f} % of matmul peak  ({macs / 1e9:.2f} GMACs)"
@@ -301,25 +310,17 @@ def main() -> None:
             fwd(tm)
             for kind, sec in sorted(tm.totals.items(), key=lambda kv: -kv[1]):
                 print(f"    {kind:<12} {sec * 1e3:8.1f} ms")
-
-    if args.no_torch:
-        return
-    import torch
-
-    torch.set_num_threads(threads)
-    tvgg, tres = torch_models(vgg, res)
-    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), no_grad, eval")
-    for (name, macs, _), model in zip(nets, (tvgg, tres), strict=True):
-        with torch.no_grad():
-            t, yt = best_of(lambda model=model: model(xt), args.runs)
-        ours, y = results[name]
-        ref = yt.numpy()
-        err = float(np.abs(y - ref).max() / (np.abs(ref).max() + 1e-30))
-        print(
-            f"{name:<9} torch:           {t:.3f} s  {2 * macs / t / 1e9:6.1f} GFLOP/s  "
-            f"-> cnncalc/torch time ratio {ours / t:.2f}x  (max rel. output diff {err:.1e})"
-        )
+    if not args.no_torch:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), no_grad, eval")
+        for name, macs, _ in nets:
+            t = best["torch " + name]
+            ref, y = outputs["torch " + name], outputs[name]
+            err = float(np.abs(y - ref).max() / (np.abs(ref).max() + 1e-30))
+            print(
+                f"{name:<9} torch:           {t:.3f} s  {2 * macs / t / 1e9:6.1f} GFLOP/s  "
+                f"-> cnncalc/torch time ratio {best[name] / t:.2f}x  (max rel. output diff {err:.1e})"
+            )
+    print(f"1-min load average before/after: {load0:.2f} / {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

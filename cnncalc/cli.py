@@ -6,6 +6,7 @@ or a failed expectation, 2 usage, syntax or file errors.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,14 +28,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.text import Text
 
 
-def stdout() -> Console:
-    """The console for tables (rich is imported only when a table is printed)."""
-    from rich.console import Console
-    return Console(highlight=False, soft_wrap=False,
-                   width=None if sys.stdout.isatty() else 140)
+def colour() -> bool:
+    """Colour only on a terminal, never with NO_COLOR set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and \
+        os.environ.get("TERM") != "dumb"
+
+
+def show(text: Text) -> None:
+    """Print a rendered text: through rich's console on a colour terminal, else as plain text
+    (rich's console is never imported when the output goes to a pipe or a file)."""
+    if colour():
+        from rich.console import Console
+        Console(highlight=False, soft_wrap=True).print(text)
+    else:
+        click.echo(text.plain)
 
 
 class DefaultGroup(click.Group):
@@ -158,7 +168,7 @@ def emit(report: Report, fmt: str, depth: int | None) -> None:
     else:
         from . import render
         shown = any(r.verified is not None for r in report.layers)
-        stdout().print(render.summary(report, depth, show_verified=shown))
+        show(render.summary(report, depth, show_verified=shown))
 
 
 @main.command()
@@ -176,7 +186,7 @@ def layers() -> None:
         doc = (kind.__doc__ or "").strip().splitlines()[0]
         rows.append((kind.name, [n for n in names if n != kind.name], args, kind.formula, doc))
     from . import render
-    stdout().print(render.catalog_table(rows))
+    show(render.catalog_table(rows))
 
 
 @main.command("zoo")
@@ -199,7 +209,7 @@ def zoo_command(fmt: str) -> None:
             "output": list(r.totals.output_shape or ())} for n, r in rows], indent=2))
         return
     from . import render
-    stdout().print(render.grid(
+    show(render.grid(
         [("Name", "<"), ("Input", "<"), ("Params", ">"), ("MACs", ">"), ("Description", "<")],
         [[n, format_shape(r.input_shape), f"{r.totals.params:,}",
           formats.human(r.totals.macs), (r.spec.description or "") if r.spec else ""]
@@ -282,11 +292,10 @@ def check(files: tuple[str, ...], fmt: str, mode: Mode | None, select: tuple[str
                 click.echo(formats.github_annotation(name, p))
     else:
         from . import render
-        out = stdout()
         for name, problems in results:
             for p in problems:
-                out.print(render.check_line(name, p), soft_wrap=True)
-        out.print(render.check_summary(results), soft_wrap=True)
+                show(render.check_line(name, p))
+        show(render.check_summary(results))
     errors = any(p.severity is Severity.ERROR for _, ps in results for p in ps)
     sys.exit(EXIT_USAGE if unreadable else EXIT_INVALID if errors else EXIT_OK)
 
@@ -297,5 +306,5 @@ def rules() -> None:
     rows = [[r.code, r.name, " / ".join(str(r.severity[m] or "—") for m in MODES), r.summary,
              r.example] for r in RULES.values()]
     from . import render
-    stdout().print(render.grid([("Code", "<"), ("Name", "<"), ("default/strict/lenient", "<"),
+    show(render.grid([("Code", "<"), ("Name", "<"), ("default/strict/lenient", "<"),
                                 ("Meaning", "<"), ("Example", "<")], rows))

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from rich.console import Group as RichGroup
-from rich.console import RenderableType
 from rich.text import Text
 
 from .analysis import Report
@@ -42,27 +40,30 @@ def grid(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[Cell]],
     if footer_row:
         everything.append(list(footer_row))
     widths = [max(len(str(r[i])) for r in everything) for i in range(len(headers))]
-    out = Text()
+    lines: list[Text] = []
 
     def line(cells: Sequence[Cell], style: str = "") -> None:
-        parts = Text(style=style)
+        text = Text(style=style)
+        last = len(cells) - 1
         for i, (cell, (_, align)) in enumerate(zip(cells, headers, strict=True)):
-            text = cell if isinstance(cell, Text) else Text(cell)
-            pad = " " * (widths[i] - len(text))
-            parts.append_text(Text(pad) + text if align == ">" else text + Text(pad))
-            if i < len(cells) - 1:
-                parts.append("  ")
-        parts.rstrip()
-        out.append_text(parts)
-        out.append("\n")
+            pad = " " * (widths[i] - len(cell))
+            gap = "" if i == last else "  "
+            if isinstance(cell, str):
+                text.append(pad + cell + gap if align == ">" else cell + pad + gap)
+            else:
+                before, after = (pad, gap) if align == ">" else ("", pad + gap)
+                text.append(before)
+                text.append_text(cell)
+                text.append(after)
+        text.rstrip()
+        lines.append(text)
 
     line([h for h, _ in headers], "bold")
     for i, r in enumerate(body):
         line(r, row_styles[i] if i < len(row_styles) else "")
     if footer_row:
         line(footer_row, "bold")
-    out.rstrip()
-    return out
+    return Text("\n").join(lines)
 
 
 def table(report: Report, depth: int | None = None, show_verified: bool = False) -> Text:
@@ -128,17 +129,17 @@ def problem_text(p: Problem, report: Report | None = None) -> Text:
     return text
 
 
-def problems(report: Report) -> RenderableType:
+def problems(report: Report) -> Text:
     counts = {s: sum(p.severity is s for p in report.problems) for s in Severity}
     head = Text(", ".join(f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in counts.items() if n)
                 or "no problems", style="bold red" if counts[Severity.ERROR] else "bold green")
-    return RichGroup(*(problem_text(p, report) for p in report.problems), head)
+    return Text("\n").join([*(problem_text(p, report) for p in report.problems), head])
 
 
-def summary(report: Report, depth: int | None = None, show_verified: bool = False
-            ) -> RenderableType:
-    return RichGroup(table(report, depth, show_verified), Text(""), footer(report), Text(""),
-                     problems(report))
+def summary(report: Report, depth: int | None = None, show_verified: bool = False) -> Text:
+    """Table, footer and problems: one :class:`Text` (plain or coloured by the CLI)."""
+    return Text("\n\n").join([table(report, depth, show_verified), footer(report),
+                              problems(report)])
 
 
 def catalog_table(kinds: Iterable[tuple[str, list[str], str, str, str]]) -> Text:

@@ -405,7 +405,7 @@ def test_conv2d_named_cases(
 @pytest.mark.parametrize("block_bytes", [64, 4096, 50_000])
 def test_conv2d_im2col_blocking(monkeypatch: pytest.MonkeyPatch, block_bytes: int) -> None:
     """Row blocks within an image, several images per block, and the cache-sized chunks
-    of the tap loops and batch norm all give the same result."""
+    of the tap loops all give the same result."""
     monkeypatch.setattr(K, "_IM2COL_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(K, "_IM2COL_MIN_ROWS", 1)
     monkeypatch.setattr(K, "_TAP_CHUNK_ELEMS", block_bytes // 8)
