@@ -8,6 +8,7 @@ arithmetic, not fresh random numbers for each of VGG-16's 138 M weights).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -57,6 +58,8 @@ class Pass:
         self.rng = np.random.default_rng(SEED)
         self.block = (self.rng.standard_normal(BLOCK) * 0.05).astype(np.float32)
         self.index = 0
+        self.kernel_seconds = 0.0
+        """Time spent in forward kernels alone (weights excluded), for benchmarks."""
         self.verified: list[bool | None] = [None] * len(self.report.layers)
         self.problems: list[Problem] = []
 
@@ -92,11 +95,16 @@ class Pass:
                 for g in node.groups():
                     y = self.group(g, y)
             else:
-                y = node.merge([self.group(g, x) for g in node.groups()])
+                outs = [self.group(g, x) for g in node.groups()]
+                start = time.perf_counter()
+                y = node.merge(outs)
+                self.kernel_seconds += time.perf_counter() - start
         else:
             assert isinstance(node, Layer)  # a Node is a Block or a Layer
             w = self.weights(node.weight_shapes(tuple(int(n) for n in x.shape[1:])))
+            start = time.perf_counter()
             y = node.forward(x, w)
+            self.kernel_seconds += time.perf_counter() - start
             del w
             self.tick()
         self.expect(index, y)

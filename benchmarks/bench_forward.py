@@ -1,0 +1,164 @@
+"""The NumPy forward pass: speed against NumPy's own matmul peak and against torch, and memory.
+
+Prints every figure (one run, best of a few repeats):
+- NumPy float32 matmul peak (GFLOP/s) measured in this run;
+- VGG-16 and ResNet-50 at 224×224×3, batch 1, through cnncalc's verification pass:
+  the whole pass (weights made layer by layer + kernels) and the kernels alone,
+  GFLOP/s (2·MACs / kernel time) and the ratio to the matmul peak;
+- torch's CPU forward of the same networks (same thread count, no_grad, eval) and the ratio;
+- `cnncalc summary vgg16` (verification on) as a whole process: seconds and peak RSS.
+
+Targets: VGG-16 ≥ 60 % of the matmul peak and ≤ 1.3× torch; ResNet-50 ≤ 2× torch;
+`cnncalc summary vgg16` ≤ 1.0 s and ≤ 700 MB peak RSS.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(HERE))
+
+from cnncalc import analyze, zoo  # noqa: E402
+from cnncalc.forward import Pass  # noqa: E402
+
+REPEAT = 3
+
+
+def matmul_peak() -> float:
+    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    b = a.copy()
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(5))
+    return 2 * 2048**3 / best / 1e9
+
+
+def _timed(fn: object) -> float:
+    start = time.perf_counter()
+    fn()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+def cnncalc_forward(name: str) -> tuple[float, float, int]:
+    """(whole pass seconds, kernel-only seconds, MACs), best of REPEAT."""
+    path = zoo.path(name)
+    assert path is not None
+    report = analyze(path)
+    best_total = best_kernels = float("inf")
+    for _ in range(REPEAT):
+        run = Pass(report, lambda: None)
+        x = run.rng.standard_normal((1, *report.input_shape), dtype=np.float32)
+        start = time.perf_counter()
+        run.group(report.spec.layers, x)
+        total = time.perf_counter() - start
+        assert all(v is not False for v in run.verified), "shape mismatch"
+        best_total = min(best_total, total)
+        best_kernels = min(best_kernels, run.kernel_seconds)
+    return best_total, best_kernels, report.totals.macs
+
+
+def torch_forward(name: str) -> float | None:
+    try:
+        import torch
+        from torch import nn
+    except ImportError:
+        return None
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
+    model = _torch_model(name, nn)
+    model.eval()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        model(x)
+        return min(_timed(lambda: model(x)) for _ in range(REPEAT + 2))
+
+
+def _torch_model(name: str, nn: object) -> object:
+    import torch
+    from torch import nn as tnn
+    if name == "vgg16":
+        layers: list[tnn.Module] = []
+        c = 3
+        for v in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+                  512, 512, 512, "M"):
+            if v == "M":
+                layers.append(tnn.MaxPool2d(2))
+            else:
+                layers += [tnn.Conv2d(c, int(v), 3, padding=1), tnn.ReLU(inplace=True)]
+                c = int(v)
+        return tnn.Sequential(*layers, tnn.AdaptiveAvgPool2d(7), tnn.Flatten(),
+                              tnn.Linear(25088, 4096), tnn.ReLU(True), tnn.Dropout(),
+                              tnn.Linear(4096, 4096), tnn.ReLU(True), tnn.Dropout(),
+                              tnn.Linear(4096, 1000))
+
+    class Bottleneck(tnn.Module):
+        def __init__(self, cin: int, width: int, stride: int) -> None:
+            super().__init__()
+            cout = width * 4
+            self.body = tnn.Sequential(
+                tnn.Conv2d(cin, width, 1, bias=False), tnn.BatchNorm2d(width), tnn.ReLU(True),
+                tnn.Conv2d(width, width, 3, stride, 1, bias=False), tnn.BatchNorm2d(width),
+                tnn.ReLU(True), tnn.Conv2d(width, cout, 1, bias=False), tnn.BatchNorm2d(cout))
+            self.short = tnn.Sequential(tnn.Conv2d(cin, cout, 1, stride, bias=False),
+                                        tnn.BatchNorm2d(cout)) if stride != 1 or cin != cout \
+                else tnn.Identity()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.body(x) + self.short(x))
+
+    blocks: list[tnn.Module] = [tnn.Conv2d(3, 64, 7, 2, 3, bias=False), tnn.BatchNorm2d(64),
+                                tnn.ReLU(True), tnn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for width, n, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+        for i in range(n):
+            blocks.append(Bottleneck(cin, width, stride if i == 0 else 1))
+            cin = width * 4
+    return tnn.Sequential(*blocks, tnn.AdaptiveAvgPool2d(1), tnn.Flatten(),
+                          tnn.Linear(2048, 1000))
+
+
+def whole_process(name: str) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of `cnncalc summary NAME` with verification on."""
+    exe = shutil.which("cnncalc") or str(Path(sys.executable).with_name("cnncalc"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([exe, "summary", name], capture_output=True, env=env)
+    best = float("inf")
+    for _ in range(REPEAT):
+        start = time.perf_counter()
+        proc = subprocess.run([exe, "summary", name, "--format", "json"], capture_output=True,
+                              env=env)
+        best = min(best, time.perf_counter() - start)
+        assert proc.returncode == 0, proc.stderr
+        assert b'"verified": true' in proc.stdout
+    rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return best, rss_kb / 1024
+
+
+def main() -> None:
+    threads = os.environ.get("OMP_NUM_THREADS", str(os.cpu_count()))
+    peak = matmul_peak()
+    print(f"cores {os.cpu_count()}, threads {threads}; numpy {np.__version__}")
+    print(f"numpy float32 matmul peak: {peak:.1f} GFLOP/s")
+    for name in ("vgg16", "resnet50"):
+        total, kernels, macs = cnncalc_forward(name)
+        gflops = 2 * macs / kernels / 1e9
+        print(f"{name}: cnncalc pass {total:.3f} s (kernels {kernels:.3f} s, weights made "
+              f"{total - kernels:.3f} s), {gflops:.1f} GFLOP/s = {gflops / peak:.0%} of matmul peak")
+        t = torch_forward(name)
+        if t is not None:
+            print(f"{name}: torch forward {t:.3f} s; cnncalc kernels / torch = {kernels / t:.2f}×, "
+                  f"whole pass / torch = {total / t:.2f}×")
+    seconds, rss = whole_process("vgg16")
+    print(f"cnncalc summary vgg16 (verified), whole process: {seconds:.3f} s, "
+          f"peak RSS {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

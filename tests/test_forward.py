@@ -1,0 +1,80 @@
+"""The verification pass: every row verified, memory-bounded skipping, mismatches are loud."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import cnncalc
+from cnncalc import layers, zoo
+from cnncalc.cli import main
+from cnncalc.forward import estimate_peak_bytes
+
+SPECS = [
+    "32x32x3 -> conv(10, 5, p=2) -> relu -> maxpool(2) -> fc(10)",
+    "17x13x4 -> conv(8, 3x5, s=2, p=same) -> dwconv(3, s=2, p=1, m=2) -> bn -> relu6 "
+    "-> deconv(6, 3, s=2, p=1, op=1) -> avgpool(3, s=2, p=1, ceil=true) -> lrn(3)",
+    "9x9x6 -> conv(6, 3, g=3, d=2, p=2) -> maxpool(2, ceil=true) -> pad(1) -> upsample(2) "
+    "-> adaptiveavgpool(3x2) -> flatten -> dropout -> fc(7) -> gelu -> softmax",
+    "16x16x8 -> residual([conv(8, 3, p=1) -> bn -> leakyrelu(0.1) -> conv(8, 3, p=1)]) "
+    "-> residual([conv(16, 3, s=2, p=1)], shortcut=[conv(16, 1, s=2) -> bn]) "
+    "-> concat([conv(4, 1)], [maxpool(3, s=1, p=1)], []) -> [prelu -> elu -> silu] * 2 "
+    "-> hardswish -> sigmoid -> tanh -> identity -> globalmaxpool -> gap -> fc(3)",
+]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+@pytest.mark.parametrize("batch", [1, 3])
+def test_every_row_verified(spec: str, batch: int) -> None:
+    r = cnncalc.analyze(spec, verify=True, batch=batch)
+    assert r.ok, r.errors
+    assert [row.verified for row in r.layers] == [True] * len(r.layers)
+
+
+@pytest.mark.parametrize("name", ["lenet5", "cs231n", "googlenet", "mobilenet_v2"])
+def test_zoo_verified(name: str) -> None:
+    path = zoo.path(name)
+    assert path is not None
+    r = cnncalc.analyze(path, verify=True)
+    assert all(row.verified for row in r.layers)
+
+
+def test_too_big_is_skipped_with_a_note_and_never_allocates() -> None:
+    spec = "4096x4096x64 -> conv(64, 3, p=1) -> fc(100000)"
+    r = cnncalc.analyze(spec, verify=True, max_memory=2**30)
+    assert [row.verified for row in r.layers] == [None, None]
+    (note,) = [p for p in r.problems if p.code == "V002"]
+    assert note.severity.value == "note" and "MiB" in note.message
+    assert estimate_peak_bytes(r) > 2**30
+
+
+def test_estimate_covers_the_largest_layer() -> None:
+    r = cnncalc.analyze("224x224x3 -> conv(64, 3, p=1) -> flatten -> fc(4096)")
+    fc_weights = 224 * 224 * 64 * 4096 * 4
+    assert estimate_peak_bytes(r) >= fc_weights
+
+
+def test_a_wrong_formula_is_reported_as_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = layers.Upsample.output_shape
+    monkeypatch.setattr(layers.Upsample, "output_shape",
+                        lambda self, inp: (real(self, inp)[0] + 1, *real(self, inp)[1:]))
+    r = cnncalc.analyze("8x8x3 -> upsample(2) -> relu", verify=True)
+    bugs = [p for p in r.problems if p.code == "V001"]
+    assert [b.path for b in bugs] == ["1", "2"]  # the upsample, and the relu fed by it
+    assert bugs[0].severity.value == "error" and "bug in cnncalc" in bugs[0].message
+    assert [row.verified for row in r.layers][0] is False and not r.ok
+
+
+def test_cli_runs_it_by_default_and_not_with_no_verify() -> None:
+    runner = CliRunner()
+    spec = SPECS[0]
+    out = json.loads(runner.invoke(main, [spec, "--format", "json"]).stdout)
+    assert all(row["verified"] is True for row in out["layers"])
+    out = json.loads(runner.invoke(main, [spec, "--format", "json", "--no-verify"]).stdout)
+    assert all(row["verified"] is None for row in out["layers"])
+    table = runner.invoke(main, [spec], env={"NO_COLOR": "1"}).stdout
+    assert "✓" in table.splitlines()[0]
+    res = runner.invoke(main, [spec, "--max-memory", "1KB", "--format", "json"])
+    assert json.loads(res.stdout)["problems"][-1]["code"] == "V002"
