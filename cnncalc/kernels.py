@@ -136,7 +136,8 @@ def _out_size(size: int, k: int, s: int, d: int) -> int:
 
 
 def _conv_gemm(
-    xp: F32,
+    x: F32,
+    padding: tuple[int, int, int, int],
     wmat: F32,
     b: F32 | None,
     kernel: tuple[int, int],
@@ -144,42 +145,64 @@ def _conv_gemm(
     dilation: tuple[int, int],
     out: F32,
 ) -> None:
-    """Dense (groups=1) conv: im2col in cache-sized row blocks, one GEMM per block."""
+    """Dense (groups=1) conv: im2col in cache-sized row blocks, one GEMM per block.
+
+    The padded input is never materialised whole: each block of output rows pads just
+    the input rows it reads (a small slab that stays in cache), takes its `windows` view
+    and copies that into the im2col block.
+    """
     n, oh, ow, f = out.shape
+    _, h, w, c = x.shape
     kh, kw = kernel
-    c = xp.shape[3]
+    sh = stride[0]
+    top, _, left, _ = padding
     k = kh * kw * c
-    if kh == kw == 1 and stride == (1, 1) and xp.flags.c_contiguous:
+    padded = any(padding)
+    if kh == kw == 1 and stride == (1, 1) and not padded:
         # 1x1 stride-1: the input already is the im2col matrix
         o2 = out.reshape(n * oh * ow, f)
-        np.matmul(xp.reshape(n * oh * ow, c), wmat, out=o2)
+        np.matmul(x.reshape(n * oh * ow, c), wmat, out=o2)
         if b is not None:
             o2 += b
         return
-    view = windows(xp, kernel, stride, dilation, (oh, ow))
     rows_budget = max(1, _IM2COL_BLOCK_BYTES // (4 * k), _IM2COL_MIN_ROWS)
     per_image = oh * ow
     if per_image <= rows_budget:
-        # several whole images per block
+        # several whole (small) images per block
         nb = max(1, rows_budget // per_image)
         buf = np.empty((min(nb, n) * per_image, k), dtype=np.float32)
         for n0 in range(0, n, nb):
             n1 = min(n, n0 + nb)
             col = buf[: (n1 - n0) * per_image]
-            np.copyto(col.reshape(n1 - n0, oh, ow, kh, kw, c), view[n0:n1])
+            view = windows(_pad(x[n0:n1], padding, 0.0), kernel, stride, dilation, (oh, ow))
+            np.copyto(col.reshape(n1 - n0, oh, ow, kh, kw, c), view)
             o2 = out[n0:n1].reshape(-1, f)
             np.matmul(col, wmat, out=o2)
             if b is not None:
                 o2 += b
         return
     # blocks of output rows within one image
-    ry = max(1, rows_budget // ow)
-    buf = np.empty((min(ry, oh) * ow, k), dtype=np.float32)
+    ry = min(oh, max(1, rows_budget // ow))
+    keff_h = dilation[0] * (kh - 1) + 1
+    buf = np.empty((ry * ow, k), dtype=np.float32)
+    slab = np.zeros((1, (ry - 1) * sh + keff_h, w + padding[2] + padding[3], c), dtype=np.float32)
     for i in range(n):
         for y0 in range(0, oh, ry):
             y1 = min(oh, y0 + ry)
+            r0 = y0 * sh - top  # first input row read by this block (may be padding)
+            nr = (y1 - 1 - y0) * sh + keff_h
+            if padded:
+                src = slab[:, :nr]
+                lo = min(max(-r0, 0), nr)
+                hi = max(min(h - r0, nr), lo)
+                src[:, :lo, left : left + w] = 0.0
+                src[:, hi:, left : left + w] = 0.0
+                src[:, lo:hi, left : left + w] = x[i : i + 1, r0 + lo : r0 + hi]
+            else:
+                src = x[i : i + 1, r0 : r0 + nr]
             col = buf[: (y1 - y0) * ow]
-            np.copyto(col.reshape(y1 - y0, ow, kh, kw, c), view[i, y0:y1])
+            view = windows(src, kernel, stride, dilation, (y1 - y0, ow))
+            np.copyto(col.reshape(1, y1 - y0, ow, kh, kw, c), view)
             o2 = out[i, y0:y1].reshape(-1, f)
             np.matmul(col, wmat, out=o2)
             if b is not None:
@@ -271,15 +294,16 @@ def conv2d(
     w = _f32(w)
     bb = None if b is None else _f32(b)
     kh, kw, cg, f = w.shape
-    xp = _pad(x, padding, 0.0)
-    n, hp, wp, _ = xp.shape
-    oh = _out_size(hp, kh, stride[0], dilation[0])
-    ow = _out_size(wp, kw, stride[1], dilation[1])
+    n, h, wd, _ = x.shape
+    top, bottom, left, right = padding
+    oh = _out_size(h + top + bottom, kh, stride[0], dilation[0])
+    ow = _out_size(wd + left + right, kw, stride[1], dilation[1])
     out = np.empty((n, oh, ow, f), dtype=np.float32)
     if groups == 1:
         wmat = np.ascontiguousarray(w.reshape(kh * kw * cg, f))
-        _conv_gemm(xp, wmat, bb, (kh, kw), stride, dilation, out)
+        _conv_gemm(x, padding, wmat, bb, (kh, kw), stride, dilation, out)
         return out
+    xp = _pad(x, padding, 0.0)
     if cg == 1:
         _conv_depthwise(xp, w, (kh, kw), stride, dilation, out)
     else:

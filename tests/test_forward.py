@@ -64,7 +64,7 @@ def test_a_wrong_formula_is_reported_as_a_bug(monkeypatch: pytest.MonkeyPatch) -
     bugs = [p for p in r.problems if p.code == "V001"]
     assert [b.path for b in bugs] == ["1", "2"]  # the upsample, and the relu fed by it
     assert bugs[0].severity.value == "error" and "bug in cnncalc" in bugs[0].message
-    assert [row.verified for row in r.layers][0] is False and not r.ok
+    assert r.layers[0].verified is False and not r.ok
 
 
 def test_cli_runs_it_by_default_and_not_with_no_verify() -> None:

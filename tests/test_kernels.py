@@ -404,24 +404,29 @@ def test_conv2d_named_cases(
 
 @pytest.mark.parametrize("block_bytes", [64, 4096, 50_000])
 def test_conv2d_im2col_blocking(monkeypatch: pytest.MonkeyPatch, block_bytes: int) -> None:
-    """Row blocks within an image, several images per block, and the cache-sized chunks
-    of the tap loops all give the same result."""
+    """Row blocks within an image (each padding only its own input slab), several images
+    per block, and the cache-sized chunks of the tap loops all give the same result."""
     monkeypatch.setattr(K, "_IM2COL_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(K, "_IM2COL_MIN_ROWS", 1)
     monkeypatch.setattr(K, "_TAP_CHUNK_ELEMS", block_bytes // 8)
     rng = rng_for("blocking", block_bytes)
-    for n, h, c, f, k, s, g in [
-        (3, 13, 4, 5, 3, 1, 1),
-        (2, 17, 6, 4, 2, 2, 1),
-        (2, 9, 6, 12, 3, 1, 6),
-    ]:
+    cases = [
+        # n, h, c, f, kernel, stride, padding, dilation, groups
+        (3, 13, 4, 5, 3, 1, (1, 0, 1, 2), 1, 1),
+        (2, 17, 6, 4, 2, 2, (1, 0, 1, 2), 1, 1),
+        (2, 9, 6, 12, 3, 1, (1, 0, 1, 2), 1, 6),  # depthwise, multiplier 2
+        (2, 6, 3, 4, 1, 1, (3, 2, 0, 1), 1, 1),  # 1x1 with padding: all-padding rows
+        (1, 12, 2, 3, 3, 2, (4, 3, 2, 2), 2, 1),  # dilation, more padding than reach
+        (2, 10, 5, 2, 4, 3, (0, 0, 0, 0), 1, 1),  # no padding, stride > 1
+    ]
+    for n, h, c, f, k, s, pad, d, g in cases:
         cfg = {
             "x": randn(rng, n, h, h + 2, c),
             "w": randn(rng, k, k, c // g, f),
             "b": randn(rng, f),
             "stride": (s, s),
-            "padding": (1, 0, 1, 2),
-            "dilation": (1, 1),
+            "padding": pad,
+            "dilation": (d, d),
             "groups": g,
         }
         close(K.conv2d(**cfg), ref_conv2d(**cfg))
@@ -431,10 +436,9 @@ def test_conv2d_im2col_blocking(monkeypatch: pytest.MonkeyPatch, block_bytes: in
             K.max_pool2d(x, (3, 3), (2, 2), (1, 1, 1, 1), True, out_hw),
             ref_pool(x, (3, 3), (2, 2), (1, 1, 1, 1), out_hw, "max"),
         )
-        gamma, beta, mean = randn(rng, c), randn(rng, c), randn(rng, c)
-        var = np.abs(randn(rng, c)) + 0.5
-        want = (x - mean) / np.sqrt(var + 1e-3) * gamma + beta
-        close(K.batch_norm(x, gamma, beta, mean, var, 1e-3), want)
+    for seed in range(0, 80, 2):  # the random configurations again, now blocked
+        cfg = conv_config(seed)
+        close(K.conv2d(**cfg), ref_conv2d(**cfg))
 
 
 def test_conv2d_keeps_float32_and_inputs() -> None:
