@@ -18,7 +18,7 @@ from . import __version__, formats, zoo
 from .analysis import DTYPES, Report, analyze_spec, read_spec
 from .build import Spec
 from .diagnostics import MODES, RULES, Mode, Problem, Severity, SpecSyntaxError
-from .layers import LAYERS, arguments
+from .layers import LAYERS, Layer, arguments
 from .shapes import format_shape
 from .values import byte_size
 
@@ -169,6 +169,41 @@ def emit(report: Report, fmt: str, depth: int | None) -> None:
         from . import render
         shown = any(r.verified is not None for r in report.layers)
         show(render.summary(report, depth, show_verified=shown))
+
+
+@main.command()
+@click.argument("spec")
+@mode_options
+def explain(spec: str, mode: Mode | None) -> None:
+    """Show the arithmetic behind every layer: (N − F + 2P)/S + 1, weights, MACs."""
+    text: str | None = None
+    name = spec if Path(spec).suffix or spec == "-" else "<spec>"
+    try:
+        parsed, text, name = load(spec)
+    except SpecSyntaxError as exc:
+        sys.exit(report_syntax_error(exc, text if text is not None else
+                                     (spec if not Path(spec).suffix else None), name, False))
+    report = analyze_spec(parsed, mode)
+    by_path: dict[str, list[Problem]] = {}
+    for p in report.problems:
+        by_path.setdefault(p.path, []).append(p)
+    lines = []
+    for row in report.layers:
+        indent = "  " * (row.depth - 1)
+        lines.append(f"{indent}{row.path}  {row.spec}   "
+                     f"{format_shape(row.input_shape)} → {format_shape(row.output_shape)}")
+        if isinstance(row.node, Layer) and row.input_shape and row.output_shape:
+            lines += [f"{indent}      {line}" for line in row.node.explain(row.input_shape,
+                                                                           row.output_shape)]
+        elif row.is_block:
+            lines.append(f"{indent}      {type(row.node).formula if row.node else ''}")
+        lines += [f"{indent}      {p.severity.value} {p.code}: {p.message}"
+                  for p in by_path.get(row.path, [])]
+    t = report.totals
+    lines.append(f"total: {t.params:,} params, {t.non_trainable:,} non-trainable, "
+                 f"{t.macs:,} MACs, output {format_shape(t.output_shape)}")
+    click.echo("\n".join(lines))
+    sys.exit(EXIT_OK if report.ok else EXIT_INVALID)
 
 
 @main.command()

@@ -56,8 +56,8 @@ __all__ = [
 ]
 
 # Bytes of im2col rows built at a time by the GEMM convolution: a block that stays in
-# the last-level cache while the GEMM consumes it (one big im2col of VGG's first
-# layers would be 115 MB of memory traffic on top of the arithmetic).
+# the last-level cache while the GEMM consumes it (one big im2col of VGG's second layer
+# would be 115 MB of fresh memory and traffic on top of the arithmetic).
 _IM2COL_BLOCK_BYTES = 3 << 20
 # ... but at least this many rows per GEMM, so that packing the weights (which OpenBLAS
 # does once per call) stays amortised when kh*kw*C is large (VGG's 3x3x512 layers).
@@ -87,13 +87,21 @@ def windows(
 
     ``v[n, i, j, p, q, c] = x[n, i*s_h + p*d_h, j*s_w + q*d_w, c]`` with shape
     ``(N, H', W', kh, kw, C)``; no data is copied.  Shared by convolution (im2col is
-    one contiguous copy of it) and pooling (a reduction over axes 3 and 4).
+    one contiguous copy of it) and pooling (a max/sum over axes 3 and 4).
+    Raises ValueError if the windows would reach past ``x`` (never reads out of bounds).
     """
     kh, kw = kernel
     sh, sw = stride
     dh, dw = dilation
     oh, ow = out_hw
-    n, _, _, c = x.shape
+    n, h, w, c = x.shape
+    if min(oh, ow, kh, kw, sh, sw, dh, dw) < 1 or (
+        (oh - 1) * sh + (kh - 1) * dh >= h or (ow - 1) * sw + (kw - 1) * dw >= w
+    ):
+        raise ValueError(
+            f"windows: {out_hw} windows of {kernel} (stride {stride}, dilation {dilation})"
+            f" do not fit in a {h}x{w} input"
+        )
     s_n, s_h, s_w, s_c = x.strides
     view: F32 = as_strided(
         x,

@@ -178,6 +178,13 @@ class Layer(Node):
         """Receptive-field step, or None when the receptive field is undefined after it."""
         return IDENTITY_STEP
 
+    def explain(self, inp: Shape, out: Shape) -> list[str]:
+        """The arithmetic behind this layer's numbers, one line per fact (``cnncalc explain``)."""
+        c = self.counts(inp, out)
+        if out == inp and not c.params and not c.non_trainable:
+            return ["same shape, no parameters"]
+        return [f"output {format_shape(out)}", *count_lines(c)]
+
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
         """Shapes of the arrays the forward kernel needs (weights, biases, statistics)."""
         return {}
@@ -264,6 +271,44 @@ class Windowed(Layer):
     def step(self, inp: Shape) -> Step | None:
         wh, ww = self.windows(inp)
         return Step((wh.k_eff, ww.k_eff), (wh.stride, ww.stride))
+
+    def explain(self, inp: Shape, out: Shape) -> list[str]:
+        c = self.counts(inp, out)
+        kernel = self.geometry()[0]
+        per_group = c.weights // max(1, kernel[0] * kernel[1] * out[2]) if c.weights else 0
+        formula = f"{kernel[0]}·{kernel[1]}·{per_group}·{out[2]}"
+        spatial = f" · {out[0]}·{out[1]}"
+        return window_lines(self, inp, out) + count_lines(c, formula, spatial)
+
+
+def window_lines(layer: Windowed, inp: Shape, out: Shape) -> list[str]:
+    """Per-axis (N − F + 2P)/S + 1 lines (one when both axes agree)."""
+    wh, ww = layer.windows(inp)
+    floor = "⌈⌉" if wh.ceil else "⌊⌋"
+    lines = []
+    for axis, w, n in (("height", wh, out[0]), ("width", ww, out[1])):
+        exact = "" if not w.leftover else f" → {floor[0]}…{floor[1]} = {n}"
+        lines.append(f"{axis}: {arithmetic(w)}{exact}")
+    if lines[0].split(": ", 1)[1] == lines[1].split(": ", 1)[1]:
+        lines = ["height and width: " + lines[0].split(": ", 1)[1]]
+    if wh.dilation > 1 or ww.dilation > 1:
+        lines.append(f"dilated kernel spans {wh.k_eff}×{ww.k_eff} pixels (d·(k−1) + 1)")
+    return [*lines, f"output {format_shape(out)}"]
+
+
+def count_lines(c: Counts, formula: str = "", spatial: str = "") -> list[str]:
+    lines = []
+    if c.weights:
+        lines.append(f"weights {formula + ' = ' if formula else ''}{c.weights:,}")
+    if c.biases:
+        lines.append(f"biases {c.biases:,}")
+    if c.params:
+        lines.append(f"params {c.params:,}")
+    if c.non_trainable:
+        lines.append(f"non-trainable {c.non_trainable:,}")
+    if c.macs:
+        lines.append(f"MACs {c.weights:,}{spatial} = {c.macs:,}" if spatial else f"MACs {c.macs:,}")
+    return lines
 
 
 def _lost_text(lost_h: int, lost_w: int) -> str:
@@ -888,6 +933,10 @@ class FC(Layer):
     def counts(self, inp: Shape, out: Shape) -> Counts:
         weights = elements(inp) * self.units
         return Counts(weights, self.units if self.bias else 0, 0, weights)
+
+    def explain(self, inp: Shape, out: Shape) -> list[str]:
+        flat = [] if len(inp) == 1 else [f"flattens {format_shape(inp)} = {elements(inp):,} inputs"]
+        return flat + count_lines(self.counts(inp, out), f"{elements(inp):,}·{self.units}")
 
     def step(self, inp: Shape) -> Step | None:
         return None

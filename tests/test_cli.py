@@ -129,3 +129,21 @@ def test_real_process_no_traceback_and_no_color_when_piped() -> None:
     proc = subprocess.run([sys.executable, "-m", "cnncalc", "32x32x3 -> conv(10,"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_explain_shows_the_lecture_arithmetic() -> None:
+    code, out, _ = run("explain", "7x7x3 -> conv(1, 3, s=3)")
+    assert code == 1
+    assert "(7 − 3 + 2·0)/3 + 1 = 2.33 → ⌊…⌋ = 2" in out
+    code, out, _ = run("explain", "32x32x3 -> conv(10, 5, p=2) -> fc(10)")
+    assert code == 0
+    assert "height and width: (32 − 5 + 2·2)/1 + 1 = 32" in out
+    assert "weights 5·5·3·10 = 750" in out and "params 760" in out
+    assert "MACs 750 · 32·32 = 768,000" in out
+    assert "flattens 32×32×10 = 10,240 inputs" in out
+
+
+def test_rules_lists_every_code() -> None:
+    from cnncalc.diagnostics import RULES
+    code, out, _ = run("rules")
+    assert code == 0 and all(c in out for c in RULES)

@@ -28,9 +28,6 @@ SEEDS = range(50)
 RTOL = 1e-4
 ATOL = 1e-4
 
-torch.set_num_threads(1)
-
-
 # ------------------------------------------------------------------------------ helpers
 
 
@@ -332,6 +329,11 @@ def test_windows_matches_indexing() -> None:
                     np.testing.assert_array_equal(v[:, i, j, p, q], x[:, i * 2 + p * 2, j * 3 + q])
     assert not v.flags.writeable
     assert np.shares_memory(v, x)  # a view, not a copy
+    K.windows(x, (3, 2), (2, 3), (2, 1), (4, 3))  # last window ends exactly at row 10
+    with pytest.raises(ValueError):
+        K.windows(x, (3, 2), (2, 3), (2, 1), (5, 3))  # would read past the last row
+    with pytest.raises(ValueError):
+        K.windows(x, (3, 2), (2, 3), (2, 1), (4, 4))
 
 
 def test_conv_and_pools_share_windows(monkeypatch: pytest.MonkeyPatch) -> None:
