@@ -368,10 +368,15 @@ def analyze(spec: str | Path, mode: Mode | None = None, *, verify: bool = False,
 
 
 def validate(spec: str | Path, mode: Mode | None = None, **options: Any) -> Report:
-    """Like :func:`analyze`, but raise :class:`~cnncalc.ArchitectureError` on any error."""
+    """Like :func:`analyze`, but raise :class:`~cnncalc.ArchitectureError` on any error.
+
+    The exception's ``.problems`` are all of the report's problems (errors first in spec
+    order, then warnings and notes) — the codes and locations ``cnncalc check`` prints.
+    """
     report = analyze(spec, mode, **options)
     if not report.ok:
-        raise ArchitectureError(report.errors)
+        rank = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
+        raise ArchitectureError(sorted(report.problems, key=lambda p: rank[p.severity]))
     return report
 
 
