@@ -39,7 +39,9 @@ def numpy_threads() -> int:
         val = os.environ.get(var)
         if val and val.isdigit() and int(val) > 0:
             return int(val)
-    return len(os.sched_getaffinity(0))
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 # ------------------------------------------------------------------------------ weights
