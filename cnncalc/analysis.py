@@ -297,12 +297,16 @@ def read_spec(source: str | Path) -> tuple[Spec, str]:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
         raise syntax_error("S008", f"the spec is larger than {MAX_SPEC_BYTES // 2**20} MiB",
                            Location(1, 1))
-    if is_yaml:
-        from . import yamlspec  # PyYAML is imported only for YAML specs
-        raw = yamlspec.load(text)
-    else:
-        raw = oneline.parse(text)
-    return build(raw), text
+    try:
+        if is_yaml:
+            from . import yamlspec  # PyYAML is imported only for YAML specs
+            raw = yamlspec.load(text)
+        else:
+            raw = oneline.parse(text)
+        return build(raw), text
+    except SpecSyntaxError as exc:
+        exc.source = text
+        raise
 
 
 def looks_like_yaml(text: str) -> bool:
@@ -321,15 +325,15 @@ def read_file(path: Path) -> str:
     """Read a spec file as UTF-8, turning every failure into a S008 problem."""
     try:
         if path.is_dir():
-            raise syntax_error("S008", f"{path} is a directory, not a spec file", None,
+            raise syntax_error("S008", "this is a directory, not a spec file", None,
                                ("name a .yaml file inside it",))
         data = path.read_bytes()
     except FileNotFoundError:
-        raise syntax_error("S008", f"{path}: no such file", None) from None
+        raise syntax_error("S008", "no such file", None) from None
     except OSError as exc:
-        raise syntax_error("S008", f"{path}: cannot read it ({exc.strerror})", None) from None
+        raise syntax_error("S008", f"cannot read the file ({exc.strerror})", None) from None
     if len(data) > MAX_SPEC_BYTES:
-        raise syntax_error("S008", f"{path} is larger than {MAX_SPEC_BYTES // 2**20} MiB; "
+        raise syntax_error("S008", f"the file is larger than {MAX_SPEC_BYTES // 2**20} MiB; "
                            "is it really an architecture spec?", None)
     try:
         return data.decode("utf-8-sig")
@@ -337,7 +341,7 @@ def read_file(path: Path) -> str:
         before = data[:exc.start]
         line = before.count(b"\n") + 1
         column = exc.start - (before.rfind(b"\n") + 1) + 1
-        raise syntax_error("S008", f"{path} is not UTF-8 text: byte 0x{data[exc.start]:02x} "
+        raise syntax_error("S008", f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} "
                            f"at line {line}, column {column}", Location(line, column),
                            ("save the file as UTF-8",)) from None
 

@@ -104,12 +104,18 @@ def read_error(message: str) -> list[Problem]:
     return [Problem(Severity.ERROR, "S008", message)]
 
 
-def report_syntax_error(exc: SpecSyntaxError, text: str | None, name: str, as_json: bool) -> int:
-    if as_json:
-        click.echo(formats.error_json(exc.problems))
-    for p in exc.problems:
-        click.echo(formats.syntax_problem(p, text, name), err=True)
-    return EXIT_USAGE
+def load_or_exit(spec: str, as_json: bool) -> Spec:
+    """Load SPEC, or report why it cannot be read or parsed (stderr; JSON too) and exit 2."""
+    try:
+        return load(spec)[0]
+    except SpecSyntaxError as exc:
+        one_line = not Path(spec).suffix and spec != "-" and zoo.path(spec) is None
+        name = "<spec>" if one_line else spec
+        if as_json:
+            click.echo(formats.error_json(exc.problems))
+        for p in exc.problems:
+            click.echo(formats.syntax_problem(p, spec if one_line else exc.source, name), err=True)
+        sys.exit(EXIT_USAGE)
 
 
 @main.command()
@@ -138,14 +144,7 @@ def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: 
         memory_limit = byte_size(max_memory)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-memory") from None
-    text: str | None = None
-    name = spec if Path(spec).suffix or spec == "-" else "<spec>"
-    try:
-        parsed, text, name = load(spec)
-    except SpecSyntaxError as exc:
-        sys.exit(report_syntax_error(exc, text if text is not None else
-                                     (spec if not Path(spec).suffix else None), name,
-                                     fmt == "json"))
+    parsed = load_or_exit(spec, as_json=fmt == "json")
     report = analyze_spec(parsed, mode, batch, dtype)
     if verify is not False and report.ok:
         report = run_forward(report, memory_limit, explicit=bool(verify), fmt=fmt)
@@ -176,14 +175,7 @@ def emit(report: Report, fmt: str, depth: int | None) -> None:
 @mode_options
 def explain(spec: str, mode: Mode | None) -> None:
     """Show the arithmetic behind every layer: (N − F + 2P)/S + 1, weights, MACs."""
-    text: str | None = None
-    name = spec if Path(spec).suffix or spec == "-" else "<spec>"
-    try:
-        parsed, text, name = load(spec)
-    except SpecSyntaxError as exc:
-        sys.exit(report_syntax_error(exc, text if text is not None else
-                                     (spec if not Path(spec).suffix else None), name, False))
-    report = analyze_spec(parsed, mode)
+    report = analyze_spec(load_or_exit(spec, as_json=False), mode)
     by_path: dict[str, list[Problem]] = {}
     for p in report.problems:
         by_path.setdefault(p.path, []).append(p)

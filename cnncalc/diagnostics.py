@@ -221,8 +221,10 @@ def resolve(
 class SpecError(ValueError):
     """Base of every error cnncalc raises about a spec; ``.problems`` says what and where."""
 
-    def __init__(self, problems: Iterable[Problem] = ()) -> None:
+    def __init__(self, problems: Iterable[Problem] = (), source: str | None = None) -> None:
         self.problems: list[Problem] = list(problems)
+        self.source = source
+        """The spec text the locations refer to, when it could be read."""
         super().__init__(self.problems)
 
     def __str__(self) -> str:

@@ -173,6 +173,15 @@ def load(source: str) -> RawSpec:
     return _read_spec(Reader(source), root)
 
 
+def check_key(name: str, known: tuple[str, ...], what: str, node: yaml.Node) -> None:
+    """An unknown key is an error with a did-you-mean, never silently ignored."""
+    if name not in known:
+        close = difflib.get_close_matches(name, known, 1)
+        raise syntax_error("S006", f"unknown {what} '{name}'", _at(node),
+                           tuple(f"did you mean '{c}'?" for c in close)
+                           or (f"the {what}s are {', '.join(known)}",))
+
+
 def _read_spec(self: Reader, root: yaml.MappingNode) -> RawSpec:
     fields: dict[str, tuple[yaml.Node, Location]] = {}
     keys = [str(k.value) for k, _ in root.value]
@@ -183,11 +192,7 @@ def _read_spec(self: Reader, root: yaml.MappingNode) -> RawSpec:
                             "this file out of the hook's `files:` pattern",))
     for key, value in root.value:
         name = str(key.value)
-        if name not in TOP_KEYS:
-            close = difflib.get_close_matches(name, TOP_KEYS, 1)
-            raise syntax_error("S006", f"unknown top-level key '{name}'", _at(key),
-                               tuple(f"did you mean '{c}'?" for c in close)
-                               or (f"the keys are {', '.join(TOP_KEYS)}",))
+        check_key(name, TOP_KEYS, "top-level key", key)
         if name in fields:
             raise syntax_error("S006", f"'{name}' is given twice", _at(key))
         fields[name] = (value, _at(key))
@@ -203,11 +208,7 @@ def _read_spec(self: Reader, root: yaml.MappingNode) -> RawSpec:
             raise syntax_error("S006", "`expect:` must be a mapping, e.g. {params: 760}", _at(node))
         for key, value in node.value:
             name = str(key.value)
-            if name not in EXPECT_KEYS:
-                close = difflib.get_close_matches(name, EXPECT_KEYS, 1)
-                raise syntax_error("S006", f"unknown expectation '{name}'", _at(key),
-                                   tuple(f"did you mean '{c}'?" for c in close)
-                                   or (f"expectations: {', '.join(EXPECT_KEYS)}",))
+            check_key(name, EXPECT_KEYS, "expectation", key)
             expect[name] = (self.scalar(value, name), _at(key))
     name_node = fields.get("name", (None, None))[0]
     return RawSpec(
