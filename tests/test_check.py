@@ -74,7 +74,7 @@ def test_select_and_ignore(files: dict[str, str]) -> None:
 
 def test_modes(files: dict[str, str]) -> None:
     assert run(files["bad.cnn.yaml"], "--lenient")[0] == 0
-    code, out = run(files["ok.cnn.yaml"], "--strict")
+    code, _ = run(files["ok.cnn.yaml"], "--strict")
     assert code == 0  # 32 − 5 + 4 divides evenly: nothing for strict to object to
 
 
