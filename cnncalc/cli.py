@@ -199,6 +199,26 @@ def explain(spec: str, mode: Mode | None) -> None:
 
 
 @main.command()
+@click.argument("spec")
+@click.option("--to", "target", type=click.Choice(["pytorch", "json"]), default="pytorch",
+              show_default=True, help="PyTorch source (build() returns the nn.Module), or "
+              "the summary's JSON.")
+@mode_options
+def export(spec: str, target: str, mode: Mode | None) -> None:
+    """Write the architecture as PyTorch code (or JSON) on stdout."""
+    report = analyze_spec(load_or_exit(spec, as_json=target == "json"), mode)
+    if not report.ok:
+        for p in report.errors:
+            click.echo(formats.problem_line(spec, p), err=True)
+        sys.exit(EXIT_INVALID)
+    if target == "json":
+        click.echo(formats.to_json(report))
+    else:
+        from .export import to_pytorch
+        click.echo(to_pytorch(report), nl=False)
+
+
+@main.command()
 def layers() -> None:
     """The layer catalog: every kind with its aliases, arguments and formula."""
     seen: dict[type, list[str]] = {}

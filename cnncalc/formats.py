@@ -149,3 +149,9 @@ def github_annotation(filename: str, p: Problem) -> str:
     message = p.message + "".join(f"; fix: {s}" for s in p.suggestions[:1])
     message = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return f"::{level[p.severity]} {where},title={p.code}::{message}"
+
+
+def problem_line(filename: str, p: Problem) -> str:
+    """``FILE:LINE:COL: CODE [severity] message`` as plain text."""
+    loc = f"{p.location.line}:{p.location.column}:" if p.location else "1:1:"
+    return f"{filename}:{loc} {p.code} [{p.severity.value}] {p.message}"

@@ -192,6 +192,12 @@ class Layer(Node):
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return x
 
+    torch_module: ClassVar[str] = "nn.Identity()"
+
+    def torch(self, inp: Shape) -> str:
+        """The equivalent PyTorch module, as Python source (``cnncalc export``)."""
+        return self.torch_module
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Block(Node):
@@ -391,6 +397,29 @@ def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterato
 
 # --------------------------------------------------------------------------- convolutions
 
+def torch_conv(module: str, cin: int, cout: int, layer: Windowed, inp: Shape, groups: int,
+               bias: bool) -> str:
+    """A conv module; asymmetric (``same``) padding becomes an explicit ZeroPad2d in front."""
+    kernel, stride, _, dilation = layer.geometry()
+    top, bottom, left, right = layer.pads(inp)
+    pad, padding = "", (top, left)
+    if (top, left) != (bottom, right):
+        pad, padding = f"nn.ZeroPad2d({(left, right, top, bottom)}), ", (0, 0)
+    conv = (f"{module}({cin}, {cout}, {kernel}, stride={stride}, padding={padding}, "
+            f"dilation={dilation}, groups={groups}, bias={bias})")
+    return f"nn.Sequential({pad}{conv})" if pad else conv
+
+
+def torch_pool(module: str, padder: str, layer: Pool, inp: Shape) -> str:
+    kernel, stride, _, _ = layer.geometry()
+    top, bottom, left, right = layer.pads(inp)
+    pad, padding = "", (top, left)
+    if (top, left) != (bottom, right):
+        pad, padding = padder.format((left, right, top, bottom)) + ", ", (0, 0)
+    pool = f"{module}({kernel}, stride={stride}, padding={padding}, ceil_mode={layer.ceil_mode})"
+    return f"nn.Sequential({pad}{pool})" if pad else pool
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Conv(Windowed):
     """2-D convolution: ``filters`` filters, each as deep as its input (C/groups).
@@ -448,6 +477,9 @@ class Conv(Windowed):
         return kernels.conv2d(x, w["w"], w.get("b"), self.stride, self.pads(x.shape[1:]),
                               self.dilation, self.groups)
 
+    def torch(self, inp: Shape) -> str:
+        return torch_conv("nn.Conv2d", inp[2], self.filters, self, inp, self.groups, self.bias)
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class DepthwiseConv(Windowed):
@@ -488,6 +520,10 @@ class DepthwiseConv(Windowed):
         from . import kernels
         return kernels.conv2d(x, w["w"], w.get("b"), self.stride, self.pads(x.shape[1:]),
                               self.dilation, x.shape[3])
+
+    def torch(self, inp: Shape) -> str:
+        return torch_conv("nn.Conv2d", inp[2], inp[2] * self.multiplier, self, inp, inp[2],
+                          self.bias)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -556,6 +592,11 @@ class Deconv(Layer):
         return kernels.conv_transpose2d(x, w["w"], w.get("b"), self.stride, self.padding,
                                         self.output_padding, self.dilation, self.groups)
 
+    def torch(self, inp: Shape) -> str:
+        return (f"nn.ConvTranspose2d({inp[2]}, {self.filters}, {self.kernel}, stride={self.stride}, "
+                f"padding={self.padding}, output_padding={self.output_padding}, "
+                f"groups={self.groups}, bias={self.bias}, dilation={self.dilation})")
+
 
 # --------------------------------------------------------------------------- pooling
 
@@ -605,6 +646,9 @@ class MaxPool(Pool):
         return kernels.max_pool2d(x, self.kernel, (wh.stride, ww.stride), self.pads(x.shape[1:]),
                                   self.ceil_mode, (wh.out, ww.out))
 
+    def torch(self, inp: Shape) -> str:
+        return torch_pool("nn.MaxPool2d", "nn.ConstantPad2d({}, float('-inf'))", self, inp)
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class AvgPool(Pool):
@@ -622,6 +666,9 @@ class AvgPool(Pool):
         wh, ww = self.windows(x.shape[1:])
         return kernels.avg_pool2d(x, self.kernel, (wh.stride, ww.stride), self.pads(x.shape[1:]),
                                   self.ceil_mode, (wh.out, ww.out))
+
+    def torch(self, inp: Shape) -> str:
+        return torch_pool("nn.AvgPool2d", "nn.ZeroPad2d({})", self, inp)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -649,6 +696,9 @@ class GlobalAvgPool(Layer):
         from . import kernels
         return kernels.global_avg_pool(x)
 
+    def torch(self, inp: Shape) -> str:
+        return "nn.AdaptiveAvgPool2d(1)"
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class GlobalMaxPool(GlobalAvgPool):
@@ -660,6 +710,9 @@ class GlobalMaxPool(GlobalAvgPool):
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
         return kernels.global_max_pool(x)
+
+    def torch(self, inp: Shape) -> str:
+        return "nn.AdaptiveMaxPool2d(1)"
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -693,6 +746,9 @@ class AdaptiveAvgPool(Layer):
         from . import kernels
         return kernels.adaptive_avg_pool2d(x, self.size)
 
+    def torch(self, inp: Shape) -> str:
+        return f"nn.AdaptiveAvgPool2d({self.size})"
+
 
 # --------------------------------------------------------------------------- normalisation
 
@@ -725,6 +781,10 @@ class BatchNorm(Layer):
         from . import kernels
         return kernels.batch_norm(x, w.get("gamma"), w.get("beta"), w["mean"], w["var"], self.eps)
 
+    def torch(self, inp: Shape) -> str:
+        kind = "nn.BatchNorm2d" if is_volume(inp) else "nn.BatchNorm1d"
+        return f"{kind}({inp[-1]}, eps={self.eps!r}, affine={self.affine})"
+
 
 # --------------------------------------------------------------------------- element-wise
 
@@ -733,6 +793,7 @@ class ReLU(Layer):
     """max(0, x): same shape, no parameters."""
 
     name: ClassVar[str] = "relu"
+    torch_module: ClassVar[str] = "nn.ReLU()"
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
         return kernels.relu(x)
@@ -743,6 +804,7 @@ class ReLU6(Layer):
     """min(max(0, x), 6)."""
 
     name: ClassVar[str] = "relu6"
+    torch_module: ClassVar[str] = "nn.ReLU6()"
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
         return kernels.relu6(x)
@@ -759,6 +821,9 @@ class LeakyReLU(Layer):
         from . import kernels
         return kernels.leaky_relu(x, self.slope)
 
+    def torch(self, inp: Shape) -> str:
+        return f"nn.LeakyReLU({self.slope!r})"
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class PReLU(Layer):
@@ -769,6 +834,7 @@ class PReLU(Layer):
     """
 
     name: ClassVar[str] = "prelu"
+    torch_module: ClassVar[str] = "nn.PReLU()"
     formula: ClassVar[str] = "same shape; 1 param"
 
     def counts(self, inp: Shape, out: Shape) -> Counts:
@@ -793,12 +859,16 @@ class ELU(Layer):
         from . import kernels
         return kernels.elu(x, self.alpha)
 
+    def torch(self, inp: Shape) -> str:
+        return f"nn.ELU({self.alpha!r})"
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class GELU(Layer):
     """x·Φ(x)."""
 
     name: ClassVar[str] = "gelu"
+    torch_module: ClassVar[str] = "nn.GELU()"
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
         return kernels.gelu(x)
@@ -809,6 +879,7 @@ class SiLU(Layer):
     """x·σ(x) (swish)."""
 
     name: ClassVar[str] = "silu"
+    torch_module: ClassVar[str] = "nn.SiLU()"
     aliases: ClassVar[tuple[str, ...]] = ("swish",)
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
@@ -820,6 +891,7 @@ class Sigmoid(Layer):
     """1/(1 + e⁻ˣ)."""
 
     name: ClassVar[str] = "sigmoid"
+    torch_module: ClassVar[str] = "nn.Sigmoid()"
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
         return kernels.sigmoid(x)
@@ -830,6 +902,7 @@ class Tanh(Layer):
     """tanh(x)."""
 
     name: ClassVar[str] = "tanh"
+    torch_module: ClassVar[str] = "nn.Tanh()"
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
         return kernels.tanh(x)
@@ -840,6 +913,7 @@ class HardSwish(Layer):
     """x·relu6(x + 3)/6."""
 
     name: ClassVar[str] = "hardswish"
+    torch_module: ClassVar[str] = "nn.Hardswish()"
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
         return kernels.hardswish(x)
@@ -850,6 +924,7 @@ class Softmax(Layer):
     """eˣ/Σeˣ over the channels."""
 
     name: ClassVar[str] = "softmax"
+    torch_module: ClassVar[str] = "nn.Softmax(dim=1)"
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
         return kernels.softmax(x)
@@ -870,12 +945,16 @@ class LRN(Layer):
         from . import kernels
         return kernels.lrn(x, self.size, self.alpha, self.beta, self.k)
 
+    def torch(self, inp: Shape) -> str:
+        return f"nn.LocalResponseNorm({self.size}, alpha={self.alpha!r}, beta={self.beta!r}, k={self.k!r})"
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Identity(Layer):
     """Passes its input through."""
 
     name: ClassVar[str] = "identity"
+    torch_module: ClassVar[str] = "nn.Identity()"
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -884,6 +963,9 @@ class Dropout(Layer):
 
     name: ClassVar[str] = "dropout"
     p: float = arg(v.probability, 0.5, positional=True)
+
+    def torch(self, inp: Shape) -> str:
+        return f"nn.Dropout({self.p!r})"
 
 
 # --------------------------------------------------------------------------- reshaping
@@ -897,6 +979,7 @@ class Flatten(Layer):
     """
 
     name: ClassVar[str] = "flatten"
+    torch_module: ClassVar[str] = "nn.Flatten()"
     formula: ClassVar[str] = "H·W·C; no params"
 
     def output_shape(self, inp: Shape) -> Shape:
@@ -951,6 +1034,10 @@ class FC(Layer):
         from . import kernels
         return kernels.linear(kernels.flatten(x) if x.ndim == 4 else x, w["w"], w.get("b"))
 
+    def torch(self, inp: Shape) -> str:
+        linear = f"nn.Linear({elements(inp)}, {self.units}, bias={self.bias})"
+        return linear if len(inp) == 1 else f"nn.Sequential(nn.Flatten(), {linear})"
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Pad(Layer):
@@ -975,6 +1062,9 @@ class Pad(Layer):
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
         return kernels.pad2d(x, (self.p[0], self.p[0], self.p[1], self.p[1]))
+
+    def torch(self, inp: Shape) -> str:
+        return f"nn.ZeroPad2d({(self.p[1], self.p[1], self.p[0], self.p[0])})"
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -1003,6 +1093,9 @@ class Upsample(Layer):
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
         return kernels.upsample_nearest(x, self.scale)
+
+    def torch(self, inp: Shape) -> str:
+        return f"nn.Upsample(scale_factor={self.scale}, mode='nearest')"
 
 
 # --------------------------------------------------------------------------- blocks
