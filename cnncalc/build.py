@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from . import values as v
 from .diagnostics import Finding, Location, Mode, Problem, Severity, syntax_error
-from .layers import GROUP, LAYERS, Argument, Group, Layer, Node, Repeat, arguments
+from .layers import GROUP, LAYERS, Argument, Block, Group, Layer, Node, Repeat, arguments
 from .oneline import parse_chain
 from .shapes import Shape
 from .syntax import Arg, Call, RawGroup, RawList, RawSpec, Scalar, Times, Value
@@ -63,6 +63,21 @@ class Spec:
     description: str | None = None
     expect: tuple[Expectation, ...] = ()
     problems: tuple[Problem, ...] = field(default=())
+
+
+MAX_ROWS = 1_000_000
+"""Most layers (and block rows) a spec may expand to, repeats included."""
+
+
+def expanded_size(group: Group) -> int:
+    """How many rows analysis would produce: every node, blocks' groups expanded.
+
+    >>> from cnncalc.layers import ReLU
+    >>> expanded_size((Repeat(3, (ReLU(), ReLU())),))
+    7
+    """
+    return sum(1 + (n.expanded_size(expanded_size) if isinstance(n, Block) else 0)
+               for n in group)
 
 
 def raw_text(value: Value | None) -> str:
@@ -250,5 +265,11 @@ def build(raw: RawSpec) -> Spec:
         except ValueError as exc:
             problem("A006", f"expect {key}: {exc}", value.location, f"expect.{key}")
     layers = build_group(raw.layers)
+    rows = expanded_size(layers)
+    if rows > MAX_ROWS:
+        biggest = max(layers, key=lambda n: expanded_size((n,)))
+        raise syntax_error("S009", f"the spec expands to {rows:,} layers, more than cnncalc's "
+                           f"limit of {MAX_ROWS:,}", biggest.location or raw.layers.location,
+                           ("use smaller repeat counts",))
     return Spec(shape, layers, raw.input.location, raw.name, mode, raw.description,
                 tuple(expect), tuple(problems))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -212,6 +212,10 @@ class Block(Node):
     def label(self) -> str:
         """A short name for a table row (the full text can be long)."""
         return self.name
+
+    def expanded_size(self, size_of: Callable[[Group], int]) -> int:
+        """Rows this block's groups expand to (``size_of`` measures one group)."""
+        return sum(size_of(g) for g in self.groups())
 
     def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
         """The block's output shape from its groups' outputs (parallel blocks)."""
@@ -1119,6 +1123,9 @@ class Repeat(Block):
 
     def label(self) -> str:
         return f"repeat × {self.times}"
+
+    def expanded_size(self, size_of: Callable[[Group], int]) -> int:
+        return self.times * size_of(self.layers)  # without building the N-item list
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -13,7 +13,7 @@ import re
 import yaml
 
 from .diagnostics import Location, syntax_error
-from .oneline import parse_chain
+from .oneline import MAX_DEPTH, parse_chain
 from .syntax import Arg, Call, Item, RawGroup, RawList, RawSpec, Scalar, Value
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -55,6 +55,7 @@ class Reader:
     def __init__(self, source: str) -> None:
         self.source = source
         self.nodes = 0
+        self.depth = 0
 
     def count(self, node: yaml.Node) -> None:
         self.nodes += 1
@@ -100,7 +101,17 @@ class Reader:
 
     def group(self, node: yaml.Node) -> RawGroup:
         """A YAML list of layers, a ``a -> b`` line, a single mapping, or null (the identity)."""
+        self.depth += 1
+        try:
+            return self._group(node)
+        finally:
+            self.depth -= 1
+
+    def _group(self, node: yaml.Node) -> RawGroup:
         self.count(node)
+        if self.depth > MAX_DEPTH:
+            raise syntax_error("S009", f"blocks nested more than {MAX_DEPTH} levels deep",
+                               _at(node))
         if isinstance(node, yaml.ScalarNode):
             if node.tag == "tag:yaml.org,2002:null" or node.value.strip() in ("", "[]"):
                 return RawGroup((), _at(node))

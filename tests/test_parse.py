@@ -115,3 +115,10 @@ def test_one_megabyte_line_is_handled_quickly() -> None:
 def test_never_evaluated_as_code() -> None:
     r = cnncalc.analyze("32x32x3 -> __import__(os)")
     assert codes(r) == [("error", "A001")]
+
+
+@pytest.mark.parametrize("spec", ["8x8x1 -> [relu] * 1G",
+                                  "8x8x1 -> relu -> [[[relu] * 1000] * 1000] * 1000"])
+def test_repeat_bombs_are_refused_without_expanding(spec: str) -> None:
+    line, column, code = where(spec)
+    assert code == "S009" and (line, column) == (1, spec.index("[") + 1)

@@ -168,3 +168,14 @@ def test_files(tmp_path: Path) -> None:
         with pytest.raises(SpecSyntaxError) as info:
             cnncalc.analyze(missing)
         assert info.value.problems[0].code == "S008"
+
+
+def test_deeply_nested_blocks_are_refused() -> None:
+    text, indent = "input: 8x8x1\nlayers:\n", "  "
+    for _ in range(300):
+        text += f"{indent}- residual:\n{indent}    body:\n"
+        indent += "      "
+    text += f"{indent}- relu\n"
+    with pytest.raises(SpecSyntaxError) as info:
+        cnncalc.analyze(text)
+    assert info.value.problems[0].code == "S009"
