@@ -121,4 +121,4 @@ def test_never_evaluated_as_code() -> None:
                                   "8x8x1 -> relu -> [[[relu] * 1000] * 1000] * 1000"])
 def test_repeat_bombs_are_refused_without_expanding(spec: str) -> None:
     line, column, code = where(spec)
-    assert code == "S009" and (line, column) == (1, spec.index("[") + 1)
+    assert code == "S009" and (line, column) == (1, spec.rindex("*") + 1)  # the outer repeat
