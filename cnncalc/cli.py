@@ -28,7 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 if TYPE_CHECKING:
-    from rich.text import Text
+    from .render import Styled
 
 
 def colour() -> bool:
@@ -37,12 +37,12 @@ def colour() -> bool:
         os.environ.get("TERM") != "dumb"
 
 
-def show(text: Text) -> None:
+def show(text: Styled) -> None:
     """Print a rendered text: through rich's console on a colour terminal, else as plain text
     (rich's console is never imported when the output goes to a pipe or a file)."""
     if colour():
         from rich.console import Console
-        Console(highlight=False, soft_wrap=True).print(text)
+        Console(highlight=False, soft_wrap=True).print(text.to_rich())
     else:
         click.echo(text.plain)
 

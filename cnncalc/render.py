@@ -1,22 +1,88 @@
-"""Rich renderables: the summary table, the footer, problems, the catalog and check lines.
+"""Styled text: the summary table, the footer, problems, the catalog and check lines.
 
-Render functions return renderables; only the CLI prints.
+Render functions return :class:`Styled` text; only the CLI prints it — through rich on a
+colour terminal, as plain text otherwise (so pipes, CI and pre-commit never import rich).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from .analysis import Report
 from .diagnostics import Problem, Severity
 from .formats import count, human, label, mb, pair, visible
 from .shapes import format_shape
 
-VERIFIED: dict[bool | None, str | Text] = {
-    True: Text("✓", "green"), False: Text("✗", "bold red"), None: ""}
+if TYPE_CHECKING:
+    from rich.text import Text as RichText
+
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE: "cyan"}
+
+
+def join_style(outer: str, inner: str) -> str:
+    return f"{outer} {inner}".strip()
+
+
+class Styled:
+    """Text with style spans: the part of rich's ``Text`` API cnncalc needs, without rich.
+
+    >>> line = Styled("G001", "bold red").append(" the last row is never read")
+    >>> line.plain, len(line)
+    ('G001 the last row is never read', 31)
+    """
+
+    __slots__ = ("parts", "style")
+
+    def __init__(self, text: str = "", style: str = "") -> None:
+        self.parts: list[tuple[str, str]] = [(text, "")] if text else []
+        self.style = style
+
+    def append(self, text: str, style: str = "") -> Styled:
+        if text:
+            self.parts.append((text, style))
+        return self
+
+    def append_text(self, other: Styled) -> Styled:
+        self.parts += [(t, join_style(other.style, s)) for t, s in other.parts]
+        return self
+
+    def __add__(self, other: Styled) -> Styled:
+        return Styled().append_text(self).append_text(other)
+
+    def __len__(self) -> int:
+        return sum(len(t) for t, _ in self.parts)
+
+    def rstrip(self) -> None:
+        while self.parts:
+            text, style = self.parts[-1]
+            if text.rstrip():
+                self.parts[-1] = (text.rstrip(), style)
+                return
+            self.parts.pop()
+
+    def join(self, items: Iterable[Styled]) -> Styled:
+        out = Styled()
+        for i, item in enumerate(items):
+            if i:
+                out.append_text(self)
+            out.append_text(item)
+        return out
+
+    @property
+    def plain(self) -> str:
+        return "".join(t for t, _ in self.parts)
+
+    def to_rich(self) -> RichText:
+        from rich.text import Text
+        text = Text()
+        for part, style in self.parts:
+            text.append(part, join_style(self.style, style) or None)
+        return text
+
+
+VERIFIED: dict[bool | None, str | Styled] = {
+    True: Styled("✓", "green"), False: Styled("✗", "bold red"), None: ""}
 
 
 def row_problems(report: Report) -> dict[str, list[Problem]]:
@@ -26,12 +92,12 @@ def row_problems(report: Report) -> dict[str, list[Problem]]:
     return out
 
 
-Cell = str | Text
+Cell = str | Styled
 
 
 def grid(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[Cell]],
-         footer_row: Sequence[Cell] | None = None, row_styles: Sequence[str] = ()) -> Text:
-    """A plain column-aligned table as one :class:`Text` (``headers``: (title, "<" or ">")).
+         footer_row: Sequence[Cell] | None = None, row_styles: Sequence[str] = ()) -> Styled:
+    """A plain column-aligned table as one :class:`Styled` (``headers``: (title, "<" or ">")).
 
     Much faster than rich's Table for hundreds of rows, and stable for golden files.
     """
@@ -39,11 +105,11 @@ def grid(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[Cell]],
     everything: list[list[Cell]] = [[h for h, _ in headers], *body]
     if footer_row:
         everything.append(list(footer_row))
-    widths = [max(len(str(r[i])) for r in everything) for i in range(len(headers))]
-    lines: list[Text] = []
+    widths = [max(len(r[i]) for r in everything) for i in range(len(headers))]
+    lines: list[Styled] = []
 
     def line(cells: Sequence[Cell], style: str = "") -> None:
-        text = Text(style=style)
+        text = Styled(style=style)
         last = len(cells) - 1
         for i, (cell, (_, align)) in enumerate(zip(cells, headers, strict=True)):
             pad = " " * (widths[i] - len(cell))
@@ -63,10 +129,10 @@ def grid(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[Cell]],
         line(r, row_styles[i] if i < len(row_styles) else "")
     if footer_row:
         line(footer_row, "bold")
-    return Text("\n").join(lines)
+    return Styled("\n").join(lines)
 
 
-def table(report: Report, depth: int | None = None, show_verified: bool = False) -> Text:
+def table(report: Report, depth: int | None = None, show_verified: bool = False) -> Styled:
     """The summary table: a row per layer, blocks with their children indented."""
     by_path = row_problems(report)
     headers = [("#", "<"), ("Layer", "<"), ("Output", "<"), ("Weights", ">"), ("Biases", ">"),
@@ -77,11 +143,11 @@ def table(report: Report, depth: int | None = None, show_verified: bool = False)
     rows: list[list[Cell]] = []
     styles = []
     for row in visible(report, depth):
-        marks = Text()
+        marks = Styled()
         for p in by_path.get(row.path, []):
             marks.append(f"{p.code} ", STYLE[p.severity])
         cells: list[Cell] = [
-            Text(row.path, "dim"), "  " * (row.depth - 1) + label(row),
+            Styled(row.path, "dim"), "  " * (row.depth - 1) + label(row),
             format_shape(row.output_shape), count(row.weights), count(row.biases),
             count(row.params), human(row.macs), pair(row.receptive_field)]
         if show_verified:
@@ -93,11 +159,11 @@ def table(report: Report, depth: int | None = None, show_verified: bool = False)
     foot: list[Cell] = ["", "Total", format_shape(t.output_shape), count(t.weights),
                         count(t.biases), count(t.params), human(t.macs), ""]
     foot += [""] * (len(headers) - len(foot))
-    title = Text(f"{report.name}\n", "bold") if report.name else Text()
+    title = Styled(f"{report.name}\n", "bold") if report.name else Styled()
     return title + grid(headers, rows, foot, styles)
 
 
-def footer(report: Report) -> Text:
+def footer(report: Report) -> Styled:
     t = report.totals
     lines = [
         f"Input: {format_shape(report.input_shape)}   Output: {format_shape(t.output_shape)}"
@@ -108,12 +174,12 @@ def footer(report: Report) -> Text:
         f"Parameter memory: {mb(t.param_bytes)}   Activations (batch {report.batch}, "
         f"{report.dtype}): {mb(t.activation_bytes)}",
     ]
-    return Text("\n".join(lines))
+    return Styled("\n".join(lines))
 
 
-def problem_text(p: Problem, report: Report | None = None) -> Text:
+def problem_text(p: Problem, report: Report | None = None) -> Styled:
     """``error G001 at layer 6, line 1:70: … `` with its suggestions."""
-    text = Text()
+    text = Styled()
     text.append(f"{p.severity.value} {p.code}", STYLE[p.severity])
     where = []
     if p.path:
@@ -129,31 +195,31 @@ def problem_text(p: Problem, report: Report | None = None) -> Text:
     return text
 
 
-def problems(report: Report) -> Text:
+def problems(report: Report) -> Styled:
     counts = {s: sum(p.severity is s for p in report.problems) for s in Severity}
-    head = Text(", ".join(f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in counts.items() if n)
+    head = Styled(", ".join(f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in counts.items() if n)
                 or "no problems", style="bold red" if counts[Severity.ERROR] else "bold green")
-    return Text("\n").join([*(problem_text(p, report) for p in report.problems), head])
+    return Styled("\n").join([*(problem_text(p, report) for p in report.problems), head])
 
 
-def summary(report: Report, depth: int | None = None, show_verified: bool = False) -> Text:
-    """Table, footer and problems: one :class:`Text` (plain or coloured by the CLI)."""
-    return Text("\n\n").join([table(report, depth, show_verified), footer(report),
+def summary(report: Report, depth: int | None = None, show_verified: bool = False) -> Styled:
+    """Table, footer and problems: one :class:`Styled` (plain or coloured by the CLI)."""
+    return Styled("\n\n").join([table(report, depth, show_verified), footer(report),
                               problems(report)])
 
 
-def catalog_table(kinds: Iterable[tuple[str, list[str], str, str, str]]) -> Text:
+def catalog_table(kinds: Iterable[tuple[str, list[str], str, str, str]]) -> Styled:
     """``cnncalc layers``: name, aliases, arguments and formula of every kind."""
     return grid([("Layer", "<"), ("Aliases", "<"), ("Arguments", "<"),
                  ("Output and parameters", "<")],
-                [[Text(name, "bold"), ", ".join(aliases), args, formula]
+                [[Styled(name, "bold"), ", ".join(aliases), args, formula]
                  for name, aliases, args, formula, _ in kinds])
 
 
-def check_line(filename: str, p: Problem) -> Text:
+def check_line(filename: str, p: Problem) -> Styled:
     """``net.yaml:6:5: G001 [error] (11 − 2 + 2·0)/2 + 1 = 5.5 is not an integer: …``"""
     loc = f"{p.location.line}:{p.location.column}:" if p.location else "1:1:"
-    text = Text(f"{filename}:{loc} ", "bold")
+    text = Styled(f"{filename}:{loc} ", "bold")
     text.append(p.code, STYLE[p.severity])
     text.append(f" [{p.severity.value}] {p.message}")
     if p.suggestions:
@@ -161,11 +227,11 @@ def check_line(filename: str, p: Problem) -> Text:
     return text
 
 
-def check_summary(results: Sequence[tuple[str, Sequence[Problem]]]) -> Text:
+def check_summary(results: Sequence[tuple[str, Sequence[Problem]]]) -> Styled:
     counts = {s: sum(p.severity is s for _, ps in results for p in ps) for s in Severity}
     found = ", ".join(f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in counts.items() if n)
     files = f"{len(results)} file{'s' if len(results) != 1 else ''}"
     if not found:
-        return Text(f"All checks passed ({files}).", "bold green")
-    return Text(f"Found {found} in {files}.",
+        return Styled(f"All checks passed ({files}).", "bold green")
+    return Styled(f"Found {found} in {files}.",
                 "bold red" if counts[Severity.ERROR] else "bold yellow")
