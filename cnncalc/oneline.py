@@ -50,6 +50,8 @@ class Positions:
         self.starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
 
     def at(self, offset: int) -> Location:
+        if len(self.starts) == 1:  # the usual one-line spec
+            return Location(self.origin.line, self.origin.column + offset)
         lo, hi = 0, len(self.starts) - 1
         while lo < hi:  # the last line start ≤ offset
             mid = (lo + hi + 1) // 2

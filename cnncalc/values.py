@@ -48,8 +48,11 @@ def whole(text: str, minimum: int = 1) -> int:
     Traceback (most recent call last):
     ValueError: '2.5' is not a whole number
     """
-    value = number(text)
-    if value != value.to_integral_value():
+    if text.isdigit():  # the common case, without Decimal
+        value: Decimal | int = int(text)
+    else:
+        value = number(text)
+    if value != int(value):
         raise ValueError(f"'{text}' is not a whole number")
     if value < minimum:
         raise ValueError(f"'{text}' must be at least {minimum}")
