@@ -160,7 +160,7 @@ RULES: dict[str, Rule] = dict(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """1-based line and column in the spec text."""
 

@@ -35,7 +35,7 @@ _NUM = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[kKmMgGtT]?$")
 _CLOSER = {"(": ")", "[": "]"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Token:
     kind: str  # arrow, number, name, one of ()[],=*, or end
     text: str

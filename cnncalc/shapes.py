@@ -37,7 +37,7 @@ def format_shape(shape: Shape | None) -> str:
     return "×".join(str(n) for n in shape)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Window:
     """One axis of a sliding window (conv or pool), as spec §6 defines it.
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from .diagnostics import Location
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scalar:
     """A value exactly as written: ``10``, ``3x5``, ``same``, ``1.5M``."""
 
@@ -20,14 +20,14 @@ class Scalar:
     from_yaml: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Arg:
     key: str | None
     value: Value
     location: Location
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Call:
     """``name(args…)``, or a YAML mapping ``name: value``."""
 
@@ -36,7 +36,7 @@ class Call:
     location: Location
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawGroup:
     """``[a -> b]``, a YAML list, or a line ``a -> b``."""
 
@@ -44,7 +44,7 @@ class RawGroup:
     location: Location
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawList:
     """A YAML list given as an argument: branches of ``concat``, or one group's items."""
 
@@ -52,7 +52,7 @@ class RawList:
     location: Location
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Times:
     """``[ ... ] * N``."""
 
@@ -65,7 +65,7 @@ Item = Call | RawGroup | Times | Scalar
 Value = Scalar | RawGroup | RawList | Call | Times
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawSpec:
     """A whole spec: input, layers, and (YAML only) name, mode and expectations."""
 
