@@ -36,7 +36,7 @@ RF = tuple[int, int, int, int] | None
 """Receptive field and jump per axis: (r_h, r_w, j_h, j_w); None where undefined."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LayerRow:
     """One row of the report: a leaf layer, or a block carrying the totals of what it holds."""
 

@@ -29,7 +29,7 @@ class Severity(StrEnum):
 E, W, N = Severity.ERROR, Severity.WARNING, Severity.NOTE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rule:
     """A documented problem code. ``severity`` maps each mode to a severity (None: silent)."""
 
@@ -171,7 +171,7 @@ class Location:
         return {"line": self.line, "column": self.column}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """What a check yields: a code, the arithmetic, and fixes. No place yet."""
 
@@ -184,7 +184,7 @@ class Finding:
     """Set only when the check knows better than the driver (an argument, an expect key)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     severity: Severity
     code: str

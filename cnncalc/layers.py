@@ -84,7 +84,7 @@ def _arguments(kind: Any) -> tuple[Argument, ...]:  # Any: mypy sees dataclass t
 
 # --------------------------------------------------------------------------- results
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Counts:
     """Learned weight and bias elements, stored non-trainable elements, and MACs."""
 
@@ -102,7 +102,7 @@ class Counts:
                       self.non_trainable + other.non_trainable, self.macs + other.macs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """A receptive-field step per axis: ``r' = r + (k − 1)·j``, ``j' = j·s``."""
 
