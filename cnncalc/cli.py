@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -67,6 +68,18 @@ def main() -> None:
     cnncalc net.yaml --format json
     cnncalc resnet50
     """
+
+
+def filter_options(f: F) -> F:
+    f = click.option("--ignore", multiple=True, metavar="PREFIX", callback=upper,
+                     help="Skip codes starting with PREFIX (repeatable, e.g. --ignore L001).")(f)
+    f = click.option("--select", multiple=True, metavar="PREFIX", callback=upper,
+                     help="Only codes starting with PREFIX (repeatable, e.g. --select G).")(f)
+    return f
+
+
+def upper(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v.upper() for v in value)
 
 
 def mode_options(f: F) -> F:
@@ -134,8 +147,10 @@ def load_or_exit(spec: str, as_json: bool) -> Spec:
               help="Largest forward pass to run (e.g. 700MB, 2GiB).")
 @click.option("--depth", type=click.IntRange(min=1), default=None,
               help="Fold blocks deeper than N into one row.")
+@filter_options
 def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: int, dtype: str,
-            max_memory: str, depth: int | None) -> None:
+            max_memory: str, depth: int | None, select: tuple[str, ...],
+            ignore: tuple[str, ...]) -> None:
     """Every layer's output volume, weights, biases, params, MACs and receptive field.
 
     SPEC is a one-line spec, a .yaml/.yml file, '-' for stdin, or a zoo name.
@@ -148,6 +163,8 @@ def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: 
     report = analyze_spec(parsed, mode, batch, dtype)
     if verify is not False and report.ok:
         report = run_forward(report, memory_limit, explicit=bool(verify), fmt=fmt)
+    report = replace(report, problems=tuple(
+        p for p in report.problems if selected(p.code, select, ignore)))
     emit(report, fmt, depth)
     sys.exit(EXIT_OK if report.ok else EXIT_INVALID)
 
@@ -292,10 +309,7 @@ def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> boo
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
               show_default=True, help="One line per problem, a JSON object, or GitHub annotations.")
 @mode_options
-@click.option("--select", multiple=True, metavar="PREFIX",
-              help="Only codes starting with PREFIX (repeatable, e.g. --select G --select X).")
-@click.option("--ignore", multiple=True, metavar="PREFIX",
-              help="Skip codes starting with PREFIX (repeatable, e.g. --ignore L001).")
+@filter_options
 @click.option("--verify", is_flag=True, help="Also run the NumPy forward pass.")
 @click.option("--max-memory", default="2GiB", show_default=True,
               help="Largest forward pass --verify may run.")
@@ -311,8 +325,6 @@ def check(files: tuple[str, ...], fmt: str, mode: Mode | None, select: tuple[str
         memory_limit = byte_size(max_memory)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-memory") from None
-    select = tuple(s.upper() for s in select)
-    ignore = tuple(s.upper() for s in ignore)
     results: list[tuple[str, list[Problem]]] = []
     unreadable = False
     for name in files:

@@ -147,3 +147,12 @@ def test_rules_lists_every_code() -> None:
     from cnncalc.diagnostics import RULES
     code, out, _ = run("rules")
     assert code == 0 and all(c in out for c in RULES)
+
+
+def test_summary_select_and_ignore() -> None:
+    code, out, _ = run(LECTURE, "--no-verify", "--ignore", "l")
+    assert code == 0 and "L001" not in out and "no problems" in out
+    code, out, _ = run("7x7x3 -> conv(1, 3, s=3)", "--no-verify", "--ignore", "G001")
+    assert code == 0
+    code, out, _ = run(MNIST, "--no-verify", "--select", "L")
+    assert code == 0 and "G001" not in out
