@@ -124,7 +124,7 @@ def verify_report(report: Report, max_memory: int | None = None, progress: bool 
             "", None, ("raise --max-memory to run it, or lower --batch",))])
     leaves = sum(not r.is_block for r in report.layers)
     # A bar only for passes longer than about a second (~20 GMACs at NumPy's speed here).
-    bar = _Bar(leaves) if progress and report.totals.macs > 20 * 10**9 else None
+    bar = _Bar(leaves) if progress and report.totals.macs * report.batch > 20 * 10**9 else None
     run = Pass(report, bar.advance if bar else (lambda: None))
     x = run.rng.standard_normal((report.batch, *report.input_shape), dtype=np.float32)
     try:
