@@ -391,4 +391,4 @@ def with_verified(report: Report, verified: Sequence[bool | None],
     return replace(report, layers=rows, problems=(*report.problems, *extra))
 
 
-__all__ = ["LayerRow", "Report", "SpecSyntaxError", "Totals", "analyze", "validate"]
+__all__ = ["LayerRow", "Report", "Totals", "analyze", "validate"]

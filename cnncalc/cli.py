@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -162,16 +162,17 @@ def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: 
     parsed = load_or_exit(spec, as_json=fmt == "json")
     report = analyze_spec(parsed, mode, batch, dtype)
     if verify is not False and report.ok:
-        report = run_forward(report, memory_limit, explicit=bool(verify), fmt=fmt)
+        report = run_forward(report, memory_limit, progress=fmt == "table")
     report = replace(report, problems=tuple(
         p for p in report.problems if selected(p.code, select, ignore)))
     emit(report, fmt, depth)
     sys.exit(EXIT_OK if report.ok else EXIT_INVALID)
 
 
-def run_forward(report: Report, memory_limit: int, explicit: bool, fmt: str) -> Report:
+def run_forward(report: Report, memory_limit: int, progress: bool) -> Report:
+    """The NumPy shape check (numpy is imported only here); a bar only on a terminal."""
     from .forward import verify_report
-    return verify_report(report, memory_limit, progress=fmt == "table" and sys.stderr.isatty())
+    return verify_report(report, memory_limit, progress=progress and sys.stderr.isatty())
 
 
 def emit(report: Report, fmt: str, depth: int | None) -> None:
@@ -193,9 +194,7 @@ def emit(report: Report, fmt: str, depth: int | None) -> None:
 def explain(spec: str, mode: Mode | None) -> None:
     """Show the arithmetic behind every layer: (N − F + 2P)/S + 1, weights, MACs."""
     report = analyze_spec(load_or_exit(spec, as_json=False), mode)
-    by_path: dict[str, list[Problem]] = {}
-    for p in report.problems:
-        by_path.setdefault(p.path, []).append(p)
+    by_path = formats.row_problems(report)
     lines = []
     for row in report.layers:
         indent = "  " * (row.depth - 1)
@@ -289,14 +288,6 @@ def render_default(value: Any) -> str:
     return format_value(value)
 
 
-def entry(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - thin wrapper
-    try:
-        main.main(args=list(argv) if argv is not None else None, prog_name="cnncalc")
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
     """ruff-style code filters: keep codes starting with a --select prefix, minus --ignore."""
     if select and not code.startswith(select):
@@ -336,7 +327,7 @@ def check(files: tuple[str, ...], fmt: str, mode: Mode | None, select: tuple[str
             continue
         report = analyze_spec(parsed, mode)
         if verify and report.ok:
-            report = run_forward(report, memory_limit, explicit=True, fmt="json")
+            report = run_forward(report, memory_limit, progress=False)
         results.append((name, list(report.problems)))
     results = [(n, [p for p in ps if selected(p.code, select, ignore)]) for n, ps in results]
     if fmt == "json":

@@ -53,6 +53,14 @@ def pair(p: tuple[int, int] | None) -> str:
     return "—" if p is None else (str(p[0]) if p[0] == p[1] else f"{p[0]}×{p[1]}")
 
 
+def row_problems(report: Report) -> dict[str, list[Problem]]:
+    """The report's problems grouped by layer path."""
+    out: dict[str, list[Problem]] = {}
+    for p in report.problems:
+        out.setdefault(p.path, []).append(p)
+    return out
+
+
 def visible(report: Report, depth: int | None) -> list[LayerRow]:
     """Rows down to ``depth`` (blocks deeper are folded into their block's row)."""
     return [r for r in report.layers if depth is None or r.depth <= depth]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .analysis import Report
 from .diagnostics import Problem, Severity
-from .formats import count, human, label, mb, pair, visible
+from .formats import count, human, label, mb, pair, row_problems, visible
 from .shapes import format_shape
 
 if TYPE_CHECKING:
@@ -83,13 +83,6 @@ class Styled:
 
 VERIFIED: dict[bool | None, str | Styled] = {
     True: Styled("✓", "green"), False: Styled("✗", "bold red"), None: ""}
-
-
-def row_problems(report: Report) -> dict[str, list[Problem]]:
-    out: dict[str, list[Problem]] = {}
-    for p in report.problems:
-        out.setdefault(p.path, []).append(p)
-    return out
 
 
 Cell = str | Styled
@@ -177,7 +170,7 @@ def footer(report: Report) -> Styled:
     return Styled("\n".join(lines))
 
 
-def problem_text(p: Problem, report: Report | None = None) -> Styled:
+def problem_text(p: Problem) -> Styled:
     """``error G001 at layer 6, line 1:70: … `` with its suggestions."""
     text = Styled()
     text.append(f"{p.severity.value} {p.code}", STYLE[p.severity])
@@ -199,7 +192,7 @@ def problems(report: Report) -> Styled:
     counts = {s: sum(p.severity is s for p in report.problems) for s in Severity}
     head = Styled(", ".join(f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in counts.items() if n)
                 or "no problems", style="bold red" if counts[Severity.ERROR] else "bold green")
-    return Styled("\n").join([*(problem_text(p, report) for p in report.problems), head])
+    return Styled("\n").join([*(problem_text(p) for p in report.problems), head])
 
 
 def summary(report: Report, depth: int | None = None, show_verified: bool = False) -> Styled:
