@@ -97,7 +97,7 @@ CASES: list[Case] = [
     Case("identity-100k", "1x1x8 -> [identity] * 100000", (0,), seconds=30),
     Case("conv-on-1x1-20k", "1x1x8 -> [conv(8, 3, p=1)] * 20000", (0,), seconds=30),
     Case("relu-stack-30k", "8x8x8 -> [relu -> relu] * 15000", (0,), seconds=30),
-    Case("nested-repeats", "8x8x8 -> [[[relu] * 100] * 100] * 99", (0, 1, 2), seconds=30),
+    Case("nested-repeats-past-limit", "8x8x8 -> [[[relu] * 100] * 100] * 100", (2,)),
     Case("dropout-stack", "8 -> [dropout(0.95)] * 5000", (0,), seconds=30),
     Case("softmax-chain", "8 -> [softmax] * 5000", (0,), seconds=30),
     # 3. huge numbers are bounded with a clear error, never a traceback
