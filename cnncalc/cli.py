@@ -69,7 +69,7 @@ def show(text: Styled) -> None:
                 color_system="standard" if not sys.stdout.isatty() else "auto",
                 ).print(text.to_rich())
     else:
-        click.echo(text.plain)
+        echo(text.plain)
 
 
 FALLBACK = {"✓": "v", "✗": "x", "−": "-", "–": "-", "—": "-", "→": "->", "←": "<-", "×": "x",
@@ -112,6 +112,14 @@ def safe_streams() -> None:
                 stream.reconfigure(errors="cnncalc-ascii")
             except (ValueError, io.UnsupportedOperation):  # pragma: no cover - closed stream
                 pass
+
+
+def echo(text: str, err: bool = False, nl: bool = True) -> None:
+    """Write to stdout (stderr) in the stream's own encoding, degrading through the
+    ``cnncalc-ascii`` handler (``click.echo`` would switch an ASCII stream to UTF-8)."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + ("\n" if nl else ""))
+    stream.flush()
 
 
 def ascii_only() -> bool:
@@ -222,9 +230,9 @@ def load_or_exit(spec: str, as_json: bool) -> Spec:
         one_line = not Path(spec).suffix and spec != "-" and zoo.path(spec) is None
         name = "<spec>" if one_line else spec
         if as_json:
-            click.echo(formats.error_json(exc.problems))
+            echo(formats.error_json(exc.problems))
         for p in exc.problems:
-            click.echo(formats.syntax_problem(p, spec if one_line else exc.source, name), err=True)
+            echo(formats.syntax_problem(p, spec if one_line else exc.source, name), err=True)
         sys.exit(EXIT_USAGE)
 
 
@@ -291,13 +299,13 @@ def run_forward(report: Report, memory_limit: int, progress: bool) -> Report:
 
 def emit(report: Report, fmt: str, depth: int | None) -> None:
     if fmt == "json":
-        click.echo(formats.to_json(report, ascii_only()))
+        echo(formats.to_json(report, ascii_only()))
         return
     report = formats.clean_report(report)
     if fmt == "csv":
-        click.echo(formats.to_csv(report, depth), nl=False)
+        echo(formats.to_csv(report, depth), nl=False)
     elif fmt == "markdown":
-        click.echo(formats.to_markdown(report, depth), nl=False)
+        echo(formats.to_markdown(report, depth), nl=False)
     else:
         from . import render
         shown = any(r.verified is not None for r in report.layers)
@@ -326,7 +334,7 @@ def explain(spec: str, mode: Mode | None) -> None:
     t = report.totals
     lines.append(f"total: {t.params:,} params, {t.non_trainable:,} non-trainable, "
                  f"{t.macs:,} MACs, output {format_shape(t.output_shape)}")
-    click.echo("\n".join(lines))
+    echo("\n".join(lines))
     sys.exit(EXIT_OK if report.ok else EXIT_INVALID)
 
 
@@ -341,15 +349,15 @@ def export(spec: str, target: str, mode: Mode | None) -> None:
     report = analyze_spec(load_or_exit(spec, as_json=target == "json"), mode)
     if not report.ok:
         if target == "json":
-            click.echo(formats.to_json(report, ascii_only()))
+            echo(formats.to_json(report, ascii_only()))
         for p in report.errors:
-            click.echo(formats.problem_line(spec, p), err=True)
+            echo(formats.problem_line(spec, p), err=True)
         sys.exit(EXIT_INVALID)
     if target == "json":
-        click.echo(formats.to_json(report, ascii_only()))
+        echo(formats.to_json(report, ascii_only()))
     else:
         from .export import to_pytorch
-        click.echo(to_pytorch(report), nl=False)
+        echo(to_pytorch(report), nl=False)
 
 
 @main.command()
@@ -382,7 +390,7 @@ def zoo_command(fmt: str) -> None:
         report = analyze_spec(read_spec(path)[0])
         rows.append((name, report))
     if fmt == "json":
-        click.echo(formats.dumps([{
+        echo(formats.dumps([{
             "name": n, "description": r.spec.description if r.spec else None,
             "input": list(r.input_shape or ()), "params": r.totals.params,
             "non_trainable": r.totals.non_trainable, "macs": r.totals.macs,
@@ -453,13 +461,13 @@ def check(files: tuple[str, ...], fmt: str, mode: Mode | None, select: tuple[str
         results.append((name, list(report.problems)))
     results = [(n, [p for p in ps if selected(p.code, select, ignore)]) for n, ps in results]
     if fmt == "json":
-        click.echo(formats.dumps({"cnncalc": "1", "files": [
+        echo(formats.dumps({"cnncalc": "1", "files": [
             {"file": n, "ok": not any(p.severity is Severity.ERROR for p in ps),
              "problems": [p.to_dict() for p in ps]} for n, ps in results]}, ascii_only()))
     elif fmt == "github":
         for name, problems in results:
             for p in problems:
-                click.echo(formats.github_annotation(name, p))
+                echo(formats.github_annotation(name, p))
     else:
         from . import render
         for name, problems in results:

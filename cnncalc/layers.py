@@ -1151,6 +1151,19 @@ class Repeat(Block):
         return self.times * size_of(self.layers)  # without building the N-item list
 
 
+def first_flattener(group: Group) -> Node | None:
+    """The first fc or flatten in ``group`` (pre-order, blocks searched), or None."""
+    stack = list(reversed(group))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, FC | Flatten):
+            return node
+        if isinstance(node, Block):
+            for g in reversed([node.layers] if isinstance(node, Repeat) else node.groups()):
+                stack.extend(reversed(g))
+    return None
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Residual(Block):
     """body(x) + shortcut(x); the shortcut is the identity unless given.
@@ -1181,8 +1194,20 @@ class Residual(Block):
                 s = f", s={v.format_pair((sh, sw))}" if (sh, sw) != (1, 1) else ""
                 fixes.append(f"shortcut=[conv({body[2]}, 1{s}, bias=false) -> bn]")
         what = "the identity shortcut" if not self.shortcut else "the shortcut"
-        return None, [Finding("G007", f"the body gives {format_shape(body)} but {what} gives "
-                              f"{format_shape(shortcut)}: they cannot be added",
+        notes = {0: "", 1: ""}
+        for i, (group, out, other) in enumerate(((self.body, body, shortcut),
+                                                 (self.shortcut, shortcut, body))):
+            flattener = first_flattener(group) if is_volume(inp) and not is_volume(out) else None
+            if flattener is None:
+                continue
+            notes[i] = (f" (a flat vector: {flattener.describe()} flattened the "
+                        f"{format_shape(inp)} volume)")
+            keep = (f"or use conv({other[2]}, 1) to mix channels and keep H×W"
+                    if is_volume(other) and isinstance(flattener, FC) else "")
+            fixes.append(f"a residual adds volumes: move {flattener.describe()} after the "
+                         f"residual{', ' + keep if keep else ''}")
+        return None, [Finding("G007", f"the body gives {format_shape(body)}{notes[0]} but {what} "
+                              f"gives {format_shape(shortcut)}{notes[1]}: they cannot be added",
                               tuple(fixes), fatal=True)]
 
     def merge(self, arrays: Sequence[Array]) -> Array:
