@@ -57,6 +57,8 @@ def clean(text: str) -> str:
 
 
 def clean_problem(p: Problem) -> Problem:
+    if not any(UNSAFE.search(t) for t in (p.message, p.path, *p.suggestions)):
+        return p  # the common case: no copy
     return replace(p, message=clean(p.message), path=clean(p.path),
                    suggestions=tuple(clean(s) for s in p.suggestions))
 
@@ -68,7 +70,8 @@ def clean_report(report: Report) -> Report:
     if spec is not None and spec.description is not None:
         spec = replace(spec, description=clean(spec.description))
     return replace(report, name=None if report.name is None else clean(report.name),
-                   layers=tuple(replace(r, spec=clean(r.spec)) for r in report.layers),
+                   layers=tuple(replace(r, spec=clean(r.spec)) if UNSAFE.search(r.spec) else r
+                                for r in report.layers),
                    problems=tuple(clean_problem(p) for p in report.problems), spec=spec)
 
 

@@ -210,6 +210,19 @@ def test_escape_sequences_in_check_lines(tmp_path: Path) -> None:
     assert json.loads(out)["files"][0]["file"] == str(bad)  # JSON keeps the data exactly
 
 
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(stem=st.text(st.characters(exclude_categories=("Cs",), exclude_characters="/\x00"),
+                    min_size=1, max_size=20))
+def test_generated_file_names_are_escaped_in_check(stem: str, tmp_path_factory: Any) -> None:
+    f = tmp_path_factory.mktemp("names") / (stem[:40] + ".yaml")
+    f.write_text("input: 7x7x3\nlayers: ['conv(1, 3, s=3)']\n")
+    for fmt in ("text", "github"):
+        code, out, err = run("check", str(f), "--format", fmt)
+        assert code == 1 and not unsafe(out) and not unsafe(err)
+    code, out, _ = run("check", str(f), "--format", "json")
+    assert json.loads(out)["files"][0]["file"] == str(f)
+
+
 def test_clean_escapes_exactly_the_unsafe_set() -> None:
     for n in itertools.chain(range(0x00, 0xA0), range(0x2000, 0x2070), [0x061C, 0xFEFF]):
         ch = chr(n)
@@ -286,7 +299,10 @@ UNDEFINED = {
     "S003": "8x8x3 -> conv(4, 3))",
     "A001": "8x8x3 -> maxpol(2)",
     "A002": "8x8x3 -> conv(4, 3, strdie=2)",
+    "A003": "8x8x3 -> conv(4, 3, s=1, stride=2)",
     "A004": "8x8x3 -> conv(4)",
+    "A005": "8x8x3 -> relu(3)",
+    "A007": "28x28 -> relu",
     "A006": "8x8x3 -> conv(0, 3)",
     "G003": "3x3x8 -> conv(8, 5)",
     "G004": "8x8x6 -> conv(8, 3, g=4)",
@@ -310,6 +326,22 @@ def test_filters_never_hide_an_undefined_network(code: str, option: tuple[str, s
     assert exit_code == want
     data = json.loads(out)
     assert data["ok"] is False and code in {p["code"] for p in data["problems"]}
+
+
+@pytest.mark.parametrize("option", FILTERS, ids="=".join)
+def test_check_filters_never_hide_an_undefined_network(option: tuple[str, str],
+                                                        tmp_path: Path) -> None:
+    files = []
+    for code, spec in UNDEFINED.items():
+        files.append(tmp_path / f"{code}.txt")
+        files[-1].write_text(spec + "\n")
+    exit_code, out, _ = run("check", *map(str, files), "--format", "json", *option)
+    assert exit_code == 2
+    for code, result in zip(UNDEFINED, json.loads(out)["files"], strict=True):
+        assert result["ok"] is False and code in {p["code"] for p in result["problems"]}
+    for code, f in zip(UNDEFINED, files, strict=True):  # one file at a time: its own exit code
+        if not code.startswith("S"):
+            assert run("check", str(f), *option)[0] == 1
 
 
 def test_filterable_codes_in_every_rule_and_combination() -> None:
