@@ -425,10 +425,12 @@ def test_non_utf8_stdout_degrades_instead_of_crashing(encoding: str, tmp_path: P
     f = tmp_path / "net.yaml"
     f.write_text("name: net ✓ → 😀\ninput: 7x7x3\nlayers: ['conv(1, 3, s=3)', relu]\n",
                  encoding="utf-8")
+    g = tmp_path / "ok.yaml"
+    g.write_text(spec_yaml("net ✓ → 😀 \u202e é"), encoding="utf-8")
     env = {**os.environ, "PYTHONIOENCODING": encoding, "NO_COLOR": "1"}
     for args in (["summary", "8x8x3 -> conv(4, 3) -> relu"], ["summary", str(f)],
                  ["explain", str(f)], ["check", str(f)], ["summary", str(f), "--format", "json"],
-                 ["export", "8x8x3 -> conv(4, 3)"]):
+                 ["export", str(g)]):
         done = subprocess.run([sys.executable, "-m", "cnncalc", *args], capture_output=True,
                               timeout=60, env=env, cwd=ROOT)
         assert b"Traceback" not in done.stderr, (args, done.stderr[-500:])
@@ -436,6 +438,10 @@ def test_non_utf8_stdout_degrades_instead_of_crashing(encoding: str, tmp_path: P
         text = done.stdout.decode(encoding)  # strict: what was written is in that encoding
         if args[-1] == "json":
             json.loads(text)
+        if args[0] == "export":  # still a module, whose NAME is exact
+            tree = ast.parse(text)
+            names = [n for n in tree.body if isinstance(n, ast.Assign)]
+            assert ast.literal_eval(names[0].value) == "net ✓ → 😀 \u202e é"
         if args == ["summary", "8x8x3 -> conv(4, 3) -> relu"]:
             check = "✓" if encoding == "utf-8" else " v"  # cp1252 and Latin-1 have ×, not ✓
             shape = "6x6x4" if encoding == "ascii" else "6×6×4"
