@@ -6,6 +6,8 @@ or a failed expectation, 2 usage, syntax or file errors.
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -18,7 +20,16 @@ import click
 from . import __version__, formats, zoo
 from .analysis import DTYPES, Report, analyze_spec, read_spec
 from .build import Spec
-from .diagnostics import MODES, RULES, Mode, Problem, Severity, SpecSyntaxError
+from .diagnostics import (
+    EXPECTATIONS,
+    MODES,
+    RULES,
+    Mode,
+    Problem,
+    Severity,
+    SpecSyntaxError,
+    filterable,
+)
 from .layers import LAYERS, Layer, arguments
 from .shapes import format_shape
 from .values import byte_size
@@ -32,24 +43,97 @@ if TYPE_CHECKING:
     from .render import Styled
 
 
+def forced_colour() -> bool:
+    """FORCE_COLOR set to anything but empty, ``0`` or ``false`` (as rich, click and Node)."""
+    return os.environ.get("FORCE_COLOR", "").strip().lower() not in ("", "0", "false")
+
+
 def colour() -> bool:
-    """Colour only on a terminal, never with NO_COLOR set (https://no-color.org)."""
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and \
-        os.environ.get("TERM") != "dumb"
+    """Whether the table and problems are coloured. Precedence: a non-empty ``NO_COLOR``
+    always wins (https://no-color.org); then a non-empty ``FORCE_COLOR`` (not ``0``/``false``)
+    colours even a pipe or ``TERM=dumb``; otherwise colour only on a terminal that is not dumb.
+    JSON, CSV and Markdown are never coloured."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if forced_colour():
+        return True
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
 
 
 def show(text: Styled) -> None:
-    """Print a rendered text: through rich's console on a colour terminal, else as plain text
+    """Print a rendered text: through rich's console when colouring, else as plain text
     (rich's console is never imported when the output goes to a pipe or a file)."""
     if colour():
         from rich.console import Console
-        Console(highlight=False, soft_wrap=True).print(text.to_rich())
+        Console(highlight=False, soft_wrap=True, force_terminal=True, no_color=False,
+                color_system="standard" if not sys.stdout.isatty() else "auto",
+                ).print(text.to_rich())
     else:
-        click.echo(text.plain)
+        echo(text.plain)
+
+
+FALLBACK = {"✓": "v", "✗": "x", "−": "-", "–": "-", "—": "-", "→": "->", "←": "<-", "×": "x",
+            "·": "*", "…": "...", "≥": ">=", "≤": "<=", "≠": "!=", "⌊": "floor(", "⌋": ")",
+            "⌈": "ceil(", "⌉": ")", "²": "^2", "γ": "gamma", "β": "beta", "α": "alpha",
+            "µ": "u", "’": "'", "‘": "'"}
+"""ASCII stand-ins for the symbols cnncalc itself prints, on a stream that cannot encode them."""
+
+
+def ascii_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler ``cnncalc-ascii``: a character the output encoding (cp1252, ASCII,
+    Latin-1, ...) cannot carry becomes its ASCII stand-in, else a ``\\uXXXX`` escape (as JSON
+    writes it, so JSON stays valid; ``\\xff`` for an undecodable file-name byte). The output
+    never crashes on encoding."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for ch in exc.object[exc.start:exc.end]:
+        n = ord(ch)
+        if ch in FALLBACK:
+            out.append(FALLBACK[ch])
+        elif 0xDC80 <= n <= 0xDCFF:
+            out.append(f"\\x{n - 0xDC00:02x}")
+        elif n < 0x10000:
+            out.append(f"\\u{n:04x}")
+        else:  # a UTF-16 pair, as JSON writes it
+            n -= 0x10000
+            out.append(f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}")
+    return "".join(out), exc.end
+
+
+codecs.register_error("cnncalc-ascii", ascii_fallback)
+
+
+def safe_streams() -> None:
+    """Make stdout and stderr degrade instead of raising UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            try:
+                stream.reconfigure(errors="cnncalc-ascii")
+            except (ValueError, io.UnsupportedOperation):  # pragma: no cover - closed stream
+                pass
+
+
+def echo(text: str, err: bool = False, nl: bool = True) -> None:
+    """Write to stdout (stderr) in the stream's own encoding, degrading through the
+    ``cnncalc-ascii`` handler (``click.echo`` would switch an ASCII stream to UTF-8)."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + ("\n" if nl else ""))
+    stream.flush()
+
+
+def ascii_only() -> bool:
+    """JSON is written as pure ASCII (``\\u`` escapes) unless stdout is UTF-8."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("_", "-")
+    return encoding not in ("utf-8", "utf8", "utf-8-sig")
 
 
 class DefaultGroup(click.Group):
     """``cnncalc SPEC`` is short for ``cnncalc summary SPEC``."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        safe_streams()
+        return super().main(*args, **kwargs)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in (
@@ -70,16 +154,37 @@ def main() -> None:
     """
 
 
+FILTER_NOTE = ("Hides lints, notes, G001/G002 and failed expectations (X) from the listing "
+               "and the exit status; never syntax (S), name or argument (A), G003-G009 or "
+               "V001 errors.")
+
+
 def filter_options(f: F) -> F:
-    f = click.option("--ignore", multiple=True, metavar="PREFIX", callback=upper,
-                     help="Skip codes starting with PREFIX (repeatable, e.g. --ignore L001).")(f)
-    f = click.option("--select", multiple=True, metavar="PREFIX", callback=upper,
-                     help="Only codes starting with PREFIX (repeatable, e.g. --select G).")(f)
+    f = click.option("--ignore", multiple=True, metavar="PREFIX[,PREFIX...]", callback=prefixes,
+                     help="Skip codes starting with PREFIX (repeatable or comma-separated, "
+                          "e.g. --ignore L001,G002). " + FILTER_NOTE)(f)
+    f = click.option("--select", multiple=True, metavar="PREFIX[,PREFIX...]", callback=prefixes,
+                     help="Only codes starting with PREFIX (repeatable or comma-separated, "
+                          "e.g. --select G,X). " + FILTER_NOTE)(f)
     return f
 
 
-def upper(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(v.upper() for v in value)
+def prefixes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+             ) -> tuple[str, ...]:
+    """``--ignore L,G002 --ignore x`` → ``("L", "G002", "X")``; a prefix no code starts with
+    is a usage error (a typo would otherwise silently filter nothing)."""
+    out = []
+    for item in value:
+        for part in item.split(","):
+            prefix = part.strip().upper()
+            if not prefix:
+                continue
+            if not any(code.startswith(prefix) for code in RULES):
+                raise click.BadParameter(
+                    f"'{formats.clean(part.strip())}' matches no problem code "
+                    "(`cnncalc rules` lists them)")
+            out.append(prefix)
+    return tuple(out)
 
 
 def mode_options(f: F) -> F:
@@ -125,9 +230,9 @@ def load_or_exit(spec: str, as_json: bool) -> Spec:
         one_line = not Path(spec).suffix and spec != "-" and zoo.path(spec) is None
         name = "<spec>" if one_line else spec
         if as_json:
-            click.echo(formats.error_json(exc.problems))
+            echo(formats.error_json(exc.problems))
         for p in exc.problems:
-            click.echo(formats.syntax_problem(p, spec if one_line else exc.source, name), err=True)
+            echo(formats.syntax_problem(p, spec if one_line else exc.source, name), err=True)
         sys.exit(EXIT_USAGE)
 
 
@@ -161,12 +266,29 @@ def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: 
         raise click.BadParameter(str(exc), param_hint="--max-memory") from None
     parsed = load_or_exit(spec, as_json=fmt == "json")
     report = analyze_spec(parsed, mode, batch, dtype)
-    if verify is not False and report.ok:
-        report = run_forward(report, memory_limit, progress=fmt == "table")
+    if verify is not False and shapes_defined(report):
+        report = verify_defined(report, memory_limit, progress=fmt == "table")
     report = replace(report, problems=tuple(
         p for p in report.problems if selected(p.code, select, ignore)))
     emit(report, fmt, depth)
     sys.exit(EXIT_OK if report.ok else EXIT_INVALID)
+
+
+def shapes_defined(report: Report) -> bool:
+    """Every shape is computed: no errors, or only failed expectations (X001–X003)."""
+    return all(p.code in EXPECTATIONS for p in report.errors)
+
+
+def verify_defined(report: Report, memory_limit: int, progress: bool) -> Report:
+    """The forward pass, also when only an ``expect:`` failed (the shapes are still defined):
+    it runs on the report without those errors, which are then put back."""
+    held = [p for p in report.problems if p.severity is Severity.ERROR]
+    view = replace(report, problems=tuple(p for p in report.problems
+                                          if p.severity is not Severity.ERROR))
+    done = run_forward(view, memory_limit, progress)
+    if not held:
+        return done
+    return replace(done, problems=(*report.problems, *done.problems[len(view.problems):]))
 
 
 def run_forward(report: Report, memory_limit: int, progress: bool) -> Report:
@@ -177,11 +299,13 @@ def run_forward(report: Report, memory_limit: int, progress: bool) -> Report:
 
 def emit(report: Report, fmt: str, depth: int | None) -> None:
     if fmt == "json":
-        click.echo(formats.to_json(report))
-    elif fmt == "csv":
-        click.echo(formats.to_csv(report, depth), nl=False)
+        echo(formats.to_json(report, ascii_only()))
+        return
+    report = formats.clean_report(report)
+    if fmt == "csv":
+        echo(formats.to_csv(report, depth), nl=False)
     elif fmt == "markdown":
-        click.echo(formats.to_markdown(report, depth), nl=False)
+        echo(formats.to_markdown(report, depth), nl=False)
     else:
         from . import render
         shown = any(r.verified is not None for r in report.layers)
@@ -193,12 +317,12 @@ def emit(report: Report, fmt: str, depth: int | None) -> None:
 @mode_options
 def explain(spec: str, mode: Mode | None) -> None:
     """Show the arithmetic behind every layer: (N − F + 2P)/S + 1, weights, MACs."""
-    report = analyze_spec(load_or_exit(spec, as_json=False), mode)
+    report = formats.clean_report(analyze_spec(load_or_exit(spec, as_json=False), mode))
     by_path = formats.row_problems(report)
     lines = []
     for row in report.layers:
         indent = "  " * (row.depth - 1)
-        lines.append(f"{indent}{row.path}  {row.spec}   "
+        lines.append(f"{indent}{row.path}  {formats.elide(formats.label(row))}   "
                      f"{format_shape(row.input_shape)} → {format_shape(row.output_shape)}")
         if isinstance(row.node, Layer) and row.input_shape and row.output_shape:
             lines += [f"{indent}      {line}" for line in row.node.explain(row.input_shape,
@@ -210,7 +334,7 @@ def explain(spec: str, mode: Mode | None) -> None:
     t = report.totals
     lines.append(f"total: {t.params:,} params, {t.non_trainable:,} non-trainable, "
                  f"{t.macs:,} MACs, output {format_shape(t.output_shape)}")
-    click.echo("\n".join(lines))
+    echo("\n".join(lines))
     sys.exit(EXIT_OK if report.ok else EXIT_INVALID)
 
 
@@ -224,14 +348,16 @@ def export(spec: str, target: str, mode: Mode | None) -> None:
     """Write the architecture as PyTorch code (or JSON) on stdout."""
     report = analyze_spec(load_or_exit(spec, as_json=target == "json"), mode)
     if not report.ok:
+        if target == "json":
+            echo(formats.to_json(report, ascii_only()))
         for p in report.errors:
-            click.echo(formats.problem_line(spec, p), err=True)
+            echo(formats.problem_line(spec, p), err=True)
         sys.exit(EXIT_INVALID)
     if target == "json":
-        click.echo(formats.to_json(report))
+        echo(formats.to_json(report, ascii_only()))
     else:
         from .export import to_pytorch
-        click.echo(to_pytorch(report), nl=False)
+        echo(to_pytorch(report), nl=False)
 
 
 @main.command()
@@ -264,18 +390,18 @@ def zoo_command(fmt: str) -> None:
         report = analyze_spec(read_spec(path)[0])
         rows.append((name, report))
     if fmt == "json":
-        import json
-        click.echo(json.dumps([{
+        echo(formats.dumps([{
             "name": n, "description": r.spec.description if r.spec else None,
             "input": list(r.input_shape or ()), "params": r.totals.params,
             "non_trainable": r.totals.non_trainable, "macs": r.totals.macs,
-            "output": list(r.totals.output_shape or ())} for n, r in rows], indent=2))
+            "output": list(r.totals.output_shape or ())} for n, r in rows], ascii_only()))
         return
     from . import render
     show(render.grid(
         [("Name", "<"), ("Input", "<"), ("Params", ">"), ("MACs", ">"), ("Description", "<")],
         [[n, format_shape(r.input_shape), f"{r.totals.params:,}",
-          formats.human(r.totals.macs), (r.spec.description or "") if r.spec else ""]
+          formats.human(r.totals.macs),
+          formats.clean(r.spec.description or "") if r.spec else ""]
          for n, r in rows]))
 
 
@@ -289,7 +415,11 @@ def render_default(value: Any) -> str:
 
 
 def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
-    """ruff-style code filters: keep codes starting with a --select prefix, minus --ignore."""
+    """ruff-style code filters: keep codes starting with a --select prefix, minus --ignore.
+    Codes :func:`~cnncalc.diagnostics.filterable` refuses are always kept, so a filter never
+    turns an unreadable or undefined network into exit 0 and ``"ok": true``."""
+    if not filterable(code):
+        return True
     if select and not code.startswith(select):
         return False
     return not (ignore and code.startswith(ignore))
@@ -326,25 +456,23 @@ def check(files: tuple[str, ...], fmt: str, mode: Mode | None, select: tuple[str
             results.append((name, exc.problems))
             continue
         report = analyze_spec(parsed, mode)
-        if verify and report.ok:
-            report = run_forward(report, memory_limit, progress=False)
+        if verify and shapes_defined(report):
+            report = verify_defined(report, memory_limit, progress=False)
         results.append((name, list(report.problems)))
     results = [(n, [p for p in ps if selected(p.code, select, ignore)]) for n, ps in results]
     if fmt == "json":
-        import json
-        click.echo(json.dumps({"cnncalc": "1", "files": [
+        echo(formats.dumps({"cnncalc": "1", "files": [
             {"file": n, "ok": not any(p.severity is Severity.ERROR for p in ps),
-             "problems": [p.to_dict() for p in ps]} for n, ps in results]}, indent=2,
-            ensure_ascii=False))
+             "problems": [p.to_dict() for p in ps]} for n, ps in results]}, ascii_only()))
     elif fmt == "github":
         for name, problems in results:
             for p in problems:
-                click.echo(formats.github_annotation(name, p))
+                echo(formats.github_annotation(name, p))
     else:
         from . import render
         for name, problems in results:
             for p in problems:
-                show(render.check_line(name, p))
+                show(render.check_line(formats.clean(name), formats.clean_problem(p)))
         show(render.check_summary(results))
     errors = any(p.severity is Severity.ERROR for _, ps in results for p in ps)
     sys.exit(EXIT_USAGE if unreadable else EXIT_INVALID if errors else EXIT_OK)

@@ -160,6 +160,27 @@ RULES: dict[str, Rule] = dict(
 )
 
 
+ALWAYS_REPORTED: tuple[str, ...] = (
+    "S", "A", "G003", "G004", "G005", "G006", "G007", "G008", "G009", "V001")
+"""Code prefixes ``--select``/``--ignore`` never hide: the spec cannot be read (S), names a
+layer or argument that does not exist or a value it rejects (A), or describes a network whose
+output (or weights) cannot be computed or built (kernel too large, bad groups, pool padding,
+a volume layer on a vector, residual or concat mismatch, an empty output), or the forward pass
+contradicts the analysis (V001). New S and A codes are covered by their letter."""
+
+EXPECTATIONS: tuple[str, ...] = ("X001", "X002", "X003")
+"""Failed ``expect:`` checks: errors, but the network itself is defined (shapes computed)."""
+
+
+def filterable(code: str) -> bool:
+    """Whether ``--select``/``--ignore`` may hide ``code`` (and its effect on the exit status).
+
+    >>> filterable("L001"), filterable("G001"), filterable("X003"), filterable("A001")
+    (True, True, True, False)
+    """
+    return not code.startswith(ALWAYS_REPORTED)
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """1-based line and column in the spec text."""

@@ -9,13 +9,93 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 from .analysis import LayerRow, Report
 from .diagnostics import Problem, Severity
 from .layers import Block
 from .shapes import format_shape
 
+# --------------------------------------------------------------------------- untrusted text
+
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                    "\u2066-\u2069\ud800-\udfff]")
+"""Characters a spec must never put on a terminal or into a table unescaped: C0 controls
+(escape sequences start with ESC; newlines and tabs would break lines and columns), DEL, C1
+controls (CSI is U+009B), the line and paragraph separators, the bidirectional overrides,
+embeddings, isolates and marks that make text read differently from what it is, and lone
+surrogates (undecodable bytes of a file name, which no UTF-8 stream can carry)."""
+
+NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    if ch in NAMED:
+        return NAMED[ch]
+    n = ord(ch)
+    if 0xDC80 <= n <= 0xDCFF:  # a byte decoded with surrogateescape: show the byte
+        return f"\\x{n - 0xDC00:02x}"
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}"
+
+
+def clean(text: str) -> str:
+    r"""Text from a spec (names, layer text, messages quoting it, file names), made safe to
+    show: every character in :data:`UNSAFE` becomes a visible escape such as ``\x1b``,
+    ``\n`` or ``\u202e``; everything else is unchanged. Idempotent.
+
+    This is the one place spec text is sanitised: :func:`clean_report` and
+    :func:`clean_problem` apply it where a report enters the output layer.
+
+    >>> print(clean("net\x1b[2J\u202egnp.exe\n"))
+    net\x1b[2J\u202egnp.exe\n
+    """
+    return UNSAFE.sub(_escape, text) if UNSAFE.search(text) else text
+
+
+def clean_problem(p: Problem) -> Problem:
+    if not any(UNSAFE.search(t) for t in (p.message, p.path, *p.suggestions)):
+        return p  # the common case: no copy
+    return replace(p, message=clean(p.message), path=clean(p.path),
+                   suggestions=tuple(clean(s) for s in p.suggestions))
+
+
+def clean_report(report: Report) -> Report:
+    """The report with every string that came from the spec passed through :func:`clean`
+    (for the text formats: table, Markdown, CSV, explain, export comments)."""
+    spec = report.spec
+    if spec is not None and spec.description is not None:
+        spec = replace(spec, description=clean(spec.description))
+    return replace(report, name=None if report.name is None else clean(report.name),
+                   layers=tuple(replace(r, spec=clean(r.spec)) if UNSAFE.search(r.spec) else r
+                                for r in report.layers),
+                   problems=tuple(clean_problem(p) for p in report.problems), spec=spec)
+
+
+def json_safe(value: Any) -> Any:
+    """JSON data whose strings hold no lone surrogates (so it encodes as UTF-8): those are
+    escaped as :func:`clean` shows them; control characters are left to ``json`` itself."""
+    if isinstance(value, str):
+        return SURROGATE.sub(_escape, value) if SURROGATE.search(value) else value
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def dumps(value: Any, ascii_only: bool = False) -> str:
+    """JSON text that is always valid UTF-8 (and pure ASCII when ``ascii_only``)."""
+    return json.dumps(json_safe(value), indent=2, ensure_ascii=ascii_only)
+
+
+# --------------------------------------------------------------------------- numbers
 
 def human(n: int | None, unit: str = "") -> str:
     """``4089184256`` → ``4.09G``; exact below 10,000.
@@ -70,43 +150,55 @@ def label(row: LayerRow) -> str:
     return row.node.label() if isinstance(row.node, Block) else row.spec
 
 
+def elide(text: str, width: int = 80) -> str:
+    """``text`` cut to ``width`` characters with ``…`` in the middle.
+
+    >>> elide("conv(" + "1, " * 40 + "2)", 20)
+    'conv(1, 1…, 1, 1, 2)'
+    """
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
 def source_excerpt(source: str, p: Problem, width: int = 100) -> str:
-    """The spec line a problem points at, with a caret under its column."""
+    """The spec line a problem points at (cleaned), with a caret under its column."""
     if not p.location:
         return ""
     lines = source.splitlines()
     if not 1 <= p.location.line <= len(lines):
         return ""
     line = lines[p.location.line - 1]
-    col = p.location.column - 1
+    col = min(max(p.location.column - 1, 0), len(line))
     start = max(0, col - width // 2)
-    excerpt = line[start:start + width]
     pre = "…" if start > 0 else ""
     post = "…" if start + width < len(line) else ""
-    return f"  {pre}{excerpt}{post}\n  {' ' * (len(pre) + col - start)}^"
+    caret = len(pre) + len(clean(line[start:col]))
+    return f"  {pre}{clean(line[start:start + width])}{post}\n  {' ' * caret}^"
 
 
 def syntax_problem(p: Problem, source: str | None, filename: str) -> str:
     loc = f"{p.location.line}:{p.location.column}:" if p.location else ""
-    text = f"{filename}:{loc} {p.code} {p.message}"
+    text = f"{clean(filename)}:{loc} {p.code} {clean(p.message)}"
     if source is not None:
         excerpt = source_excerpt(source, p)
         if excerpt:
             text += "\n" + excerpt
     for s in p.suggestions:
-        text += f"\n  fix: {s}"
+        text += f"\n  fix: {clean(s)}"
     return text
 
 
-def to_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+def to_json(report: Report, ascii_only: bool = False) -> str:
+    return dumps(report.to_dict(), ascii_only)
 
 
-def error_json(problems: Sequence[Problem]) -> str:
+def error_json(problems: Sequence[Problem], ascii_only: bool = False) -> str:
     """The JSON object for a spec that could not be parsed: no layers, its problems."""
-    return json.dumps({"cnncalc": "1", "name": None, "input": {"shape": None}, "ok": False,
-                       "layers": [], "totals": None,
-                       "problems": [p.to_dict() for p in problems]}, indent=2, ensure_ascii=False)
+    return dumps({"cnncalc": "1", "name": None, "input": {"shape": None}, "ok": False,
+                  "layers": [], "totals": None, "problems": [p.to_dict() for p in problems]},
+                 ascii_only)
 
 
 CSV_FIELDS = ("path", "depth", "kind", "spec", "input_shape", "output_shape", "weights", "biases",
@@ -148,18 +240,28 @@ def to_markdown(report: Report, depth: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def github_data(text: str) -> str:
+    """A workflow command's message: ``%``, CR and LF escaped (then any other control
+    character made visible by :func:`clean`)."""
+    return clean(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
+
+
+def github_property(text: str) -> str:
+    """A workflow command's property value (``file=``, ``title=``): also ``:`` and ``,``."""
+    return github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def github_annotation(filename: str, p: Problem) -> str:
     """A GitHub Actions workflow command: ``::error file=…,line=…,col=…,title=…::…``."""
     level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
-    where = f"file={filename}"
+    where = f"file={github_property(filename)}"
     if p.location:
         where += f",line={p.location.line},col={p.location.column}"
     message = p.message + "".join(f"; fix: {s}" for s in p.suggestions[:1])
-    message = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return f"::{level[p.severity]} {where},title={p.code}::{message}"
+    return f"::{level[p.severity]} {where},title={github_property(p.code)}::{github_data(message)}"
 
 
 def problem_line(filename: str, p: Problem) -> str:
-    """``FILE:LINE:COL: CODE [severity] message`` as plain text."""
+    """``FILE:LINE:COL: CODE [severity] message`` as plain text (spec text cleaned)."""
     loc = f"{p.location.line}:{p.location.column}:" if p.location else "1:1:"
-    return f"{filename}:{loc} {p.code} [{p.severity.value}] {p.message}"
+    return f"{clean(filename)}:{loc} {p.code} [{p.severity.value}] {clean(p.message)}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -397,6 +398,23 @@ def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterato
                 "width" if axis == 1 else "size"
             if sizes:
                 yield f"input {name} {' or '.join(map(str, sizes))} instead of {w.size}"
+
+
+# --------------------------------------------------------------------------- export helpers
+
+def py_float(x: float) -> str:
+    """A float as Python source that evaluates to exactly ``x`` (``float('inf')`` for inf,
+    which ``repr`` would write as the undefined name ``inf``).
+
+    >>> py_float(1e-4), py_float(float("inf")), py_float(float("-inf")), py_float(0.1 + 0.2)
+    ('0.0001', "float('inf')", "float('-inf')", '0.30000000000000004')
+    """
+    x = float(x)
+    if math.isnan(x):
+        return "float('nan')"
+    if math.isinf(x):
+        return "float('inf')" if x > 0 else "float('-inf')"
+    return repr(x)
 
 
 # --------------------------------------------------------------------------- convolutions
@@ -787,7 +805,7 @@ class BatchNorm(Layer):
 
     def torch(self, inp: Shape) -> str:
         kind = "nn.BatchNorm2d" if is_volume(inp) else "nn.BatchNorm1d"
-        return f"{kind}({inp[-1]}, eps={self.eps!r}, affine={self.affine})"
+        return f"{kind}({inp[-1]}, eps={py_float(self.eps)}, affine={self.affine})"
 
 
 # --------------------------------------------------------------------------- element-wise
@@ -826,7 +844,7 @@ class LeakyReLU(Layer):
         return kernels.leaky_relu(x, self.slope)
 
     def torch(self, inp: Shape) -> str:
-        return f"nn.LeakyReLU({self.slope!r})"
+        return f"nn.LeakyReLU({py_float(self.slope)})"
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -864,7 +882,7 @@ class ELU(Layer):
         return kernels.elu(x, self.alpha)
 
     def torch(self, inp: Shape) -> str:
-        return f"nn.ELU({self.alpha!r})"
+        return f"nn.ELU({py_float(self.alpha)})"
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -950,7 +968,12 @@ class LRN(Layer):
         return kernels.lrn(x, self.size, self.alpha, self.beta, self.k)
 
     def torch(self, inp: Shape) -> str:
-        return f"nn.LocalResponseNorm({self.size}, alpha={self.alpha!r}, beta={self.beta!r}, k={self.k!r})"
+        lrn = (f"nn.LocalResponseNorm({self.size}, alpha={py_float(self.alpha)}, "
+               f"beta={py_float(self.beta)}, k={py_float(self.k)})")
+        if is_volume(inp):
+            return lrn
+        # PyTorch's LRN needs N×C×…; a flat vector is N×C: give it a length-1 axis and back.
+        return f"nn.Sequential(nn.Unflatten(1, ({inp[0]}, 1)), {lrn}, nn.Flatten())"
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -969,7 +992,7 @@ class Dropout(Layer):
     p: float = arg(v.probability, 0.5, positional=True)
 
     def torch(self, inp: Shape) -> str:
-        return f"nn.Dropout({self.p!r})"
+        return f"nn.Dropout({py_float(self.p)})"
 
 
 # --------------------------------------------------------------------------- reshaping
@@ -1128,6 +1151,19 @@ class Repeat(Block):
         return self.times * size_of(self.layers)  # without building the N-item list
 
 
+def first_flattener(group: Group) -> Node | None:
+    """The first fc or flatten in ``group`` (pre-order, blocks searched), or None."""
+    stack = list(reversed(group))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, FC | Flatten):
+            return node
+        if isinstance(node, Block):
+            for g in reversed([node.layers] if isinstance(node, Repeat) else node.groups()):
+                stack.extend(reversed(g))
+    return None
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Residual(Block):
     """body(x) + shortcut(x); the shortcut is the identity unless given.
@@ -1158,8 +1194,20 @@ class Residual(Block):
                 s = f", s={v.format_pair((sh, sw))}" if (sh, sw) != (1, 1) else ""
                 fixes.append(f"shortcut=[conv({body[2]}, 1{s}, bias=false) -> bn]")
         what = "the identity shortcut" if not self.shortcut else "the shortcut"
-        return None, [Finding("G007", f"the body gives {format_shape(body)} but {what} gives "
-                              f"{format_shape(shortcut)}: they cannot be added",
+        notes = {0: "", 1: ""}
+        for i, (group, out, other) in enumerate(((self.body, body, shortcut),
+                                                 (self.shortcut, shortcut, body))):
+            flattener = first_flattener(group) if is_volume(inp) and not is_volume(out) else None
+            if flattener is None:
+                continue
+            notes[i] = (f" (a flat vector: {flattener.describe()} flattened the "
+                        f"{format_shape(inp)} volume)")
+            keep = (f"or use conv({other[2]}, 1) to mix channels and keep H×W"
+                    if is_volume(other) and isinstance(flattener, FC) else "")
+            fixes.append(f"a residual adds volumes: move {flattener.describe()} after the "
+                         f"residual{', ' + keep if keep else ''}")
+        return None, [Finding("G007", f"the body gives {format_shape(body)}{notes[0]} but {what} "
+                              f"gives {format_shape(shortcut)}{notes[1]}: they cannot be added",
                               tuple(fixes), fatal=True)]
 
     def merge(self, arrays: Sequence[Array]) -> Array:

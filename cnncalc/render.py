@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .analysis import Report
 from .diagnostics import Problem, Severity
-from .formats import count, human, label, mb, pair, row_problems, visible
+from .formats import clean, count, human, label, mb, pair, row_problems, visible
 from .shapes import format_shape
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ def catalog_table(kinds: Iterable[tuple[str, list[str], str, str, str]]) -> Styl
 def check_line(filename: str, p: Problem) -> Styled:
     """``net.yaml:6:5: G001 [error] (11 − 2 + 2·0)/2 + 1 = 5.5 is not an integer: …``"""
     loc = f"{p.location.line}:{p.location.column}:" if p.location else "1:1:"
-    text = Styled(f"{filename}:{loc} ", "bold")
+    text = Styled(f"{clean(filename)}:{loc} ", "bold")
     text.append(p.code, STYLE[p.severity])
     text.append(f" [{p.severity.value}] {p.message}")
     if p.suggestions:
