@@ -9,7 +9,7 @@ the severity the current mode gives the code (spec §6).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -172,8 +172,41 @@ class Location:
 
 
 @dataclass(frozen=True, slots=True)
+class Fix:
+    """A suggestion that says exactly what it changes, so that it can be re-analysed
+    (:mod:`cnncalc.fixes`) before it is shown. ``text`` is what users read.
+
+    Exactly one of these is set:
+
+    - ``nodes``: replace the layer or block ``target`` (by identity; every repetition of
+      it inside ``[...] * N``) with these nodes, in sequence (several for a stack);
+    - ``layer_input``: the shape ``target``'s input would need (an input size fix);
+    - ``network_input``: a new input for the whole network (``target`` is None).
+
+    ``slot``: of several alternatives with the same non-empty slot, only the first that
+    re-analyses cleanly is shown. ``template``: clean alternatives with the same template
+    are shown as one suggestion, ``template.format(" or ".join(values))``
+    (``input size 10 or 12 instead of 11``).
+    """
+
+    text: str
+    target: Any = None
+    nodes: tuple[Any, ...] = ()
+    layer_input: tuple[int, ...] | None = None
+    network_input: tuple[int, ...] | None = None
+    slot: str = ""
+    template: str = ""
+    value: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
-    """What a check yields: a code, the arithmetic, and fixes. No place yet."""
+    """What a check yields: a code, the arithmetic, and fixes. No place yet.
+
+    ``suggestions`` are prose that cannot be re-analysed ("did you mean 'conv'?");
+    ``fixes`` are structured replacements, shown first and only when they re-analyse
+    cleanly (:func:`cnncalc.fixes.verify_fixes`).
+    """
 
     code: str
     message: str
@@ -182,6 +215,7 @@ class Finding:
     """The output shape cannot be computed; analysis stops along this path."""
     location: Location | None = None
     """Set only when the check knows better than the driver (an argument, an expect key)."""
+    fixes: tuple[Fix, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +226,9 @@ class Problem:
     path: str = ""
     location: Location | None = None
     suggestions: tuple[str, ...] = ()
+    fixes: tuple[Fix, ...] = field(default=(), compare=False, repr=False)
+    """Structured fixes not yet re-analysed; :func:`cnncalc.fixes.verify_fixes` moves the
+    clean ones' text to the front of ``suggestions`` and empties this."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -213,7 +250,8 @@ def resolve(
         severity = RULES[f.code].severity_in(mode)
         if severity is not None:
             problems.append(
-                Problem(severity, f.code, f.message, path, f.location or location, f.suggestions)
+                Problem(severity, f.code, f.message, path, f.location or location, f.suggestions,
+                        f.fixes)
             )
     return problems
 
