@@ -96,6 +96,8 @@ class Verifier:
     # ------------------------------------------------------------------ one fix
 
     def clean(self, fix: Fix, problem: Problem) -> bool:
+        if fix.target is None and fix.network_input is None:
+            return True  # prose ("remove the softmax"): nothing to re-analyse
         if fix.network_input is not None:
             return self.clean_input(fix.network_input, problem)
         target = fix.target
