@@ -8,7 +8,9 @@ the severity the current mode gives the code (spec §6).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -171,6 +173,24 @@ class Location:
         return {"line": self.line, "column": self.column}
 
 
+_FIXES_WANTED: ContextVar[bool] = ContextVar("cnncalc_fixes_wanted", default=True)
+
+
+def fixes_wanted() -> bool:
+    """False while :mod:`cnncalc.fixes` re-analyses a fix: checks then skip building
+    fixes of their own, which nobody would see."""
+    return _FIXES_WANTED.get()
+
+
+@contextmanager
+def without_fixes() -> Iterator[None]:
+    token = _FIXES_WANTED.set(False)
+    try:
+        yield
+    finally:
+        _FIXES_WANTED.reset(token)
+
+
 @dataclass(frozen=True, slots=True)
 class Fix:
     """A suggestion that says exactly what it changes, so that it can be re-analysed
@@ -197,6 +217,8 @@ class Fix:
     slot: str = ""
     template: str = ""
     value: str = ""
+    verified: bool = False
+    """Set by :func:`cnncalc.fixes.verify_fixes` on the fixes it keeps."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,8 +249,9 @@ class Problem:
     location: Location | None = None
     suggestions: tuple[str, ...] = ()
     fixes: tuple[Fix, ...] = field(default=(), compare=False, repr=False)
-    """Structured fixes not yet re-analysed; :func:`cnncalc.fixes.verify_fixes` moves the
-    clean ones' text to the front of ``suggestions`` and empties this."""
+    """Structured fixes; :func:`cnncalc.fixes.verify_fixes` re-analyses them, puts the clean
+    ones' text at the front of ``suggestions`` and keeps only those here (``verified``).
+    Not part of the JSON: ``suggestions`` is."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

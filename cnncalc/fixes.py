@@ -40,15 +40,14 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 
-from .analysis import DTYPES, RF, LayerRow, Report, Walker
-from .diagnostics import Fix, Problem, Severity, resolve
+from .analysis import LayerRow, Report
+from .diagnostics import Fix, Mode, Problem, Severity, resolve, without_fixes
 from .layers import GROUP, Block, Layer, Node, Repeat, arguments
 from .shapes import Shape
 
-BUDGET_PER_ROW = 4
+BUDGET_PER_ROW = 2
 BUDGET_BASE = 5_000
-MAX_FULL = 4
-_RF: RF = (1, 1, 1, 1)
+MAX_FULL = 2
 
 
 def substitute(node: Node, target: Node, nodes: tuple[Node, ...]) -> tuple[Node, ...]:
@@ -65,6 +64,48 @@ def substitute(node: Node, target: Node, nodes: tuple[Node, ...]) -> tuple[Node,
             new = tuple(tuple(x for n in g for x in substitute(n, target, nodes)) for g in groups)
             changes[a.name] = new if a.variadic else new[0]
     return (dataclasses.replace(node, **changes),)
+
+
+class Walk:
+    """A light re-analysis: shapes and problems only (no rows, no text of the layers)."""
+
+    def __init__(self, mode: Mode) -> None:
+        self.mode = mode
+        self.problems: list[Problem] = []
+        self.rows = 0
+
+    def node(self, node: Node, inp: Shape, path: str) -> Shape | None:
+        self.rows += 1
+        if isinstance(node, Block):
+            return self.block(node, inp, path)
+        assert isinstance(node, Layer)  # a Node is a Block or a Layer
+        findings = list(node.check(inp))
+        self.problems += resolve(findings, self.mode, path, None)
+        return None if any(f.fatal for f in findings) else node.output_shape(inp)
+
+    def group(self, group: Iterable[Node], inp: Shape, prefix: str) -> Shape | None:
+        out: Shape | None = inp
+        for i, n in enumerate(group, 1):
+            if out is None:
+                return None
+            out = self.node(n, out, f"{prefix}{i}")
+        return out
+
+    def block(self, node: Block, inp: Shape, path: str) -> Shape | None:
+        if node.chained:
+            out: Shape | None = inp
+            for r, group in enumerate(node.groups(), 1):
+                if out is None:
+                    return None
+                out = self.group(group, out, f"{path}.{r}.")
+            return out
+        outs = [self.group(g, inp, f"{path}.{n}.") for n, g in enumerate(node.groups(), 1)]
+        known = [o for o in outs if o is not None]
+        if len(known) < len(outs):
+            return None
+        joined, findings = node.join(inp, known)
+        self.problems += resolve(findings, self.mode, path, None)
+        return joined
 
 
 class Verifier:
@@ -86,11 +127,12 @@ class Verifier:
         self.cache: dict[tuple[int, str], tuple[bool, Counter[str]] | None] = {}
         self.full_cache: dict[Shape, set[tuple[str, str]] | None] = {}
 
-    def walker(self) -> Walker:
-        return Walker(self.report.mode, self.report.batch, DTYPES[self.report.dtype])
+    def walker(self) -> Walk:
+        return Walk(self.report.mode)
 
-    def spend(self, walker: Walker) -> bool:
-        self.budget -= len(walker.rows)
+    def spend(self, walker: Walk) -> bool:
+        self.budget -= walker.rows
+        walker.rows = 0
         return self.budget >= 0
 
     # ------------------------------------------------------------------ one fix
@@ -164,9 +206,7 @@ class Verifier:
         walker = self.walker()
         out: Shape | None = unit.input_shape
         for n in new:
-            out, _, _ = walker.node(n, out, _RF, unit.path, unit.depth)
-            if out is None:
-                break
+            out = walker.node(n, out, unit.path) if out is not None else None
         if not self.spend(walker) or out is None:
             return None
         codes = Counter(p.code for p in walker.problems)
@@ -190,10 +230,9 @@ class Verifier:
                 if sib.node is None:
                     return False
                 seen = len(walker.problems)
-                new_out, _, _ = walker.node(sib.node, out, _RF, sib.path, sib.depth)
+                new_out = walker.node(sib.node, out, sib.path)
                 if not self.spend(walker) or self.new_errors(walker.problems[seen:]):
                     return False
-                walker.rows.clear()
                 if new_out is None:
                     return False
                 if new_out == sib.output_shape:
@@ -245,7 +284,7 @@ class Verifier:
             if self.full_runs < MAX_FULL:
                 self.full_runs += 1
                 walker = self.walker()
-                walker.group(spec.layers, shape, _RF, "", 1)
+                walker.group(spec.layers, shape, "")
                 if self.spend(walker) and not self.new_errors(walker.problems):
                     self.full_cache[shape] = {(p.code, p.path) for p in walker.problems}
         found = self.full_cache[shape]
@@ -254,22 +293,30 @@ class Verifier:
 
 def verify_fixes(report: Report) -> Report:
     """The report with every problem's fixes re-analysed: clean ones become the first
-    suggestions, the rest are dropped (see the module docstring for *clean*)."""
-    if not any(p.fixes for p in report.problems):
+    suggestions (and stay in ``Problem.fixes``, marked ``verified``), the rest are dropped
+    (see the module docstring for *clean*)."""
+    if not any(f for p in report.problems for f in p.fixes if not f.verified):
         return report
+    with without_fixes():
+        return _verify(report)
+
+
+def _verify(report: Report) -> Report:
     verifier = Verifier(report)
     problems: list[Problem] = []
     for p in report.problems:
-        if not p.fixes:
+        if not p.fixes or all(f.verified for f in p.fixes):
             problems.append(p)
             continue
         shown: list[str] = []
+        kept: list[Fix] = []
         slots: set[str] = set()
         merged: dict[str, list[str]] = {}
         for fix in p.fixes:
             if (fix.slot and fix.slot in slots) or fix.text in shown:
                 continue
             if verifier.clean(fix, p):
+                kept.append(dataclasses.replace(fix, verified=True))
                 if fix.template:
                     if fix.template not in merged:
                         merged[fix.template] = []
@@ -281,7 +328,7 @@ def verify_fixes(report: Report) -> Report:
                     slots.add(fix.slot)
         shown = [s.format(" or ".join(merged[s])) if s in merged else s for s in shown]
         problems.append(dataclasses.replace(
-            p, suggestions=(*shown, *p.suggestions), fixes=()))
+            p, suggestions=(*shown, *p.suggestions), fixes=tuple(kept)))
     return dataclasses.replace(report, problems=tuple(problems))
 
 

@@ -24,7 +24,7 @@ from math import gcd
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from . import values as v
-from .diagnostics import Finding, Fix
+from .diagnostics import Finding, Fix, fixes_wanted
 from .shapes import Shape, Window, elements, format_shape, is_volume, transposed_size
 from .values import Padding, Pair
 
@@ -349,7 +349,7 @@ def division_findings(layer: Windowed, inp: Shape, wh: Window, ww: Window) -> It
     sums = sorted({arithmetic(w) for w in inexact})
     formula = " and ".join(sums) + (" are not integers" if len(sums) > 1 else " is not an integer")
     losing = [w for w in (wh, ww) if w.lost > w.gap]
-    fixes = tuple(suggest_fixes(layer, inp, restride=bool(losing)))
+    fixes = tuple(suggest_fixes(layer, inp, restride=bool(losing))) if fixes_wanted() else ()
     if losing:
         lost_h = wh.lost if wh in losing else 0
         lost_w = ww.lost if ww in losing else 0
