@@ -39,15 +39,20 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from .analysis import LayerRow, Report
 from .diagnostics import Fix, Mode, Problem, Severity, resolve, without_fixes
 from .layers import GROUP, Block, Layer, Node, Repeat, arguments
 from .shapes import Shape
 
-BUDGET_PER_ROW = 2
-BUDGET_BASE = 5_000
+if TYPE_CHECKING:
+    from .lints import Flow
+
+BUDGET_PER_ROW = 1
+BUDGET_BASE = 2_000
 MAX_FULL = 2
+PER_FIX = 1_024
 
 
 def substitute(node: Node, target: Node, nodes: tuple[Node, ...]) -> tuple[Node, ...]:
@@ -66,16 +71,27 @@ def substitute(node: Node, target: Node, nodes: tuple[Node, ...]) -> tuple[Node,
     return (dataclasses.replace(node, **changes),)
 
 
+class OverBudget(Exception):
+    """The re-analysis would walk more rows than the budget has left."""
+
+
 class Walk:
     """A light re-analysis: shapes and problems only (no rows, no text of the layers)."""
 
-    def __init__(self, mode: Mode) -> None:
+    def __init__(self, mode: Mode, limit: int, budget: list[int] | None = None) -> None:
         self.mode = mode
         self.problems: list[Problem] = []
         self.rows = 0
+        self.limit = limit
+        self.budget = budget
+        """The verifier's shared budget (one cell), charged a row per node walked."""
 
     def node(self, node: Node, inp: Shape, path: str) -> Shape | None:
         self.rows += 1
+        if self.budget is not None:
+            self.budget[0] -= 1
+        if self.rows > self.limit:
+            raise OverBudget
         if isinstance(node, Block):
             return self.block(node, inp, path)
         assert isinstance(node, Layer)  # a Node is a Block or a Layer
@@ -109,7 +125,7 @@ class Walk:
 
 
 class Verifier:
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, flow: Flow | None) -> None:
         from .lints import Flow
         self.report = report
         self.rows = report.layers
@@ -117,23 +133,23 @@ class Verifier:
         self.node_path: dict[int, str] = {}
         for row in self.rows:
             self.node_path.setdefault(id(row.node), row.path)
-        self.flow = Flow(self.rows)
+        self.flow = flow or Flow(self.rows)
         self.errors = {(p.code, p.path) for p in report.problems if p.severity is Severity.ERROR}
         self.by_path: dict[str, list[Problem]] = {}
         for p in report.problems:
             self.by_path.setdefault(p.path, []).append(p)
-        self.budget = BUDGET_BASE + BUDGET_PER_ROW * len(self.rows)
+        self.budget = [BUDGET_BASE + BUDGET_PER_ROW * len(self.rows)]
         self.full_runs = 0
         self.cache: dict[tuple[int, str], tuple[bool, Counter[str]] | None] = {}
         self.full_cache: dict[Shape, set[tuple[str, str]] | None] = {}
+        self.regions: dict[str, tuple[Counter[str], Counter[str]]] = {}
 
-    def walker(self) -> Walk:
-        return Walk(self.report.mode)
+    def walker(self, most: int | None = None) -> Walk:
+        limit = max(0, self.budget[0])
+        return Walk(self.report.mode, limit if most is None else min(limit, most), self.budget)
 
     def spend(self, walker: Walk) -> bool:
-        self.budget -= walker.rows
-        walker.rows = 0
-        return self.budget >= 0
+        return self.budget[0] >= 0
 
     # ------------------------------------------------------------------ one fix
 
@@ -156,14 +172,17 @@ class Verifier:
             return self.clean_layer_input(row, fix.layer_input, problem.code)
         key = (id(target), fix.text)
         if key not in self.cache:
-            self.cache[key] = self.replace(row, target, fix.nodes)
+            try:
+                self.cache[key] = self.replace(row, target, fix.nodes)
+            except OverBudget:  # this fix's walk, or the report's budget, ran out
+                self.cache[key] = None
         result = self.cache[key]
         if result is None:
             return False
         is_unit, codes = result
         if problem.code.startswith("L"):
             return True
-        original = Counter(p.code for p in self.region(path if is_unit else self.unit(path).path))
+        original = self.region(path if is_unit else self.unit(path).path)[0]
         if is_unit:
             return codes[problem.code] == 0
         return codes[problem.code] < original[problem.code]
@@ -181,8 +200,15 @@ class Verifier:
                 return row
         return self.rows[self.index[path]]
 
-    def region(self, path: str) -> list[Problem]:
-        """The walk's problems (not lints) at ``path`` and inside it."""
+    def region(self, path: str) -> tuple[Counter[str], Counter[str]]:
+        """Codes of the walk's problems (not lints) at ``path`` and inside it: all, errors."""
+        if path not in self.regions:
+            found = self._region(path)
+            self.regions[path] = (Counter(p.code for p in found), Counter(
+                p.code for p in found if p.severity is Severity.ERROR))
+        return self.regions[path]
+
+    def _region(self, path: str) -> list[Problem]:
         found: list[Problem] = []
         i = self.index[path]
         while i < len(self.rows) and (i == self.index[path]
@@ -203,15 +229,18 @@ class Verifier:
         if unit.input_shape is None or unit.node is None:
             return None
         new = nodes if is_unit else substitute(unit.node, target, nodes)
-        walker = self.walker()
+        local = all(isinstance(n, Layer) for n in new)  # a few rows: not charged
+        walker = Walk(self.report.mode, len(new)) if local else self.walker()
         out: Shape | None = unit.input_shape
         for n in new:
             out = walker.node(n, out, unit.path) if out is not None else None
-        if not self.spend(walker) or out is None:
+        if not local and not self.spend(walker):
+            return None
+        if out is None:
             return None
         codes = Counter(p.code for p in walker.problems)
         errors = Counter(p.code for p in walker.problems if p.severity is Severity.ERROR)
-        before = Counter(p.code for p in self.region(unit.path) if p.severity is Severity.ERROR)
+        before = self.region(unit.path)[1]
         if any(n > before[c] for c, n in errors.items()):
             return None
         if out != unit.output_shape and not self.downstream(unit, out):
@@ -221,7 +250,7 @@ class Verifier:
     def downstream(self, row: LayerRow, out: Shape) -> bool:
         """Step 2: walk what follows ``row`` with its new output ``out``."""
         flow = self.flow
-        walker = self.walker()
+        walker = self.walker(PER_FIX)
         cur = row
         while True:
             parent, group, i = flow.place[cur.path]
@@ -284,25 +313,28 @@ class Verifier:
             if self.full_runs < MAX_FULL:
                 self.full_runs += 1
                 walker = self.walker()
-                walker.group(spec.layers, shape, "")
+                try:
+                    walker.group(spec.layers, shape, "")
+                except OverBudget:
+                    return False
                 if self.spend(walker) and not self.new_errors(walker.problems):
                     self.full_cache[shape] = {(p.code, p.path) for p in walker.problems}
         found = self.full_cache[shape]
         return found is not None and (problem.code, problem.path) not in found
 
 
-def verify_fixes(report: Report) -> Report:
+def verify_fixes(report: Report, flow: Flow | None = None) -> Report:
     """The report with every problem's fixes re-analysed: clean ones become the first
     suggestions (and stay in ``Problem.fixes``, marked ``verified``), the rest are dropped
     (see the module docstring for *clean*)."""
     if not any(f for p in report.problems for f in p.fixes if not f.verified):
         return report
     with without_fixes():
-        return _verify(report)
+        return _verify(report, flow)
 
 
-def _verify(report: Report) -> Report:
-    verifier = Verifier(report)
+def _verify(report: Report, flow: Flow | None) -> Report:
+    verifier = Verifier(report, flow)
     problems: list[Problem] = []
     for p in report.problems:
         if not p.fixes or all(f.verified for f in p.fixes):

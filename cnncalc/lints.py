@@ -799,7 +799,7 @@ def lint(report: Report) -> list[Problem]:
     ranked.sort(key=lambda t: (t[0], t[1]))
     from .fixes import verify_fixes  # a fix is shown only when it re-analyses cleanly
     found = tuple(p for _, _, p in ranked)
-    checked = verify_fixes(replace(report, problems=(*report.problems, *found)))
+    checked = verify_fixes(replace(report, problems=(*report.problems, *found)), flow)
     return list(checked.problems[len(report.problems):])
 
 
