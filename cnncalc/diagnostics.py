@@ -113,7 +113,8 @@ RULES: dict[str, Rule] = dict(
         # L: architecture lints (cnncalc.lints). Never errors; likely bugs warn in every mode,
         # wasted work is a note in lenient mode, design advice is silent there.
         _rule("L001", "non-power-of-two-width",
-              "A filter or unit count that is not a power of two (the output layer aside).",
+              "Filter or unit counts that are not powers of two: one note per network listing "
+              "the layers (widths fixed by a residual add, the output or the input aside).",
               "32x32x3 -> conv(96, 3) -> relu -> gap -> fc(10)", N, N, None),
         _rule("L002", "channels-first-input",
               "The input looks like C×H×W typed in cnncalc's H×W×C order.",

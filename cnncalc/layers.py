@@ -593,7 +593,9 @@ class Deconv(Layer):
         for axis in (0, 1):
             if self.output_padding[axis] >= max(self.stride[axis], self.dilation[axis]):
                 yield Finding("A006", f"output_padding {self.output_padding[axis]} must be smaller "
-                              "than the stride or the dilation", ("op=0",), fatal=True)
+                              "than the stride or the dilation", fatal=True, fixes=(
+                                  Fix("op=0", self, (dataclasses.replace(
+                                      self, output_padding=(0, 0)),)),))
                 return
         if min(self.output_shape(inp)[:2]) < 1:
             yield Finding("G009", f"the output would be {format_shape(self.output_shape(inp))}: "

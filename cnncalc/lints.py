@@ -50,6 +50,7 @@ from .layers import (
     DepthwiseConv,
     Dropout,
     Flatten,
+    GlobalAvgPool,
     HardSwish,
     Identity,
     Layer,
@@ -471,10 +472,11 @@ def dominant_fc(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, F
         inp = row.input_shape
         assert inp is not None
         volume: Shape | None = inp if is_volume(inp) else None
+        flattener: LayerRow | None = None
         prev = flow.before.get(row.path)
         while volume is None and prev is not None and prev.input_shape is not None:
             if isinstance(prev.node, Flatten) and is_volume(prev.input_shape):
-                volume = prev.input_shape
+                volume, flattener = prev.input_shape, prev
             elif not isinstance(prev.node, (Dropout, Identity, *ACTIVATIONS)):
                 break
             prev = flow.before.get(prev.path)
@@ -486,8 +488,10 @@ def dominant_fc(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, F
             "L005", f"{row.spec} holds {params:,} of the network's {total:,} parameters "
             f"({params / total:.1%}): each of its {n_in:,} inputs ({format_shape(volume)}) "
             f"connects to all {node.units:,} units",
-            (f"global average pooling before it (gap -> {row.spec}): {c:,} inputs instead of "
-             f"{n_in:,}, {new:,} parameters instead of {params:,}",))
+            fixes=(Fix(f"global average pooling before it (gap -> {row.spec}): {c:,} inputs "
+                       f"instead of {n_in:,}, {new:,} parameters instead of {params:,}",
+                       *((flattener.node, (GlobalAvgPool(), flattener.node)) if flattener
+                         else (node, (GlobalAvgPool(), node)))),))
 
 
 def stride_exceeds_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
@@ -537,9 +541,9 @@ def stride_exceeds_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow
             even = replace(node, kernel=node.stride)
             fixes = [Fix(f"{even.describe()}: a kernel that is a multiple of the stride covers "
                          "every output pixel evenly", node, (even,))]
-            yield row, Finding("L006", message, (
-                f"upsample({node.stride[0]}) -> conv({node.filters}, 3, p=1) instead",),
-                fixes=tuple(fixes))
+            resize = (Upsample(node.stride), Conv(node.filters, (3, 3), padding=Padding((1, 1))))
+            fixes.append(Fix(f"{describe_group(resize)[1:-1]} instead", node, resize))
+            yield row, Finding("L006", message, fixes=tuple(fixes))
 
 
 def bias_before_bn(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
@@ -568,7 +572,8 @@ def excessive_dropout(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | N
             yield row, Finding(
                 "L008", f"{row.spec} zeroes {node.p:.0%} of the activations and scales the "
                 f"survivors by 1/(1 − {node.p:g}) = {1 / (1 - node.p):.0f}: a signal this thin "
-                "and noisy rarely trains", ("dropout(0.5)", "dropout(0.2)"))
+                "and noisy rarely trains",
+                fixes=tuple(Fix(f"dropout({q})", node, (replace(node, p=q),)) for q in (0.5, 0.2)))
         nxt = flow.next(row)
         if nxt is not None and isinstance(nxt.node, Dropout):
             q = 1 - (1 - node.p) * (1 - nxt.node.p)
@@ -739,7 +744,7 @@ def linear_stack(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, 
         message = (f"{row.spec} -> {nxt.spec} with no activation between: two linear layers "
                    f"compose into one linear map, so the pair adds {both:,} parameters but no "
                    "expressive power beyond one layer")
-        fixes = [f"{row.spec} -> relu -> {nxt.spec}"]
+        fixes: list[Fix | str] = [Fix(f"{row.spec} -> relu -> {nxt.spec}", first, (first, ReLU()))]
         second = nxt.node
         inp = row.input_shape
         if isinstance(first, FC) and isinstance(second, FC) and inp is not None:
@@ -748,7 +753,8 @@ def linear_stack(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, 
                 merged = n_in * second.units + (second.units if second.bias else 0)
                 fixes.append(f"one {second.describe()} on the {n_in:,} inputs: {merged:,} "
                              f"parameters instead of {both:,}")
-        yield row, Finding("L014", message, tuple(fixes))
+        yield row, Finding("L014", message, fixes=tuple(
+            f if isinstance(f, Fix) else Fix(f) for f in fixes))
 
 
 LINTS: tuple[Lint, ...] = (

@@ -257,7 +257,8 @@ def layer(draw: st.DrawFn, depth: int = 0) -> str:
         p = draw(st.sampled_from(["", "", ", p=1", ", p=2"]))
         return f"{name}({k}{s}{p})"
     if kind == "act":
-        return draw(st.sampled_from(["relu", "relu6", "sigmoid", "dropout(0.5)", "identity"]))
+        return draw(st.sampled_from(["relu", "relu6", "sigmoid", "dropout(0.5)", "identity",
+                                     "dropout(0.95)", "flatten -> fc(24)", "fc(12)"]))
     if kind == "bn":
         return "bn"
     if kind == "dwconv":
