@@ -252,7 +252,8 @@ def analyze_spec(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: st
     if report.ok:
         from .lints import lint  # lints read whole reports, so they run on a finished one
         report = replace(report, problems=(*report.problems, *lint(report)))
-    return report
+    from .fixes import verify_fixes  # a fix cnncalc would reject is never shown
+    return verify_fixes(report)
 
 
 def check_expectations(spec: Spec, totals: Totals) -> list[Finding]:

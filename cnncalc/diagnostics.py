@@ -8,8 +8,10 @@ the severity the current mode gives the code (spec §6).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -111,7 +113,8 @@ RULES: dict[str, Rule] = dict(
         # L: architecture lints (cnncalc.lints). Never errors; likely bugs warn in every mode,
         # wasted work is a note in lenient mode, design advice is silent there.
         _rule("L001", "non-power-of-two-width",
-              "A filter or unit count that is not a power of two (the output layer aside).",
+              "Filter or unit counts that are not powers of two: one note per network listing "
+              "the layers (widths fixed by a residual add, the output or the input aside).",
               "32x32x3 -> conv(96, 3) -> relu -> gap -> fc(10)", N, N, None),
         _rule("L002", "channels-first-input",
               "The input looks like C×H×W typed in cnncalc's H×W×C order.",
@@ -192,9 +195,62 @@ class Location:
         return {"line": self.line, "column": self.column}
 
 
+_FIXES_WANTED: ContextVar[bool] = ContextVar("cnncalc_fixes_wanted", default=True)
+
+
+def fixes_wanted() -> bool:
+    """False while :mod:`cnncalc.fixes` re-analyses a fix: checks then skip building
+    fixes of their own, which nobody would see."""
+    return _FIXES_WANTED.get()
+
+
+@contextmanager
+def without_fixes() -> Iterator[None]:
+    token = _FIXES_WANTED.set(False)
+    try:
+        yield
+    finally:
+        _FIXES_WANTED.reset(token)
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A suggestion that says exactly what it changes, so that it can be re-analysed
+    (:mod:`cnncalc.fixes`) before it is shown. ``text`` is what users read.
+
+    Exactly one of these is set:
+
+    - ``nodes``: replace the layer or block ``target`` (by identity; every repetition of
+      it inside ``[...] * N``) with these nodes, in sequence (several for a stack);
+    - ``layer_input``: the shape ``target``'s input would need (an input size fix);
+    - ``network_input``: a new input for the whole network (``target`` is None).
+
+    ``slot``: of several alternatives with the same non-empty slot, only the first that
+    re-analyses cleanly is shown. ``template``: clean alternatives with the same template
+    are shown as one suggestion, ``template.format(" or ".join(values))``
+    (``input size 10 or 12 instead of 11``).
+    """
+
+    text: str
+    target: Any = None
+    nodes: tuple[Any, ...] = ()
+    layer_input: tuple[int, ...] | None = None
+    network_input: tuple[int, ...] | None = None
+    slot: str = ""
+    template: str = ""
+    value: str = ""
+    verified: bool = False
+    """Set by :func:`cnncalc.fixes.verify_fixes` on the fixes it keeps."""
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """What a check yields: a code, the arithmetic, and fixes. No place yet."""
+    """What a check yields: a code, the arithmetic, and fixes. No place yet.
+
+    ``suggestions`` are prose that cannot be re-analysed ("did you mean 'conv'?");
+    ``fixes`` are structured replacements, shown first and only when they re-analyse
+    cleanly (:func:`cnncalc.fixes.verify_fixes`).
+    """
 
     code: str
     message: str
@@ -203,6 +259,7 @@ class Finding:
     """The output shape cannot be computed; analysis stops along this path."""
     location: Location | None = None
     """Set only when the check knows better than the driver (an argument, an expect key)."""
+    fixes: tuple[Fix, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +270,10 @@ class Problem:
     path: str = ""
     location: Location | None = None
     suggestions: tuple[str, ...] = ()
+    fixes: tuple[Fix, ...] = field(default=(), compare=False, repr=False)
+    """Structured fixes; :func:`cnncalc.fixes.verify_fixes` re-analyses them, puts the clean
+    ones' text at the front of ``suggestions`` and keeps only those here (``verified``).
+    Not part of the JSON: ``suggestions`` is."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -234,7 +295,8 @@ def resolve(
         severity = RULES[f.code].severity_in(mode)
         if severity is not None:
             problems.append(
-                Problem(severity, f.code, f.message, path, f.location or location, f.suggestions)
+                Problem(severity, f.code, f.message, path, f.location or location, f.suggestions,
+                        f.fixes)
             )
     return problems
 

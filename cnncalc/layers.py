@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from . import values as v
-from .diagnostics import Finding
+from .diagnostics import Finding, Fix, fixes_wanted
 from .shapes import Shape, Window, elements, format_shape, is_volume, transposed_size
 from .values import Padding, Pair
 
@@ -349,55 +349,66 @@ def division_findings(layer: Windowed, inp: Shape, wh: Window, ww: Window) -> It
     sums = sorted({arithmetic(w) for w in inexact})
     formula = " and ".join(sums) + (" are not integers" if len(sums) > 1 else " is not an integer")
     losing = [w for w in (wh, ww) if w.lost > w.gap]
-    fixes = tuple(suggest_fixes(layer, inp, restride=bool(losing)))
+    fixes = tuple(suggest_fixes(layer, inp, restride=bool(losing))) if fixes_wanted() else ()
     if losing:
         lost_h = wh.lost if wh in losing else 0
         lost_w = ww.lost if ww in losing else 0
-        yield Finding("G001", f"{formula}: {_lost_text(lost_h, lost_w)}", fixes)
+        yield Finding("G001", f"{formula}: {_lost_text(lost_h, lost_w)}", fixes=fixes)
     else:
         padding_only = all(w.lost == 0 for w in inexact)
         why = ("only padding goes unread" if padding_only
                else "the unread input is no more than the stride skips anyway")
-        yield Finding("G002", f"{formula}: {why}", fixes)
+        yield Finding("G002", f"{formula}: {why}", fixes=fixes)
 
 
-def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterator[str]:
+SEARCH = 32
+"""Fix candidates searched per axis around the current value: the search is bounded
+whatever the size of the numbers in the spec."""
+
+
+def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterator[Fix]:
     """Paddings, ceil mode, strides (when input is lost) and input sizes that make the
-    division exact."""
+    division exact. Each is a :class:`~cnncalc.diagnostics.Fix` that says what it replaces;
+    the driver re-analyses them in context before any is shown (:mod:`cnncalc.fixes`)."""
     kernel, stride, padding, _ = layer.geometry()
     wh, ww = layer.windows(inp)
     candidates: list[Windowed] = []
     if not padding.same and padding.hw[0] == padding.hw[1]:
-        limit = max(kernel) // 2 if isinstance(layer, Pool) else max(kernel)
+        limit = min(max(kernel) // 2 if isinstance(layer, Pool) else max(kernel), SEARCH)
         candidates += [dataclasses.replace(layer, padding=Padding((p, p)))  # type: ignore[call-arg]
                        for p in range(0, limit + 1) if p != padding.hw[0]]
     if isinstance(layer, Pool):
         candidates.append(dataclasses.replace(layer, ceil_mode=True))
     if restride and stride[0] == stride[1]:
         candidates += [dataclasses.replace(layer, stride=(s, s))  # type: ignore[call-arg]
-                       for s in range(stride[0] - 1, 0, -1)]
+                       for s in range(stride[0] - 1, max(0, stride[0] - 1 - SEARCH), -1)]
     exact, padding_only = [], []
     for c in candidates:
         ch, cw = c.windows(inp)
         if not (ch.fits and cw.fits):
             continue
         if not ch.leftover and not cw.leftover:
-            exact.append(f"{c.describe()} → {format_shape(c.output_shape(inp))}")
+            exact.append(Fix(f"{c.describe()} → {format_shape(c.output_shape(inp))}", layer, (c,)))
         elif c.geometry()[2] != padding and all(w.lost <= w.gap for w in (ch, cw)) and any(
                 w.lost > w.gap for w in (wh, ww)):
-            padding_only.append(f"{c.describe()} → {format_shape(c.output_shape(inp))} "
-                                "(inexact, but only padding goes unread)")
+            padding_only.append(Fix(f"{c.describe()} → {format_shape(c.output_shape(inp))} "
+                                    "(inexact, but only padding goes unread)", layer, (c,),
+                                    slot="padding-only"))
     yield from exact
-    if not any("p=" in e for e in exact):
-        yield from padding_only[:1]
+    if not any(isinstance(f.nodes[0], Windowed) and f.nodes[0].geometry()[2] != padding
+               for f in exact):
+        yield from padding_only
     for w, axis in ((wh, 0), (ww, 1)) if restride else ():
         if w.leftover and (axis == 0 or w.size != wh.size or not wh.leftover):
             below, above = w.size - w.leftover, w.size + w.stride - w.leftover
             sizes = [n for n in (below, above) if n > 0 and n + w.pad_begin + w.pad_end >= w.k_eff]
-            name = "height" if axis == 0 and (wh.size != ww.size or not ww.leftover) else \
-                "width" if axis == 1 else "size"
-            if sizes:
-                yield f"input {name} {' or '.join(map(str, sizes))} instead of {w.size}"
+            both = axis == 0 and wh.size == ww.size and ww.leftover
+            name = "height" if axis == 0 and not both else "width" if axis == 1 else "size"
+            for n in sizes:
+                shape = (n, n, inp[2]) if both else (n, inp[1], inp[2]) if axis == 0 else (
+                    inp[0], n, inp[2])
+                yield Fix(f"input {name} {n} instead of {w.size}", layer, layer_input=shape,
+                          template=f"input {name} {{}} instead of {w.size}", value=str(n))
 
 
 # --------------------------------------------------------------------------- export helpers
@@ -418,6 +429,20 @@ def py_float(x: float) -> str:
 
 
 # --------------------------------------------------------------------------- convolutions
+
+def common_divisors(channels: int, filters: int, groups: int, most: int = 4) -> list[int]:
+    """Up to ``most`` group counts that divide both ``channels`` and ``filters``, nearest to
+    ``groups`` first — from the divisors of their gcd up to :data:`SEARCH` and their
+    cofactors, so the search is bounded whatever the numbers' size.
+
+    >>> common_divisors(40, 160, 16), common_divisors(6, 8, 4)
+    ([20, 10, 8, 5], [2, 1])
+    """
+    g = math.gcd(channels, filters)
+    small = [d for d in range(1, min(g, SEARCH) + 1) if g % d == 0]
+    found = sorted({*small, *(g // d for d in small)}, key=lambda d: (abs(d - groups), -d))
+    return found[:most]
+
 
 def torch_conv(module: str, cin: int, cout: int, layer: Windowed, inp: Shape, groups: int,
                bias: bool) -> str:
@@ -474,10 +499,10 @@ class Conv(Windowed):
 
     def check(self, inp: Shape) -> Iterator[Finding]:
         if is_volume(inp) and (inp[2] % self.groups or self.filters % self.groups):
-            divisors = [g for g in range(1, inp[2] + 1) if inp[2] % g == 0 and self.filters % g == 0]
             yield Finding("G004", f"groups={self.groups} must divide the {inp[2]} input channels "
-                          f"and the {self.filters} filters",
-                          (f"g={', '.join(map(str, divisors[-4:]))}",))
+                          f"and the {self.filters} filters", fixes=tuple(
+                              Fix(f"g={g}", self, (dataclasses.replace(self, groups=g),))
+                              for g in common_divisors(inp[2], self.filters, self.groups)))
         yield from super().check(inp)
 
     def output_shape(self, inp: Shape) -> Shape:
@@ -579,11 +604,15 @@ class Deconv(Layer):
             return
         if inp[2] % self.groups or self.filters % self.groups:
             yield Finding("G004", f"groups={self.groups} must divide the {inp[2]} input channels "
-                          f"and the {self.filters} filters")
+                          f"and the {self.filters} filters", fixes=tuple(
+                              Fix(f"g={g}", self, (dataclasses.replace(self, groups=g),))
+                              for g in common_divisors(inp[2], self.filters, self.groups)))
         for axis in (0, 1):
             if self.output_padding[axis] >= max(self.stride[axis], self.dilation[axis]):
                 yield Finding("A006", f"output_padding {self.output_padding[axis]} must be smaller "
-                              "than the stride or the dilation", ("op=0",), fatal=True)
+                              "than the stride or the dilation", fatal=True, fixes=(
+                                  Fix("op=0", self, (dataclasses.replace(
+                                      self, output_padding=(0, 0)),)),))
                 return
         if min(self.output_shape(inp)[:2]) < 1:
             yield Finding("G009", f"the output would be {format_shape(self.output_shape(inp))}: "
@@ -642,9 +671,11 @@ class Pool(Windowed):
     def check(self, inp: Shape) -> Iterator[Finding]:
         if not self.padding.same and any(
                 p > k // 2 for p, k in zip(self.padding.hw, self.kernel, strict=True)):
+            half = (self.kernel[0] // 2, self.kernel[1] // 2)
             yield Finding("G005", f"padding {self.padding} is more than half the kernel "
                           f"{v.format_pair(self.kernel)}",
-                          (f"p={v.format_pair((self.kernel[0] // 2, self.kernel[1] // 2))}",))
+                          fixes=(Fix(f"p={v.format_pair(half)}", self,
+                                     (dataclasses.replace(self, padding=Padding(half)),)),))
         yield from super().check(inp)
 
     def output_shape(self, inp: Shape) -> Shape:
@@ -1187,14 +1218,16 @@ class Residual(Block):
         body, shortcut = outs
         if body == shortcut:
             return body, []
-        fixes: list[str] = []
+        fixes: list[Fix] = []
         if is_volume(inp) and is_volume(body):
             sh, sw = inp[0] // body[0], inp[1] // body[1]
             if body[0] * sh == inp[0] and body[1] * sw == inp[1]:
-                s = f", s={v.format_pair((sh, sw))}" if (sh, sw) != (1, 1) else ""
-                fixes.append(f"shortcut=[conv({body[2]}, 1{s}, bias=false) -> bn]")
+                projection = (Conv(body[2], (1, 1), stride=(sh, sw), bias=False), BatchNorm())
+                fixes.append(Fix(f"shortcut={describe_group(projection)}", self,
+                                 (dataclasses.replace(self, shortcut=projection),)))
         what = "the identity shortcut" if not self.shortcut else "the shortcut"
         notes = {0: "", 1: ""}
+        prose: list[str] = []
         for i, (group, out, other) in enumerate(((self.body, body, shortcut),
                                                  (self.shortcut, shortcut, body))):
             flattener = first_flattener(group) if is_volume(inp) and not is_volume(out) else None
@@ -1204,11 +1237,11 @@ class Residual(Block):
                         f"{format_shape(inp)} volume)")
             keep = (f"or use conv({other[2]}, 1) to mix channels and keep H×W"
                     if is_volume(other) and isinstance(flattener, FC) else "")
-            fixes.append(f"a residual adds volumes: move {flattener.describe()} after the "
+            prose.append(f"a residual adds volumes: move {flattener.describe()} after the "
                          f"residual{', ' + keep if keep else ''}")
         return None, [Finding("G007", f"the body gives {format_shape(body)}{notes[0]} but {what} "
                               f"gives {format_shape(shortcut)}{notes[1]}: they cannot be added",
-                              tuple(fixes), fatal=True)]
+                              tuple(prose), fatal=True, fixes=tuple(fixes))]
 
     def merge(self, arrays: Sequence[Array]) -> Array:
         from . import kernels

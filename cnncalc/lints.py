@@ -37,21 +37,25 @@ from dataclasses import replace
 from typing import Literal
 
 from .analysis import LayerRow, Report
-from .diagnostics import Finding, Problem, resolve
+from .diagnostics import Finding, Fix, Problem, resolve
 from .layers import (
     ELU,
     FC,
     GELU,
     BatchNorm,
     Block,
+    Concat,
     Conv,
     Deconv,
     DepthwiseConv,
     Dropout,
     Flatten,
+    GlobalAvgPool,
     HardSwish,
     Identity,
+    Layer,
     LeakyReLU,
+    Node,
     Pad,
     Pool,
     PReLU,
@@ -64,6 +68,7 @@ from .layers import (
     Tanh,
     Upsample,
     Windowed,
+    describe_group,
 )
 from .shapes import Shape, elements, format_shape, is_volume
 from .values import Padding
@@ -234,35 +239,136 @@ def label(row: LayerRow) -> str:
 
 # --------------------------------------------------------------------------- the lints
 
+LISTED = 6
+"""Most layers an L001 finding names (and offers fixes for); the rest are counted."""
+
+
+def pinned_channels(report: Report, flow: Flow) -> set[str]:
+    """Paths of the rows whose output channel count is not free to change: it reaches a
+    residual's add (body end, shortcut end, or the input of an identity shortcut) or the
+    network's output, through layers that keep or scale the channels (bn, activations,
+    pooling, depthwise convs, concatenation). A conv/fc that consumes it frees it.
+
+    Computed once for the whole report with an explicit stack (no recursion): linear in
+    the number of rows.
+    """
+    Key = tuple[str, str]  # ("out", path): the row's output; ("in", path): what enters it
+    rows = {row.path: row for row in report.layers}
+    memo: dict[Key, bool] = {}
+
+    def deps(key: Key) -> bool | list[Key]:
+        kind, path = key
+        row = rows[path]
+        if kind == "out":
+            where, nxt = flow.after(row)
+            if where == "end" or nxt is None:
+                return True
+            if where == "join":
+                return True if not isinstance(nxt.node, Concat) else [("out", nxt.path)]
+            return [("in", nxt.path)]
+        if isinstance(row.node, Repeat):
+            where, nxt = flow.enter(row)
+            if nxt is None or nxt is row:
+                return [("out", path)]
+            return [("in", nxt.path)] if where == "row" else [("out", path)]
+        if isinstance(row.node, Block):
+            keys: list[Key] = []
+            for group in flow.groups.get(path, []):
+                if group:
+                    keys.append(("in", group[0].path))
+                elif isinstance(row.node, Concat):
+                    keys.append(("out", path))
+                else:
+                    return True  # an identity shortcut carries the channels to the add
+            return keys
+        if isinstance(row.node, Conv | Deconv | FC):
+            return False
+        return [("out", path)]
+
+    def solve(start: Key) -> bool:
+        stack = [start]
+        while stack:
+            key = stack[-1]
+            if key in memo:
+                stack.pop()
+                continue
+            found = deps(key)
+            if isinstance(found, bool):
+                memo[key] = found
+                stack.pop()
+                continue
+            missing = [k for k in found if k not in memo]
+            if missing:
+                stack += missing
+                continue
+            memo[key] = any(memo[k] for k in found)
+            stack.pop()
+        return memo[start]
+
+    return {row.path for row in leaves(report) if isinstance(row.node, WEIGHTED)
+            and solve(("out", row.path))}
+
+
 def non_power_of_two_width(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
-    """L001: filter and unit counts that are not powers of two (the lecture's GPU hint)."""
+    """L001: filter and unit counts that are not powers of two (the lecture's GPU hint).
+
+    One finding per network, at the first such layer, listing them all (up to
+    :data:`LISTED` by name). Not flagged: counts fixed by the network (a residual's add or
+    the output: :func:`pinned_channels`), a grouped conv whose groups are not a power of
+    two, and a depthwise conv whose input channels have an odd factor (no multiplier
+    gives a power of two). A layer repeated by ``[...] * N`` is listed once, and only
+    when no repetition is pinned. Each listed layer gets one fix, the nearest power of two
+    that re-analyses cleanly.
+    """
+    pinned = pinned_channels(report, flow)
+    blocked: set[int] = {id(row.node) for row in leaves(report) if row.path in pinned}
+    flagged: list[tuple[LayerRow, int, str, tuple[Layer, ...]]] = []
+    seen: set[int] = set()
     for row in leaves(report):
         node, inp = row.node, row.input_shape
         assert inp is not None
+        if id(node) in seen or id(node) in blocked:
+            continue
         if isinstance(node, Conv | Deconv):
             n, noun = node.filters, "filters"
+            if not is_power_of_two(node.groups):
+                continue
+            fixes: tuple[Layer, ...] = tuple(
+                replace(node, filters=p) for p in powers_of_two_near(n) if p >= node.groups)
         elif isinstance(node, FC):
             n, noun = node.units, "units"
+            fixes = tuple(replace(node, units=p) for p in powers_of_two_near(n))
         elif isinstance(node, DepthwiseConv) and node.multiplier != 1 and is_volume(inp):
             n, noun = inp[2] * node.multiplier, f"channels ({inp[2]}·{node.multiplier})"
+            if not is_power_of_two(inp[2]):
+                continue
+            fixes = tuple(replace(node, multiplier=m) for m in powers_of_two_near(node.multiplier))
         else:
             continue
-        if is_power_of_two(n) or flow.feeds_output(row):
+        if is_power_of_two(n):
             continue
-        if isinstance(node, Conv | Deconv):
-            fixes = tuple(replace(node, filters=p).describe() for p in powers_of_two_near(n))
-        elif isinstance(node, FC):
-            fixes = tuple(replace(node, units=p).describe() for p in powers_of_two_near(n))
-        else:
-            assert isinstance(node, DepthwiseConv)
-            ms = sorted((m for m in range(1, 2 * node.multiplier + 1)
-                         if is_power_of_two(inp[2] * m)), key=lambda m: abs(m - node.multiplier))
-            fixes = tuple(replace(node, multiplier=m).describe() for m in ms[:2]) or tuple(
-                f"{p} output channels" for p in powers_of_two_near(n))
+        seen.add(id(node))
+        flagged.append((row, n, noun, fixes))
+    if not flagged:
+        return
+    first = flagged[0][0]
+    if len(flagged) == 1:
+        row, n, noun, fixes = flagged[0]
         near = " or ".join(map(str, powers_of_two_near(n)))
-        yield row, Finding(
+        yield first, Finding(
             "L001", f"{row.spec} has {n} {noun}, not a power of two: GPU kernels tile "
-            f"channels in powers of two, so {near} would use the hardware fully", fixes)
+            f"channels in powers of two, so {near} would use the hardware fully",
+            fixes=tuple(Fix(f.describe(), row.node, (f,)) for f in fixes))
+        return
+    listed = ", ".join(f"{row.spec} at {row.path} ({n:,} {noun.split(' ')[0]})"
+                       for row, n, noun, _ in flagged[:LISTED])
+    more = f", and {len(flagged) - LISTED} more" if len(flagged) > LISTED else ""
+    yield first, Finding(
+        "L001", f"{len(flagged)} layers have filter or unit counts that are not powers of "
+        f"two: {listed}{more}. GPU kernels tile channels in powers of two, so the nearest "
+        "power of two would use the hardware fully",
+        fixes=tuple(Fix(f"{f.describe()} at {row.path}", row.node, (f,), slot=row.path)
+                    for row, _, _, fixes in flagged[:LISTED] for f in fixes))
 
 
 def channels_first_input(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
@@ -277,7 +383,7 @@ def channels_first_input(report: Report, flow: Flow) -> Iterator[tuple[LayerRow 
             f"channels: it looks like a C×H×W shape ({h} channel{'s' if h > 1 else ''} of {w}×{c}, "
             "PyTorch's order) "
             "typed where cnncalc reads H×W×C",
-            (f"input {w}x{c}x{h}",))
+            fixes=(Fix(f"input {w}x{c}x{h}", network_input=(w, c, h)),))
 
 
 def collapsed_spatial(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
@@ -302,7 +408,8 @@ def collapsed_spatial(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | N
             source = " (the network's input)"
         message = (f"{row.spec} slides a {kh}×{kw} window over a {inp[0]}×{inp[1]} input"
                    f"{source}: {kh * kw - real} of its {kh * kw} taps only ever see padding")
-        fixes: list[str] = []
+        fixes: list[Fix] = []
+        prose: list[str] = []
         if isinstance(node, Conv | DepthwiseConv):
             k1 = (1 if thin[0] else kh, 1 if thin[1] else kw)
             pad = node.padding if node.padding.same else Padding(
@@ -310,13 +417,13 @@ def collapsed_spatial(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | N
             small = replace(node, kernel=k1, padding=pad)
             w_old = row.weights or 0
             w_new = w_old // (kh * kw) * k1[0] * k1[1]
-            fixes.append(f"{small.describe()}: the same output shape with {w_new:,} instead of "
-                         f"{w_old:,} weights")
+            fixes.append(Fix(f"{small.describe()}: the same output shape with {w_new:,} instead "
+                             f"of {w_old:,} weights", node, (small,)))
         else:
-            fixes.append(f"remove {row.spec}: on a {inp[0]}×{inp[1]} input it pools padding")
+            prose.append(f"remove {row.spec}: on a {inp[0]}×{inp[1]} input it pools padding")
         if prev is not None:
-            fixes.append(f"downsample less before it ({label(prev)}), or use a larger input")
-        yield row, Finding("L003", message, tuple(fixes))
+            prose.append(f"downsample less before it ({label(prev)}), or use a larger input")
+        yield row, Finding("L003", message, tuple(prose), fixes=tuple(fixes))
 
 
 def layer_after_softmax(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
@@ -365,10 +472,11 @@ def dominant_fc(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, F
         inp = row.input_shape
         assert inp is not None
         volume: Shape | None = inp if is_volume(inp) else None
+        flattener: LayerRow | None = None
         prev = flow.before.get(row.path)
         while volume is None and prev is not None and prev.input_shape is not None:
             if isinstance(prev.node, Flatten) and is_volume(prev.input_shape):
-                volume = prev.input_shape
+                volume, flattener = prev.input_shape, prev
             elif not isinstance(prev.node, (Dropout, Identity, *ACTIVATIONS)):
                 break
             prev = flow.before.get(prev.path)
@@ -380,8 +488,10 @@ def dominant_fc(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, F
             "L005", f"{row.spec} holds {params:,} of the network's {total:,} parameters "
             f"({params / total:.1%}): each of its {n_in:,} inputs ({format_shape(volume)}) "
             f"connects to all {node.units:,} units",
-            (f"global average pooling before it (gap -> {row.spec}): {c:,} inputs instead of "
-             f"{n_in:,}, {new:,} parameters instead of {params:,}",))
+            fixes=(Fix(f"global average pooling before it (gap -> {row.spec}): {c:,} inputs "
+                       f"instead of {n_in:,}, {new:,} parameters instead of {params:,}",
+                       *((flattener.node, (GlobalAvgPool(), flattener.node)) if flattener
+                         else (node, (GlobalAvgPool(), node)))),))
 
 
 def stride_exceeds_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
@@ -413,11 +523,12 @@ def stride_exceeds_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow
                 for a in (0, 1))
             fixes = []
             restrided = replace(node, stride=(strides[0], strides[1]))
-            fixes.append(f"{restrided.describe()}{shape_after(restrided, inp)}")
+            fixes.append(Fix(f"{restrided.describe()}{shape_after(restrided, inp)}", node,
+                             (restrided,)))
             if (kernels[0], kernels[1]) != node.kernel:
                 grown = replace(node, kernel=(kernels[0], kernels[1]))
-                fixes.append(f"{grown.describe()}{shape_after(grown, inp)}")
-            yield row, Finding("L006", message, tuple(fixes))
+                fixes.append(Fix(f"{grown.describe()}{shape_after(grown, inp)}", node, (grown,)))
+            yield row, Finding("L006", message, fixes=tuple(fixes))
         elif isinstance(node, Deconv):
             holes = [unread_per_stride(node.kernel[a], node.stride[a], node.dilation[a])
                      for a in (0, 1)]
@@ -427,10 +538,12 @@ def stride_exceeds_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow
                        f"{node.kernel[0]}×{node.kernel[1]} kernel, "
                        f"{per_axis(holes[0], holes[1], node.stride)} of the output get no input "
                        "at all (only the bias): a grid of holes")
-            fixes = [f"{replace(node, kernel=node.stride).describe()}: a kernel that is a "
-                     "multiple of the stride covers every output pixel evenly",
-                     f"upsample({node.stride[0]}) -> conv({node.filters}, 3, p=1) instead"]
-            yield row, Finding("L006", message, tuple(fixes))
+            even = replace(node, kernel=node.stride)
+            fixes = [Fix(f"{even.describe()}: a kernel that is a multiple of the stride covers "
+                         "every output pixel evenly", node, (even,))]
+            resize = (Upsample(node.stride), Conv(node.filters, (3, 3), padding=Padding((1, 1))))
+            fixes.append(Fix(f"{describe_group(resize)[1:-1]} instead", node, resize))
+            yield row, Finding("L006", message, fixes=tuple(fixes))
 
 
 def bias_before_bn(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
@@ -446,7 +559,7 @@ def bias_before_bn(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None
             "L007", f"{row.spec} adds {row.biases:,} biases that the {nxt.spec} right after removes: "
             "batch norm subtracts each channel's mean, so a per-channel constant cannot "
             f"survive it ({row.biases:,} wasted parameters)",
-            (replace(node, bias=False).describe(),))
+            fixes=(Fix(replace(node, bias=False).describe(), node, (replace(node, bias=False),)),))
 
 
 def excessive_dropout(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
@@ -459,7 +572,8 @@ def excessive_dropout(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | N
             yield row, Finding(
                 "L008", f"{row.spec} zeroes {node.p:.0%} of the activations and scales the "
                 f"survivors by 1/(1 − {node.p:g}) = {1 / (1 - node.p):.0f}: a signal this thin "
-                "and noisy rarely trains", ("dropout(0.5)", "dropout(0.2)"))
+                "and noisy rarely trains",
+                fixes=tuple(Fix(f"dropout({q})", node, (replace(node, p=q),)) for q in (0.5, 0.2)))
         nxt = flow.next(row)
         if nxt is not None and isinstance(nxt.node, Dropout):
             q = 1 - (1 - node.p) * (1 - nxt.node.p)
@@ -482,7 +596,7 @@ def identity_layer(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None
         node, inp = row.node, row.input_shape
         assert inp is not None
         why = ""
-        fixes: tuple[str, ...] = (f"remove {row.spec}",)
+        fixes: tuple[Fix, ...] = (Fix(f"remove {row.spec}"),)
         if isinstance(node, Pool) and is_volume(inp):
             wh, ww = node.windows(inp)
             if all(w.k_eff == 1 and w.stride == 1 and not w.pad_begin and not w.pad_end
@@ -490,8 +604,8 @@ def identity_layer(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None
                 why = "a 1×1 window with stride 1 passes every value through unchanged"
                 if min(inp[0], inp[1]) >= 2:
                     halve = replace(node, kernel=(2, 2), stride=None)
-                    fixes += (f"{halve.describe()}{shape_after(halve, inp)}, if downsampling "
-                              "was meant",)
+                    fixes += (Fix(f"{halve.describe()}{shape_after(halve, inp)}, if "
+                                  "downsampling was meant", node, (halve,)),)
         elif isinstance(node, Dropout) and node.p == 0:
             why = "p = 0 drops nothing"
         elif isinstance(node, Upsample) and node.scale == (1, 1):
@@ -501,7 +615,7 @@ def identity_layer(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None
         elif isinstance(node, Flatten) and not is_volume(inp):
             why = f"its input is already a flat vector of {format_shape(inp)}"
         if why:
-            yield row, Finding("L009", f"{row.spec} does nothing: {why}", fixes)
+            yield row, Finding("L009", f"{row.spec} does nothing: {why}", fixes=fixes)
 
 
 def pool_skips_input(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
@@ -525,8 +639,8 @@ def pool_skips_input(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | No
         candidates = [replace(node, kernel=stride, stride=None)]
         if kernel != (1, 1):
             candidates.append(replace(node, stride=None))
-        fixes = dict.fromkeys(f"{c.describe()}{shape_after(c, inp)}" for c in candidates)
-        yield row, Finding("L010", message, tuple(fixes))
+        fixes = tuple(Fix(f"{c.describe()}{shape_after(c, inp)}", node, (c,)) for c in candidates)
+        yield row, Finding("L010", message, fixes=fixes)
 
 
 def stacked_activations(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
@@ -600,20 +714,20 @@ def large_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, 
         stacked = 9 * c * c * (n - 1) + 9 * c * f
         if stacked >= big:
             continue
-        fixes: tuple[str, ...] = ()
+        fixes: tuple[Fix, ...] = ()
         p = node.padding
         if p.same or p.hw in ((0, 0), (n, n)):
             each = p if p.same else Padding((p.hw[0] // n, p.hw[1] // n))
-            mid = Conv(c, (3, 3), padding=each, bias=node.bias).describe()
-            last = replace(node, kernel=(3, 3), padding=each).describe()
-            head = f"{mid} -> relu" if n == 2 else f"[{mid} -> relu] * {n - 1}"
-            fixes = (f"{head} -> {last}: {stacked:,} weights, the same {k}×{k} receptive field "
-                     "and output shape",)
+            mid = Conv(c, (3, 3), padding=each, bias=node.bias)
+            last = replace(node, kernel=(3, 3), padding=each)
+            stack: tuple[Node, ...] = (mid, ReLU()) if n == 2 else (Repeat(n - 1, (mid, ReLU())),)
+            fixes = (Fix(f"{describe_group((*stack, last))[1:-1]}: {stacked:,} weights, the same "
+                         f"{k}×{k} receptive field and output shape", node, (*stack, last)),)
         yield row, Finding(
             "L013", f"{row.spec}: one {k}×{k} conv on {c} channels has {big:,} weights; {n} "
             f"stacked 3×3 convs see the same {k}×{k} field with {stacked:,} "
             f"({1 - stacked / big:.0%} fewer) and add {n - 1} more nonlinearit"
-            f"{'y' if n == 2 else 'ies'}", fixes)
+            f"{'y' if n == 2 else 'ies'}", fixes=fixes)
 
 
 def linear_stack(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
@@ -630,7 +744,7 @@ def linear_stack(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, 
         message = (f"{row.spec} -> {nxt.spec} with no activation between: two linear layers "
                    f"compose into one linear map, so the pair adds {both:,} parameters but no "
                    "expressive power beyond one layer")
-        fixes = [f"{row.spec} -> relu -> {nxt.spec}"]
+        fixes: list[Fix | str] = [Fix(f"{row.spec} -> relu -> {nxt.spec}", first, (first, ReLU()))]
         second = nxt.node
         inp = row.input_shape
         if isinstance(first, FC) and isinstance(second, FC) and inp is not None:
@@ -639,7 +753,8 @@ def linear_stack(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, 
                 merged = n_in * second.units + (second.units if second.bias else 0)
                 fixes.append(f"one {second.describe()} on the {n_in:,} inputs: {merged:,} "
                              f"parameters instead of {both:,}")
-        yield row, Finding("L014", message, tuple(fixes))
+        yield row, Finding("L014", message, fixes=tuple(
+            f if isinstance(f, Fix) else Fix(f) for f in fixes))
 
 
 LINTS: tuple[Lint, ...] = (
@@ -662,7 +777,8 @@ LINTS: tuple[Lint, ...] = (
 
 
 def lint(report: Report) -> list[Problem]:
-    """Run every lint on ``report``; problems in spec order, with the report's mode.
+    """Run every lint on ``report``; problems in spec order, with the report's mode, each
+    fix re-analysed (:func:`cnncalc.fixes.verify_fixes`).
 
     Findings about the input (no row) get the path ``input`` and the input's location.
     A finding repeated word for word on another repetition of the same spec layer
@@ -687,7 +803,10 @@ def lint(report: Report) -> list[Problem]:
                 rank = flow_index[row.path]
             ranked += [(rank, order, p) for p in problems]
     ranked.sort(key=lambda t: (t[0], t[1]))
-    return [p for _, _, p in ranked]
+    from .fixes import verify_fixes  # a fix is shown only when it re-analyses cleanly
+    found = tuple(p for _, _, p in ranked)
+    checked = verify_fixes(replace(report, problems=(*report.problems, *found)), flow)
+    return list(checked.problems[len(report.problems):])
 
 
 __all__ = ["LINTS", "Flow", "lint"]

@@ -203,7 +203,11 @@ def test_messages_show_the_numbers_and_concrete_fixes() -> None:
 
     (p,) = lint(cnncalc.analyze("32x32x3 -> conv(16, 2, s=3)"))
     assert "1 of every 3 rows and columns" in p.message
-    assert p.suggestions == ("conv(16, 2, s=2) → 16×16×16", "conv(16, 3, s=3) → 10×10×16")
+    # conv(16, 3, s=3) would stop the inexact division only to lose input: (32 − 3)/3 + 1 =
+    # 10.67, a G001 error, so re-analysis drops it (issue 8, class 17)
+    assert p.suggestions == ("conv(16, 2, s=2) → 16×16×16",)
+    (p,) = lint(cnncalc.analyze("33x33x3 -> conv(16, 2, s=3)"))
+    assert p.suggestions == ("conv(16, 3, s=3) → 11×11×16",)  # s=2: (33 − 2)/2 + 1 = 16.5
 
 
 def test_dominant_fc_is_vggs_fc6_and_suggests_global_average_pooling() -> None:
@@ -229,9 +233,12 @@ def test_the_output_layer_is_the_class_count() -> None:
     # conv(10, 1) -> gap -> flatten -> softmax: a fully convolutional classifier's head.
     assert "L001" not in lint_codes("32x32x3 -> conv(64, 3) -> relu -> conv(10, 1) -> gap -> "
                                     "flatten -> softmax")
-    # ...but a width that only flows into an add is not the output.
-    assert ("L001", "1.1.1", "note") in found("32x32x10 -> residual([conv(10, 3, p=1)]) -> "
-                                              "relu -> gap -> fc(10)")
+    # ...nor a width an add fixes: the body's last conv must give the input's 10 channels
+    assert "L001" not in lint_codes("32x32x10 -> residual([conv(10, 3, p=1)]) -> relu -> gap -> "
+                                    "fc(10)")
+    # ...but a width inside the body that the next conv consumes is free
+    assert ("L001", "1.1.1", "note") in found("32x32x16 -> residual([conv(24, 3, p=1) -> relu -> "
+                                              "conv(16, 1)]) -> relu -> gap -> fc(10)")
 
 
 def test_a_repeated_layer_is_reported_once() -> None:
