@@ -626,10 +626,7 @@ def _pool_axis(a: F32, axis: int, k: int, s: int, pad: tuple[int, int], n_out: i
             m = np.maximum(m[_sl(axis, slice(0, -width))], m[_sl(axis, slice(width, None))])
             width *= 2
         return np.maximum(at(m, 0), at(m, k - width))
-    shape = list(a.shape)
-    shape[axis] = need + 1
-    cs = np.zeros(shape, dtype=np.float64)
-    np.cumsum(a, axis=axis, dtype=np.float64, out=cs[_sl(axis, slice(1, None))])
+    cs = _prefix_sum(a, axis)
     return np.subtract(at(cs, k), at(cs, 0)).astype(np.float32)
 
 
@@ -737,14 +734,25 @@ def global_max_pool(x: F32) -> F32:
     return np.asarray(x.max(axis=(1, 2), keepdims=True), dtype=np.float32)
 
 
+def _prefix_sum(a: F32, axis: int) -> npt.NDArray[np.float64]:
+    """float64 ``cs`` with ``cs[i] = sum(a[:i])`` along ``axis`` (one more entry than ``a``);
+    cast first, then summed in place (a casting cumsum would allocate a second copy)."""
+    shape = list(a.shape)
+    shape[axis] += 1
+    cs = np.empty(shape, dtype=np.float64)
+    cs[_sl(axis, slice(0, 1))] = 0.0
+    body = cs[_sl(axis, slice(1, None))]
+    body[...] = a
+    np.cumsum(body, axis=axis, out=body)
+    return cs
+
+
 def _adaptive_axis(a: F32, axis: int, n_out: int) -> F32:
     """Means over PyTorch's adaptive windows along ``axis``: output ``i`` averages
     ``floor(i*L/n_out) .. ceil((i+1)*L/n_out) - 1``, from a float64 prefix sum, in chunks."""
     length = a.shape[axis]
+    cs = _prefix_sum(a, axis)
     shape = list(a.shape)
-    shape[axis] = length + 1
-    cs = np.zeros(shape, dtype=np.float64)
-    np.cumsum(a, axis=axis, dtype=np.float64, out=cs[_sl(axis, slice(1, None))])
     shape[axis] = n_out
     out = np.empty(shape, dtype=np.float32)
     per_index = max(1, a.size // max(1, length))
@@ -825,6 +833,7 @@ def lrn(x: F32, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float
     ch = np.arange(c)
     lo = np.maximum(ch - size // 2, 0)
     hi = np.minimum(ch + (size - 1) // 2, c - 1) + 1
+    del ch
     step = _lrn_rows(c)
     for r0 in range(0, src.shape[0], step):
         part = src[r0 : r0 + step].astype(np.float64)
@@ -844,10 +853,11 @@ def _lrn_rows(c: int) -> int:
 
 
 def scratch_lrn(shape: tuple[int, ...]) -> int:
-    """Bytes `lrn` allocates besides its output: float64 chunks (square, prefix sum,
-    window sums, quotient) of at least one pixel's channels."""
+    """Bytes `lrn` allocates besides its output: the window bounds (int64 per channel)
+    and float64 chunks (square, prefix sum, window sums, quotient) of at least one
+    pixel's channels."""
     c = shape[-1]
-    return 5 * 8 * _lrn_rows(c) * (c + 1)
+    return 3 * 8 * c + 5 * 8 * _lrn_rows(c) * (c + 1)
 
 
 # --------------------------------------------------------------------------------------
