@@ -78,3 +78,79 @@ def test_cli_runs_it_by_default_and_not_with_no_verify() -> None:
     assert "✓" in table.splitlines()[0]
     res = runner.invoke(main, [spec, "--max-memory", "1KB", "--format", "json"])
     assert json.loads(res.stdout)["problems"][-1]["code"] == "V002"
+
+
+# --------------------------------------------------------------------------- issue 8
+
+TIME_BOUND = [
+    "1x1x1 -> lrn(1e8)",
+    "4000x4000x1 -> maxpool(4000)",
+    "2000x2000x1 -> avgpool(999, s=1)",
+    "1x1x1 -> adaptiveavgpool(100000x1)",
+    "1x1x1 -> deconv(1, 20000)",
+    "64x64x3 -> conv(3, 2001, p=1000)",
+    "64x64x8 -> dwconv(2001, p=1000)",
+    "8x8x3 -> conv(8, 3, p=same, d=5000)",
+    "1000000 -> lrn(999999)",
+]
+
+
+@pytest.mark.parametrize("spec", TIME_BOUND)
+def test_adversarial_passes_finish_in_time(spec: str) -> None:
+    """Every adversarial pass either runs vectorised or is skipped (V002): never a hang."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "cnncalc", "summary", spec, "--format", "json"],
+                          capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    codes = [p["code"] for p in report["problems"] if p["code"].startswith("V")]
+    assert codes in ([], ["V002"]), report["problems"]
+    if not codes:
+        assert all(row["verified"] for row in report["layers"])
+
+
+def test_analyze_verify_has_a_default_memory_cap() -> None:
+    r = cnncalc.analyze("20000x20000x64 -> relu", verify=True)  # 100 GB of activations
+    (note,) = [p for p in r.problems if p.code == "V002"]
+    assert "2,048.0 MiB allowed" in note.message and note.severity.value == "note"
+    assert r.ok and all(row.verified is None for row in r.layers)
+
+
+def test_running_out_of_memory_is_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+    monkeypatch.setattr(layers.ReLU, "forward", boom)
+    r = cnncalc.analyze("8x8x3 -> conv(4, 3) -> relu", verify=True)
+    assert [(p.severity.value, p.code, p.path) for p in r.problems] == [("note", "V002", "2")]
+    assert "ran out of memory" in r.problems[0].message and r.problems[0].suggestions
+    assert r.ok
+    res = CliRunner().invoke(main, ["8x8x3 -> conv(4, 3) -> relu", "--format", "json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["problems"][0]["code"] == "V002"
+
+
+@pytest.mark.parametrize("exc", [ValueError("x"), FloatingPointError("y"), OverflowError("z"),
+                                 IndexError("w"), TypeError("v")])
+def test_a_failing_kernel_is_a_v001_not_a_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                    exc: Exception) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise exc
+    monkeypatch.setattr(layers.ReLU, "forward", boom)
+    r = cnncalc.analyze("8x8x3 -> relu", verify=True)
+    assert [(p.code, p.path) for p in r.problems] == [("V001", "1")]
+
+
+def test_work_budget_skips_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnncalc import forward
+    monkeypatch.setattr(forward, "MAX_WORK", 1e4)
+    r = cnncalc.analyze("64x64x3 -> conv(16, 3) -> relu", verify=True)
+    (note,) = r.problems
+    assert note.code == "V002" and "would take" in note.message and note.path == "1"
+
+
+def test_blas_threads_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnncalc import forward
+    monkeypatch.setattr(forward.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    for others, configured, want in [(0, 8, 4), (1, 8, 3), (3, 8, 1), (9, 8, 1), (0, 2, 2)]:
+        monkeypatch.setattr(forward, "_others_running", lambda o=others: o)
+        assert forward.blas_threads(configured) == want
