@@ -284,12 +284,9 @@ class Pass:
         """The random block repeated to ``shape`` (exactly one array of that size)."""
         out = np.empty(shape, dtype=np.float32)
         flat = out.reshape(-1)
-        done = min(flat.size, BLOCK)
-        flat[:done] = self.block[:done]
-        while done < flat.size:
-            step = min(done, flat.size - done)
-            flat[done : done + step] = flat[:step]
-            done += step
+        full = flat.size // BLOCK
+        flat[: full * BLOCK].reshape(full, BLOCK)[...] = self.block
+        flat[full * BLOCK :] = self.block[: flat.size - full * BLOCK]
         return out
 
     def weights(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, Array]:
