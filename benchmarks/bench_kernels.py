@@ -126,7 +126,6 @@ def vgg16_numpy(x: F32, wts: dict[str, Any], tm: Timer) -> F32:
     i = 0
     for v in VGG16_CFG:
         if v == "M":
-            _, h, w, _ = x.shape
             x = tm("maxpool", K.max_pool2d, x, (2, 2), (2, 2), (0, 0, 0, 0), False)
         else:
             w_, b_ = wts["convs"][i]
