@@ -498,6 +498,63 @@ def test_conv_transpose2d_vs_reference(seed: int) -> None:
     close(K.conv_transpose2d(**cfg), ref_conv_transpose2d(**cfg))
 
 
+@pytest.mark.parametrize("gemm_bytes", [1, 200])
+def test_conv_taps_path_and_chunks(monkeypatch: pytest.MonkeyPatch, gemm_bytes: int) -> None:
+    """The tap-by-tap conv (taken for huge kernels, paddings or dilations) and the chunked
+    transposed conv agree with the loop references on every random configuration."""
+    monkeypatch.setattr(K, "_SLAB_MAX_BYTES", -1)
+    monkeypatch.setattr(K, "_IM2COL_MAX_BYTES", -(1 << 40))
+    monkeypatch.setattr(K, "_TAP_GEMM_BYTES", gemm_bytes)
+    paths = set()
+    for seed in SEEDS_CONV:
+        cfg = conv_config(seed)
+        paths.add(K.conv2d_plan(cfg["x"].shape, cfg["w"].shape, cfg["stride"], cfg["padding"],
+                                cfg["dilation"], cfg["groups"]).path)
+        close(K.conv2d(**cfg), ref_conv2d(**cfg))
+    assert "taps" in paths
+    for seed in SEEDS:
+        cfg = deconv_config(seed)
+        close(K.conv_transpose2d(**cfg), ref_conv_transpose2d(**cfg))
+
+
+def test_conv_with_far_reaching_dilation_reads_only_real_input() -> None:
+    """An 8x8 input, a 3x3 kernel dilated by 5000 with 'same' padding: only the centre tap
+    ever reads the input, so the result is the 1x1 conv with the centre weights."""
+    rng = rng_for("dilated", 0)
+    x, w = randn(rng, 1, 8, 8, 3), randn(rng, 3, 3, 3, 4)
+    pad = (5000, 5000, 5000, 5000)
+    plan = K.conv2d_plan(x.shape, w.shape, (1, 1), pad, (5000, 5000), 1)
+    assert plan.path == "taps" and plan.scratch < 1 << 20
+    got = K.conv2d(x, w, None, (1, 1), pad, (5000, 5000), 1)
+    close(got, K.conv2d(x, w[1:2, 1:2], None, (1, 1), (0, 0, 0, 0), (1, 1), 1), 1e-6, 1e-6)
+
+
+@pytest.mark.parametrize(("h", "k", "s"), [(300, 300, 1), (301, 150, 7), (64, 9, 1), (50, 17, 16)])
+def test_big_pool_windows(h: int, k: int, s: int) -> None:
+    """Windows far above 4 taps (doubling for max, prefix sums for avg) against the loops."""
+    x = randn(rng_for("bigpool", h + k + s), 1, h, 5, 2)
+    for ceil in (False, True):
+        out_hw = (pool_out(h, k, s, 1, 1, ceil), pool_out(5, 3, 1, 1, 1, ceil))
+        args = (x, (k, 3), (s, 1), (1, 1, 1, 1), ceil)
+        close(K.max_pool2d(*args), ref_pool(x, (k, 3), (s, 1), (1, 1, 1, 1), out_hw, "max"))
+        close(K.avg_pool2d(*args), ref_pool(x, (k, 3), (s, 1), (1, 1, 1, 1), out_hw, "avg"))
+
+
+def test_lrn_window_wider_than_the_channels() -> None:
+    x = randn(rng_for("widelrn", 0), 2, 3, 7, scale=3.0)
+    for size in (1, 2, 7, 13, 10**8):
+        close(K.lrn(x, size, 0.5, 0.75, 1.0), ref_lrn(x, size, 0.5, 0.75, 1.0), 1e-5, 1e-6)
+
+
+def test_huge_strides_do_not_overflow() -> None:
+    x = randn(rng_for("stride", 0), 1, 5, 5, 2)
+    big = 10**300
+    assert K.max_pool2d(x, (5, 5), (big, big), (0, 0, 0, 0), False).shape == (1, 1, 1, 2)
+    assert K.avg_pool2d(x, (2, 2), (big, big), (0, 0, 0, 0), True).shape == (1, 1, 1, 2)
+    w = randn(rng_for("stride", 1), 2, 2, 2, 3)
+    assert K.conv2d(x, w, None, (big, big), (0, 0, 0, 0), (1, 1), 1).shape == (1, 1, 1, 3)
+
+
 @needs_torch
 @pytest.mark.parametrize("seed", SEEDS)
 def test_conv_transpose2d_vs_torch(seed: int) -> None:
