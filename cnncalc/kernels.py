@@ -238,7 +238,7 @@ def conv2d_plan(
         pad_bytes = 4 * n * (h + top + bottom) * (w + left + right) * c if padded else 0
         return plan("depthwise", ry, pad_bytes + 4 * min(ry, oh) * ow * f,
                     n * -(-oh // ry) * kh * kw)
-    if groups == 1 and kh == kw == 1 and stride == (1, 1) and not padded:
+    if groups == 1 and kh == kw == 1 and (oh, ow) == (h, w) and not padded:
         return plan("direct", 0, 0, 1)
     k = kh * kw * cg
     result = 0 if groups == 1 else 1  # per-group GEMM results go through a temporary

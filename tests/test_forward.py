@@ -6,6 +6,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cnncalc
 from cnncalc import layers, zoo
@@ -154,3 +156,63 @@ def test_blas_threads_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     for others, configured, want in [(0, 8, 4), (1, 8, 3), (3, 8, 1), (9, 8, 1), (0, 2, 2)]:
         monkeypatch.setattr(forward, "_others_running", lambda o=others: o)
         assert forward.blas_threads(configured) == want
+
+
+def _layer_text(draw: st.DrawFn) -> str:
+    k = draw(st.integers(1, 9))
+    s = draw(st.integers(1, 12))
+    p = draw(st.sampled_from(["0", "1", "same", str(k // 2), "40"]))
+    d = draw(st.integers(1, 30))
+    c = draw(st.integers(1, 6))
+    kind = draw(st.sampled_from(["conv", "dwconv", "deconv", "maxpool", "avgpool",
+                                 "adaptiveavgpool", "lrn", "conv_g"]))
+    if kind == "conv":
+        return f"conv({c}, {k}, s={s}, p={p}, d={d})"
+    if kind == "conv_g":
+        return f"conv(4, {k}, s={s}, p={p}, g=2)"
+    if kind == "dwconv":
+        return f"dwconv({k}, s={s}, p={p}, d={d}, m={c})"
+    if kind == "deconv":
+        return f"deconv({c}, {k}, s={s}, p={draw(st.integers(0, k // 2))}, d={d % 3 + 1})"
+    if kind in ("maxpool", "avgpool"):
+        pad = draw(st.integers(0, k // 2))
+        ceil = draw(st.booleans())
+        return f"{kind}({k}, s={s}, p={pad}, ceil={'true' if ceil else 'false'})"
+    if kind == "adaptiveavgpool":
+        return f"adaptiveavgpool({draw(st.integers(1, 40))}x{draw(st.integers(1, 40))})"
+    return f"lrn({draw(st.integers(1, 100))})"
+
+
+@st.composite
+def spec_texts(draw: st.DrawFn) -> str:
+    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    layers = [_layer_text(draw) for _ in range(draw(st.integers(1, 3)))]
+    return f"{h}x{w}x4 -> " + " -> ".join(layers)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(spec_texts())
+def test_generated_layers_verify_within_their_memory_plan(spec: str) -> None:
+    """Random windows, strides, paddings, dilations: every valid network's pass verifies
+    every row (the kernels' own output sizes agree with the formulas), raises nothing,
+    and NumPy's traced allocations stay within the plan's estimate."""
+    import tracemalloc
+
+    from cnncalc.forward import SLACK_BYTES, plan, verify_report
+    report = cnncalc.analyze(spec)
+    if not report.ok:
+        return
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        verified = verify_report(report)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    codes = [p.code for p in verified.problems if p.code.startswith("V")]
+    assert codes in ([], ["V002"]), (spec, verified.problems)
+    if not codes:
+        assert all(row.verified for row in verified.layers), spec
+        # without the slack the plan adds for chunk temporaries, plus the pass's fixed
+        # allocations (the random block: a float64 draw and its float32 copy)
+        assert peak <= plan(report).peak_bytes - SLACK_BYTES + (1 << 20), spec

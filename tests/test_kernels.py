@@ -553,6 +553,9 @@ def test_huge_strides_do_not_overflow() -> None:
     assert K.avg_pool2d(x, (2, 2), (big, big), (0, 0, 0, 0), True).shape == (1, 1, 1, 2)
     w = randn(rng_for("stride", 1), 2, 2, 2, 3)
     assert K.conv2d(x, w, None, (big, big), (0, 0, 0, 0), (1, 1), 1).shape == (1, 1, 1, 3)
+    one = randn(rng_for("stride", 2), 1, 1, 2, 3)  # 1x1 kernel, one output: not a plain GEMM
+    got = K.conv2d(x, one, None, (100000, 100000), (0, 0, 0, 0), (1, 1), 1)
+    close(got, (x[:, :1, :1] @ one[0, 0]).astype(np.float32), 1e-6, 1e-6)
 
 
 @needs_torch
