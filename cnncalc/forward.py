@@ -105,7 +105,7 @@ def _conv_cost(node: Conv | DepthwiseConv, inp: Shape, out: Shape, n: int) -> Co
     groups = node.groups if isinstance(node, Conv) else inp[2]
     plan = kernels.conv2d_plan((n, *inp), w_shape, node.stride, node.pads(inp),
                                node.dilation, groups)
-    macs = n * out[0] * out[1] * out[2] * w_shape[0] * w_shape[1] * w_shape[2]
+    macs = plan.macs
     if plan.path == "depthwise":  # element-wise multiply-adds, not a GEMM
         work = 2 * macs * WORK_ELEMENT
     else:

@@ -191,7 +191,8 @@ _TAP_GEMM_BYTES = 1 << 20
 @dataclass(frozen=True, slots=True)
 class ConvPlan:
     """How `conv2d` computes one conv: the path, rows (or images) per block, the bytes
-    it allocates besides the output, and the Python-level loop steps it takes."""
+    it allocates besides the output, the Python-level loop steps it takes, and the
+    multiply-adds it does (the taps path skips taps that only read padding)."""
 
     path: str
     rows: int
@@ -199,6 +200,7 @@ class ConvPlan:
     steps: int
     stride: tuple[int, int]
     dilation: tuple[int, int]
+    macs: int
 
 
 def conv2d_plan(
@@ -229,9 +231,10 @@ def conv2d_plan(
     dilation = (dilation[0] if kh > 1 else 1, dilation[1] if kw > 1 else 1)
     padded = any(padding)
     wcopy = 4 * kh * kw * cg * fg
+    macs = n * oh * ow * kh * kw * cg * f
 
     def plan(path: str, rows: int, scratch: int, steps: int) -> ConvPlan:
-        return ConvPlan(path, rows, scratch, steps, stride, dilation)
+        return ConvPlan(path, rows, scratch, steps, stride, dilation, macs)
 
     if groups > 1 and cg == 1:
         ry = max(1, _TAP_CHUNK_ELEMS // max(1, ow * f))
@@ -261,6 +264,12 @@ def conv2d_plan(
     ry = max(1, _TAP_GEMM_BYTES // (4 * n * max(1, ow) * (cg + fg)))
     taps_h = min(kh, (h - 1 + top) // dilation[0] + 1)
     taps_w = min(kw, (w - 1 + left) // dilation[1] + 1)
+    if taps_h + taps_w <= 100_000:  # multiply-adds of the taps that read real input
+        reach_h = sum(b - a for a, b in (_tap_range(p * dilation[0] - top, stride[0], h, oh)
+                                         for p in range(taps_h)))
+        reach_w = sum(b - a for a, b in (_tap_range(q * dilation[1] - left, stride[1], w, ow)
+                                         for q in range(taps_w)))
+        macs = n * reach_h * reach_w * cg * f
     return plan("taps", ry, 4 * n * min(ry, oh) * ow * (cg + fg),
                 groups * (kh + taps_h * (kw + taps_w * -(-oh // ry))))
 
