@@ -359,7 +359,11 @@ def verify_report(report: Report, max_memory: int | None = None, progress: bool 
     if not report.ok or report.input_shape is None:
         return report
     budget = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
-    need = plan(report)
+    try:
+        need = plan(report)
+    except (OverflowError, ValueError, MemoryError):  # numbers beyond any float estimate
+        return _skipped(report, "the network is too large to estimate its memory", None,
+                        _MEMORY_FIXES)
     if need.peak_bytes > budget:
         return _skipped(report, f"it needs about {need.peak_bytes / 2**20:,.1f} MiB, more than "
                         f"the {budget / 2**20:,.1f} MiB allowed", need.peak_row, _MEMORY_FIXES)

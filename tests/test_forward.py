@@ -216,3 +216,13 @@ def test_generated_layers_verify_within_their_memory_plan(spec: str) -> None:
         # without the slack the plan adds for chunk temporaries, plus the pass's fixed
         # allocations (the random block: a float64 draw and its float32 copy)
         assert peak <= plan(report).peak_bytes - SLACK_BYTES + (1 << 20), spec
+
+
+def test_a_network_too_large_to_estimate_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnncalc import forward
+
+    def huge(*args: object) -> forward.Cost:
+        return forward.Cost(0, 10**400 * forward.WORK_MAC)  # float overflow
+    monkeypatch.setattr(forward, "layer_cost", huge)
+    r = cnncalc.analyze("8x8x3 -> relu", verify=True)
+    assert [(p.code, p.severity.value) for p in r.problems] == [("V002", "note")]
