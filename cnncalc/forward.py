@@ -37,6 +37,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -341,6 +342,23 @@ class Pass:
         return y
 
 
+SMALL_WORK = 5e7
+"""Passes below this much work (~50 ms) leave BLAS threads alone: their GEMMs are too small
+for OpenBLAS to thread, and choosing costs ~30 ms (threadpoolctl scans the loaded libraries)."""
+
+
+def _threads(work: float) -> AbstractContextManager[object]:
+    """Limit BLAS threads per `blas_threads` for the pass (nothing for small passes)."""
+    if work < SMALL_WORK:
+        return nullcontext()
+    from threadpoolctl import ThreadpoolController
+    ctl = ThreadpoolController()
+    blas = [lib.num_threads for lib in ctl.select(user_api="blas").lib_controllers]
+    limit: AbstractContextManager[object] = ctl.limit(
+        limits=blas_threads(max(blas, default=1)), user_api="blas")
+    return limit
+
+
 def _skipped(report: Report, why: str, row: LayerRow | None, fixes: tuple[str, ...]) -> Report:
     where = f" (at {row.path}: {row.spec})" if row is not None else ""
     return with_verified(report, [None] * len(report.layers), [Problem(
@@ -377,9 +395,7 @@ def verify_report(report: Report, max_memory: int | None = None, progress: bool 
     run = Pass(report, bar.advance if bar else (lambda: None))
     layers = report.spec.layers if report.spec else ()
     try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-        blas = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
-        with threadpool_limits(limits=blas_threads(max(blas, default=1)), user_api="blas"):
+        with _threads(need.work):
             # the input is not kept here: the pass frees each activation once used
             run.group(layers, run.rng.standard_normal((report.batch, *report.input_shape),
                                                       dtype=np.float32))
