@@ -226,3 +226,19 @@ def test_a_network_too_large_to_estimate_is_skipped(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(forward, "layer_cost", huge)
     r = cnncalc.analyze("8x8x3 -> relu", verify=True)
     assert [(p.code, p.severity.value) for p in r.problems] == [("V002", "note")]
+
+
+def test_the_pass_runs_with_the_chosen_blas_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from cnncalc import forward
+    seen: list[int] = []
+    real = layers.ReLU.forward
+
+    def spy(self: layers.ReLU, x: object, w: object) -> object:
+        seen.extend(i["num_threads"] for i in threadpoolctl.threadpool_info()
+                    if i["user_api"] == "blas")
+        return real(self, x, w)  # type: ignore[arg-type]
+    monkeypatch.setattr(layers.ReLU, "forward", spy)
+    monkeypatch.setattr(forward, "blas_threads", lambda configured: 1)
+    r = cnncalc.analyze("512x512x64 -> relu", verify=True)
+    assert r.layers[0].verified and seen and set(seen) == {1}
