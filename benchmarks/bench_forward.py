@@ -6,7 +6,10 @@ Prints every figure (one run, best of a few repeats):
   the whole pass (weights made layer by layer + kernels) and the kernels alone,
   GFLOP/s (2·MACs / kernel time) and the ratio to the matmul peak;
 - torch's CPU forward of the same networks (same thread count, no_grad, eval) and the ratio;
-- `cnncalc summary vgg16` (verification on) as a whole process: seconds and peak RSS.
+- `cnncalc summary vgg16` (verification on) as a whole process: seconds and peak RSS;
+- contended: VGG-16's verification pass while a busy-loop process holds one core, with
+  the pass's thread policy (cnncalc.forward.blas_threads), BLAS's default threads, and one
+  thread (best of a few runs each). The policy should be close to the best of the two.
 
 Targets: VGG-16 ≥ 60 % of the matmul peak and ≤ 1.3× torch; ResNet-50 ≤ 2× torch;
 `cnncalc summary vgg16` ≤ 1.0 s and ≤ 700 MB peak RSS.
@@ -142,6 +145,42 @@ def whole_process(name: str) -> tuple[float, float]:
     return best, rss
 
 
+def contended(name: str = "vgg16") -> None:
+    """The pass with one core busy elsewhere: policy vs default threads vs one thread."""
+    from threadpoolctl import threadpool_info
+
+    from cnncalc import forward
+    path = zoo.path(name)
+    assert path is not None
+    report = analyze(path)
+    configured = max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"),
+                     default=1)
+    cpus = sorted(os.sched_getaffinity(0))
+    policy = forward.blas_threads
+    rows = []
+    for busy in (False, True):
+        hog = None
+        if busy:
+            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            os.sched_setaffinity(hog.pid, {cpus[-1]})
+            time.sleep(0.5)
+        try:
+            for label, choose in (("policy", policy), (f"default ({configured})", lambda c: c),
+                                  ("1 thread", lambda c: 1)):
+                forward.blas_threads = choose  # type: ignore[assignment]
+                picked = choose(configured)
+                best = min(_timed(lambda: forward.verify_report(report)) for _ in range(REPEAT))
+                rows.append((busy, label, picked, best))
+        finally:
+            forward.blas_threads = policy  # type: ignore[assignment]
+            if hog is not None:
+                hog.kill()
+                hog.wait()
+    for busy, label, picked, best in rows:
+        state = "one core busy" if busy else "idle        "
+        print(f"{name} pass, {state}: {label:12s} -> {picked} thread(s): {best:.3f} s")
+
+
 def main() -> None:
     # First, while this process is small: a forked child's peak RSS starts at its parent's.
     seconds, rss = whole_process("vgg16")
@@ -160,6 +199,7 @@ def main() -> None:
                   f"whole pass / torch = {total / t:.2f}×")
     print(f"cnncalc summary vgg16 (verified), whole process: {seconds:.3f} s, "
           f"peak RSS {rss:.0f} MB")
+    contended()
 
 
 if __name__ == "__main__":

@@ -126,8 +126,7 @@ def vgg16_numpy(x: F32, wts: dict[str, Any], tm: Timer) -> F32:
     i = 0
     for v in VGG16_CFG:
         if v == "M":
-            _, h, w, _ = x.shape
-            x = tm("maxpool", K.max_pool2d, x, (2, 2), (2, 2), (0, 0, 0, 0), False, (h // 2, w // 2))
+            x = tm("maxpool", K.max_pool2d, x, (2, 2), (2, 2), (0, 0, 0, 0), False)
         else:
             w_, b_ = wts["convs"][i]
             i += 1
@@ -163,7 +162,7 @@ def conv_bn(x: F32, p: Any, stride: int, pad: int, tm: Timer, act: bool) -> F32:
 
 def resnet50_numpy(x: F32, net: dict[str, Any], tm: Timer) -> F32:
     x = conv_bn(x, net["stem"], 2, 3, tm, True)
-    x = tm("maxpool", K.max_pool2d, x, (3, 3), (2, 2), (1, 1, 1, 1), False, (56, 56))
+    x = tm("maxpool", K.max_pool2d, x, (3, 3), (2, 2), (1, 1, 1, 1), False)
     for blk in net["blocks"]:
         s = blk["stride"]
         out = conv_bn(x, blk["c1"], 1, 0, tm, True)

@@ -353,6 +353,9 @@ def analyze(spec: str | Path, mode: Mode | None = None, *, verify: bool = False,
 
     Raises only :class:`~cnncalc.SpecSyntaxError` (the spec cannot be read or parsed);
     an invalid architecture is reported in ``report.problems`` with ``report.ok`` False.
+    ``verify`` runs the NumPy forward pass within ``max_memory`` bytes (default 2 GiB, as
+    the CLI); a pass that does not fit, would take too long or runs out of memory is a
+    V002 note.
 
     >>> r = analyze("32x32x3 -> conv(10, 5, p=2)")
     >>> r.ok, r.layers[0].output_shape, r.layers[0].params

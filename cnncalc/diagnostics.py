@@ -158,7 +158,7 @@ RULES: dict[str, Rule] = dict(
         # V: the NumPy forward pass.
         _rule("V001", "verify-mismatch", "The forward pass produced another shape (a cnncalc bug).",
               "", E),
-        _rule("V002", "verify-skipped", "The forward pass was skipped (memory limit).", "", N),
+        _rule("V002", "verify-skipped", "The forward pass was skipped (memory or time limit).", "", N),
     ]
 )
 

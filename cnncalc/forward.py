@@ -1,22 +1,73 @@
 """The NumPy forward pass that proves every shape.
 
-Each layer's arrays are made just before it runs and dropped right after, so
-peak memory is one layer's weights plus the activations alive at that moment.
-Weight values are a seeded random block tiled to size (a shape check needs real
-arithmetic, not fresh random numbers for each of VGG-16's 138 M weights).
+Memory. The pass keeps a promise: its peak resident memory never exceeds the interpreter's
+baseline (NumPy imported) plus ``max_memory``. Before anything runs, `plan` walks the
+network exactly as the pass will and adds up, at every layer, every buffer alive then:
+the inputs held by enclosing blocks and their finished branch outputs, the layer's input,
+weights and output, and the kernel's own scratch (im2col blocks, padding copies, prefix
+sums, chunk temporaries), which each kernel reports through its ``kernels.scratch_*``
+function and keeps bounded by working in chunks. When the largest sum exceeds the budget
+the pass is skipped with a V002 note naming the layer; a MemoryError while running (the
+machine has less free memory than the budget) is a V002 note too. V001 is only ever a
+shape the formulas got wrong (or a kernel failing, which is a bug as well).
+
+Time. `plan` also estimates each layer's work in the kernel's real cost (GEMM
+multiply-adds, element passes, Python-level loop steps; see `WORK_*`), and the pass is
+skipped with a V002 note when the total exceeds `MAX_WORK` (about 20 s here). Kernels
+whose cost used to grow with a number in the spec are vectorised (LRN and adaptive
+pooling by prefix sums, pools separable with doubling for big windows).
+
+Threads. BLAS threads are chosen with threadpoolctl (imported only here, never on the
+``cnncalc check`` path): at most the CPUs this process may run on
+(``os.sched_getaffinity``), minus the other tasks runnable right now (the running count
+of ``/proc/loadavg``, the largest of a few samples; the 1-minute load average where
+/proc is missing), and never more than BLAS is already configured for (so
+``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` still win). OpenBLAS threads that wait on a
+core someone else is using slow every GEMM down (VGG-16 took 2-3x longer with one core
+busy elsewhere), while one thread per free core is never much slower than one thread.
+
+Each layer's arrays are made just before it runs and dropped right after. Weight values
+are a seeded random block tiled to size (a shape check needs real arithmetic, not fresh
+random numbers for each of VGG-16's 138 M weights).
 """
 
 from __future__ import annotations
 
+import math
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import Report, with_verified
+from . import kernels
+from .analysis import LayerRow, Report, with_verified
 from .diagnostics import Problem, Severity
-from .layers import Block, Group, Layer, Node
+from .layers import (
+    FC,
+    LRN,
+    AdaptiveAvgPool,
+    BatchNorm,
+    Block,
+    Conv,
+    Deconv,
+    DepthwiseConv,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    Group,
+    Identity,
+    Layer,
+    Node,
+    Pad,
+    Pool,
+    ReLU,
+    ReLU6,
+    Tanh,
+    Upsample,
+)
 from .shapes import Shape, elements, format_shape
 
 Array = np.ndarray
@@ -24,28 +75,195 @@ SEED = 20261129
 BLOCK = 1 << 16
 """Random values drawn once and tiled into every weight array."""
 
+DEFAULT_MAX_MEMORY = 2 * 2**30
+"""The budget when none is given (the CLI's ``--max-memory`` default)."""
+SLACK_BYTES = 4 << 20
+"""Counted at every layer on top of the modelled buffers: chunk temporaries of the
+element-wise kernels, the random block, small per-layer arrays."""
 
-def estimate_peak_bytes(report: Report) -> int:
-    """Bytes the pass needs at its peak: the largest layer's input, output and weights,
-    plus what the outermost open blocks hold (their input, finished branch outputs)."""
+WORK_MAC = 0.1
+"""Work units (about 1 ns each) per multiply-add inside a BLAS GEMM."""
+WORK_ELEMENT = 1.0
+"""Work units per element per NumPy pass (element-wise ops, copies, reductions)."""
+WORK_STEP = 5000.0
+"""Work units per step of a Python-level loop in a kernel (a few NumPy calls)."""
+MAX_WORK = 2e10
+"""The most work the pass takes on (about 20 s at the rates above on this kind of CPU)."""
+
+
+# --------------------------------------------------------------------------- cost model
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """One layer's kernel: bytes it allocates besides its output, and its work."""
+
+    scratch: int
+    work: float
+
+
+def _conv_cost(node: Conv | DepthwiseConv, inp: Shape, out: Shape, n: int) -> Cost:
+    w_shape = node.weight_shapes(inp)["w"]
+    groups = node.groups if isinstance(node, Conv) else inp[2]
+    plan = kernels.conv2d_plan((n, *inp), w_shape, node.stride, node.pads(inp),
+                               node.dilation, groups)
+    macs = plan.macs
+    if plan.path == "depthwise":  # element-wise multiply-adds, not a GEMM
+        work = 2 * macs * WORK_ELEMENT
+    else:
+        work = macs * WORK_MAC + (macs // max(1, out[2] // groups)) * WORK_ELEMENT
+    return Cost(plan.scratch, work + plan.steps * WORK_STEP)
+
+
+def _deconv_cost(node: Deconv, inp: Shape, out: Shape, n: int) -> Cost:
+    w_shape = node.weight_shapes(inp)["w"]
+    xs = (n, *inp)
+    macs = n * inp[0] * inp[1] * w_shape[0] * w_shape[1] * (inp[2] // node.groups) * out[2]
+    steps = (node.groups * w_shape[0] * w_shape[1]
+             * -(-inp[0] // kernels.deconv_rows(xs, w_shape)))
+    return Cost(kernels.scratch_conv_transpose2d(xs, w_shape),
+                macs * WORK_MAC + 3 * macs / max(1, inp[2] // node.groups) * WORK_ELEMENT
+                + steps * WORK_STEP)
+
+
+def _pool_cost(node: Pool, inp: Shape, out: Shape, n: int) -> Cost:
+    kernel, stride = node.kernel, node.stride or node.kernel
+    scratch = kernels.scratch_pool2d((n, *inp), kernel, stride, node.pads(inp), node.ceil_mode)
+
+    def passes(k: int) -> float:
+        return k if k <= 4 else math.log2(k) + 4
+    a1 = n * max(inp[0], (out[0] - 1) * stride[0] + kernel[0]) * inp[1] * inp[2]
+    a2 = n * out[0] * max(inp[1], (out[1] - 1) * stride[1] + kernel[1]) * inp[2]
+    return Cost(scratch, (a1 * passes(kernel[0]) + a2 * passes(kernel[1])) * WORK_ELEMENT)
+
+
+def layer_cost(node: Layer, inp: Shape, out: Shape, batch: int) -> Cost:
+    """The scratch bytes and work of ``node``'s kernel on ``batch`` inputs of shape ``inp``."""
+    ein, eout = batch * elements(inp), batch * elements(out)
+    if isinstance(node, Conv | DepthwiseConv):
+        return _conv_cost(node, inp, out, batch)
+    if isinstance(node, Deconv):
+        return _deconv_cost(node, inp, out, batch)
+    if isinstance(node, Pool):
+        return _pool_cost(node, inp, out, batch)
+    if isinstance(node, AdaptiveAvgPool):
+        scratch = kernels.scratch_adaptive_avg_pool2d((batch, *inp), node.size)
+        steps = 2 + (out[0] + out[1]) * batch * inp[1] * inp[2] // (1 << 16)
+        return Cost(scratch, 8 * (ein + eout + batch * out[0] * inp[1] * inp[2]) * WORK_ELEMENT
+                    + steps * WORK_STEP)
+    if isinstance(node, LRN):
+        return Cost(kernels.scratch_lrn((batch, *inp)),
+                    12 * ein * WORK_ELEMENT + (ein // (1 << 16) + 1) * WORK_STEP)
+    if isinstance(node, FC):
+        return Cost(0, ein * node.units * WORK_MAC + eout * WORK_ELEMENT)
+    if isinstance(node, GlobalAvgPool):
+        return Cost(16 * batch * inp[-1], 2 * ein * WORK_ELEMENT)
+    if isinstance(node, BatchNorm):
+        return Cost(32 * inp[-1], 2 * ein * WORK_ELEMENT)
+    if isinstance(node, ReLU | ReLU6 | Tanh | Identity | Dropout | Flatten | Pad | Upsample):
+        return Cost(0, 2 * (ein + eout) * WORK_ELEMENT)
+    # chunked element-wise kernels (leakyrelu, prelu, elu, gelu, silu, sigmoid, ...)
+    return Cost(kernels.scratch_elementwise((batch, *inp)),
+                60 * ein * WORK_ELEMENT + (ein // (1 << 16) + 1) * WORK_STEP)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What the pass would need: peak bytes (and the row where it peaks), total work."""
+
+    peak_bytes: int
+    peak_row: LayerRow | None
+    work: float
+    work_row: LayerRow | None
+    """The row with the most work."""
+
+
+def plan(report: Report) -> Plan:
+    """Walk the layer tree as `Pass` will, adding up the bytes alive at every step."""
     size = np.dtype(np.float32).itemsize
     batch = report.batch
-    peak = 0
-    held: dict[int, int] = {}
-    for row in report.layers:
-        if row.input_shape is None or row.output_shape is None:
-            continue
-        held = {d: b for d, b in held.items() if d < row.depth}
-        io = (elements(row.input_shape) + elements(row.output_shape)) * batch * size
-        if row.is_block:
-            held[row.depth] = io
-            continue
-        weights = 0
-        if isinstance(row.node, Layer):
-            weights = sum(elements(s) for s in row.node.weight_shapes(row.input_shape).values())
-        peak = max(peak, io + weights * size + sum(held.values()))
-    return peak
+    rows: Iterator[LayerRow] = iter(report.layers)
+    peak, peak_row = 0, None
+    work, most, work_row = 0.0, 0.0, None
 
+    def nbytes(shape: Shape | None) -> int:
+        return 0 if shape is None else elements(shape) * batch * size
+
+    def group(nodes: Group, held: int) -> int:
+        """Visit a group whose input is kept alive elsewhere; returns its output's bytes
+        (0 for an empty group: its output is its input)."""
+        last = 0
+        for node in nodes:
+            last = visit(node, held)
+        return last
+
+    def visit(node: Node, held: int) -> int:
+        nonlocal peak, peak_row, work, most, work_row
+        row = next(rows)
+        inp, out = row.input_shape, row.output_shape
+        in_b, out_b = nbytes(inp), nbytes(out)
+        if isinstance(node, Block):
+            if node.chained:  # the block keeps its input while the copies run
+                for g in node.groups():
+                    group(g, held + in_b)
+                return out_b
+            done = 0
+            for g in node.groups():
+                done += group(g, held + in_b + done)
+            need = held + in_b + done + out_b + SLACK_BYTES
+            work += 2 * (done + out_b) / size * WORK_ELEMENT
+        else:
+            assert isinstance(node, Layer)  # a Node is a Block or a Layer
+            if inp is None or out is None:
+                return out_b
+            cost = layer_cost(node, inp, out, batch)
+            weights = sum(elements(s) for s in node.weight_shapes(inp).values()) * size
+            need = held + in_b + weights + out_b + cost.scratch + SLACK_BYTES
+            work += cost.work + weights / size * WORK_ELEMENT
+            if cost.work > most:
+                most, work_row = cost.work, row
+        if need > peak:
+            peak, peak_row = need, row
+        return out_b
+
+    if report.spec is not None and report.input_shape is not None:
+        group(report.spec.layers, 0)
+    return Plan(peak, peak_row, work, work_row)
+
+
+def estimate_peak_bytes(report: Report) -> int:
+    """Bytes the pass needs at its peak (every buffer alive at its largest moment)."""
+    return plan(report).peak_bytes
+
+
+# --------------------------------------------------------------------------- threads
+
+def _others_running() -> int:
+    """Tasks runnable right now besides this one (largest of a few samples)."""
+    try:
+        seen = 0
+        for i in range(3):
+            with open("/proc/loadavg", encoding="ascii") as f:
+                seen = max(seen, int(f.read().split()[3].split("/")[0]) - 1)
+            if i < 2:
+                time.sleep(0.001)
+        return max(0, seen)
+    except (OSError, ValueError, IndexError):
+        try:
+            return max(0, math.ceil(os.getloadavg()[0]))
+        except OSError:
+            return 0
+
+
+def blas_threads(configured: int) -> int:
+    """BLAS threads for the pass: free CPUs, at least 1, at most ``configured``."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(configured, cpus - _others_running()))
+
+
+# --------------------------------------------------------------------------- the pass
 
 @dataclass
 class Pass:
@@ -63,11 +281,23 @@ class Pass:
         self.verified: list[bool | None] = [None] * len(self.report.layers)
         self.problems: list[Problem] = []
 
+    def tiled(self, shape: tuple[int, ...]) -> Array:
+        """The random block repeated to ``shape`` (exactly one array of that size)."""
+        out = np.empty(shape, dtype=np.float32)
+        flat = out.reshape(-1)
+        full = flat.size // BLOCK
+        flat[: full * BLOCK].reshape(full, BLOCK)[...] = self.block
+        flat[full * BLOCK :] = self.block[: flat.size - full * BLOCK]
+        return out
+
     def weights(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, Array]:
         out = {}
         for name, shape in shapes.items():
-            arr = np.resize(self.block, shape)
-            out[name] = np.abs(arr) + 1 if name == "var" else arr
+            arr = self.tiled(shape)
+            if name == "var":
+                np.abs(arr, out=arr)
+                arr += 1
+            out[name] = arr
         return out
 
     def expect(self, index: int, array: Array) -> None:
@@ -99,6 +329,7 @@ class Pass:
                 start = time.perf_counter()
                 y = node.merge(outs)
                 self.kernel_seconds += time.perf_counter() - start
+                del outs
         else:
             assert isinstance(node, Layer)  # a Node is a Block or a Layer
             w = self.weights(node.weight_shapes(tuple(int(n) for n in x.shape[1:])))
@@ -111,28 +342,73 @@ class Pass:
         return y
 
 
+SMALL_WORK = 5e7
+"""Passes below this much work (~50 ms) leave BLAS threads alone: their GEMMs are too small
+for OpenBLAS to thread, and choosing costs ~30 ms (threadpoolctl scans the loaded libraries)."""
+
+
+def _threads(work: float) -> AbstractContextManager[object]:
+    """Limit BLAS threads per `blas_threads` for the pass (nothing for small passes)."""
+    if work < SMALL_WORK:
+        return nullcontext()
+    from threadpoolctl import ThreadpoolController
+    ctl = ThreadpoolController()
+    blas = [lib.num_threads for lib in ctl.select(user_api="blas").lib_controllers]
+    limit: AbstractContextManager[object] = ctl.limit(
+        limits=blas_threads(max(blas, default=1)), user_api="blas")
+    return limit
+
+
+def _skipped(report: Report, why: str, row: LayerRow | None, fixes: tuple[str, ...]) -> Report:
+    where = f" (at {row.path}: {row.spec})" if row is not None else ""
+    return with_verified(report, [None] * len(report.layers), [Problem(
+        Severity.NOTE, "V002", f"the forward pass was skipped: {why}{where}",
+        row.path if row is not None else "", row.location if row is not None else None, fixes)])
+
+
+_MEMORY_FIXES = ("raise --max-memory (max_memory=) to run it, or lower --batch",)
+
+
 def verify_report(report: Report, max_memory: int | None = None, progress: bool = False
                   ) -> Report:
-    """Run the forward pass when it fits ``max_memory``; set every row's ``verified``."""
+    """Run the forward pass when it fits ``max_memory`` (default `DEFAULT_MAX_MEMORY`)
+    and `MAX_WORK`; set every row's ``verified``. Never raises: running out of memory or
+    time is a V002 note, anything else going wrong a V001 error."""
     if not report.ok or report.input_shape is None:
         return report
-    need = estimate_peak_bytes(report)
-    if max_memory is not None and need > max_memory:
-        return with_verified(report, [None] * len(report.layers), [Problem(
-            Severity.NOTE, "V002", f"the forward pass was skipped: it needs about "
-            f"{need / 2**20:,.0f} MiB, more than the {max_memory / 2**20:,.0f} MiB allowed",
-            "", None, ("raise --max-memory to run it, or lower --batch",))])
-    leaves = sum(not r.is_block for r in report.layers)
-    # A bar only for passes longer than about a second (~20 GMACs at NumPy's speed here).
-    bar = _Bar(leaves) if progress and report.totals.macs * report.batch > 20 * 10**9 else None
-    run = Pass(report, bar.advance if bar else (lambda: None))
-    x = run.rng.standard_normal((report.batch, *report.input_shape), dtype=np.float32)
+    budget = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
     try:
-        run.group(report.spec.layers if report.spec else (), x)
-    except (ValueError, MemoryError, IndexError) as exc:
-        path = report.layers[min(run.index, len(report.layers)) - 1].path
-        run.problems.append(Problem(Severity.ERROR, "V001", f"the forward pass failed: {exc}",
-                                    path, None))
+        need = plan(report)
+    except (OverflowError, ValueError, MemoryError):  # numbers beyond any float estimate
+        return _skipped(report, "the network is too large to estimate its memory", None,
+                        _MEMORY_FIXES)
+    if need.peak_bytes > budget:
+        return _skipped(report, f"it needs about {need.peak_bytes / 2**20:,.1f} MiB, more than "
+                        f"the {budget / 2**20:,.1f} MiB allowed", need.peak_row, _MEMORY_FIXES)
+    if need.work > MAX_WORK:
+        return _skipped(report, f"it would take about {need.work / 1e9:,.0f} s, more than a "
+                        f"check should ({MAX_WORK / 1e9:.0f} s)", need.work_row,
+                        ("verify a smaller input size or batch, or pass --no-verify",))
+    leaves = sum(not r.is_block for r in report.layers)
+    # A bar only for passes longer than about a second.
+    bar = _Bar(leaves) if progress and need.work > 1e9 else None
+    run = Pass(report, bar.advance if bar else (lambda: None))
+    layers = report.spec.layers if report.spec else ()
+    try:
+        with _threads(need.work):
+            # the input is not kept here: the pass frees each activation once used
+            run.group(layers, run.rng.standard_normal((report.batch, *report.input_shape),
+                                                      dtype=np.float32))
+    except MemoryError:
+        row = report.layers[max(0, min(run.index, len(report.layers)) - 1)]
+        return _skipped(report, "this machine ran out of memory", row,
+                        ("lower --max-memory (max_memory=) to the memory this machine has "
+                         "free, or lower --batch",))
+    except Exception as exc:  # a kernel failing is a bug in cnncalc: report, never raise
+        row = report.layers[max(0, min(run.index, len(report.layers)) - 1)]
+        run.problems.append(Problem(
+            Severity.ERROR, "V001", f"the forward pass failed: {type(exc).__name__}: {exc}; "
+            "this is a bug in cnncalc, please report it with this spec", row.path, row.location))
     finally:
         if bar:
             bar.stop()
@@ -154,4 +430,4 @@ class _Bar:
         self.progress.stop()
 
 
-__all__: Sequence[str] = ["estimate_peak_bytes", "verify_report"]
+__all__: Sequence[str] = ["DEFAULT_MAX_MEMORY", "estimate_peak_bytes", "plan", "verify_report"]

@@ -8,13 +8,22 @@ Conventions (the caller validates arguments; nothing here re-checks them):
   ``(kh, kw, C_in, F // groups)`` (PyTorch's ``(C_in, F // groups, kh, kw)`` moved
   to HW-first); linear weights are ``(in, out)``.
 * 2-D paddings of convs and pools are ``(top, bottom, left, right)``.
-* Sliding windows of every conv and pool come from the one helper `windows`, a
-  zero-copy ``(N, H', W', kh, kw, C)`` view of an already padded input.
+* Sliding windows of the im2col convolutions come from the one helper `windows`, a
+  zero-copy ``(N, H', W', kh, kw, C)`` view of an already padded input; pools are
+  separable (rows, then columns).
+* Every kernel derives its output size from its input and its own arguments (kernel,
+  stride, padding, dilation, ceil mode), never from cnncalc's shape rules: the
+  forward pass checks those rules, so it must not reuse them.
+* Memory: besides its output, a kernel allocates at most what its ``scratch_*``
+  function reports (element-wise kernels: `scratch_elementwise`), so the forward pass
+  can check its budget before running it. Large layers run in chunks instead.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,13 +33,16 @@ from numpy.lib.stride_tricks import as_strided
 F32 = npt.NDArray[np.float32]
 
 __all__ = [
+    "ConvPlan",
     "adaptive_avg_pool2d",
     "add",
     "avg_pool2d",
     "batch_norm",
     "concat",
     "conv2d",
+    "conv2d_plan",
     "conv_transpose2d",
+    "deconv_rows",
     "elu",
     "erf",
     "flatten",
@@ -44,9 +56,16 @@ __all__ = [
     "lrn",
     "max_pool2d",
     "pad2d",
+    "pool_out_size",
     "prelu",
     "relu",
     "relu6",
+    "scratch_adaptive_avg_pool2d",
+    "scratch_conv2d",
+    "scratch_conv_transpose2d",
+    "scratch_elementwise",
+    "scratch_lrn",
+    "scratch_pool2d",
     "sigmoid",
     "silu",
     "softmax",
@@ -138,9 +157,149 @@ def _out_size(size: int, k: int, s: int, d: int) -> int:
     return (size - d * (k - 1) - 1) // s + 1
 
 
+def _tap_range(offset: int, stride: int, size: int, n_out: int) -> tuple[int, int]:
+    """Indices ``i`` in ``[lo, hi)`` (``0 <= i < n_out``) with ``0 <= i*stride + offset < size``.
+
+    >>> _tap_range(-3, 2, 5, 10)   # i*2 - 3 in 0..4: i = 2, 3
+    (2, 4)
+    """
+    lo = max(0, -(offset // stride))
+    hi = min(n_out, (size - 1 - offset) // stride + 1)
+    return lo, max(lo, hi)
+
+
+def _sl(axis: int, s: slice) -> tuple[slice, ...]:
+    """An NHWC index selecting ``s`` along ``axis`` and everything elsewhere."""
+    idx = [slice(None)] * 4
+    idx[axis] = s
+    return tuple(idx)
+
+
 # --------------------------------------------------------------------------------------
 # convolution
 # --------------------------------------------------------------------------------------
+
+# Largest im2col block (bytes); beyond it (a huge kh*kw*C) the conv goes tap by tap.
+_IM2COL_MAX_BYTES = 32 << 20
+# Largest padded input slab the im2col path may build; beyond it (huge padding or
+# dilation) the conv goes tap by tap, reading only the real input.
+_SLAB_MAX_BYTES = 8 << 20
+# Bytes of the gathered input and product chunks of the tap-by-tap paths.
+_TAP_GEMM_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ConvPlan:
+    """How `conv2d` computes one conv: the path, rows (or images) per block, the bytes
+    it allocates besides the output, the Python-level loop steps it takes, and the
+    multiply-adds it does (the taps path skips taps that only read padding)."""
+
+    path: str
+    rows: int
+    scratch: int
+    steps: int
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    macs: int
+
+
+def conv2d_plan(
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    stride: tuple[int, int],
+    padding: tuple[int, int, int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> ConvPlan:
+    """Choose `conv2d`'s path for these shapes (the same function decides when it runs).
+
+    ``direct``: a 1x1 stride-1 unpadded dense conv is one GEMM. ``images``/``rows``:
+    im2col blocks of whole small images or of output rows (at most
+    ``_IM2COL_MAX_BYTES`` plus one output row, with a padded slab of at most
+    ``_SLAB_MAX_BYTES``), one GEMM per block and group. ``taps``: otherwise (huge kernels,
+    paddings or dilations), one GEMM per tap reading only real input. ``depthwise``:
+    C/groups == 1, per-channel multiply-adds on the padded input.
+    """
+    n, h, w, c = x_shape
+    kh, kw, cg, f = w_shape
+    fg = f // groups
+    top, bottom, left, right = padding
+    oh = _out_size(h + top + bottom, kh, stride[0], dilation[0])
+    ow = _out_size(w + left + right, kw, stride[1], dilation[1])
+    # a stride that fits one window, or a dilation of a 1-tap kernel, changes nothing
+    stride = (stride[0] if oh > 1 else 1, stride[1] if ow > 1 else 1)
+    dilation = (dilation[0] if kh > 1 else 1, dilation[1] if kw > 1 else 1)
+    padded = any(padding)
+    wcopy = 4 * kh * kw * cg * fg
+    macs = n * oh * ow * kh * kw * cg * f
+
+    def plan(path: str, rows: int, scratch: int, steps: int) -> ConvPlan:
+        return ConvPlan(path, rows, scratch, steps, stride, dilation, macs)
+
+    if groups > 1 and cg == 1:
+        ry = max(1, _TAP_CHUNK_ELEMS // max(1, ow * f))
+        pad_bytes = 4 * n * (h + top + bottom) * (w + left + right) * c if padded else 0
+        return plan("depthwise", ry, pad_bytes + 4 * min(ry, oh) * ow * f,
+                    n * -(-oh // ry) * kh * kw)
+    if groups == 1 and kh == kw == 1 and (oh, ow) == (h, w) and not padded:
+        return plan("direct", 0, 0, 1)
+    k = kh * kw * cg
+    result = 0 if groups == 1 else 1  # per-group GEMM results go through a temporary
+    rows = max(1, min(max(_IM2COL_BLOCK_BYTES // (4 * k), _IM2COL_MIN_ROWS),
+                      _IM2COL_MAX_BYTES // (4 * k)))
+    per_image = oh * ow
+    wp = w + left + right
+    if per_image <= rows:
+        nb = min(n, max(1, rows // per_image))
+        pad_bytes = 4 * nb * (h + top + bottom) * wp * c if padded else 0
+        if pad_bytes <= _SLAB_MAX_BYTES:
+            block = nb * per_image
+            return plan("images", nb, pad_bytes + 4 * block * (k + result * fg) + wcopy,
+                        groups * -(-n // nb))
+    ry = min(oh, max(1, rows // ow))
+    slab = 4 * ((ry - 1) * stride[0] + dilation[0] * (kh - 1) + 1) * wp * c if padded else 0
+    col = 4 * ry * ow * (k + result * fg)
+    if slab <= _SLAB_MAX_BYTES and col <= _IM2COL_MAX_BYTES + 4 * ow * k:
+        return plan("rows", ry, slab + col + wcopy, groups * n * -(-oh // ry))
+    ry = max(1, _TAP_GEMM_BYTES // (4 * n * max(1, ow) * (cg + fg)))
+    taps_h = min(kh, (h - 1 + top) // dilation[0] + 1)
+    taps_w = min(kw, (w - 1 + left) // dilation[1] + 1)
+    if taps_h + taps_w <= 100_000:  # multiply-adds of the taps that read real input
+        reach_h = sum(b - a for a, b in (_tap_range(p * dilation[0] - top, stride[0], h, oh)
+                                         for p in range(taps_h)))
+        reach_w = sum(b - a for a, b in (_tap_range(q * dilation[1] - left, stride[1], w, ow)
+                                         for q in range(taps_w)))
+        macs = n * reach_h * reach_w * cg * f
+    return plan("taps", ry, 4 * n * min(ry, oh) * ow * (cg + fg),
+                groups * (kh + taps_h * (kw + taps_w * -(-oh // ry))))
+
+
+def scratch_conv2d(
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    stride: tuple[int, int],
+    padding: tuple[int, int, int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> int:
+    """Bytes `conv2d` allocates besides its output (see `conv2d_plan`)."""
+    return conv2d_plan(x_shape, w_shape, stride, padding, dilation, groups).scratch
+
+
+def _gemm_block(col: F32, wmat: F32, b: F32 | None, target: F32) -> None:
+    """``target = col @ wmat + b`` where ``target`` is a 4-D block of the output (a
+    contiguous one is written in place; a group's channel slice through a temporary)."""
+    f = wmat.shape[1]
+    if target.flags.c_contiguous:
+        o2 = target.reshape(-1, f)
+        np.matmul(col, wmat, out=o2)
+        if b is not None:
+            o2 += b
+        return
+    res = np.matmul(col, wmat)
+    if b is not None:
+        res += b
+    target[...] = res.reshape(target.shape)
 
 
 def _conv_gemm(
@@ -152,54 +311,44 @@ def _conv_gemm(
     stride: tuple[int, int],
     dilation: tuple[int, int],
     out: F32,
+    path: str,
+    rows: int,
 ) -> None:
-    """Dense (groups=1) conv: im2col in cache-sized row blocks, one GEMM per block.
+    """Dense conv of one group: im2col in cache-sized blocks, one GEMM per block.
 
-    The padded input is never materialised whole: each block of output rows pads just
-    the input rows it reads (a small slab that stays in cache), takes its `windows` view
-    and copies that into the im2col block.
+    ``images``: several whole (small) padded images per block; ``rows``: blocks of
+    output rows within one image, each padding just the input rows it reads (a small
+    slab that stays in cache). ``x`` and ``out`` may be channel slices (groups).
     """
-    n, oh, ow, f = out.shape
+    n, oh, ow, _ = out.shape
     _, h, w, c = x.shape
     kh, kw = kernel
     sh = stride[0]
     top, _, left, _ = padding
     k = kh * kw * c
     padded = any(padding)
-    if kh == kw == 1 and stride == (1, 1) and not padded:
-        # 1x1 stride-1: the input already is the im2col matrix
-        o2 = out.reshape(n * oh * ow, f)
-        np.matmul(x.reshape(n * oh * ow, c), wmat, out=o2)
-        if b is not None:
-            o2 += b
-        return
-    rows_budget = max(1, _IM2COL_BLOCK_BYTES // (4 * k), _IM2COL_MIN_ROWS)
-    per_image = oh * ow
-    if per_image <= rows_budget:
-        # several whole (small) images per block
-        nb = max(1, rows_budget // per_image)
+    if path == "images":
+        nb = rows
+        per_image = oh * ow
         buf = np.empty((min(nb, n) * per_image, k), dtype=np.float32)
         for n0 in range(0, n, nb):
             n1 = min(n, n0 + nb)
             col = buf[: (n1 - n0) * per_image]
             view = windows(_pad(x[n0:n1], padding, 0.0), kernel, stride, dilation, (oh, ow))
             np.copyto(col.reshape(n1 - n0, oh, ow, kh, kw, c), view)
-            o2 = out[n0:n1].reshape(-1, f)
-            np.matmul(col, wmat, out=o2)
-            if b is not None:
-                o2 += b
+            _gemm_block(col, wmat, b, out[n0:n1])
         return
-    # blocks of output rows within one image
-    ry = min(oh, max(1, rows_budget // ow))
+    ry = rows
     keff_h = dilation[0] * (kh - 1) + 1
     buf = np.empty((ry * ow, k), dtype=np.float32)
-    slab = np.zeros((1, (ry - 1) * sh + keff_h, w + padding[2] + padding[3], c), dtype=np.float32)
+    slab = (np.zeros((1, (ry - 1) * sh + keff_h, w + padding[2] + padding[3], c), dtype=np.float32)
+            if padded else None)
     for i in range(n):
         for y0 in range(0, oh, ry):
             y1 = min(oh, y0 + ry)
             r0 = y0 * sh - top  # first input row read by this block (may be padding)
             nr = (y1 - 1 - y0) * sh + keff_h
-            if padded:
+            if slab is not None:
                 src = slab[:, :nr]
                 lo = min(max(-r0, 0), nr)
                 hi = max(min(h - r0, nr), lo)
@@ -211,10 +360,44 @@ def _conv_gemm(
             col = buf[: (y1 - y0) * ow]
             view = windows(src, kernel, stride, dilation, (y1 - y0, ow))
             np.copyto(col.reshape(1, y1 - y0, ow, kh, kw, c), view)
-            o2 = out[i, y0:y1].reshape(-1, f)
-            np.matmul(col, wmat, out=o2)
-            if b is not None:
-                o2 += b
+            _gemm_block(col, wmat, b, out[i : i + 1, y0:y1])
+
+
+def _conv_taps(
+    x: F32,
+    w: F32,
+    padding: tuple[int, int, int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    out: F32,
+    rows: int,
+) -> None:
+    """Dense conv of one group, tap by tap: ``out += x[rows, cols] @ w[p, q]`` over the
+    output rows and columns where tap (p, q) reads real input (padding is never built,
+    taps that only read padding cost nothing). ``out`` starts at zero."""
+    n, oh, ow, f = out.shape
+    _, h, wd, c = x.shape
+    kh, kw = w.shape[:2]
+    sh, sw = stride
+    dh, dw = dilation
+    top, _, left, _ = padding
+    cols = []
+    # only taps that read real input for some output: closed-form bounds, then exact ranges
+    for q in range(max(0, -((left - (ow - 1) * sw) // -dw)), min(kw, (wd - 1 + left) // dw + 1)):
+        j_lo, j_hi = _tap_range(q * dw - left, sw, wd, ow)
+        if j_lo < j_hi:
+            cols.append((q, j_lo, j_hi))
+    for p in range(max(0, -((top - (oh - 1) * sh) // -dh)), min(kh, (h - 1 + top) // dh + 1)):
+        i_lo, i_hi = _tap_range(p * dh - top, sh, h, oh)
+        for q, j_lo, j_hi in cols if i_lo < i_hi else ():
+            c0 = j_lo * sw + q * dw - left
+            cs = slice(c0, c0 + (j_hi - j_lo - 1) * sw + 1, sw)
+            for i0 in range(i_lo, i_hi, rows):
+                i1 = min(i_hi, i0 + rows)
+                r0 = i0 * sh + p * dh - top
+                xs = x[:, r0 : r0 + (i1 - i0 - 1) * sh + 1 : sh, cs]
+                prod = np.matmul(np.ascontiguousarray(xs).reshape(-1, c), w[p, q])
+                out[:, i0:i1, j_lo:j_hi] += prod.reshape(n, i1 - i0, j_hi - j_lo, f)
 
 
 def _conv_depthwise(
@@ -255,32 +438,6 @@ def _conv_depthwise(
                     acc += tmp
 
 
-def _conv_grouped(
-    xp: F32,
-    w: F32,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
-    groups: int,
-    out: F32,
-) -> None:
-    """Grouped conv with C/groups > 1: one im2col copy, then a batched GEMM per group."""
-    n, oh, ow, f = out.shape
-    kh, kw = kernel
-    c = xp.shape[3]
-    cg = c // groups
-    fg = f // groups
-    k = kh * kw * cg
-    m = n * oh * ow
-    view = windows(xp, kernel, stride, dilation, (oh, ow))
-    v7 = view.reshape(n, oh, ow, kh, kw, groups, cg).transpose(5, 0, 1, 2, 3, 4, 6)
-    col = np.empty((groups, n, oh, ow, kh, kw, cg), dtype=np.float32)
-    np.copyto(col, v7)
-    wg = np.ascontiguousarray(w.reshape(k, groups, fg).transpose(1, 0, 2))
-    og = np.matmul(col.reshape(groups, m, k), wg)
-    np.copyto(out.reshape(m, groups, fg), og.transpose(1, 0, 2))
-
-
 def conv2d(
     x: F32,
     w: F32,
@@ -295,8 +452,10 @@ def conv2d(
     ``y[n, i, j, f] = b[f] + sum_{p,q,c} xp[n, i*s_h + p*d_h, j*s_w + q*d_w, g*C/G + c]
     * w[p, q, c, f]`` with ``g = f // (F/G)`` and ``xp`` = ``x`` zero-padded by
     ``padding = (top, bottom, left, right)``; ``w`` is HWIO ``(kh, kw, C/G, F)``.
-    Output ``H' = floor((H + top + bottom - d_h*(kh-1) - 1) / s_h) + 1`` (same for W).
-    Depthwise conv is ``groups == C`` (``F = C * multiplier``).
+    Output ``H' = floor((H + top + bottom - d_h*(kh-1) - 1) / s_h) + 1`` (same for W),
+    derived here from the input alone.  Depthwise conv is ``groups == C``
+    (``F = C * multiplier``).  Besides the output, it allocates exactly what
+    `scratch_conv2d` reports.
     """
     x = _f32(x)
     w = _f32(w)
@@ -306,19 +465,51 @@ def conv2d(
     top, bottom, left, right = padding
     oh = _out_size(h + top + bottom, kh, stride[0], dilation[0])
     ow = _out_size(wd + left + right, kw, stride[1], dilation[1])
-    out = np.empty((n, oh, ow, f), dtype=np.float32)
-    if groups == 1:
-        wmat = np.ascontiguousarray(w.reshape(kh * kw * cg, f))
-        _conv_gemm(x, padding, wmat, bb, (kh, kw), stride, dilation, out)
+    plan = conv2d_plan(x.shape, w.shape, stride, padding, dilation, groups)
+    path, rows, stride, dilation = plan.path, plan.rows, plan.stride, plan.dilation
+    fg = f // groups
+    if path == "depthwise":
+        out = np.empty((n, oh, ow, f), dtype=np.float32)
+        _conv_depthwise(_pad(x, padding, 0.0), w, (kh, kw), stride, dilation, out)
+        if bb is not None:
+            out += bb
         return out
-    xp = _pad(x, padding, 0.0)
-    if cg == 1:
-        _conv_depthwise(xp, w, (kh, kw), stride, dilation, out)
-    else:
-        _conv_grouped(xp, w, (kh, kw), stride, dilation, groups, out)
-    if bb is not None:
-        out += bb
+    if path == "direct":
+        out = np.empty((n, oh, ow, f), dtype=np.float32)
+        o2 = out.reshape(n * oh * ow, f)
+        np.matmul(x.reshape(n * oh * ow, cg), w.reshape(cg, f), out=o2)
+        if bb is not None:
+            o2 += bb
+        return out
+    if path == "taps":
+        out = np.zeros((n, oh, ow, f), dtype=np.float32)
+        for g in range(groups):
+            _conv_taps(x[..., g * cg : (g + 1) * cg], w[..., g * fg : (g + 1) * fg], padding,
+                       stride, dilation, out[..., g * fg : (g + 1) * fg], rows)
+        if bb is not None:
+            out += bb
+        return out
+    out = np.empty((n, oh, ow, f), dtype=np.float32)
+    for g in range(groups):
+        wmat = np.ascontiguousarray(w[..., g * fg : (g + 1) * fg].reshape(kh * kw * cg, fg))
+        _conv_gemm(x[..., g * cg : (g + 1) * cg], padding, wmat,
+                   None if bb is None else bb[g * fg : (g + 1) * fg], (kh, kw), stride, dilation,
+                   out[..., g * fg : (g + 1) * fg], path, rows)
     return out
+
+
+def scratch_conv_transpose2d(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> int:
+    """Bytes `conv_transpose2d` allocates besides its output: one gathered input chunk and
+    one product chunk (at least one input row)."""
+    n, _, wd, _ = x_shape
+    cin, fg = w_shape[2:]
+    return 4 * n * deconv_rows(x_shape, w_shape) * wd * (cin + fg)
+
+
+def deconv_rows(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> int:
+    n, _, wd, _ = x_shape
+    _, _, cin, fg = w_shape
+    return max(1, _TAP_GEMM_BYTES // (4 * n * wd * (cin + fg)))
 
 
 def conv_transpose2d(
@@ -336,8 +527,9 @@ def conv_transpose2d(
     Every input pixel scatters ``x[n, i, j, :] @ w[p, q]`` to output row
     ``i*s_h - pad_h + p*d_h`` and column ``j*s_w - pad_w + q*d_w`` (per group; ``w``
     is ``(kh, kw, C_in, F/G)``), i.e. ``H' = (H-1)*s - 2*pad + d*(k-1) + output_padding + 1``.
-    Computed as one GEMM (``x @ w`` for all taps) followed by kh*kw strided adds
-    (col2im), so no work is spent on inserted zeros.
+    Computed tap by tap: one GEMM per tap and chunk of input rows, added straight into
+    the strided output rows it lands on (only where it lands inside the output), so no
+    work is spent on inserted zeros and nothing larger than a chunk is allocated.
     """
     x = _f32(x)
     w = _f32(w)
@@ -351,23 +543,27 @@ def conv_transpose2d(
     dh, dw = dilation
     oh = (h - 1) * sh - 2 * ph + dh * (kh - 1) + output_padding[0] + 1
     ow = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + output_padding[1] + 1
-    m = n * h * wd
-    # cols[g, m, p, q, fo] = sum_c x[m, g*cg + c] * w[p, q, g*cg + c, fo]
-    xg = x.reshape(m, g, cg).transpose(1, 0, 2)
-    wg = np.ascontiguousarray(
-        w.reshape(kh, kw, g, cg, fg).transpose(2, 3, 0, 1, 4).reshape(g, cg, kh * kw * fg)
-    )
-    cols = np.matmul(xg, wg).reshape(g, n, h, wd, kh, kw, fg)
-    full_h = max((h - 1) * sh + dh * (kh - 1) + 1, ph + oh)
-    full_w = max((wd - 1) * sw + dw * (kw - 1) + 1, pw + ow)
-    full = np.zeros((n, full_h, full_w, g, fg), dtype=np.float32)
+    out = np.zeros((n, oh, ow, f), dtype=np.float32)
+    rows = deconv_rows(x.shape, w.shape)
+    cols = []
+    for q in range(kw):
+        j_lo, j_hi = _tap_range(q * dw - pw, sw, ow, wd)
+        if j_lo < j_hi:
+            cols.append((q, j_lo, j_hi))
     for p in range(kh):
-        for q in range(kw):
-            y0 = p * dh
-            x0 = q * dw
-            tgt = full[:, y0 : y0 + (h - 1) * sh + 1 : sh, x0 : x0 + (wd - 1) * sw + 1 : sw]
-            tgt += cols[:, :, :, :, p, q, :].transpose(1, 2, 3, 0, 4)
-    out = np.ascontiguousarray(full[:, ph : ph + oh, pw : pw + ow].reshape(n, oh, ow, f))
+        i_lo, i_hi = _tap_range(p * dh - ph, sh, oh, h)
+        for q, j_lo, j_hi in cols if i_lo < i_hi else ():
+            x0 = j_lo * sw + q * dw - pw
+            xs = slice(x0, x0 + (j_hi - j_lo - 1) * sw + 1, sw)
+            for i0 in range(i_lo, i_hi, rows):
+                i1 = min(i_hi, i0 + rows)
+                y0 = i0 * sh + p * dh - ph
+                ys = slice(y0, y0 + (i1 - i0 - 1) * sh + 1, sh)
+                for gi in range(g):
+                    a = np.ascontiguousarray(x[:, i0:i1, j_lo:j_hi, gi * cg : (gi + 1) * cg])
+                    prod = np.matmul(a.reshape(-1, cg), w[p, q, gi * cg : (gi + 1) * cg])
+                    out[:, ys, xs, gi * fg : (gi + 1) * fg] += prod.reshape(
+                        n, i1 - i0, j_hi - j_lo, fg)
     if b is not None:
         out += _f32(b)
     return out
@@ -378,41 +574,97 @@ def conv_transpose2d(
 # --------------------------------------------------------------------------------------
 
 
-def _pool_input(
-    x: F32,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    padding: tuple[int, int, int, int],
-    out_hw: tuple[int, int],
-    value: float,
-) -> F32:
-    """Pad ``x`` for pooling so that all ``out_hw`` windows fit (ceil mode may need
-    extra bottom/right cells beyond ``padding``; they hold ``value``)."""
+def pool_out_size(size: int, k: int, s: int, pad_begin: int, pad_end: int, ceil_mode: bool) -> int:
+    """Windows a pool produces along one axis, counted from the input: window ``i`` starts
+    at padded index ``i*s``; it must end inside the padded axis (floor mode), or, in
+    ceil mode, start before ``L - k + s`` and inside the input or its left padding
+    (PyTorch's rule).
+
+    >>> pool_out_size(11, 2, 2, 0, 0, False), pool_out_size(11, 2, 2, 0, 0, True)
+    (5, 6)
+    >>> pool_out_size(5, 2, 2, 1, 1, True)   # a 4th window would start in the right padding
+    3
+    """
+    length = size + pad_begin + pad_end
+    if length < k:
+        return 0
+    if not ceil_mode:
+        return (length - k) // s + 1
+    limit = min(length - k + s, size + pad_begin)  # starts i*s < limit
+    return -(-limit // s)
+
+
+def _pool_axis(a: F32, axis: int, k: int, s: int, pad: tuple[int, int], n_out: int,
+               kind: str) -> F32:
+    """Max (``kind="max"``) or sum over windows of ``k`` along ``axis`` (1 or 2) of an
+    NHWC array: output ``i`` reduces padded positions ``i*s .. i*s + k - 1``.
+
+    Cost independent of ``k``'s size beyond a logarithm: small windows fold tap by tap;
+    large max windows use doubling (``m_2w[i] = max(m_w[i], m_w[i+w])``, log2 k passes);
+    large sums use a float64 prefix sum. Padding (and ceil-mode overhang) holds -inf for
+    max, 0 for sums. Allocates at most 4 arrays the size of the padded ``a``.
+    """
+    length = a.shape[axis]
+    need = (n_out - 1) * s + k
+    lo = pad[0]
+    hi = need - length - lo  # may exceed pad[1] (ceil mode) or be negative (unread tail)
+    if lo or hi > 0:
+        shape = list(a.shape)
+        shape[axis] = need
+        padded = np.full(shape, -np.inf if kind == "max" else 0.0, dtype=np.float32)
+        take = min(length, need - lo)
+        padded[_sl(axis, slice(lo, lo + take))] = a[_sl(axis, slice(0, take))]
+        a = padded
+    else:
+        a = a[_sl(axis, slice(0, need))]
+    span = (n_out - 1) * s + 1
+
+    def at(arr: Any, start: int) -> F32:
+        view: F32 = arr[_sl(axis, slice(start, start + span, s))]
+        return view
+
+    op = np.maximum if kind == "max" else np.add
+    if k <= 4:
+        res: F32 = at(a, 0).copy()
+        for t in range(1, k):
+            op(res, at(a, t), out=res)
+        return res
+    if kind == "max":
+        m, width = a, 1
+        while 2 * width <= k:
+            m = np.maximum(m[_sl(axis, slice(0, -width))], m[_sl(axis, slice(width, None))])
+            width *= 2
+        return np.maximum(at(m, 0), at(m, k - width))
+    cs = _prefix_sum(a, axis)
+    return np.subtract(at(cs, k), at(cs, 0)).astype(np.float32)
+
+
+def scratch_pool2d(x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
+                   padding: tuple[int, int, int, int], ceil_mode: bool) -> int:
+    """Bytes `max_pool2d`/`avg_pool2d` allocate besides the output: per axis pass a padded
+    copy and up to 4 arrays its size (the largest of the two passes, plus the first
+    pass's result, held during the second)."""
+    n, h, w, c = x_shape
     top, bottom, left, right = padding
+    oh = pool_out_size(h, kernel[0], stride[0], top, bottom, ceil_mode)
+    ow = pool_out_size(w, kernel[1], stride[1], left, right, ceil_mode)
+    a1 = n * max(h, (oh - 1) * stride[0] + kernel[0]) * w * c
+    a2 = n * oh * max(w, (ow - 1) * stride[1] + kernel[1]) * c
+    return 4 * (5 * max(a1, a2) + n * oh * w * c)
+
+
+def _pool_geometry(x: F32, kernel: tuple[int, int], stride: tuple[int, int],
+                   padding: tuple[int, int, int, int], ceil_mode: bool
+                   ) -> tuple[tuple[int, int], tuple[int, int]]:
     _, h, w, _ = x.shape
-    need_h = (out_hw[0] - 1) * stride[0] + kernel[0]
-    need_w = (out_hw[1] - 1) * stride[1] + kernel[1]
-    bottom = max(bottom, need_h - h - top)
-    right = max(right, need_w - w - left)
-    return _pad(x, (top, bottom, left, right), value)
-
-
-def _tap_reduce(view: F32, op: np.ufunc) -> F32:
-    """Fold ``op`` over the kh*kw window taps of a `windows` view, in L2-sized chunks."""
-    n, oh, ow, kh, kw, c = view.shape
-    out = np.empty((n, oh, ow, c), dtype=np.float32)
-    ry = max(1, _TAP_CHUNK_ELEMS // max(1, ow * c))
-    for i in range(n):
-        for y0 in range(0, oh, ry):
-            y1 = min(oh, y0 + ry)
-            acc = out[i, y0:y1]
-            vv = view[i, y0:y1]
-            np.copyto(acc, vv[:, :, 0, 0])
-            for p in range(kh):
-                for q in range(kw):
-                    if p or q:
-                        op(acc, vv[:, :, p, q], out=acc)
-    return out
+    top, bottom, left, right = padding
+    oh = pool_out_size(h, kernel[0], stride[0], top, bottom, ceil_mode)
+    ow = pool_out_size(w, kernel[1], stride[1], left, right, ceil_mode)
+    if min(oh, ow) < 1:
+        raise ValueError(f"pool: a {kernel} window does not fit in a {h}x{w} input padded by "
+                         f"{padding}")
+    # one window per axis: its stride never matters (and a huge one must not overflow)
+    return (oh, ow), (stride[0] if oh > 1 else 1, stride[1] if ow > 1 else 1)
 
 
 def max_pool2d(
@@ -421,18 +673,19 @@ def max_pool2d(
     stride: tuple[int, int],
     padding: tuple[int, int, int, int],
     ceil_mode: bool,
-    out_hw: tuple[int, int],
 ) -> F32:
     """Max pooling, PyTorch ``max_pool2d`` semantics (padding cells are -inf).
 
-    ``y[n, i, j, c] = max_{p,q} xp[n, i*s_h + p, j*s_w + q, c]``.  ``out_hw`` comes
-    from the caller; in ceil mode the last window may run past the padded edge (those
-    cells are -inf as well).  ``ceil_mode`` only documents how ``out_hw`` was derived.
+    ``y[n, i, j, c] = max_{p,q} xp[n, i*s_h + p, j*s_w + q, c]``; the output size comes
+    from `pool_out_size` (the input, kernel, stride, padding and ``ceil_mode``); in ceil
+    mode the last window may run past the padded edge (those cells are -inf as well).
+    Separable: rows first, then columns.
     """
-    del ceil_mode  # fully described by out_hw
     x = _f32(x)
-    xp = _pool_input(x, kernel, stride, padding, out_hw, -np.inf)
-    return _tap_reduce(windows(xp, kernel, stride, (1, 1), out_hw), np.maximum)
+    (oh, ow), stride = _pool_geometry(x, kernel, stride, padding, ceil_mode)
+    top, bottom, left, right = padding
+    rows = _pool_axis(x, 1, kernel[0], stride[0], (top, bottom), oh, "max")
+    return np.ascontiguousarray(_pool_axis(rows, 2, kernel[1], stride[1], (left, right), ow, "max"))
 
 
 def _avg_divisor(
@@ -452,7 +705,6 @@ def avg_pool2d(
     stride: tuple[int, int],
     padding: tuple[int, int, int, int],
     ceil_mode: bool,
-    out_hw: tuple[int, int],
     count_include_pad: bool = True,
 ) -> F32:
     """Average pooling, PyTorch ``avg_pool2d`` semantics.
@@ -461,18 +713,20 @@ def avg_pool2d(
     ``D = D_h[i] * D_w[j]``, where per axis ``start = i*s - pad_begin`` and
     ``end = min(start + k, in + pad_end)``: ``D = end - start`` with
     ``count_include_pad`` (so ceil-mode overhang past the padded edge is not counted),
-    otherwise ``min(end, in) - max(start, 0)`` (real input cells only).
+    otherwise ``min(end, in) - max(start, 0)`` (real input cells only).  Output size as
+    `max_pool2d`.
     """
-    del ceil_mode  # fully described by out_hw
     x = _f32(x)
+    (oh, ow), stride = _pool_geometry(x, kernel, stride, padding, ceil_mode)
     _, h, w, _ = x.shape
     top, bottom, left, right = padding
-    xp = _pool_input(x, kernel, stride, padding, out_hw, 0.0)
-    out = _tap_reduce(windows(xp, kernel, stride, (1, 1), out_hw), np.add)
-    dh = _avg_divisor(h, kernel[0], stride[0], top, bottom, out_hw[0], count_include_pad)
-    dw = _avg_divisor(w, kernel[1], stride[1], left, right, out_hw[1], count_include_pad)
-    div = np.outer(dh, dw).astype(np.float32)
-    out /= div[None, :, :, None]
+    rows = _pool_axis(x, 1, kernel[0], stride[0], (top, bottom), oh, "sum")
+    out = np.ascontiguousarray(_pool_axis(rows, 2, kernel[1], stride[1], (left, right), ow, "sum"))
+    del rows
+    dh = _avg_divisor(h, kernel[0], stride[0], top, bottom, oh, count_include_pad)
+    dw = _avg_divisor(w, kernel[1], stride[1], left, right, ow, count_include_pad)
+    out /= dh.astype(np.float32)[None, :, None, None]
+    out /= dw.astype(np.float32)[None, None, :, None]
     return out
 
 
@@ -489,25 +743,58 @@ def global_max_pool(x: F32) -> F32:
     return np.asarray(x.max(axis=(1, 2), keepdims=True), dtype=np.float32)
 
 
+def _prefix_sum(a: F32, axis: int) -> npt.NDArray[np.float64]:
+    """float64 ``cs`` with ``cs[i] = sum(a[:i])`` along ``axis`` (one more entry than ``a``);
+    cast first, then summed in place (a casting cumsum would allocate a second copy)."""
+    shape = list(a.shape)
+    shape[axis] += 1
+    cs = np.empty(shape, dtype=np.float64)
+    cs[_sl(axis, slice(0, 1))] = 0.0
+    body = cs[_sl(axis, slice(1, None))]
+    body[...] = a
+    np.cumsum(body, axis=axis, out=body)
+    return cs
+
+
+def _adaptive_axis(a: F32, axis: int, n_out: int) -> F32:
+    """Means over PyTorch's adaptive windows along ``axis``: output ``i`` averages
+    ``floor(i*L/n_out) .. ceil((i+1)*L/n_out) - 1``, from a float64 prefix sum, in chunks."""
+    length = a.shape[axis]
+    cs = _prefix_sum(a, axis)
+    shape = list(a.shape)
+    shape[axis] = n_out
+    out = np.empty(shape, dtype=np.float32)
+    per_index = max(1, a.size // max(1, length))
+    step = max(1, _TAP_CHUNK_ELEMS // per_index)
+    for i0 in range(0, n_out, step):
+        i = np.arange(i0, min(n_out, i0 + step))
+        start, end = (i * length) // n_out, -((-(i + 1) * length) // n_out)
+        seg = np.take(cs, end, axis=axis) - np.take(cs, start, axis=axis)
+        div = (end - start).astype(np.float64).reshape([-1 if d == axis else 1 for d in range(4)])
+        seg /= div
+        out[_sl(axis, slice(i0, i0 + len(i)))] = seg
+    return out
+
+
+def scratch_adaptive_avg_pool2d(x_shape: tuple[int, ...], out_hw: tuple[int, int]) -> int:
+    """Bytes `adaptive_avg_pool2d` allocates besides its output: a float64 prefix sum per
+    axis pass, the row pass's result, and chunk temporaries (at least one index)."""
+    n, h, w, c = x_shape
+    oh = out_hw[0]
+    rows = 4 * n * oh * w * c
+    chunk = 3 * 8 * max(_TAP_CHUNK_ELEMS, n * w * c, n * oh * c)
+    return max(8 * n * (h + 1) * w * c, 8 * n * oh * (w + 1) * c) + rows + chunk
+
+
 def adaptive_avg_pool2d(x: F32, out_hw: tuple[int, int]) -> F32:
     """PyTorch ``adaptive_avg_pool2d``: cell ``(i, j)`` averages rows
     ``floor(i*H/oh) .. ceil((i+1)*H/oh) - 1`` and the analogous columns.
 
     Computed separably (rows first, then columns): a rectangle's mean is the mean of
-    its row means.
+    its row means. Work is linear in the input and output sizes (prefix sums).
     """
     x = _f32(x)
-    n, h, w, c = x.shape
-    oh, ow = out_hw
-    rows = np.empty((n, oh, w, c), dtype=np.float32)
-    for i in range(oh):
-        s, e = (i * h) // oh, -((-(i + 1) * h) // oh)
-        rows[:, i] = x[:, s:e].mean(axis=1, dtype=np.float64)
-    out = np.empty((n, oh, ow, c), dtype=np.float32)
-    for j in range(ow):
-        s, e = (j * w) // ow, -((-(j + 1) * w) // ow)
-        out[:, :, j] = rows[:, :, s:e].mean(axis=2, dtype=np.float64)
-    return out
+    return _adaptive_axis(_adaptive_axis(x, 1, out_hw[0]), 2, out_hw[1])
 
 
 # --------------------------------------------------------------------------------------
@@ -544,21 +831,42 @@ def lrn(x: F32, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float
     """PyTorch ``LocalResponseNorm`` across channels (the last axis).
 
     ``y_c = x_c / (k + alpha/size * sum_{c'=c-size//2}^{c+(size-1)//2} x_{c'}^2) ** beta``
-    (channels outside ``0..C-1`` count as zero).
+    (channels outside ``0..C-1`` count as zero).  The window sums come from a float64
+    prefix sum over the channels, so the cost is O(C) whatever ``size`` is; pixels are
+    processed in chunks (`scratch_lrn` bytes besides the output).
     """
     x = _f32(x)
     c = x.shape[-1]
-    lo = size // 2
-    sq = np.square(x)
-    padded = np.zeros((*x.shape[:-1], c + size - 1), dtype=np.float32)
-    padded[..., lo : lo + c] = sq
-    acc = padded[..., 0:c].copy()
-    for t in range(1, size):
-        acc += padded[..., t : t + c]
-    acc *= np.float32(alpha / size)
-    acc += np.float32(k)
-    np.power(acc, np.float32(beta), out=acc)
-    return np.divide(x, acc)
+    src = x.reshape(-1, c)
+    out = np.empty(src.shape, dtype=np.float32)
+    ch = np.arange(c)
+    lo = np.maximum(ch - size // 2, 0)
+    hi = np.minimum(ch + (size - 1) // 2, c - 1) + 1
+    del ch
+    step = _lrn_rows(c)
+    for r0 in range(0, src.shape[0], step):
+        part = src[r0 : r0 + step].astype(np.float64)
+        cs = np.zeros((part.shape[0], c + 1), dtype=np.float64)
+        np.cumsum(np.square(part, out=part), axis=1, out=cs[:, 1:])
+        acc = cs[:, hi]
+        acc -= cs[:, lo]
+        acc *= alpha / size
+        acc += k
+        np.power(acc, beta, out=acc)
+        out[r0 : r0 + step] = src[r0 : r0 + step] / acc
+    return out.reshape(x.shape)
+
+
+def _lrn_rows(c: int) -> int:
+    return max(1, _TAP_CHUNK_ELEMS // max(1, c))
+
+
+def scratch_lrn(shape: tuple[int, ...]) -> int:
+    """Bytes `lrn` allocates besides its output: the window bounds (int64 per channel)
+    and float64 chunks (square, prefix sum, window sums, quotient) of at least one
+    pixel's channels."""
+    c = shape[-1]
+    return 3 * 8 * c + 5 * 8 * _lrn_rows(c) * (c + 1)
 
 
 # --------------------------------------------------------------------------------------
@@ -581,24 +889,39 @@ def relu6(x: F32) -> F32:
     return np.clip(_f32(x), np.float32(0.0), np.float32(6.0))
 
 
+def _map(x: F32, fn: Callable[[F32], F32], row: int = 1) -> F32:
+    """``fn`` applied to chunks of ``x`` (whole runs of ``row`` elements, e.g. channels),
+    so its temporaries stay chunk-sized (cache-resident, and a bounded allocation)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.empty(x.shape, dtype=np.float32)
+    src, dst = x.reshape(-1, row), out.reshape(-1, row)
+    step = max(1, _TAP_CHUNK_ELEMS // row)
+    for i in range(0, src.shape[0], step):
+        dst[i : i + step] = fn(src[i : i + step])
+    return out
+
+
 def leaky_relu(x: F32, negative_slope: float = 0.01) -> F32:
     """``y = x if x > 0 else negative_slope * x``."""
-    x = _f32(x)
-    return np.where(x > 0, x, x * np.float32(negative_slope))
+    slope = np.float32(negative_slope)
+    return _map(x, lambda v: np.where(v > 0, v, v * slope))
 
 
 def prelu(x: F32, a: F32 | float) -> F32:
     """``y = x if x > 0 else a * x``; ``a`` is a scalar or one slope per channel (last axis)."""
     x = _f32(x)
-    return np.where(x > 0, x, x * _f32(a))
+    av = _f32(a)
+    row = x.shape[-1] if av.size > 1 else 1
+    return _map(x, lambda v: np.where(v > 0, v, v * av), row)
 
 
 def elu(x: F32, alpha: float = 1.0) -> F32:
     """``y = x if x > 0 else alpha * (exp(x) - 1)``."""
-    x = _f32(x)
-    neg = np.expm1(np.minimum(x, np.float32(0.0)))
-    neg *= np.float32(alpha)
-    return np.where(x > 0, x, neg)
+    def chunk(v: F32) -> F32:
+        neg = np.expm1(np.minimum(v, np.float32(0.0)))
+        neg *= np.float32(alpha)
+        return np.where(v > 0, v, neg)
+    return _map(x, chunk)
 
 
 # erfc(z) = t * exp(-z^2 + P(t)), t = 1 / (1 + z/2), z >= 0: a degree-14 least-squares fit
@@ -690,18 +1013,20 @@ def gelu(x: F32) -> F32:
     return out
 
 
-def sigmoid(x: F32) -> F32:
-    """``y = 1 / (1 + exp(-x))``, evaluated without overflow."""
-    x = _f32(x)
+def _sigmoid(x: F32) -> F32:
     e = np.exp(-np.abs(x))
     den = 1.0 + e
     return np.where(x >= 0, 1.0 / den, e / den).astype(np.float32, copy=False)
 
 
+def sigmoid(x: F32) -> F32:
+    """``y = 1 / (1 + exp(-x))``, evaluated without overflow."""
+    return _map(x, _sigmoid)
+
+
 def silu(x: F32) -> F32:
     """``y = x * sigmoid(x)`` (swish)."""
-    x = _f32(x)
-    return np.multiply(x, sigmoid(x))
+    return _map(x, lambda v: np.multiply(v, _sigmoid(v)))
 
 
 def tanh(x: F32) -> F32:
@@ -711,19 +1036,28 @@ def tanh(x: F32) -> F32:
 
 def hardswish(x: F32) -> F32:
     """``y = x * min(max(x + 3, 0), 6) / 6``."""
-    x = _f32(x)
-    r: F32 = np.clip(x + np.float32(3.0), np.float32(0.0), np.float32(6.0))
-    r *= x
-    r /= np.float32(6.0)
-    return r
+    def chunk(v: F32) -> F32:
+        r: F32 = np.clip(v + np.float32(3.0), np.float32(0.0), np.float32(6.0))
+        r *= v
+        r /= np.float32(6.0)
+        return r
+    return _map(x, chunk)
 
 
 def softmax(x: F32) -> F32:
     """``y_c = exp(x_c - max x) / sum_c' exp(x_c' - max x)`` over the last axis."""
+    def chunk(v: F32) -> F32:
+        e: F32 = np.exp(v - v.max(axis=-1, keepdims=True))
+        e /= e.sum(axis=-1, keepdims=True)
+        return e
     x = _f32(x)
-    e: F32 = np.exp(x - x.max(axis=-1, keepdims=True))
-    e /= e.sum(axis=-1, keepdims=True)
-    return e
+    return _map(x, chunk, x.shape[-1])
+
+
+def scratch_elementwise(shape: tuple[int, ...]) -> int:
+    """Bytes the chunked element-wise kernels (`_map`; softmax and prelu keep whole
+    channel rows) allocate besides the output: a few chunk temporaries, at least one row."""
+    return 6 * 8 * max(_TAP_CHUNK_ELEMS, shape[-1] if shape else 1)
 
 
 # --------------------------------------------------------------------------------------
@@ -732,9 +1066,9 @@ def softmax(x: F32) -> F32:
 
 
 def flatten(x: F32) -> F32:
-    """``(N, H, W, C) -> (N, H*W*C)`` in NHWC (row-major) order."""
+    """``(N, H, W, C) -> (N, H*W*C)`` in NHWC (row-major) order (a copy)."""
     x = _f32(x)
-    return np.ascontiguousarray(x).reshape(x.shape[0], -1).copy()
+    return np.array(x, dtype=np.float32, order="C").reshape(x.shape[0], -1)
 
 
 def linear(x: F32, w: F32, b: F32 | None) -> F32:

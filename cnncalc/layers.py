@@ -695,9 +695,8 @@ class MaxPool(Pool):
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
-        wh, ww = self.windows(x.shape[1:])
-        return kernels.max_pool2d(x, self.kernel, (wh.stride, ww.stride), self.pads(x.shape[1:]),
-                                  self.ceil_mode, (wh.out, ww.out))
+        return kernels.max_pool2d(x, self.kernel, self.stride or self.kernel,
+                                  self.pads(x.shape[1:]), self.ceil_mode)
 
     def torch(self, inp: Shape) -> str:
         return torch_pool("nn.MaxPool2d", "nn.ConstantPad2d({}, float('-inf'))", self, inp)
@@ -716,9 +715,8 @@ class AvgPool(Pool):
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
-        wh, ww = self.windows(x.shape[1:])
-        return kernels.avg_pool2d(x, self.kernel, (wh.stride, ww.stride), self.pads(x.shape[1:]),
-                                  self.ceil_mode, (wh.out, ww.out))
+        return kernels.avg_pool2d(x, self.kernel, self.stride or self.kernel,
+                                  self.pads(x.shape[1:]), self.ceil_mode)
 
     def torch(self, inp: Shape) -> str:
         return torch_pool("nn.AvgPool2d", "nn.ZeroPad2d({})", self, inp)
@@ -1090,7 +1088,7 @@ class FC(Layer):
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         from . import kernels
-        return kernels.linear(kernels.flatten(x) if x.ndim == 4 else x, w["w"], w.get("b"))
+        return kernels.linear(x, w["w"], w.get("b"))  # flattens a volume as a view
 
     def torch(self, inp: Shape) -> str:
         linear = f"nn.Linear({elements(inp)}, {self.units}, bias={self.bias})"

@@ -23,10 +23,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pytest
-import torch
-from torch import nn
 
-import cnncalc
+torch = pytest.importorskip(
+    "torch", reason="torch is not installed (pip install -e '.[test]'; CI installs it): "
+    "this module compares every layer with torch")
+from torch import nn  # noqa: E402
+
+import cnncalc  # noqa: E402
 
 SEEDS = range(300)
 """One generated architecture per seed."""

@@ -6,6 +6,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cnncalc
 from cnncalc import layers, zoo
@@ -78,3 +80,165 @@ def test_cli_runs_it_by_default_and_not_with_no_verify() -> None:
     assert "✓" in table.splitlines()[0]
     res = runner.invoke(main, [spec, "--max-memory", "1KB", "--format", "json"])
     assert json.loads(res.stdout)["problems"][-1]["code"] == "V002"
+
+
+# --------------------------------------------------------------------------- issue 8
+
+TIME_BOUND = [
+    "1x1x1 -> lrn(1e8)",
+    "4000x4000x1 -> maxpool(4000)",
+    "2000x2000x1 -> avgpool(999, s=1)",
+    "1x1x1 -> adaptiveavgpool(100000x1)",
+    "1x1x1 -> deconv(1, 20000)",
+    "64x64x3 -> conv(3, 2001, p=1000)",
+    "64x64x8 -> dwconv(2001, p=1000)",
+    "8x8x3 -> conv(8, 3, p=same, d=5000)",
+    "1000000 -> lrn(999999)",
+]
+
+
+@pytest.mark.parametrize("spec", TIME_BOUND)
+def test_adversarial_passes_finish_in_time(spec: str) -> None:
+    """Every adversarial pass either runs vectorised or is skipped (V002): never a hang."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "cnncalc", "summary", spec, "--format", "json"],
+                          capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    codes = [p["code"] for p in report["problems"] if p["code"].startswith("V")]
+    assert codes in ([], ["V002"]), report["problems"]
+    if not codes:
+        assert all(row["verified"] for row in report["layers"])
+
+
+def test_analyze_verify_has_a_default_memory_cap() -> None:
+    r = cnncalc.analyze("20000x20000x64 -> relu", verify=True)  # 100 GB of activations
+    (note,) = [p for p in r.problems if p.code == "V002"]
+    assert "2,048.0 MiB allowed" in note.message and note.severity.value == "note"
+    assert r.ok and all(row.verified is None for row in r.layers)
+
+
+def test_running_out_of_memory_is_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+    monkeypatch.setattr(layers.ReLU, "forward", boom)
+    r = cnncalc.analyze("8x8x3 -> conv(4, 3) -> relu", verify=True)
+    assert [(p.severity.value, p.code, p.path) for p in r.problems] == [("note", "V002", "2")]
+    assert "ran out of memory" in r.problems[0].message and r.problems[0].suggestions
+    assert r.ok
+    res = CliRunner().invoke(main, ["8x8x3 -> conv(4, 3) -> relu", "--format", "json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["problems"][0]["code"] == "V002"
+
+
+@pytest.mark.parametrize("exc", [ValueError("x"), FloatingPointError("y"), OverflowError("z"),
+                                 IndexError("w"), TypeError("v")])
+def test_a_failing_kernel_is_a_v001_not_a_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                    exc: Exception) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise exc
+    monkeypatch.setattr(layers.ReLU, "forward", boom)
+    r = cnncalc.analyze("8x8x3 -> relu", verify=True)
+    assert [(p.code, p.path) for p in r.problems] == [("V001", "1")]
+
+
+def test_work_budget_skips_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnncalc import forward
+    monkeypatch.setattr(forward, "MAX_WORK", 1e4)
+    r = cnncalc.analyze("64x64x3 -> conv(16, 3) -> relu", verify=True)
+    (note,) = r.problems
+    assert note.code == "V002" and "would take" in note.message and note.path == "1"
+
+
+def test_blas_threads_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnncalc import forward
+    monkeypatch.setattr(forward.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    for others, configured, want in [(0, 8, 4), (1, 8, 3), (3, 8, 1), (9, 8, 1), (0, 2, 2)]:
+        monkeypatch.setattr(forward, "_others_running", lambda o=others: o)
+        assert forward.blas_threads(configured) == want
+
+
+def _layer_text(draw: st.DrawFn) -> str:
+    k = draw(st.integers(1, 9))
+    s = draw(st.integers(1, 12))
+    p = draw(st.sampled_from(["0", "1", "same", str(k // 2), "40"]))
+    d = draw(st.integers(1, 30))
+    c = draw(st.integers(1, 6))
+    kind = draw(st.sampled_from(["conv", "dwconv", "deconv", "maxpool", "avgpool",
+                                 "adaptiveavgpool", "lrn", "conv_g"]))
+    if kind == "conv":
+        return f"conv({c}, {k}, s={s}, p={p}, d={d})"
+    if kind == "conv_g":
+        return f"conv(4, {k}, s={s}, p={p}, g=2)"
+    if kind == "dwconv":
+        return f"dwconv({k}, s={s}, p={p}, d={d}, m={c})"
+    if kind == "deconv":
+        return f"deconv({c}, {k}, s={s}, p={draw(st.integers(0, k // 2))}, d={d % 3 + 1})"
+    if kind in ("maxpool", "avgpool"):
+        pad = draw(st.integers(0, k // 2))
+        ceil = draw(st.booleans())
+        return f"{kind}({k}, s={s}, p={pad}, ceil={'true' if ceil else 'false'})"
+    if kind == "adaptiveavgpool":
+        return f"adaptiveavgpool({draw(st.integers(1, 40))}x{draw(st.integers(1, 40))})"
+    return f"lrn({draw(st.integers(1, 100))})"
+
+
+@st.composite
+def spec_texts(draw: st.DrawFn) -> str:
+    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    layers = [_layer_text(draw) for _ in range(draw(st.integers(1, 3)))]
+    return f"{h}x{w}x4 -> " + " -> ".join(layers)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(spec_texts())
+def test_generated_layers_verify_within_their_memory_plan(spec: str) -> None:
+    """Random windows, strides, paddings, dilations: every valid network's pass verifies
+    every row (the kernels' own output sizes agree with the formulas), raises nothing,
+    and NumPy's traced allocations stay within the plan's estimate."""
+    import tracemalloc
+
+    from cnncalc.forward import SLACK_BYTES, plan, verify_report
+    report = cnncalc.analyze(spec)
+    if not report.ok:
+        return
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        verified = verify_report(report)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    codes = [p.code for p in verified.problems if p.code.startswith("V")]
+    assert codes in ([], ["V002"]), (spec, verified.problems)
+    if not codes:
+        assert all(row.verified for row in verified.layers), spec
+        # without the slack the plan adds for chunk temporaries, plus the pass's fixed
+        # allocations (the random block: a float64 draw and its float32 copy)
+        assert peak <= plan(report).peak_bytes - SLACK_BYTES + (1 << 20), spec
+
+
+def test_a_network_too_large_to_estimate_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnncalc import forward
+
+    def huge(*args: object) -> forward.Cost:
+        return forward.Cost(0, 10**400 * forward.WORK_MAC)  # float overflow
+    monkeypatch.setattr(forward, "layer_cost", huge)
+    r = cnncalc.analyze("8x8x3 -> relu", verify=True)
+    assert [(p.code, p.severity.value) for p in r.problems] == [("V002", "note")]
+
+
+def test_the_pass_runs_with_the_chosen_blas_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from cnncalc import forward
+    seen: list[int] = []
+    real = layers.ReLU.forward
+
+    def spy(self: layers.ReLU, x: object, w: object) -> object:
+        seen.extend(i["num_threads"] for i in threadpoolctl.threadpool_info()
+                    if i["user_api"] == "blas")
+        return real(self, x, w)  # type: ignore[arg-type]
+    monkeypatch.setattr(layers.ReLU, "forward", spy)
+    monkeypatch.setattr(forward, "blas_threads", lambda configured: 1)
+    r = cnncalc.analyze("512x512x64 -> relu", verify=True)
+    assert r.layers[0].verified and seen and set(seen) == {1}
