@@ -230,10 +230,13 @@ def load(source: str) -> RawSpec:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(mark.line + 1, mark.column + 1) if mark else None
         what = " ".join(str(s) for s in (exc.context, exc.problem) if s)
-        raise syntax_error("S005", f"YAML syntax error: {what}", loc,
-                           ("check the indentation and quoting near this line",)) from None
+        raise syntax_error("S005", f"YAML syntax error: {clip(what, 200)}", loc,
+                           _yaml_fixes(source, what, mark.line if mark else None)) from None
     except yaml.YAMLError as exc:
-        raise syntax_error("S005", f"YAML syntax error: {exc}", None) from None
+        raise syntax_error("S005", f"YAML syntax error: {clip(str(exc), 200)}", None) from None
+    except RecursionError:  # PyYAML without libyaml composes recursively
+        raise syntax_error("S009", f"the YAML is nested more than {MAX_DEPTH} levels deep",
+                           None) from None
     if root is None:
         raise syntax_error("S001", "the file is empty: a spec needs `input:` and `layers:`",
                            Location(1, 1))
@@ -243,6 +246,24 @@ def load(source: str) -> RawSpec:
                            "`input:` and `layers:`", _at(root),
                            ("input: 32x32x3\nlayers:\n  - conv(10, 5, p=2)",))
     return _read_spec(Reader(source), root)
+
+
+def _yaml_fixes(source: str, what: str, line: int | None) -> tuple[str, ...]:
+    """How to fix a YAML syntax error; a `key: a: b` value is told to quote itself."""
+    generic = ("check the indentation and quoting near this line",)
+    if "mapping values are not allowed" not in what or line is None:
+        return generic
+    lines = source.splitlines()
+    if line >= len(lines):
+        return generic
+    m = re.match(r"^(\s*(?:-\s+)?)([^\s:#][^:#]*?):\s+(.*?)\s*$", lines[line])
+    if not m or ": " not in m.group(3):
+        return generic
+    value = m.group(3)
+    quoted = f'"{value}"' if '"' not in value and "\\" not in value \
+        else "'" + value.replace("'", "''") + "'"
+    return (f"a ': ' inside a value starts a mapping; quote the value: "
+            f"{clip(m.group(2), 40)}: {clip(quoted, 100)}",)
 
 
 def check_key(name: str, known: tuple[str, ...], what: str, node: yaml.Node) -> None:
