@@ -172,8 +172,8 @@ def build_node(item: Value) -> Node:
         return Repeat(times, build_group(item.body), location=item.location)
     if isinstance(item, Scalar):
         return _invalid(item, Finding(
-            "A006", f"'{item.text}' is a size, not a layer: only the input comes first",
-            ("remove it, or join it to the first item: " + item.text,)))
+            "A006", f"'{clip(item.text)}' is a size, not a layer: only the input comes first",
+            ("remove it, or join it to the first item: " + clip(item.text),)))
     if isinstance(item, RawList):
         return _invalid(item, Finding("A006", "a list of groups is not a layer"))
     if isinstance(item, RawGroup):  # pragma: no cover - build_group flattens groups
@@ -192,7 +192,7 @@ def build_call(call: Call) -> Node:
     if kind is None:
         close = list(dict.fromkeys(LAYERS[c].name for c in _close(call.name, list(LAYERS))))
         hint = "input must come first" if call.name.lower() == "input" else \
-            f"unknown layer '{call.name}'"
+            f"unknown layer '{clip(call.name)}'"
         return _invalid(call, Finding(
             "A001", hint, tuple(f"did you mean '{c}'?" for c in close)
             or ("`cnncalc layers` lists every layer kind",)))
@@ -213,8 +213,8 @@ def build_call(call: Call) -> Node:
                 findings.append(Finding(
                     "A005", f"{kind.name} takes {len(positional)} positional argument"
                     f"{'' if len(positional) == 1 else 's'} ({names}); "
-                    f"'{raw_text(raw.value)}' is one too many",
-                    ("name the argument, e.g. s=" + raw_text(raw.value),)
+                    f"'{clip(raw_text(raw.value))}' is one too many",
+                    ("name the argument, e.g. s=" + clip(raw_text(raw.value)),)
                     if positional else ("remove the parentheses' contents",),
                     location=raw.location))
                 continue
@@ -226,7 +226,7 @@ def build_call(call: Call) -> Node:
             if found is None:
                 close = _close(raw.key, list(by_name))
                 findings.append(Finding(
-                    "A002", f"{kind.name} has no argument '{raw.key}'",
+                    "A002", f"{kind.name} has no argument '{clip(raw.key)}'",
                     tuple(f"did you mean '{by_name[c].name}'?" for c in close)
                     or (f"{kind.name} takes {', '.join(a.name for a in schema) or 'none'}",),
                     location=raw.location))
@@ -275,13 +275,13 @@ def convert(a: Argument, raw: Arg) -> Any:
         if isinstance(value, Scalar):
             if not value.from_yaml and not value.text[:1].isalpha():
                 raise ValueError(f"expects a group of layers like [conv(64, 3) -> relu], "
-                                 f"not '{value.text}'")
+                                 f"not '{clip(value.text)}'")
             value = parse_chain(value.text, value.location, value.from_yaml) \
                 if value.from_yaml else Call(value.text, (), value.location)
         group = build_group(value)
         return [group] if a.variadic else group
     if not isinstance(value, Scalar):
-        raise ValueError(f"expects a value, not the group {raw_text(value)}")
+        raise ValueError(f"expects a value, not the group {clip(raw_text(value))}")
     return a.convert(value.text)
 
 
@@ -312,7 +312,7 @@ def build(raw: RawSpec) -> Spec:
         if word in ("default", "strict", "lenient"):
             mode = word  # type: ignore[assignment]
         else:
-            problem("A006", f"mode '{raw.mode.text}' is not default, strict or lenient",
+            problem("A006", f"mode '{clip(raw.mode.text)}' is not default, strict or lenient",
                     raw.mode.location, "mode", tuple(_close(word, ["default", "strict", "lenient"])))
     expect = []
     for key, (value, key_loc) in raw.expect.items():
