@@ -92,6 +92,9 @@ def read(origin: Origin, stdin: BinaryIO | None = None) -> Source:
     if origin.kind == "stdin":
         if stdin is None:
             import sys
+            if sys.stdin is None or not hasattr(sys.stdin, "buffer"):
+                raise syntax_error("S008", "there is no standard input to read", None,
+                                   ("pipe the spec in: cnncalc - < net.yaml",))
             stdin = sys.stdin.buffer
         return from_text(decode(read_stream(stdin), "standard input"), origin.name)
     if origin.kind == "zoo":

@@ -268,7 +268,13 @@ from cnncalc.cli import main
 try:
     main(sys.argv[1:], prog_name="cnncalc")
 finally:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM is this image's own peak; ru_maxrss also counts the forking parent's (it
+    # survives exec), so it is only the fallback where /proc is missing.
+    try:
+        with open("/proc/self/status") as status:
+            peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"@@peak_kib={peak}", file=sys.stderr)
 """
 
@@ -421,3 +427,54 @@ def test_summary_and_check_report_the_same_syntax_error(tmp_path: Path) -> None:
     assert code == code2 == 2
     assert json.loads(out)["problems"] == json.loads(out2)["files"][0]["problems"]
     assert f"{f}:3:21: S006" in err
+
+
+# -- the API reads the same way ------------------------------------------------------------------
+
+class Endless:
+    """A stream that never ends (``/dev/zero``) and records what was asked of it."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def read(self, n: int = -1) -> bytes:
+        assert n >= 0, "read the whole stream"
+        self.asked += n
+        return b"\0" * n
+
+
+def test_stream_read_asks_for_the_limit_plus_one_byte() -> None:
+    stream = Endless()
+    with pytest.raises(SpecSyntaxError) as info:
+        source.read(source.classify("-"), stdin=stream)  # type: ignore[arg-type]
+    assert stream.asked == MAX_SPEC_BYTES + 1 and info.value.problems[0].code == "S008"
+
+
+def test_api_refuses_oversized_text_and_special_files(tmp_path: Path) -> None:
+    assert problem("8x8x3" + " " * MAX_SPEC_BYTES)[0] == "S008"
+    assert cnncalc.analyze("8x8x3" + " " * (MAX_SPEC_BYTES - 10)).ok
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "p")
+        with pytest.raises(SpecSyntaxError) as info:
+            cnncalc.analyze(tmp_path / "p")
+        assert "FIFO" in info.value.problems[0].message
+
+
+@FAST
+@given(st.text(min_size=1, max_size=400), st.sampled_from(["->", "(", "[", "\n", "→", ")"]),
+       st.integers(0, 400))
+def test_text_with_a_spec_mark_is_never_probed(text: str, mark: str, at: int) -> None:
+    argument = text[:at] + mark + text[at:]
+    if argument.lower().endswith((".yaml", ".yml")) and "->" not in argument \
+            and "\n" not in argument:
+        return  # `net (v2).yaml` is a file name
+    original = os.stat
+
+    def forbidden(*args: object, **kw: object) -> os.stat_result:
+        raise AssertionError(f"stat({args[0]!r})")
+    os.stat = forbidden  # type: ignore[assignment]
+    try:
+        origin = source.classify(argument)
+    finally:
+        os.stat = original
+    assert origin.kind == "text" or argument == "-"
