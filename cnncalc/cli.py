@@ -7,6 +7,7 @@ or a failed expectation, 2 usage, syntax or file errors.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -67,6 +68,8 @@ class SpecCommand(click.Command):
             return super().parse_args(ctx, args)
         except click.NoSuchOption as exc:
             given = next((a for a in given_args if a.startswith(exc.option_name)), exc.option_name)
+            if re.fullmatch(r"--?[A-Za-z][A-Za-z0-9-]*(=.*)?", given, re.DOTALL):
+                raise  # a mistyped option, not a spec
             raise click.UsageError(
                 f"{exc.format_message().rstrip('.')}. A spec or file that starts with '-' must "
                 f"come after --, which ends the options: cnncalc {ctx.info_name} -- "
@@ -111,16 +114,9 @@ def mode_options(f: F) -> F:
     return f
 
 
-def load(spec: str) -> tuple[Spec, str, str]:
-    """Resolve SPEC (file, '-', zoo name or one-line text) → (parsed spec, its text, its name).
-
-    What SPEC is, is decided once, by :func:`cnncalc.source.classify`."""
-    src = source.read(source.classify(spec))
-    return parse_source(src), src.text, src.name
-
-
 def load_or_exit(spec: str, as_json: bool) -> Spec:
-    """Load SPEC, or report why it cannot be read or parsed (stderr; JSON too) and exit 2."""
+    """Load SPEC (a file, '-', a zoo name or the spec's text: :func:`cnncalc.source.classify`
+    decides, once), or report why it cannot be read or parsed (stderr; JSON too) and exit 2."""
     origin = source.classify(spec)
     try:
         return parse_source(source.read(origin))

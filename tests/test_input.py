@@ -190,10 +190,16 @@ def test_dev_zero_on_stdin_ends_quickly() -> None:
 # -- class 6: a spec that starts with '-' --------------------------------------------------------
 
 @pytest.mark.parametrize("args", [["-> relu"], ["summary", "-x.yaml"], ["check", "-bad.yaml"],
-                                  ["explain", "--frobnicate"]])
+                                  ["explain", "-8x8x3 -> relu"], ["-1x1x1"]])
 def test_dash_spec_suggests_double_dash(args: list[str]) -> None:
     code, _, err = run(*args)
     assert code == 2 and "must come after --" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [["--frobnicate"], ["check", "--formt", "json", "a.yaml"]])
+def test_mistyped_option_is_not_told_about_double_dash(args: list[str]) -> None:
+    code, _, err = run(*args)
+    assert code == 2 and "No such option" in err and "must come after --" not in err
 
 
 def test_double_dash_passes_a_dash_spec(tmp_path: Path) -> None:
