@@ -76,14 +76,14 @@ class Reader:
     def count(self, node: yaml.Node) -> None:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise syntax_error("S009", f"the YAML expands to more than {MAX_NODES:,} nodes "
-                               "(aliases?): write the layers out or use repeat", _at(node))
+            raise syntax_error("S009", f"the YAML has more than {MAX_NODES:,} nodes, aliases "
+                               "counted at every use: use repeat for repeated layers", _at(node))
         if isinstance(node, yaml.ScalarNode):
             self.chars += len(node.value)
             if self.chars > MAX_TEXT:
                 raise syntax_error(
-                    "S009", f"the YAML's text expands to more than {MAX_TEXT // 2**20} MiB "
-                    "(aliases?): write the layers out or use repeat", _at(node))
+                    "S009", f"the YAML's text is more than {MAX_TEXT // 2**20} MiB, aliases "
+                    "counted at every use: use repeat for repeated layers", _at(node))
 
     def count_all(self, nodes: list[yaml.Node]) -> None:
         for n in nodes:
@@ -143,22 +143,25 @@ class Reader:
     def check_flow_split(self, node: yaml.SequenceNode) -> None:
         if not node.flow_style:
             return
+        before = self.nodes, self.chars
         self.count_all(node.value)  # before any text is scanned or quoted
         texts = [n.value for n in node.value if isinstance(n, yaml.ScalarNode)]
-        if any(_unbalanced(t) for t in texts):
-            written = self.source[node.start_mark.index:node.end_mark.index]
-            layers = _split_top_level(written.strip()[1:-1])
-            shown = ", ".join(repr(clip(t, 40)) for t in texts[:8]) + (
-                f", … ({len(texts) - 8} more)" if len(texts) > 8 else "")
-            more = " …" if len(layers) > 12 else ""
-            raise syntax_error(
-                "S007", f"YAML split the flow list {clip(written, 120)} at its commas into "
-                f"{shown}",
-                _at(node),
-                ("write a block list, one '- layer' per line: "
-                 + " ".join(f"'- {clip(layer, 80)}'" for layer in layers[:12]) + more,
-                 "or one line joined by ->: "
-                 + " -> ".join(clip(layer, 80) for layer in layers[:12]) + more))
+        if not any(_unbalanced(t) for t in texts):
+            self.nodes, self.chars = before  # the children are counted again when read
+            return
+        written = self.source[node.start_mark.index:node.end_mark.index]
+        layers = _split_top_level(written.strip()[1:-1])
+        shown = ", ".join(repr(clip(t, 40)) for t in texts[:8]) + (
+            f", … ({len(texts) - 8} more)" if len(texts) > 8 else "")
+        more = " …" if len(layers) > 12 else ""
+        raise syntax_error(
+            "S007", f"YAML split the flow list {clip(written, 120)} at its commas into "
+            f"{shown}",
+            _at(node),
+            ("write a block list, one '- layer' per line: "
+             + " ".join(f"'- {clip(layer, 80)}'" for layer in layers[:12]) + more,
+             "or one line joined by ->: "
+             + " -> ".join(clip(layer, 80) for layer in layers[:12]) + more))
 
     def group(self, node: yaml.Node) -> RawGroup:
         """A YAML list of layers, a ``a -> b`` line, a single mapping, or null (the identity)."""

@@ -484,3 +484,13 @@ def test_text_with_a_spec_mark_is_never_probed(text: str, mark: str, at: int) ->
     finally:
         os.stat = original
     assert origin.kind == "text" or argument == "-"
+
+
+def test_budgets_are_not_spent_twice_on_flow_lists() -> None:
+    """A flow list's items are pre-scanned (for the S007 split) and then read: counted once."""
+    doc = "input: 8x8x3\nlayers: [" + ", ".join(["relu"] * 60_000) + "]\n"
+    assert len(cnncalc.analyze(doc).layers) == 60_000
+    doc = "input: 8x8x3\nlayers: [" + ", ".join(["relu"] * 100_001) + "]\n"
+    assert problem(doc)[0] == "S009"
+    text = "relu" + " " * 700_000  # 0.7 MiB of text in a flow list: counted once, < 1 MiB
+    assert cnncalc.analyze(f"input: 8x8x3\nlayers: ['{text}']\n").ok
