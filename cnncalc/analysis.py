@@ -7,7 +7,6 @@ only yield findings.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,9 +27,9 @@ from .diagnostics import (
 )
 from .layers import Block, Counts, Group, Layer, Node
 from .shapes import Shape, elements, format_shape
+from .source import MAX_SPEC_BYTES, Source, from_text, looks_like_yaml, read_file, read_path
 
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1, "uint8": 1}
-MAX_SPEC_BYTES = 10 * 2**20
 
 RF = tuple[int, int, int, int] | None
 """Receptive field and jump per axis: (r_h, r_w, j_h, j_w); None where undefined."""
@@ -287,64 +286,34 @@ def check_expectations(spec: Spec, totals: Totals) -> list[Finding]:
     return findings
 
 
-def read_spec(source: str | Path) -> tuple[Spec, str]:
-    """Parse a spec from text (one-line or YAML) or a path; returns it with its text."""
-    if isinstance(source, Path):
-        text = read_file(source)
-        is_yaml = source.suffix.lower() in (".yaml", ".yml") or looks_like_yaml(text)
+def read_spec(source: str | Path | Source) -> tuple[Spec, str]:
+    """Parse a spec from text (one-line or YAML), a path, or a :class:`Source`; returns it
+    with its text. What a CLI argument is, is decided by :func:`cnncalc.source.classify`."""
+    if isinstance(source, Source):
+        src = source
+    elif isinstance(source, Path):
+        src = read_path(source)
     else:
-        text = source
-        is_yaml = looks_like_yaml(text)
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
-        raise syntax_error("S008", f"the spec is larger than {MAX_SPEC_BYTES // 2**20} MiB",
-                           Location(1, 1))
+        if len(source) > MAX_SPEC_BYTES or len(source.encode("utf-8", "surrogatepass")) \
+                > MAX_SPEC_BYTES:
+            raise syntax_error("S008", f"the spec is larger than {MAX_SPEC_BYTES // 2**20} MiB, "
+                               "cnncalc's limit", Location(1, 1))
+        src = from_text(source)
+    return parse_source(src), src.text
+
+
+def parse_source(src: Source) -> Spec:
+    """Parse read text into a typed spec; a syntax error carries the text it points into."""
     try:
-        if is_yaml:
+        if src.is_yaml:
             from . import yamlspec  # PyYAML is imported only for YAML specs
-            raw = yamlspec.load(text)
+            raw = yamlspec.load(src.text)
         else:
-            raw = oneline.parse(text)
-        return build(raw), text
+            raw = oneline.parse(src.text)
+        return build(raw)
     except SpecSyntaxError as exc:
-        exc.source = text
+        exc.source = src.text
         raise
-
-
-def looks_like_yaml(text: str) -> bool:
-    """True when the text's first meaningful line is a ``key:``, a ``- `` item, a comment
-    or ``---``; a one-line spec never starts like that."""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped:
-            continue
-        return stripped.startswith(("#", "---", "%", "- ", "{")) or stripped == "-" or bool(
-            re.match(r"^[A-Za-z_][\w-]*\s*:(\s|$)", stripped))
-    return False
-
-
-def read_file(path: Path) -> str:
-    """Read a spec file as UTF-8, turning every failure into a S008 problem."""
-    try:
-        if path.is_dir():
-            raise syntax_error("S008", "this is a directory, not a spec file", None,
-                               ("name a .yaml file inside it",))
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise syntax_error("S008", "no such file", None) from None
-    except OSError as exc:
-        raise syntax_error("S008", f"cannot read the file ({exc.strerror})", None) from None
-    if len(data) > MAX_SPEC_BYTES:
-        raise syntax_error("S008", f"the file is larger than {MAX_SPEC_BYTES // 2**20} MiB; "
-                           "is it really an architecture spec?", None)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        before = data[:exc.start]
-        line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
-        raise syntax_error("S008", f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} "
-                           f"at line {line}, column {column}", Location(line, column),
-                           ("save the file as UTF-8",)) from None
 
 
 def analyze(spec: str | Path, mode: Mode | None = None, *, verify: bool = False, batch: int = 1,
@@ -395,4 +364,4 @@ def with_verified(report: Report, verified: Sequence[bool | None],
     return replace(report, layers=rows, problems=(*report.problems, *extra))
 
 
-__all__ = ["LayerRow", "Report", "Totals", "analyze", "validate"]
+__all__ = ["LayerRow", "Report", "Totals", "analyze", "looks_like_yaml", "read_file", "validate"]

@@ -8,8 +8,11 @@ its path like any other problem and every problem in a spec is reported at once.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from . import values as v
@@ -17,7 +20,7 @@ from .diagnostics import Finding, Location, Mode, Problem, Severity, syntax_erro
 from .layers import GROUP, LAYERS, Argument, Block, Group, Layer, Node, Repeat, arguments
 from .oneline import parse_chain
 from .shapes import Shape
-from .syntax import Arg, Call, RawGroup, RawList, RawSpec, Scalar, Times, Value
+from .syntax import Arg, Call, RawGroup, RawList, RawSpec, Scalar, Times, Value, clip
 
 EXPECT_CONVERTERS: dict[str, v.Converter] = {
     "output": v.shape, "params": v.natural, "non_trainable": v.natural, "macs": v.natural,
@@ -65,8 +68,10 @@ class Spec:
     problems: tuple[Problem, ...] = field(default=())
 
 
-MAX_ROWS = 1_000_000
-"""Most layers (and block rows) a spec may expand to, repeats included."""
+MAX_ROWS = 100_000
+"""Most layers (and block rows) a spec may expand to, repeats included: a hundred times the
+deepest published CNNs, and small enough that any accepted spec is analysed in seconds
+within a few hundred MB (each row costs ~1 KB: its record, shapes, node and problems)."""
 
 
 def expanded_size(group: Group) -> int:
@@ -96,8 +101,27 @@ def raw_text(value: Value | None) -> str:
     return "[" + " -> ".join(raw_text(i) for i in value.items) + "]"
 
 
+MAX_SUGGESTED = 200
+"""Most did-you-mean searches one spec may cost (difflib is ~0.2 ms each); later misspellings
+get the generic hint, so a megabyte of unknown names still builds in well under a second."""
+
+MAX_FINDINGS_PER_LAYER = 20
+"""Problems reported for one layer's name and arguments; the rest are counted in one line."""
+
+_suggested: ContextVar[int] = ContextVar("suggested", default=0)
+
+
 def _close(word: str, choices: list[str]) -> list[str]:
-    return difflib.get_close_matches(word.lower(), choices, n=3, cutoff=0.6)
+    done = _suggested.get()
+    if done >= MAX_SUGGESTED:
+        return []
+    _suggested.set(done + 1)
+    return list(_close_cached(word.lower(), tuple(choices)))
+
+
+@lru_cache(maxsize=1024)
+def _close_cached(word: str, choices: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(difflib.get_close_matches(word, choices, n=3, cutoff=0.6))
 
 
 def _invalid(value: Value, *findings: Finding) -> Invalid:
@@ -105,6 +129,27 @@ def _invalid(value: Value, *findings: Finding) -> Invalid:
     marked = (*findings[:-1], Finding(last.code, last.message, last.suggestions, True,
                                       last.location))
     return Invalid(text=raw_text(value), findings=marked, location=value.location)
+
+
+def other_rank(name: str) -> int | None:
+    """The rank of a rank-explicit alias of a kind cnncalc has only in 2-D (``conv3d``,
+    ``maxpool1d``, ``BatchNorm1d``, ``Conv3DTranspose``), else None: such a name must not be
+    offered the 2-D kind as a did-you-mean.
+
+    >>> other_rank("conv3d"), other_rank("MaxPooling1D"), other_rank("conv2d"), other_rank("relu3d")
+    (3, 1, None, None)
+    """
+    m = re.fullmatch(r"(.*?)([13])d(.*)", name.lower())
+    if m is None:
+        return None
+    as_2d = f"{m.group(1)}2d{m.group(3)}"
+    bare = m.group(1) in RANKED and not m.group(3)  # `upsample3d`, `gap1d`
+    return int(m.group(2)) if as_2d in LAYERS or bare else None
+
+
+RANKED = ("conv", "dwconv", "deconv", "convtranspose", "maxpool", "avgpool", "adaptiveavgpool",
+          "bn", "batchnorm", "instancenorm", "upsample", "pad", "gap", "globalmaxpool")
+"""Kinds that spec §1 (Ranks) gives 1-D and 3-D forms."""
 
 
 def build_group(raw: RawGroup | Value) -> Group:
@@ -127,8 +172,8 @@ def build_node(item: Value) -> Node:
         return Repeat(times, build_group(item.body), location=item.location)
     if isinstance(item, Scalar):
         return _invalid(item, Finding(
-            "A006", f"'{item.text}' is a size, not a layer: only the input comes first",
-            ("remove it, or join it to the first item: " + item.text,)))
+            "A006", f"'{clip(item.text)}' is a size, not a layer: only the input comes first",
+            ("remove it, or join it to the first item: " + clip(item.text),)))
     if isinstance(item, RawList):
         return _invalid(item, Finding("A006", "a list of groups is not a layer"))
     if isinstance(item, RawGroup):  # pragma: no cover - build_group flattens groups
@@ -138,10 +183,16 @@ def build_node(item: Value) -> Node:
 
 def build_call(call: Call) -> Node:
     kind = LAYERS.get(call.name.lower())
+    if kind is None and (rank := other_rank(call.name)):
+        return _invalid(call, Finding(
+            "A001", f"'{clip(call.name)}' is a {rank}-D layer: cnncalc does not support 1-D and "
+            "3-D layers yet (its volumes are H×W×C images or flat vectors)",
+            ("1-D signals and 3-D volumes are planned; until then, describe the network on an "
+             "H×W×C input with the 2-D layers",)))
     if kind is None:
         close = list(dict.fromkeys(LAYERS[c].name for c in _close(call.name, list(LAYERS))))
         hint = "input must come first" if call.name.lower() == "input" else \
-            f"unknown layer '{call.name}'"
+            f"unknown layer '{clip(call.name)}'"
         return _invalid(call, Finding(
             "A001", hint, tuple(f"did you mean '{c}'?" for c in close)
             or ("`cnncalc layers` lists every layer kind",)))
@@ -162,8 +213,8 @@ def build_call(call: Call) -> Node:
                 findings.append(Finding(
                     "A005", f"{kind.name} takes {len(positional)} positional argument"
                     f"{'' if len(positional) == 1 else 's'} ({names}); "
-                    f"'{raw_text(raw.value)}' is one too many",
-                    ("name the argument, e.g. s=" + raw_text(raw.value),)
+                    f"'{clip(raw_text(raw.value))}' is one too many",
+                    ("name the argument, e.g. s=" + clip(raw_text(raw.value)),)
                     if positional else ("remove the parentheses' contents",),
                     location=raw.location))
                 continue
@@ -175,7 +226,7 @@ def build_call(call: Call) -> Node:
             if found is None:
                 close = _close(raw.key, list(by_name))
                 findings.append(Finding(
-                    "A002", f"{kind.name} has no argument '{raw.key}'",
+                    "A002", f"{kind.name} has no argument '{clip(raw.key)}'",
                     tuple(f"did you mean '{by_name[c].name}'?" for c in close)
                     or (f"{kind.name} takes {', '.join(a.name for a in schema) or 'none'}",),
                     location=raw.location))
@@ -201,6 +252,12 @@ def build_call(call: Call) -> Node:
             what = f" ({a.help})" if a.help else ""
             findings.append(Finding("A004", f"{kind.name} needs {a.name}{what}",
                                     (f"{kind.name}({example})",), location=call.location))
+    if len(findings) > MAX_FINDINGS_PER_LAYER:
+        more = len(findings) - MAX_FINDINGS_PER_LAYER + 1
+        last = findings[MAX_FINDINGS_PER_LAYER - 1]
+        findings[MAX_FINDINGS_PER_LAYER - 1:] = [Finding(
+            last.code, f"… and {more:,} more problems in {kind.name}'s arguments", (),
+            location=last.location)]
     if findings:
         return _invalid(call, *findings)
     for a in schema:
@@ -218,13 +275,13 @@ def convert(a: Argument, raw: Arg) -> Any:
         if isinstance(value, Scalar):
             if not value.from_yaml and not value.text[:1].isalpha():
                 raise ValueError(f"expects a group of layers like [conv(64, 3) -> relu], "
-                                 f"not '{value.text}'")
+                                 f"not '{clip(value.text)}'")
             value = parse_chain(value.text, value.location, value.from_yaml) \
                 if value.from_yaml else Call(value.text, (), value.location)
         group = build_group(value)
         return [group] if a.variadic else group
     if not isinstance(value, Scalar):
-        raise ValueError(f"expects a value, not the group {raw_text(value)}")
+        raise ValueError(f"expects a value, not the group {clip(raw_text(value))}")
     return a.convert(value.text)
 
 
@@ -255,7 +312,7 @@ def build(raw: RawSpec) -> Spec:
         if word in ("default", "strict", "lenient"):
             mode = word  # type: ignore[assignment]
         else:
-            problem("A006", f"mode '{raw.mode.text}' is not default, strict or lenient",
+            problem("A006", f"mode '{clip(raw.mode.text)}' is not default, strict or lenient",
                     raw.mode.location, "mode", tuple(_close(word, ["default", "strict", "lenient"])))
     expect = []
     for key, (value, key_loc) in raw.expect.items():
@@ -264,7 +321,11 @@ def build(raw: RawSpec) -> Spec:
             expect.append(Expectation(key, EXPECT_CONVERTERS[key](text), key_loc))
         except ValueError as exc:
             problem("A006", f"expect {key}: {exc}", value.location, f"expect.{key}")
-    layers = build_group(raw.layers)
+    token = _suggested.set(0)
+    try:
+        layers = build_group(raw.layers)
+    finally:
+        _suggested.reset(token)
     rows = expanded_size(layers)
     if rows > MAX_ROWS:
         biggest = max(layers, key=lambda n: expanded_size((n,)))

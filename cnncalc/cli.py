@@ -9,16 +9,16 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__, formats, zoo
-from .analysis import DTYPES, Report, analyze_spec, read_spec
+from . import __version__, formats, source, zoo
+from .analysis import DTYPES, Report, analyze_spec, parse_source
 from .build import Spec
 from .diagnostics import (
     EXPECTATIONS,
@@ -142,6 +142,29 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+class SpecCommand(click.Command):
+    """A command taking a SPEC or FILE: an unknown option that is really a spec starting with
+    '-' gets told about ``--``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given_args = list(args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            given = next((a for a in given_args if a.startswith(exc.option_name)), exc.option_name)
+            if re.fullmatch(r"--?[A-Za-z][A-Za-z0-9-]*(=.*)?", given, re.DOTALL):
+                raise  # a mistyped option, not a spec
+            raise click.UsageError(
+                f"{exc.format_message().rstrip('.')}. A spec or file that starts with '-' must "
+                f"come after --, which ends the options: cnncalc {ctx.info_name} -- "
+                f"{shell_quote(given)}", ctx) from None
+
+
+def shell_quote(text: str) -> str:
+    import shlex
+    return shlex.quote(text if len(text) <= 60 else text[:57] + "...")
+
+
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cnncalc")
 def main() -> None:
@@ -151,6 +174,7 @@ def main() -> None:
     cnncalc "32x32x3 -> conv(10, 5, p=2) -> relu -> maxpool(2) -> fc(10)"
     cnncalc net.yaml --format json
     cnncalc resnet50
+    cnncalc -- "-spec-or-file-starting-with-dash"   (-- ends the options)
     """
 
 
@@ -195,48 +219,23 @@ def mode_options(f: F) -> F:
     return f
 
 
-def load(spec: str) -> tuple[Spec, str, str]:
-    """Resolve SPEC (file, '-', zoo name or one-line text) → (parsed spec, its text, its name)."""
-    if spec == "-":
-        data = sys.stdin.buffer.read()
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise SpecSyntaxError(read_error(f"stdin is not UTF-8 text (byte {exc.start})")) \
-                from None
-        parsed, text = read_spec(text)
-        return parsed, text, "<stdin>"
-    path = Path(spec)
-    if path.exists() or path.suffix.lower() in (".yaml", ".yml"):
-        parsed, text = read_spec(path)
-        return parsed, text, spec
-    found = zoo.path(spec) if "(" not in spec and "->" not in spec else None
-    if found is not None:
-        parsed, text = read_spec(found)
-        return parsed, text, spec
-    parsed, text = read_spec(spec)
-    return parsed, text, "<spec>"
-
-
-def read_error(message: str) -> list[Problem]:
-    return [Problem(Severity.ERROR, "S008", message)]
-
-
 def load_or_exit(spec: str, as_json: bool) -> Spec:
-    """Load SPEC, or report why it cannot be read or parsed (stderr; JSON too) and exit 2."""
+    """Load SPEC (a file, '-', a zoo name or the spec's text: :func:`cnncalc.source.classify`
+    decides, once), or report why it cannot be read or parsed (stderr; JSON too) and exit 2."""
+    origin = source.classify(spec)
     try:
-        return load(spec)[0]
+        return parse_source(source.read(origin))
     except SpecSyntaxError as exc:
-        one_line = not Path(spec).suffix and spec != "-" and zoo.path(spec) is None
-        name = "<spec>" if one_line else spec
         if as_json:
-            echo(formats.error_json(exc.problems))
+            echo(formats.error_json(exc.problems, ascii_only()))
+        text = exc.source if exc.source is not None else \
+            spec if origin.kind == "text" else None
         for p in exc.problems:
-            echo(formats.syntax_problem(p, spec if one_line else exc.source, name), err=True)
+            echo(formats.syntax_problem(p, text, origin.name), err=True)
         sys.exit(EXIT_USAGE)
 
 
-@main.command()
+@main.command(cls=SpecCommand)
 @click.argument("spec")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]),
               default="table", show_default=True, help="Output format.")
@@ -259,6 +258,7 @@ def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: 
     """Every layer's output volume, weights, biases, params, MACs and receptive field.
 
     SPEC is a one-line spec, a .yaml/.yml file, '-' for stdin, or a zoo name.
+    A SPEC that starts with '-' goes after --:  cnncalc summary -- "-x.yaml"
     """
     try:
         memory_limit = byte_size(max_memory)
@@ -312,7 +312,7 @@ def emit(report: Report, fmt: str, depth: int | None) -> None:
         show(render.summary(report, depth, show_verified=shown))
 
 
-@main.command()
+@main.command(cls=SpecCommand)
 @click.argument("spec")
 @mode_options
 def explain(spec: str, mode: Mode | None) -> None:
@@ -338,7 +338,7 @@ def explain(spec: str, mode: Mode | None) -> None:
     sys.exit(EXIT_OK if report.ok else EXIT_INVALID)
 
 
-@main.command()
+@main.command(cls=SpecCommand)
 @click.argument("spec")
 @click.option("--to", "target", type=click.Choice(["pytorch", "json"]), default="pytorch",
               show_default=True, help="PyTorch source (build() returns the nn.Module), or "
@@ -385,9 +385,7 @@ def zoo_command(fmt: str) -> None:
     """The built-in architectures, with params and MACs (use a name as SPEC)."""
     rows = []
     for name in zoo.names():
-        path = zoo.path(name)
-        assert path is not None  # names() lists existing files
-        report = analyze_spec(read_spec(path)[0])
+        report = analyze_spec(parse_source(source.read(source.Origin("zoo", name, name))))
         rows.append((name, report))
     if fmt == "json":
         echo(formats.dumps([{
@@ -425,7 +423,7 @@ def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> boo
     return not (ignore and code.startswith(ignore))
 
 
-@main.command()
+@main.command(cls=SpecCommand)
 @click.argument("files", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
               show_default=True, help="One line per problem, a JSON object, or GitHub annotations.")
@@ -450,7 +448,7 @@ def check(files: tuple[str, ...], fmt: str, mode: Mode | None, select: tuple[str
     unreadable = False
     for name in files:
         try:
-            parsed, _ = read_spec(Path(name))
+            parsed = parse_source(source.read_path(name))
         except SpecSyntaxError as exc:
             unreadable = True
             results.append((name, exc.problems))

@@ -13,22 +13,25 @@ nothing is ever evaluated). Grammar::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .diagnostics import Location, SpecSyntaxError, syntax_error
-from .syntax import Arg, Call, Item, RawGroup, RawSpec, Scalar, Times, Value
+from .syntax import Arg, Call, Item, RawGroup, RawSpec, Scalar, Times, Value, clip
 
 MAX_DEPTH = 64
 """How deeply brackets and calls may nest (a guard against pathological input)."""
 
 _TOKEN = re.compile(
-    r"""(?P<space>\s+)
-      | (?P<arrow>->|→)
+    r"""\s*(?:
+        (?P<arrow>->|→)
       | (?P<number>-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[A-Za-z0-9_.×]*)
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
       | (?P<punct>[()\[\],=*])
+      | (?P<bad>.)
+      | (?P<end>\Z))
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.DOTALL,
 )
 _SIZE = re.compile(r"^\d+(?:[x×]\d+)*$", re.IGNORECASE)
 _NUM = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[kKmMgGtT]?$")
@@ -43,23 +46,49 @@ class Token:
 
 
 class Positions:
-    """Maps offsets in a text to line/column, starting from ``origin``."""
+    """Maps offsets in a text to line/column, starting from ``origin``. Offsets are asked in
+    increasing order (the tokenizer's), so a cursor walks the line starts once."""
 
     def __init__(self, text: str, origin: Location) -> None:
         self.origin = origin
-        self.starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+        self.text = text
+        self.line = 0  # lines before the cursor's
+        self.start = 0  # offset of the cursor's line
+        self.one_line = "\n" not in text
 
     def at(self, offset: int) -> Location:
-        if len(self.starts) == 1:  # the usual one-line spec
+        if self.one_line:  # the usual one-line spec
             return Location(self.origin.line, self.origin.column + offset)
-        lo, hi = 0, len(self.starts) - 1
-        while lo < hi:  # the last line start ≤ offset
-            mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if self.starts[mid] <= offset else (lo, mid - 1)
-        col = offset - self.starts[lo]
-        if lo == 0:
+        if offset < self.start:  # asked backwards: start again from the top
+            self.line, self.start = 0, 0
+        while (nl := self.text.find("\n", self.start, offset)) != -1:
+            self.line += 1
+            self.start = nl + 1
+        col = offset - self.start
+        if self.line == 0:
             return Location(self.origin.line, self.origin.column + col)
-        return Location(self.origin.line + lo, col + 1)
+        return Location(self.origin.line + self.line, col + 1)
+
+
+def tokens(text: str, origin: Location = Location(1, 1)) -> Iterator[Token]:
+    """The tokens of a one-line spec, one at a time (a megabyte never exists as a list); a
+    malformed size or number, or a stray character, is an error when reached."""
+    pos = Positions(text, origin)
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup or "end"
+        start = m.start(kind)
+        if kind == "bad":
+            ch = m.group(kind)
+            hint = {":": " (is this YAML? a YAML file must end in .yaml or .yml)",
+                    ";": " (join layers with ->)", "{": "", "}": "",
+                    "-": " (join layers with ->)", ">": " (join layers with ->)"}.get(ch, "")
+            raise syntax_error("S002", f"unexpected character '{clip(ch)}'{hint}", pos.at(start))
+        word = m.group(kind)
+        if kind == "number" and not (_SIZE.match(word) or _NUM.match(word)):
+            raise syntax_error("S004", _bad_number(word), pos.at(start))
+        yield Token(word if kind == "punct" else kind, word, pos.at(start))
+        if kind == "end":
+            return
 
 
 def tokenize(text: str, origin: Location = Location(1, 1)) -> list[Token]:
@@ -68,28 +97,7 @@ def tokenize(text: str, origin: Location = Location(1, 1)) -> list[Token]:
     >>> [t.text for t in tokenize("32x32x3 -> conv(10, 5, p=2)")]
     ['32x32x3', '->', 'conv', '(', '10', ',', '5', ',', 'p', '=', '2', ')', '']
     """
-    pos = Positions(text, origin)
-    tokens: list[Token] = []
-    i = 0
-    while i < len(text):
-        m = _TOKEN.match(text, i)
-        if not m:
-            ch = text[i]
-            hint = {":": " (is this YAML? a YAML file must end in .yaml or .yml)",
-                    ";": " (join layers with ->)", "{": "", "}": "",
-                    "-": " (join layers with ->)", ">": " (join layers with ->)"}.get(ch, "")
-            raise syntax_error("S002", f"unexpected character '{ch}'{hint}", pos.at(i))
-        kind = m.lastgroup or ""
-        if kind == "number":
-            word = m.group()
-            if not (_SIZE.match(word) or _NUM.match(word)):
-                raise syntax_error("S004", _bad_number(word), pos.at(i))
-        if kind != "space":
-            tok_kind = m.group() if kind == "punct" else kind
-            tokens.append(Token(tok_kind, m.group(), pos.at(i)))
-        i = m.end()
-    tokens.append(Token("end", "", pos.at(len(text))))
-    return tokens
+    return list(tokens(text, origin))
 
 
 def _bad_number(word: str) -> str:
@@ -103,25 +111,30 @@ def _bad_number(word: str) -> str:
 
 class Parser:
     def __init__(self, text: str, origin: Location, from_yaml: bool) -> None:
-        self.tokens = tokenize(text, origin)
-        self.i = 0
+        self.stream = tokens(text, origin)
+        self.tok = next(self.stream)
+        self.ahead: Token | None = None
         self.depth = 0
         self.from_yaml = from_yaml
         self.open: list[Token] = []
 
     # -- token helpers
-    @property
-    def tok(self) -> Token:
-        return self.tokens[self.i]
+    def advance(self) -> None:
+        if self.ahead is not None:
+            self.tok, self.ahead = self.ahead, None
+        elif self.tok.kind != "end":
+            self.tok = next(self.stream)
 
-    def peek(self, n: int = 1) -> Token:
-        return self.tokens[min(self.i + n, len(self.tokens) - 1)]
+    def peek(self) -> Token:
+        if self.ahead is None:
+            self.ahead = self.tok if self.tok.kind == "end" else next(self.stream)
+        return self.ahead
 
     def take(self, kind: str) -> Token:
         tok = self.tok
         if tok.kind != kind:
             raise self.unexpected(f"'{kind}'")
-        self.i += 1
+        self.advance()
         return tok
 
     def unexpected(self, wanted: str) -> SpecSyntaxError:
@@ -156,7 +169,7 @@ class Parser:
     def chain(self, stop: tuple[str, ...]) -> list[Item]:
         items = [self.item()]
         while self.tok.kind == "arrow":
-            self.i += 1
+            self.advance()
             items.append(self.item())
         if self.tok.kind not in stop:
             raise self.unexpected("'->' between layers" if self.tok.kind in ("name", "number", "[")
@@ -172,7 +185,7 @@ class Parser:
         elif tok.kind == "name":
             item = self.call()
         elif tok.kind == "number":
-            self.i += 1
+            self.advance()
             item = self.scalar(tok)
         else:
             raise self.unexpected("a layer")
@@ -199,7 +212,7 @@ class Parser:
             while self.tok.kind != ")":
                 args.append(self.arg())
                 if self.tok.kind == ",":
-                    self.i += 1
+                    self.advance()
                 elif self.tok.kind != ")":
                     raise self.unexpected("',' or ')'")
             self.leave(")")
@@ -210,16 +223,17 @@ class Parser:
         key = None
         if start.kind == "name" and self.peek().kind == "=":
             key = start.text
-            self.i += 2
+            self.advance()
+            self.advance()
         return Arg(key, self.value(), start.location)
 
     def value(self) -> Value:
         tok = self.tok
         if tok.kind == "number":
-            self.i += 1
+            self.advance()
             return self.scalar(tok)
         if tok.kind == "name" and self.peek().kind not in ("(", "arrow", "*"):
-            self.i += 1
+            self.advance()
             return self.scalar(tok)
         if tok.kind in ("[", "name"):
             items = self.chain((",", ")"))

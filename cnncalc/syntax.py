@@ -11,6 +11,16 @@ from dataclasses import dataclass, field
 from .diagnostics import Location
 
 
+def clip(text: str, width: int = 60) -> str:
+    r"""A spec's text as quoted in a message: at most ``width`` characters, one line.
+
+    >>> clip("a" * 100, 10), clip("two\nlines")
+    ('aaaaaaaaa…', 'two\\nlines')
+    """
+    text = text.replace("\n", "\\n").replace("\r", "\\r")
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 @dataclass(frozen=True, slots=True)
 class Scalar:
     """A value exactly as written: ``10``, ``3x5``, ``same``, ``1.5M``."""

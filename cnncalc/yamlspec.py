@@ -2,7 +2,8 @@
 
 Scalars are taken from their text as written (``padding: 0x3`` is 0×3, not hex),
 a flow list that YAML split at a layer's commas is caught and explained, and
-aliases may not expand the document beyond :data:`MAX_NODES`.
+aliases may not expand the document beyond :data:`MAX_NODES` nodes and :data:`MAX_TEXT`
+characters; keys are plain words, each given once.
 """
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ import yaml
 
 from .diagnostics import Location, syntax_error
 from .oneline import MAX_DEPTH, parse_chain
-from .syntax import Arg, Call, Item, RawGroup, RawList, RawSpec, Scalar, Value
+from .source import MAX_SPEC_BYTES
+from .syntax import Arg, Call, Item, RawGroup, RawList, RawSpec, Scalar, Value, clip
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader when PyYAML was built with it (same nodes and marks, ~10× faster)."""
 
 MAX_NODES = 100_000
 """Most YAML nodes a spec may expand to (aliases included)."""
+
+MAX_TEXT = MAX_SPEC_BYTES
+"""Most characters of scalar text a spec may expand to (aliases included): no more than a
+one-line spec may hold."""
 
 TOP_KEYS = ("name", "description", "input", "mode", "layers", "expect")
 EXPECT_KEYS = ("output", "params", "non_trainable", "macs", "flops", "max_params", "max_macs",
@@ -51,53 +57,111 @@ def _split_top_level(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+def _kind(node: yaml.Node) -> str:
+    return "list" if isinstance(node, yaml.SequenceNode) else \
+        "mapping" if isinstance(node, yaml.MappingNode) else "value"
+
+
 class Reader:
+    """Reads the composed node graph. Every node it visits is counted, with the characters
+    of every scalar, BEFORE any text is joined, parsed or quoted: an alias is expanded only
+    as far as :data:`MAX_NODES` and :data:`MAX_TEXT` allow."""
+
     def __init__(self, source: str) -> None:
         self.source = source
         self.nodes = 0
+        self.chars = 0
         self.depth = 0
 
     def count(self, node: yaml.Node) -> None:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise syntax_error("S009", f"the YAML expands to more than {MAX_NODES:,} nodes "
-                               "(aliases?): write the layers out or use repeat", _at(node))
+            raise syntax_error("S009", f"the YAML has more than {MAX_NODES:,} nodes, aliases "
+                               "counted at every use: use repeat for repeated layers", _at(node))
+        if isinstance(node, yaml.ScalarNode):
+            self.chars += len(node.value)
+            if self.chars > MAX_TEXT:
+                raise syntax_error(
+                    "S009", f"the YAML's text is more than {MAX_TEXT // 2**20} MiB, aliases "
+                    "counted at every use: use repeat for repeated layers", _at(node))
+
+    def count_all(self, nodes: list[yaml.Node]) -> None:
+        for n in nodes:
+            self.count(n)
+
+    def key(self, node: yaml.Node, what: str) -> str:
+        """A mapping key: a plain scalar (a list or mapping as a key is refused unprinted)."""
+        self.count(node)
+        if not isinstance(node, yaml.ScalarNode):
+            raise syntax_error("S006", f"a key in {what} is a {_kind(node)}; keys must be plain "
+                               "words", _at(node),
+                               ("write `name: value`; quote a key that starts with [ or {",))
+        return str(node.value)
+
+    def mapping(self, node: yaml.MappingNode, what: str, known: tuple[str, ...] = (),
+                key_what: str = "key") -> list[tuple[str, yaml.Node, Location]]:
+        """A mapping's entries: every key a plain word, none given twice (YAML forbids it;
+        PyYAML's composer would keep both silently), each known when ``known`` is given."""
+        self.count(node)
+        seen: dict[str, Location] = {}
+        entries = []
+        for k, v in node.value:
+            name = self.key(k, what)
+            if known:
+                check_key(name, known, key_what, k)
+            if name in seen:
+                first = seen[name]
+                raise syntax_error("S006", f"'{clip(name)}' is given twice in {what} (first at "
+                                   f"line {first.line}, column {first.column})", _at(k),
+                                   ("remove one of them",))
+            seen[name] = _at(k)
+            entries.append((name, v, _at(k)))
+        return entries
 
     def scalar(self, node: yaml.Node, what: str) -> Scalar:
         self.count(node)
         if isinstance(node, yaml.SequenceNode) and all(
                 isinstance(n, yaml.ScalarNode) for n in node.value) and node.value:
+            self.count_all(node.value)
             return Scalar("x".join(n.value for n in node.value), _at(node), True)
         if isinstance(node, yaml.MappingNode) and what == "input":
             return self.input_mapping(node)
         if not isinstance(node, yaml.ScalarNode):
-            raise syntax_error("S006", f"{what} must be a single value, not a "
-                               f"{'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}",
+            raise syntax_error("S006", f"{what} must be a single value, not a {_kind(node)}",
                                _at(node))
         return Scalar(node.value, _text_origin(node), True)
 
     def input_mapping(self, node: yaml.MappingNode) -> Scalar:
-        parts = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+        parts = {k: v for k, v, _ in self.mapping(node, "the input")}
         keys = ("height", "width", "channels")
         if set(parts) != set(keys) or not all(isinstance(parts[k], yaml.ScalarNode) for k in keys):
             raise syntax_error("S006", "input as a mapping needs exactly height, width and "
                                "channels, e.g. {height: 32, width: 32, channels: 3}", _at(node))
+        self.count_all([parts[k] for k in keys])
         return Scalar("x".join(parts[k].value for k in keys), _at(node), True)
 
     def check_flow_split(self, node: yaml.SequenceNode) -> None:
         if not node.flow_style:
             return
+        before = self.nodes, self.chars
+        self.count_all(node.value)  # before any text is scanned or quoted
         texts = [n.value for n in node.value if isinstance(n, yaml.ScalarNode)]
-        if any(_unbalanced(t) for t in texts):
-            written = self.source[node.start_mark.index:node.end_mark.index]
-            layers = _split_top_level(written.strip()[1:-1])
-            raise syntax_error(
-                "S007", f"YAML split the flow list {written} at its commas into "
-                f"{', '.join(repr(t) for t in texts)}",
-                _at(node),
-                ("write a block list, one '- layer' per line: "
-                 + " ".join(f"'- {layer}'" for layer in layers),
-                 "or one line joined by ->: " + " -> ".join(layers)))
+        if not any(_unbalanced(t) for t in texts):
+            self.nodes, self.chars = before  # the children are counted again when read
+            return
+        written = self.source[node.start_mark.index:node.end_mark.index]
+        layers = _split_top_level(written.strip()[1:-1])
+        shown = ", ".join(repr(clip(t, 40)) for t in texts[:8]) + (
+            f", … ({len(texts) - 8} more)" if len(texts) > 8 else "")
+        more = " …" if len(layers) > 12 else ""
+        raise syntax_error(
+            "S007", f"YAML split the flow list {clip(written, 120)} at its commas into "
+            f"{shown}",
+            _at(node),
+            ("write a block list, one '- layer' per line: "
+             + " ".join(f"'- {clip(layer, 80)}'" for layer in layers[:12]) + more,
+             "or one line joined by ->: "
+             + " -> ".join(clip(layer, 80) for layer in layers[:12]) + more))
 
     def group(self, node: yaml.Node) -> RawGroup:
         """A YAML list of layers, a ``a -> b`` line, a single mapping, or null (the identity)."""
@@ -132,18 +196,17 @@ class Reader:
         """``conv: {filters: 10, kernel: 5}``, ``maxpool: 2``, ``repeat: 2`` + ``layers: …``."""
         if not isinstance(node, yaml.MappingNode) or not node.value:
             raise syntax_error("S006", "an empty mapping is not a layer", _at(node))
-        (key, value), *rest = node.value
-        if not isinstance(key, yaml.ScalarNode):
-            raise syntax_error("S006", "a layer's name must be a plain word", _at(key))
-        args = list(self.args(value))
-        for k, val in rest:  # sibling keys: `repeat: 2` then `layers: ...`
-            args.append(Arg(k.value, self.value(val), _at(k)))
-        return Call(key.value, tuple(args), _at(key))
+        (name, value, loc), *rest = self.mapping(node, "a layer")
+        args = list(self.args(value, name))
+        for key, val, key_loc in rest:  # sibling keys: `repeat: 2` then `layers: ...`
+            args.append(Arg(key, self.value(val), key_loc))
+        return Call(name, tuple(args), loc)
 
-    def args(self, node: yaml.Node) -> list[Arg]:
+    def args(self, node: yaml.Node, layer: str) -> list[Arg]:
         self.count(node)
         if isinstance(node, yaml.MappingNode):
-            return [Arg(str(k.value), self.value(v), _at(k)) for k, v in node.value]
+            return [Arg(k, self.value(v), loc)
+                    for k, v, loc in self.mapping(node, f"{clip(layer, 30)}'s arguments")]
         if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
             return []
         return [Arg(None, self.value(node), _at(node))]
@@ -154,9 +217,10 @@ class Reader:
             return Scalar(node.value, _text_origin(node), True)
         if isinstance(node, yaml.SequenceNode):
             self.check_flow_split(node)
-            if node.value and all(isinstance(n, yaml.ScalarNode) and re.fullmatch(
-                    r"\s*\d+\s*", n.value) for n in node.value):
-                return self.scalar(node, "value")  # [1, 7] is the pair 1x7
+            if node.value and all(isinstance(n, yaml.ScalarNode) for n in node.value):
+                self.count_all(node.value)
+                if all(re.fullmatch(r"\s*\d+\s*", n.value) for n in node.value):
+                    return Scalar("x".join(n.value for n in node.value), _at(node), True)
             return RawList(tuple(self.group(n) for n in node.value), _at(node))
         return self.group(node)
 
@@ -169,10 +233,13 @@ def load(source: str) -> RawSpec:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(mark.line + 1, mark.column + 1) if mark else None
         what = " ".join(str(s) for s in (exc.context, exc.problem) if s)
-        raise syntax_error("S005", f"YAML syntax error: {what}", loc,
-                           ("check the indentation and quoting near this line",)) from None
+        raise syntax_error("S005", f"YAML syntax error: {clip(what, 200)}", loc,
+                           _yaml_fixes(source, what, mark.line if mark else None)) from None
     except yaml.YAMLError as exc:
-        raise syntax_error("S005", f"YAML syntax error: {exc}", None) from None
+        raise syntax_error("S005", f"YAML syntax error: {clip(str(exc), 200)}", None) from None
+    except RecursionError:  # PyYAML without libyaml composes recursively
+        raise syntax_error("S009", f"the YAML is nested more than {MAX_DEPTH} levels deep",
+                           None) from None
     if root is None:
         raise syntax_error("S001", "the file is empty: a spec needs `input:` and `layers:`",
                            Location(1, 1))
@@ -184,29 +251,43 @@ def load(source: str) -> RawSpec:
     return _read_spec(Reader(source), root)
 
 
+def _yaml_fixes(source: str, what: str, line: int | None) -> tuple[str, ...]:
+    """How to fix a YAML syntax error; a `key: a: b` value is told to quote itself."""
+    generic = ("check the indentation and quoting near this line",)
+    if "mapping values are not allowed" not in what or line is None:
+        return generic
+    lines = source.splitlines()
+    if line >= len(lines):
+        return generic
+    m = re.match(r"^(\s*(?:-\s+)?)([^\s:#][^:#]*?):\s+(.*?)\s*$", lines[line])
+    if not m or ": " not in m.group(3):
+        return generic
+    value = m.group(3)
+    quoted = f'"{value}"' if '"' not in value and "\\" not in value \
+        else "'" + value.replace("'", "''") + "'"
+    return (f"a ': ' inside a value starts a mapping; quote the value: "
+            f"{clip(m.group(2), 40)}: {clip(quoted, 100)}",)
+
+
 def check_key(name: str, known: tuple[str, ...], what: str, node: yaml.Node) -> None:
     """An unknown key is an error with a did-you-mean, never silently ignored."""
     if name not in known:
         close = difflib.get_close_matches(name, known, 1)
-        raise syntax_error("S006", f"unknown {what} '{name}'", _at(node),
+        raise syntax_error("S006", f"unknown {what} '{clip(name)}'", _at(node),
                            tuple(f"did you mean '{c}'?" for c in close)
                            or (f"the {what}s are {', '.join(known)}",))
 
 
 def _read_spec(self: Reader, root: yaml.MappingNode) -> RawSpec:
-    fields: dict[str, tuple[yaml.Node, Location]] = {}
-    keys = [str(k.value) for k, _ in root.value]
+    keys = [self.key(k, "the spec") for k, _ in root.value]
     if not {"input", "layers"} & set(keys):
         raise syntax_error("S006", "this YAML is not a cnncalc spec: it has no `input:` and no "
-                           f"`layers:` (its keys: {', '.join(keys[:6])})", _at(root),
+                           f"`layers:` (its keys: {', '.join(clip(k, 30) for k in keys[:6])})",
+                           _at(root),
                            ("a cnncalc spec is `input: 32x32x3` and `layers: [...]`; or leave "
                             "this file out of the hook's `files:` pattern",))
-    for key, value in root.value:
-        name = str(key.value)
-        check_key(name, TOP_KEYS, "top-level key", key)
-        if name in fields:
-            raise syntax_error("S006", f"'{name}' is given twice", _at(key))
-        fields[name] = (value, _at(key))
+    fields = {name: (value, loc) for name, value, loc in
+              self.mapping(root, "the spec", TOP_KEYS, "top-level key")}
     if "layers" not in fields:
         raise syntax_error("S006", "the spec has no `layers:`", _at(root),
                            ("layers:\n  - conv(10, 5, p=2)",))
@@ -217,10 +298,8 @@ def _read_spec(self: Reader, root: yaml.MappingNode) -> RawSpec:
         node = fields["expect"][0]
         if not isinstance(node, yaml.MappingNode):
             raise syntax_error("S006", "`expect:` must be a mapping, e.g. {params: 760}", _at(node))
-        for key, value in node.value:
-            name = str(key.value)
-            check_key(name, EXPECT_KEYS, "expectation", key)
-            expect[name] = (self.scalar(value, name), _at(key))
+        for name, value, loc in self.mapping(node, "`expect:`", EXPECT_KEYS, "expectation"):
+            expect[name] = (self.scalar(value, name), loc)
     name_node = fields.get("name", (None, None))[0]
     return RawSpec(
         layers=self.group(fields["layers"][0]),

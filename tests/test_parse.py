@@ -104,10 +104,13 @@ def test_groups_repeats_and_empty_identity() -> None:
     assert r.totals.params == 3 * (3 * 3 * 4 * 4 + 4)
 
 
-def test_one_megabyte_line_is_handled_quickly() -> None:
-    spec = "32x32x3" + " -> relu" * 120_000  # ~1 MB
+def test_largest_line_is_handled_quickly() -> None:
+    spec = "32x32x3" + " -> relu" * 100_000  # 800 KB, MAX_ROWS layers
     r = cnncalc.analyze(spec)
-    assert r.ok and len(r.layers) == 120_000
+    assert r.ok and len(r.layers) == 100_000
+    with pytest.raises(SpecSyntaxError) as info:
+        cnncalc.analyze(spec + " -> relu")
+    assert info.value.problems[0].code == "S009"
     with pytest.raises(SpecSyntaxError):
         cnncalc.analyze("32x32x3 -> " + "x" * 1_000_000 + "(")
 
