@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from . import values as v
@@ -336,7 +338,7 @@ def _lost_text(lost_h: int, lost_w: int) -> str:
 def arithmetic(w: Window) -> str:
     """``(7 − 3 + 2·0)/3 + 1 = 2.33`` — the lecture's formula with this axis' numbers."""
     pad = f"2·{w.pad_begin}" if w.pad_begin == w.pad_end else f"{w.pad_begin}+{w.pad_end}"
-    value = f"{w.span / w.stride + 1:.2f}".rstrip("0").rstrip(".")
+    value = v.decimal_text(Fraction(w.span, w.stride) + 1)
     return f"({w.size} − {w.k_eff} + {pad})/{w.stride} + 1 = {value}"
 
 
@@ -360,6 +362,11 @@ def division_findings(layer: Windowed, inp: Shape, wh: Window, ww: Window) -> It
         yield Finding("G002", f"{formula}: {why}", fixes)
 
 
+FIX_TRIALS = 64
+"""Most paddings and most strides :func:`suggest_fixes` tries (its work must not grow with
+the size of a kernel or a stride)."""
+
+
 def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterator[str]:
     """Paddings, ceil mode, strides (when input is lost) and input sizes that make the
     division exact."""
@@ -369,12 +376,12 @@ def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterato
     if not padding.same and padding.hw[0] == padding.hw[1]:
         limit = max(kernel) // 2 if isinstance(layer, Pool) else max(kernel)
         candidates += [dataclasses.replace(layer, padding=Padding((p, p)))  # type: ignore[call-arg]
-                       for p in range(0, limit + 1) if p != padding.hw[0]]
+                       for p in range(0, min(limit, FIX_TRIALS) + 1) if p != padding.hw[0]]
     if isinstance(layer, Pool):
         candidates.append(dataclasses.replace(layer, ceil_mode=True))
     if restride and stride[0] == stride[1]:
         candidates += [dataclasses.replace(layer, stride=(s, s))  # type: ignore[call-arg]
-                       for s in range(stride[0] - 1, 0, -1)]
+                       for s in range(stride[0] - 1, max(0, stride[0] - 1 - FIX_TRIALS), -1)]
     exact, padding_only = [], []
     for c in candidates:
         ch, cw = c.windows(inp)
@@ -400,6 +407,22 @@ def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterato
 
 
 # --------------------------------------------------------------------------- convolutions
+
+def largest_divisors(n: int, how_many: int = 4, trials: int = 64) -> list[int]:
+    """Up to ``how_many`` of the largest divisors of ``n``, ascending, in bounded time.
+
+    They are n/d for the smallest divisors d; only d ≤ ``trials`` are tried, so for a
+    number whose small divisors are few the list may be shorter (never wrong).
+
+    >>> largest_divisors(12), largest_divisors(7), largest_divisors(2**31 - 1)
+    ([3, 4, 6, 12], [1, 7], [2147483647])
+    """
+    root = math.isqrt(n)
+    small = [d for d in range(1, min(root, trials) + 1) if n % d == 0]
+    # n/d for every d ≤ trials are exactly the divisors ≥ n/trials: the largest ones.
+    found = {n // d for d in small} | (set(small) if root <= trials else set())
+    return sorted(found)[-how_many:]
+
 
 def torch_conv(module: str, cin: int, cout: int, layer: Windowed, inp: Shape, groups: int,
                bias: bool) -> str:
@@ -456,7 +479,7 @@ class Conv(Windowed):
 
     def check(self, inp: Shape) -> Iterator[Finding]:
         if is_volume(inp) and (inp[2] % self.groups or self.filters % self.groups):
-            divisors = [g for g in range(1, inp[2] + 1) if inp[2] % g == 0 and self.filters % g == 0]
+            divisors = largest_divisors(math.gcd(inp[2], self.filters))
             yield Finding("G004", f"groups={self.groups} must divide the {inp[2]} input channels "
                           f"and the {self.filters} filters",
                           (f"g={', '.join(map(str, divisors[-4:]))}",))
@@ -719,6 +742,22 @@ class GlobalMaxPool(GlobalAvgPool):
         return "nn.AdaptiveMaxPool2d(1)"
 
 
+def widest_adaptive_window(n: int, o: int) -> int:
+    """The widest of adaptive pooling's ``o`` windows over ``n`` inputs, without a loop.
+
+    Window i spans ⌊i·n/o⌋ … ⌈(i+1)·n/o⌉. With n = q·o + r its width is
+    q + ⌈((i·r mod o) + r)/o⌉; ``i·r mod o`` reaches o − gcd(r, o) at most, so the widest
+    is q when r = 0, q + 2 when r > gcd(r, o), else q + 1.
+
+    >>> widest_adaptive_window(14, 7), widest_adaptive_window(10, 4), widest_adaptive_window(5, 3)
+    (2, 3, 3)
+    """
+    q, r = divmod(n, o)
+    if r == 0:
+        return q
+    return q + (2 if r > math.gcd(r, o) else 1)
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class AdaptiveAvgPool(Layer):
     """Average pooling to a fixed output size (PyTorch's AdaptiveAvgPool2d).
@@ -740,9 +779,8 @@ class AdaptiveAvgPool(Layer):
         return *self.size, inp[2]
 
     def step(self, inp: Shape) -> Step | None:
-        # The widest window: ceil((i+1)·n/o) − floor(i·n/o); stride ⌊n/o⌋ (exact when o divides n).
-        k = tuple(max(-(-(i + 1) * n // o) - i * n // o for i in range(o))
-                  for n, o in zip(inp[:2], self.size, strict=True))
+        # The widest window, in closed form; stride ⌊n/o⌋ (exact when o divides n).
+        k = tuple(widest_adaptive_window(n, o) for n, o in zip(inp[:2], self.size, strict=True))
         s = tuple(max(1, n // o) for n, o in zip(inp[:2], self.size, strict=True))
         return Step((k[0], k[1]), (s[0], s[1]))
 
@@ -1112,11 +1150,12 @@ class Repeat(Block):
     formula: ClassVar[str] = "the group applied N times in sequence; params N × the group's"
     chained: ClassVar[bool] = True
 
-    times: int = arg(v.count, positional=True)
+    times: int = arg(v.repeat_count, positional=True)
     layers: Group = arg(GROUP, positional=True)
 
     def groups(self) -> Sequence[Group]:
-        return [self.layers] * self.times
+        # An empty group repeated is the identity however often: no groups to walk.
+        return [self.layers] * self.times if self.layers else []
 
     def describe(self) -> str:
         return f"{describe_group(self.layers)} * {self.times}"
