@@ -82,8 +82,6 @@ def exact(text: str, suffixes: bool = True) -> Fraction:
     significant = digits.rstrip("0")
     if not significant:
         return Fraction(0)
-    if len(significant) > MAX_DIGITS:
-        raise ValueError(f"{quoted(text)} has more than {MAX_DIGITS} significant digits")
     exp_text = (exponent or "0").lstrip("+-").lstrip("0") or "0"
     if len(exp_text) > 6:  # beyond any magnitude below; and int() stays cheap
         big = not (exponent or "").startswith("-")
@@ -94,13 +92,15 @@ def exact(text: str, suffixes: bool = True) -> Fraction:
         magnitude = len(significant) + scale
         if -MAX_MAGNITUDE < magnitude and (magnitude <= MAX_MAGNITUDE or (
                 magnitude == MAX_MAGNITUDE + 1 and significant == "1")):
+            if len(significant) > MAX_DIGITS:
+                raise ValueError(f"{quoted(text)} has more than {MAX_DIGITS} significant digits")
             mantissa = int(significant) * (-1 if sign == "-" else 1)
             return Fraction(mantissa * 10**scale) if scale >= 0 else \
                 Fraction(mantissa, 10**-scale)
         big = magnitude > 0
     if big:
         raise TooLarge(f"{quoted(text)} is too large: cnncalc reads numbers up to "
-                         f"1e{MAX_MAGNITUDE}")
+                       f"1e{MAX_MAGNITUDE}")
     raise ValueError(f"{quoted(text)} is too close to 0: cnncalc reads numbers down to "
                      f"1e-{MAX_MAGNITUDE}")
 
