@@ -28,11 +28,14 @@ from .diagnostics import (
 from .layers import Block, Counts, Group, Layer, Node
 from .shapes import Shape, elements, format_shape
 from .source import MAX_SPEC_BYTES, Source, from_text, looks_like_yaml, read_file, read_path
+from .values import MAX_COUNT, MAX_SIZE, percent
 
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1, "uint8": 1}
 
 RF = tuple[int, int, int, int] | None
-"""Receptive field and jump per axis: (r_h, r_w, j_h, j_w); None where undefined."""
+"""Receptive field and jump per axis: (r_h, r_w, j_h, j_w); None where undefined (also once
+a number exceeds :data:`~cnncalc.values.MAX_COUNT`, so that strides on a 1×1 map cannot grow
+it without bound)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +146,24 @@ class Report:
         }
 
 
+def oversized(out: Shape) -> Finding | None:
+    """An A006 error when a layer's output holds more elements than any framework can
+    index (:data:`~cnncalc.values.MAX_COUNT`); it keeps every later number exact and small."""
+    n = elements(out)
+    if n <= MAX_COUNT:
+        return None
+    return Finding("A006", f"the output {format_shape(out)} would hold {n:,} elements, more than "
+                   f"{MAX_COUNT:,} (2⁶³ − 1, the most elements a framework can index)",
+                   ("use smaller sizes, scales, paddings or channel counts",), fatal=True)
+
+
 class Walker:
-    """Walks the layer tree once, appending rows and problems in spec order."""
+    """Walks the layer tree once, appending rows and problems in spec order.
+
+    ``activation_bytes`` counts every tensor a layer or a block's join (a residual's sum, a
+    concatenation) produces, × batch × dtype size. A repeat produces no tensor of its own:
+    its output is its last layer's, already counted.
+    """
 
     def __init__(self, mode: Mode, batch: int, dtype_size: int) -> None:
         self.mode = mode
@@ -175,11 +194,17 @@ class Walker:
             self.problems += resolve(findings, self.mode, path, node.location)
             if not any(f.fatal for f in findings):
                 out = node.output_shape(inp)
+                if (too_large := oversized(out)) is not None:
+                    self.problems += resolve([too_large], self.mode, path, node.location)
+                    out = None
+            if out is not None:
                 counts = node.counts(inp, out)
                 step = node.step(inp)
                 rf = None if rf is None or step is None else (
                     rf[0] + (step.kernel[0] - 1) * rf[2], rf[1] + (step.kernel[1] - 1) * rf[3],
                     rf[2] * step.stride[0], rf[3] * step.stride[1])
+                if rf is not None and max(rf) > MAX_COUNT:
+                    rf = None  # strides beyond a 1×1 map: no input pixel is that far apart
             else:
                 rf = None
         else:
@@ -217,12 +242,17 @@ class Walker:
             out = None
             if inp is not None and all(o is not None for o in outs):
                 out, findings = node.join(inp, [o for o in outs if o is not None])
+                if out is not None and (too_large := oversized(out)) is not None:
+                    findings.append(too_large)
+                    out = None
                 self.problems += resolve(findings, self.mode, path, node.location)
             known = [r for r in rfs if r is not None]
             rf = None if out is None or len(known) < len(rfs) else (
                 max(r[0] for r in known), max(r[1] for r in known),
                 max(r[2] for r in known), max(r[3] for r in known))
         act = elements(out) * self.batch * self.dtype_size if out is not None else None
+        if not node.chained:  # the add or concatenation is a tensor of its own
+            self.activation_bytes += act or 0
         self.rows[index] = LayerRow(
             path, depth, node.name, node.describe(), inp, out, total.weights, total.biases,
             total.non_trainable, total.macs, (rf[0], rf[1]) if rf else None,
@@ -275,7 +305,7 @@ def check_expectations(spec: Spec, totals: Totals) -> list[Finding]:
                 over = actual[e.key] - e.value
                 findings.append(Finding(
                     "X003", f"{e.key[4:]} {actual[e.key]:,} exceeds the budget {e.value:,} by "
-                    f"{over:,} ({over / e.value:.1%})" if e.value else
+                    f"{over:,} ({percent(over, e.value)})" if e.value else
                     f"{e.key[4:]} {actual[e.key]:,} exceeds the budget 0",
                     location=e.location))
         elif actual[e.key] != e.value:
@@ -334,8 +364,8 @@ def analyze(spec: str | Path, mode: Mode | None = None, *, verify: bool = False,
         raise ValueError(f"mode must be default, strict or lenient, not {mode!r}")
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    if batch < 1:
-        raise ValueError(f"batch must be at least 1, not {batch}")
+    if not isinstance(batch, int) or not 1 <= batch <= MAX_SIZE:
+        raise ValueError(f"batch must be a whole number from 1 to {MAX_SIZE:,}, not {batch!r}")
     parsed, _ = read_spec(spec)
     report = analyze_spec(parsed, mode, batch, dtype)
     if verify:

@@ -23,8 +23,8 @@ from .shapes import Shape
 from .syntax import Arg, Call, RawGroup, RawList, RawSpec, Scalar, Times, Value, clip
 
 EXPECT_CONVERTERS: dict[str, v.Converter] = {
-    "output": v.shape, "params": v.natural, "non_trainable": v.natural, "macs": v.natural,
-    "flops": v.natural, "max_params": v.natural, "max_macs": v.natural, "max_flops": v.natural,
+    "output": v.shape, "params": v.total, "non_trainable": v.total, "macs": v.total,
+    "flops": v.total, "max_params": v.total, "max_macs": v.total, "max_flops": v.total,
     "max_memory": v.byte_size, "max_activation_bytes": v.byte_size,
 }
 
@@ -68,7 +68,7 @@ class Spec:
     problems: tuple[Problem, ...] = field(default=())
 
 
-MAX_ROWS = 100_000
+MAX_ROWS = v.MAX_REPEAT
 """Most layers (and block rows) a spec may expand to, repeats included: a hundred times the
 deepest published CNNs, and small enough that any accepted spec is analysed in seconds
 within a few hundred MB (each row costs ~1 KB: its record, shapes, node and problems)."""
@@ -165,7 +165,7 @@ def build_group(raw: RawGroup | Value) -> Group:
 def build_node(item: Value) -> Node:
     if isinstance(item, Times):
         try:
-            times = v.count(item.times.text)
+            times = v.repeat_count(item.times.text)
         except ValueError as exc:
             return _invalid(item, Finding("A006", f"repeat count: {exc}", (),
                                           location=item.times.location))

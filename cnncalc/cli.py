@@ -32,7 +32,7 @@ from .diagnostics import (
 )
 from .layers import LAYERS, Layer, arguments
 from .shapes import format_shape
-from .values import byte_size
+from .values import MAX_SIZE, byte_size
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -243,7 +243,7 @@ def load_or_exit(spec: str, as_json: bool) -> Spec:
 @click.option("--verify/--no-verify", default=None,
               help="Run the NumPy forward pass to confirm every shape "
                    "(default: on when it fits --max-memory).")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--batch", type=click.IntRange(min=1, max=MAX_SIZE), default=1, show_default=True,
               help="Batch size for activation memory and the forward pass.")
 @click.option("--dtype", type=click.Choice(list(DTYPES)), default="float32", show_default=True,
               help="Element type for memory figures.")

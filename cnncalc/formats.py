@@ -12,12 +12,14 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from fractions import Fraction
 from typing import Any
 
 from .analysis import LayerRow, Report
 from .diagnostics import Problem, Severity
 from .layers import Block
 from .shapes import format_shape
+from .values import fixed_text
 
 # --------------------------------------------------------------------------- untrusted text
 
@@ -106,34 +108,43 @@ def dumps(value: Any, ascii_only: bool = False) -> str:
 # --------------------------------------------------------------------------- numbers
 
 def human(n: int | None, unit: str = "") -> str:
-    """``4089184256`` → ``4.09G``; exact below 10,000.
+    """``4089184256`` → ``4.09G``; exact, with thousands separators, below 10,000.
 
-    >>> human(4089184256), human(760), human(25557032), human(None)
-    ('4.09G', '760', '25.56M', '—')
+    Rounded from the exact integer (no float), so any count renders.
+
+    >>> human(4089184256), human(5120), human(760), human(25557032), human(None)
+    ('4.09G', '5,120', '760', '25.56M', '—')
+    >>> human(10**40)
+    '10,000,000,000,000,000,000,000,000,000.00T'
     """
     if n is None:
         return "—"
     for scale, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
         if abs(n) >= max(scale, 10**4):
-            return f"{n / scale:.2f}{suffix}{unit}"
-    return f"{n}{unit}"
+            return f"{fixed_text(Fraction(n, scale), 2)}{suffix}{unit}"
+    return f"{n:,}{unit}"
 
 
 def mb(n: int | None) -> str:
-    """Bytes in decimal units (torchinfo's footer uses MB).
+    """Bytes in decimal units (torchinfo's footer uses MB), rounded from the exact integer.
 
-    >>> mb(553_430_176), mb(104_040), mb(112)
-    ('553.43 MB', '104.04 KB', '112 B')
+    >>> mb(553_430_176), mb(104_040), mb(112), mb(10**30)
+    ('553.43 MB', '104.04 KB', '112 B', '1,000,000,000,000,000,000,000.00 GB')
     """
     if n is None:
         return "—"
     for scale, unit in ((10**9, "GB"), (10**6, "MB"), (10**3, "KB")):
         if n >= scale:
-            return f"{n / scale:,.2f} {unit}"
-    return f"{n} B"
+            return f"{fixed_text(Fraction(n, scale), 2)} {unit}"
+    return f"{n:,} B"
 
 
 def count(n: int | None) -> str:
+    """``5,120``; ``—`` when unknown.
+
+    >>> count(5120), count(None)
+    ('5,120', '—')
+    """
     return "—" if n is None else f"{n:,}"
 
 

@@ -21,6 +21,7 @@ import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from . import values as v
@@ -337,7 +338,7 @@ def _lost_text(lost_h: int, lost_w: int) -> str:
 def arithmetic(w: Window) -> str:
     """``(7 − 3 + 2·0)/3 + 1 = 2.33`` — the lecture's formula with this axis' numbers."""
     pad = f"2·{w.pad_begin}" if w.pad_begin == w.pad_end else f"{w.pad_begin}+{w.pad_end}"
-    value = f"{w.span / w.stride + 1:.2f}".rstrip("0").rstrip(".")
+    value = v.decimal_text(Fraction(w.span, w.stride) + 1)
     return f"({w.size} − {w.k_eff} + {pad})/{w.stride} + 1 = {value}"
 
 
@@ -766,6 +767,22 @@ class GlobalMaxPool(GlobalAvgPool):
         return "nn.AdaptiveMaxPool2d(1)"
 
 
+def widest_adaptive_window(n: int, o: int) -> int:
+    """The widest of adaptive pooling's ``o`` windows over ``n`` inputs, without a loop.
+
+    Window i spans ⌊i·n/o⌋ … ⌈(i+1)·n/o⌉. With n = q·o + r its width is
+    q + ⌈((i·r mod o) + r)/o⌉; ``i·r mod o`` reaches o − gcd(r, o) at most, so the widest
+    is q when r = 0, q + 2 when r > gcd(r, o), else q + 1.
+
+    >>> widest_adaptive_window(14, 7), widest_adaptive_window(10, 4), widest_adaptive_window(5, 3)
+    (2, 3, 3)
+    """
+    q, r = divmod(n, o)
+    if r == 0:
+        return q
+    return q + (2 if r > math.gcd(r, o) else 1)
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class AdaptiveAvgPool(Layer):
     """Average pooling to a fixed output size (PyTorch's AdaptiveAvgPool2d).
@@ -787,9 +804,8 @@ class AdaptiveAvgPool(Layer):
         return *self.size, inp[2]
 
     def step(self, inp: Shape) -> Step | None:
-        # The widest window: ceil((i+1)·n/o) − floor(i·n/o); stride ⌊n/o⌋ (exact when o divides n).
-        k = tuple(max(-(-(i + 1) * n // o) - i * n // o for i in range(o))
-                  for n, o in zip(inp[:2], self.size, strict=True))
+        # The widest window, in closed form; stride ⌊n/o⌋ (exact when o divides n).
+        k = tuple(widest_adaptive_window(n, o) for n, o in zip(inp[:2], self.size, strict=True))
         s = tuple(max(1, n // o) for n, o in zip(inp[:2], self.size, strict=True))
         return Step((k[0], k[1]), (s[0], s[1]))
 
@@ -1164,11 +1180,12 @@ class Repeat(Block):
     formula: ClassVar[str] = "the group applied N times in sequence; params N × the group's"
     chained: ClassVar[bool] = True
 
-    times: int = arg(v.count, positional=True)
+    times: int = arg(v.repeat_count, positional=True)
     layers: Group = arg(GROUP, positional=True)
 
     def groups(self) -> Sequence[Group]:
-        return [self.layers] * self.times
+        # An empty group repeated is the identity however often: no groups to walk.
+        return [self.layers] * self.times if self.layers else []
 
     def describe(self) -> str:
         return f"{describe_group(self.layers)} * {self.times}"

@@ -71,7 +71,7 @@ from .layers import (
     describe_group,
 )
 from .shapes import Shape, elements, format_shape, is_volume
-from .values import Padding
+from .values import Padding, percent
 
 Lint = Callable[[Report, "Flow"], Iterator[tuple[LayerRow | None, Finding]]]
 
@@ -124,6 +124,8 @@ class Flow:
             if row.is_block:
                 count = len(row.node.groups()) if isinstance(row.node, Block) else 0
                 self.groups.setdefault(row.path, [[] for _ in range(count)])
+        self._feeds: dict[str, bool] = {}
+        self._reduced: dict[str, LayerRow | None] = {}
         self.before: dict[str, LayerRow] = {}
         for row in rows:
             if not row.is_block:
@@ -148,9 +150,10 @@ class Flow:
         if parent is None:
             return "end", None
         if isinstance(parent.node, Repeat):
-            for later in self.groups[parent.path][group + 1:]:
-                if later:
-                    return self.enter(later[0])
+            # Every repetition holds the same layers, so the next one is never empty.
+            groups = self.groups[parent.path]
+            if group + 1 < len(groups) and groups[group + 1]:
+                return self.enter(groups[group + 1][0])
             return self.after(parent)
         return "join", parent
 
@@ -168,13 +171,45 @@ class Flow:
 
     def feeds_output(self, row: LayerRow) -> bool:
         """True when nothing with weights of its own, and no join, lies between ``row``
-        and the network's output."""
+        and the network's output. Remembered for every row the walk passes, so asking
+        for every row costs time linear in the rows."""
+        walked: list[str] = []
         where, nxt = self.after(row)
-        while where == "row" and nxt is not None:
-            if nxt.is_block or isinstance(nxt.node, WEIGHTED):
-                return False
-            where, nxt = self.after(nxt)
-        return where == "end"
+        answer: bool | None = None
+        while answer is None:
+            if where != "row" or nxt is None:
+                answer = where == "end"
+            elif nxt.is_block or isinstance(nxt.node, WEIGHTED):
+                answer = False
+            elif nxt.path in self._feeds:
+                answer = self._feeds[nxt.path]
+            else:
+                walked.append(nxt.path)
+                where, nxt = self.after(nxt)
+        for path in walked:
+            self._feeds[path] = answer
+        return answer
+
+    def reduced_by(self, row: LayerRow) -> LayerRow | None:
+        """The nearest layer before ``row`` whose input differs from ``row``'s in H×W (the
+        one that brought the map to this size), or None when the flow has no such layer
+        before it. Remembered along the way: asking for every row is linear in the rows."""
+        walked: list[str] = []
+        cur = row
+        while True:
+            if cur.path in self._reduced:
+                found = self._reduced[cur.path]
+                break
+            walked.append(cur.path)
+            prev = self.before.get(cur.path)
+            if (prev is None or prev.input_shape is None or cur.input_shape is None
+                    or prev.input_shape[:2] != cur.input_shape[:2]):
+                found = prev
+                break
+            cur = prev  # same size: whatever reduced prev's input reduced this one
+        for path in walked:
+            self._reduced[path] = found
+        return found
 
 
 def leaves(report: Report) -> Iterator[LayerRow]:
@@ -210,7 +245,24 @@ def unread_per_stride(kernel: int, stride: int, dilation: int = 1) -> int:
     >>> unread_per_stride(2, 3), unread_per_stride(3, 2), unread_per_stride(3, 2, dilation=2)
     (1, 0, 1)
     """
-    return stride - len({(j * dilation) % stride for j in range(kernel)})
+    # The taps j·d (mod s) cycle through the multiples of gcd(d, s): s / gcd distinct rows.
+    return stride - min(kernel, stride // math.gcd(dilation, stride))
+
+
+def largest_full_stride(kernel: int, stride: int, dilation: int = 1) -> int:
+    """The largest stride ≤ ``stride`` at which the window reads every row: s ≤ kernel and
+    gcd(s, dilation) = 1 (see :func:`unread_per_stride`). Numbers coprime to the dilation
+    are never far apart (a 32-bit dilation has at most 9 prime factors), so the search
+    from min(stride, kernel) down is short; it is bounded anyway, and 1 always qualifies.
+
+    >>> largest_full_stride(2, 3), largest_full_stride(3, 4, dilation=2), largest_full_stride(5, 9)
+    (2, 3, 5)
+    """
+    top = min(stride, kernel)
+    for s in range(top, max(0, top - 1000), -1):
+        if math.gcd(s, dilation) == 1:
+            return s
+    return 1
 
 
 def shape_after(layer: Windowed, inp: Shape) -> str:
@@ -399,9 +451,7 @@ def collapsed_spatial(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | N
         kh, kw = node.geometry()[0]
         real = (1 if thin[0] else kh) * (1 if thin[1] else kw)
         source = ""
-        prev = flow.before.get(row.path)
-        while prev is not None and prev.input_shape is not None and prev.input_shape[:2] == inp[:2]:
-            prev = flow.before.get(prev.path)
+        prev = flow.reduced_by(row)
         if prev is not None:
             source = f" ({label(prev)} reduced it to {format_shape(prev.output_shape)})"
         elif report.input_shape is not None and report.input_shape[:2] == inp[:2]:
@@ -486,7 +536,7 @@ def dominant_fc(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, F
         new = c * node.units + (node.units if node.bias else 0)
         yield row, Finding(
             "L005", f"{row.spec} holds {params:,} of the network's {total:,} parameters "
-            f"({params / total:.1%}): each of its {n_in:,} inputs ({format_shape(volume)}) "
+            f"({percent(params, total)}): each of its {n_in:,} inputs ({format_shape(volume)}) "
             f"connects to all {node.units:,} units",
             fixes=(Fix(f"global average pooling before it (gap -> {row.spec}): {c:,} inputs "
                        f"instead of {n_in:,}, {new:,} parameters instead of {params:,}",
@@ -512,14 +562,11 @@ def stride_exceeds_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow
                        f"{node.stride[0]}×{node.stride[1]} pixels at a time, so "
                        f"{per_axis(unread[0], unread[1], node.stride)} of the input are never "
                        "read")
-            strides = tuple(
-                max(s for s in range(1, node.stride[a] + 1)
-                    if unread_per_stride(node.kernel[a], s, node.dilation[a]) == 0)
-                for a in (0, 1))
+            strides = tuple(largest_full_stride(node.kernel[a], node.stride[a], node.dilation[a])
+                            for a in (0, 1))
             kernels = tuple(
-                next((k for k in range(node.kernel[a], node.kernel[a] + node.stride[a] + 1)
-                      if unread_per_stride(k, node.stride[a], node.dilation[a]) == 0),
-                     node.kernel[a])
+                max(node.kernel[a], node.stride[a])
+                if math.gcd(node.dilation[a], node.stride[a]) == 1 else node.kernel[a]
                 for a in (0, 1))
             fixes = []
             restrided = replace(node, stride=(strides[0], strides[1]))
@@ -726,7 +773,7 @@ def large_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, 
         yield row, Finding(
             "L013", f"{row.spec}: one {k}×{k} conv on {c} channels has {big:,} weights; {n} "
             f"stacked 3×3 convs see the same {k}×{k} field with {stacked:,} "
-            f"({1 - stacked / big:.0%} fewer) and add {n - 1} more nonlinearit"
+            f"({percent(big - stacked, big, 0)} fewer) and add {n - 1} more nonlinearit"
             f"{'y' if n == 2 else 'ies'}", fixes=fixes)
 
 

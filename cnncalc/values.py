@@ -10,61 +10,168 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from math import prod
 from typing import Any
 
 from .shapes import Shape, same_padding
 
 Pair = tuple[int, int]
 
-_SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
-_NUMBER = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)([kmgt]?)$", re.IGNORECASE)
+MAX_SIZE = 2**31 - 1
+"""The largest size, kernel, stride, padding, dilation, channel, group, unit, multiplier or
+scale a spec may write: 2³¹ − 1, the int32 limit frameworks and exchange formats (cuDNN,
+ONNX, TensorFlow's shape functions) put on one dimension."""
+
+MAX_COUNT = 2**63 - 1
+"""The largest count a spec may write in ``expect:`` (params, MACs, FLOPs, byte budgets) and
+the most elements one tensor may hold: 2⁶³ − 1, the int64 that frameworks count with
+(PyTorch's ``numel``). VGG-16's 15.5 G MACs are far below it."""
+
+MAX_REPEAT = 100_000
+"""The largest repeat count (``[...] * N``): the spec's limit on rows (``build.MAX_ROWS``)."""
+
+MAX_MAGNITUDE = 40
+"""Written numbers are read only between 1e−40 and 1e40 in magnitude (and with at most
+:data:`MAX_DIGITS` significant digits): decided from the text, before any value is built, so
+``1e9999999`` never becomes a ten-million-digit integer. Every bound above is far inside."""
+
+MAX_DIGITS = 60
+
+_SUFFIX = {"": 0, "k": 3, "m": 6, "g": 9, "t": 12}
+_NUMBER = re.compile(r"^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?([kKmMgGtT]?)$")
 _BYTES = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
           "gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
           "tib": 2**40}
 
 
-def number(text: str) -> Decimal:
-    """An exact decimal, with an optional K/M/G/T suffix (powers of 1000).
+class TooLarge(ValueError):
+    """A number beyond :data:`MAX_MAGNITUDE`, refused from its text."""
 
-    >>> number("1.5M"), number("760"), number("2.5e3")
-    (Decimal('1500000.0'), Decimal('760'), Decimal('2.5E+3'))
+
+def quoted(text: str, width: int = 40) -> str:
+    """``'text'`` for a message, shortened in the middle when it is long.
+
+    >>> quoted("1e300"), quoted("9" * 100)
+    ("'1e300'", "'99999999999999999999…(100 characters)'")
+    """
+    text = text.strip()
+    if len(text) <= width:
+        return f"'{text}'"
+    return f"'{text[:width // 2]}…({len(text):,} characters)'"
+
+
+def exact(text: str, suffixes: bool = True) -> Fraction:
+    """The exact value of a written number, refused from its text when it is out of reach.
+
+    A K/M/G/T suffix multiplies by a power of 1000. The magnitude is worked out from the
+    digits and the exponent as written, so no huge value is ever built.
+
+    >>> exact("1.5M"), exact("760"), exact("2.5e3"), exact("1e-5")
+    (Fraction(1500000, 1), Fraction(760, 1), Fraction(2500, 1), Fraction(1, 100000))
+    >>> exact("1e9999999")
+    Traceback (most recent call last):
+    cnncalc.values.TooLarge: '1e9999999' is too large: cnncalc reads numbers up to 1e40
     """
     m = _NUMBER.match(text.strip())
-    if not m:
-        raise ValueError(f"'{text}' is not a number")
-    try:
-        return Decimal(m.group(1)) * _SUFFIX[m.group(2).lower()]
-    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
-        raise ValueError(f"'{text}' is not a number") from None
+    if not m or not (m.group(2) or m.group(3)) or (m.group(5) and not suffixes):
+        raise ValueError(f"{quoted(text)} is not a number")
+    sign, integer, fraction, exponent, suffix = m.groups()
+    fraction = fraction or ""
+    digits = (integer + fraction).lstrip("0")
+    significant = digits.rstrip("0")
+    if not significant:
+        return Fraction(0)
+    exp_text = (exponent or "0").lstrip("+-").lstrip("0") or "0"
+    if len(exp_text) > 6:  # beyond any magnitude below; and int() stays cheap
+        big = not (exponent or "").startswith("-")
+    else:
+        e = int(exponent or 0) + _SUFFIX[suffix.lower()]
+        # value = int(significant) · 10**scale; its leading digit sits at 10**(magnitude − 1)
+        scale = e - len(fraction) + (len(digits) - len(significant))
+        magnitude = len(significant) + scale
+        if -MAX_MAGNITUDE < magnitude and (magnitude <= MAX_MAGNITUDE or (
+                magnitude == MAX_MAGNITUDE + 1 and significant == "1")):
+            if len(significant) > MAX_DIGITS:
+                raise ValueError(f"{quoted(text)} has more than {MAX_DIGITS} significant digits")
+            mantissa = int(significant) * (-1 if sign == "-" else 1)
+            return Fraction(mantissa * 10**scale) if scale >= 0 else \
+                Fraction(mantissa, 10**-scale)
+        big = magnitude > 0
+    if big:
+        raise TooLarge(f"{quoted(text)} is too large: cnncalc reads numbers up to "
+                       f"1e{MAX_MAGNITUDE}")
+    raise ValueError(f"{quoted(text)} is too close to 0: cnncalc reads numbers down to "
+                     f"1e-{MAX_MAGNITUDE}")
 
 
-def whole(text: str, minimum: int = 1) -> int:
-    """A whole number ≥ ``minimum``; K/M/G suffixes allowed.
+def number(text: str) -> Fraction:
+    """An exact number, with an optional K/M/G/T suffix (powers of 1000).
+
+    >>> number("1.5M"), number("760")
+    (Fraction(1500000, 1), Fraction(760, 1))
+    """
+    return exact(text)
+
+
+_WHY = {MAX_SIZE: "2³¹ − 1, the largest dimension frameworks accept",
+        MAX_COUNT: "2⁶³ − 1, the largest count frameworks keep",
+        MAX_REPEAT: "cnncalc's limit on the layers a spec expands to"}
+
+
+def whole(text: str, minimum: int = 1, maximum: int = MAX_SIZE) -> int:
+    """A whole number from ``minimum`` to ``maximum``; K/M/G suffixes allowed.
 
     >>> whole("64"), whole("1.5M"), whole("0", minimum=0)
     (64, 1500000, 0)
     >>> whole("2.5")
     Traceback (most recent call last):
     ValueError: '2.5' is not a whole number
+    >>> whole("1e300")
+    Traceback (most recent call last):
+    ValueError: '1e300' must be at most 2,147,483,647 (2³¹ − 1, the largest dimension frameworks accept)
     """
-    if text.isdigit():  # the common case, without Decimal
-        value: Decimal | int = int(text)
+    stripped = text.strip()
+    if stripped.isascii() and stripped.isdigit() and len(stripped) <= 18:  # the common case
+        value: Fraction | int = int(stripped)
     else:
-        value = number(text)
-    if value != int(value):
-        raise ValueError(f"'{text}' is not a whole number")
+        try:
+            value = exact(text)
+        except TooLarge:
+            value = maximum + 1  # say which bound applies here, not the reader's
+        if value.denominator != 1:
+            raise ValueError(f"{quoted(text)} is not a whole number")
     if value < minimum:
-        raise ValueError(f"'{text}' must be at least {minimum}")
+        raise ValueError(f"{quoted(text)} must be at least {minimum}")
+    if value > maximum:
+        why = _WHY.get(maximum)  # the text, never the value: it may be huge
+        raise ValueError(f"{quoted(text)} must be at most {maximum:,}"
+                         + (f" ({why})" if why else ""))
     return int(value)
 
 
 def count(text: str) -> int:
+    """A size, kernel, stride, channel or unit count: 1 … :data:`MAX_SIZE`."""
     return whole(text, 1)
 
 
 def natural(text: str) -> int:
+    """0 … :data:`MAX_SIZE`."""
     return whole(text, 0)
+
+
+def total(text: str) -> int:
+    """An exact count or budget in ``expect:`` (params, MACs, FLOPs): 0 … :data:`MAX_COUNT`.
+
+    >>> total("15.5G")
+    15500000000
+    """
+    return whole(text, 0, MAX_COUNT)
+
+
+def repeat_count(text: str) -> int:
+    """A repeat count (``* N``): 1 … :data:`MAX_REPEAT`."""
+    return whole(text, 1, MAX_REPEAT)
 
 
 def _pair(text: str, minimum: int) -> Pair:
@@ -74,7 +181,7 @@ def _pair(text: str, minimum: int) -> Pair:
         return n, n
     if len(parts) == 2 and all(parts):
         return whole(parts[0], minimum), whole(parts[1], minimum)
-    raise ValueError(f"'{text}' is not a size: write one number (3) or HxW (3x5)")
+    raise ValueError(f"{quoted(text)} is not a size: write one number (3) or HxW (3x5)")
 
 
 def pair(text: str) -> Pair:
@@ -133,7 +240,9 @@ def padding(text: str) -> Padding:
     try:
         return Padding(natural_pair(text))
     except ValueError:
-        raise ValueError(f"'{text}' is not a padding: write a number, HxW, same or valid") from None
+        if word[:1].isdigit():  # a number's own error says more (too large, not whole…)
+            raise
+        raise ValueError(f"{quoted(text)} is not a padding: write a number, HxW, same or valid") from None
 
 
 def boolean(text: str) -> bool:
@@ -142,32 +251,35 @@ def boolean(text: str) -> bool:
         return True
     if word in ("false", "no", "off", "0"):
         return False
-    raise ValueError(f"'{text}' is not true or false")
+    raise ValueError(f"{quoted(text)} is not true or false")
 
 
 def real(text: str) -> float:
-    try:
-        return float(number(text))
-    except ValueError:
-        raise ValueError(f"'{text}' is not a number") from None
+    """A real number (``eps``, ``slope``…), read exactly and rounded to a float once.
+
+    >>> real("1e-5"), real("0.5")
+    (1e-05, 0.5)
+    """
+    return float(number(text))
 
 
 def positive_real(text: str) -> float:
     value = real(text)
     if value <= 0:
-        raise ValueError(f"'{text}' must be greater than 0")
+        raise ValueError(f"{quoted(text)} must be greater than 0")
     return value
 
 
 def probability(text: str) -> float:
     value = real(text)
     if not 0 <= value < 1:
-        raise ValueError(f"'{text}' must be at least 0 and below 1")
+        raise ValueError(f"{quoted(text)} must be at least 0 and below 1")
     return value
 
 
 def shape(text: str) -> Shape:
-    """An input volume ``HxWxC`` or a flat size ``N``.
+    """An input volume ``HxWxC`` or a flat size ``N``; each size at most :data:`MAX_SIZE`,
+    the whole at most :data:`MAX_COUNT` elements.
 
     >>> shape("32x32x3"), shape("4096")
     ((32, 32, 3), (4096,))
@@ -175,21 +287,74 @@ def shape(text: str) -> Shape:
     parts = re.split(r"[x×]", text.strip(), flags=re.IGNORECASE)
     if len(parts) not in (1, 3) or not all(parts):
         hint = f" (for one channel: {text.strip()}x1)" if len(parts) == 2 and all(parts) else ""
-        raise ValueError(f"'{text}' is not a shape: write HxWxC (32x32x3) or a flat size (4096)"
-                         + hint)
-    return tuple(whole(p, 1) for p in parts)
+        raise ValueError(f"{quoted(text)} is not a shape: write HxWxC (32x32x3) or a flat size "
+                         "(4096)" + hint)
+    sizes = tuple(whole(p, 1) for p in parts)
+    if prod(sizes) > MAX_COUNT:
+        raise ValueError(f"{quoted(text)} holds {prod(sizes):,} elements, more than {MAX_COUNT:,} "
+                         f"({_WHY[MAX_COUNT]})")
+    return sizes
 
 
 def byte_size(text: str) -> int:
-    """A memory size: ``700MB``, ``2GiB``, ``1.5G``, ``1048576``.
+    """A memory size: ``700MB``, ``2GiB``, ``1.5G``, ``1048576``; at most :data:`MAX_COUNT`.
 
     >>> byte_size("2GiB"), byte_size("700MB"), byte_size("1.5G")
     (2147483648, 700000000, 1500000000)
     """
-    m = re.match(r"^\s*(\d+\.?\d*|\.\d+)\s*([a-z]*)\s*$", text, re.IGNORECASE)
+    m = re.match(r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*([a-z]*)\s*$", text, re.IGNORECASE)
     if not m or m.group(2).lower() not in _BYTES:
-        raise ValueError(f"'{text}' is not a memory size: write e.g. 700MB, 2GiB or 1048576")
-    return int(Decimal(m.group(1)) * _BYTES[m.group(2).lower()])
+        raise ValueError(f"{quoted(text)} is not a memory size: write e.g. 700MB, 2GiB or 1048576")
+    value = exact(m.group(1), suffixes=False) * _BYTES[m.group(2).lower()]
+    if value > MAX_COUNT:
+        raise ValueError(f"{quoted(text)} must be at most {MAX_COUNT:,} bytes ({_WHY[MAX_COUNT]})")
+    return int(value)
+
+
+def decimal_text(value: Fraction | int, places: int = 2, grouped: bool = False,
+                 exact_looking: bool = True) -> str:
+    """An exact number rounded (half to even) to ``places`` decimals, trailing zeros dropped.
+    No float is involved, so any size renders. With ``exact_looking`` a fraction that would
+    round to a whole number gets more decimals (up to 30) until it no longer looks whole.
+
+    >>> decimal_text(Fraction(7, 3)), decimal_text(Fraction(5, 2)), decimal_text(3)
+    ('2.33', '2.5', '3')
+    >>> decimal_text(Fraction(2999, 1000)), decimal_text(10**50 + Fraction(1, 3), grouped=True)[-8:]
+    ('2.999', '0,000.33')
+    """
+    value = Fraction(value)
+    scaled = round(value * 10**places)
+    while exact_looking and places < 30 and scaled % 10**places == 0 and value.denominator != 1:
+        places += 1  # a fraction that rounds to a whole number: show where it differs
+        scaled = round(value * 10**places)
+    sign = "-" if scaled < 0 else ""
+    whole_part, frac = divmod(abs(scaled), 10**places)
+    text = f"{whole_part:,}" if grouped else str(whole_part)
+    digits = f"{frac:0{places}d}".rstrip("0") if places else ""
+    return sign + text + (f".{digits}" if digits else "")
+
+
+def fixed_text(value: Fraction | int, places: int, grouped: bool = True) -> str:
+    """Like Python's ``f"{x:,.{places}f}"`` but exact (half to even): ``12.50``.
+
+    >>> fixed_text(Fraction(25, 2), 2), fixed_text(10**30, 1)[:6]
+    ('12.50', '1,000,')
+    """
+    scaled = round(Fraction(value) * 10**places)
+    sign = "-" if scaled < 0 else ""
+    whole_part, frac = divmod(abs(scaled), 10**places)
+    text = f"{whole_part:,}" if grouped else str(whole_part)
+    return sign + text + (f".{frac:0{places}d}" if places else "")
+
+
+def percent(part: int, whole: int, places: int = 1) -> str:
+    """``part / whole`` as a percentage like ``f"{part / whole:.1%}"``, but exact: no float,
+    so any size renders.
+
+    >>> percent(1, 8), percent(2, 3, 0), percent(1, 2), percent(10**60, 1, 0)[:6]
+    ('12.5%', '67%', '50.0%', '100,00')
+    """
+    return fixed_text(Fraction(100 * part, whole), places) + "%"
 
 
 def format_pair(p: Pair) -> str:

@@ -120,8 +120,14 @@ def test_never_evaluated_as_code() -> None:
     assert codes(r) == [("error", "A001")]
 
 
-@pytest.mark.parametrize("spec", ["8x8x1 -> [relu] * 1G",
-                                  "8x8x1 -> relu -> [[[relu] * 1000] * 1000] * 1000"])
+@pytest.mark.parametrize("spec", ["8x8x1 -> relu -> [[[relu] * 1000] * 1000] * 1000"])
 def test_repeat_bombs_are_refused_without_expanding(spec: str) -> None:
     line, column, code = where(spec)
     assert code == "S009" and (line, column) == (1, spec.rindex("*") + 1)  # the outer repeat
+
+
+def test_a_repeat_count_beyond_the_row_limit_is_an_a006_at_the_count() -> None:
+    spec = "8x8x1 -> [relu] * 1G"
+    r = cnncalc.analyze(spec)
+    assert [(p.code, p.location.line, p.location.column) for p in r.problems
+            if p.location] == [("A006", 1, spec.index("1G") + 1)]
