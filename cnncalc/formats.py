@@ -92,17 +92,27 @@ def json_safe(value: Any) -> Any:
 SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""The :data:`UNSAFE` characters ``json`` leaves raw (it escapes only C0 controls); inside a
+JSON string they are written as ``\\uXXXX`` escapes, which read back as the same data."""
+
+
 def dumps(value: Any, ascii_only: bool = False) -> str:
-    """JSON text that is always valid UTF-8 (and pure ASCII when ``ascii_only``).
+    r"""JSON text that is always valid UTF-8 (and pure ASCII when ``ascii_only``), with no
+    character a terminal would act on: the data stays exact, only its spelling is escaped.
+
+    >>> dumps(["a\u202eb\x9b"])
+    '[\n  "a\\u202eb\\u009b"\n]'
 
     The data is walked by :func:`json_safe` only when the text shows a lone surrogate or
     must be ASCII: a 100,000-row report is encoded once and scanned once.
     """
     if not ascii_only:
         text = json.dumps(value, indent=2, ensure_ascii=False)
-        if not SURROGATE.search(text):
-            return text
-    return json.dumps(json_safe(value), indent=2, ensure_ascii=ascii_only)
+        if SURROGATE.search(text):
+            text = json.dumps(json_safe(value), indent=2, ensure_ascii=False)
+        return JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return json.dumps(json_safe(value), indent=2, ensure_ascii=True)
 
 
 # --------------------------------------------------------------------------- numbers

@@ -264,6 +264,11 @@ def real(text: str) -> float:
 
 
 def positive_real(text: str) -> float:
+    """A real number above 0 (``eps``); :func:`number` refuses anything a float rounds to 0.
+
+    >>> positive_real("1e-5")
+    1e-05
+    """
     value = real(text)
     if value <= 0:
         raise ValueError(f"{quoted(text)} must be greater than 0")
@@ -271,9 +276,21 @@ def positive_real(text: str) -> float:
 
 
 def probability(text: str) -> float:
-    value = real(text)
-    if not 0 <= value < 1:
+    """A probability in [0, 1) that stays below 1 as a float (dropout's ``p``).
+
+    >>> probability("0.5")
+    0.5
+    >>> probability("0.99999999999999999999")
+    Traceback (most recent call last):
+    ValueError: '0.99999999999999999999' rounds to 1 as a float (what frameworks store), which would drop everything: write at most 0.9999999
+    """
+    exact = number(text)
+    if not 0 <= exact < 1:
         raise ValueError(f"{quoted(text)} must be at least 0 and below 1")
+    value = float(exact)
+    if value >= 1:
+        raise ValueError(f"{quoted(text)} rounds to 1 as a float (what frameworks store), which "
+                         "would drop everything: write at most 0.9999999")
     return value
 
 

@@ -76,9 +76,9 @@ CASES: list[Case] = [
     # 2. no loop runs as long as a number in the spec
     Case("stride-1e300", "8x8x3 -> conv(8, 3, s=1e300)", (1,)),
     Case("adaptive-1e300", "8x8x3 -> adaptiveavgpool(1e300)", (1,)),
-    Case("stride-1e5", "8x8x3 -> conv(8, 3, s=100000)", (1,)),
-    Case("pool-stride-1e5", "8x8x3 -> maxpool(3, s=100000)", (1,)),
-    Case("avgpool-stride-huge", "8x8x3 -> avgpool(2, s=2147483647)", (1,)),
+    Case("stride-1e5", "8x8x3 -> conv(8, 3, s=100000)", (0,)),  # lost 5 ≤ gap 99,997: a note
+    Case("pool-stride-1e5", "8x8x3 -> maxpool(3, s=100000)", (0,)),
+    Case("avgpool-stride-huge", "8x8x3 -> avgpool(2, s=2147483647)", (0,)),
     Case("dilation-1e5", "8x8x3 -> conv(8, 3, d=100000)", (1,)),
     Case("kernel-1e5", "8x8x3 -> conv(8, 100000)", (1,)),
     Case("kernel-pair-huge", "8x8x3 -> conv(8, 1x2147483647, s=1x2147483647)", (1,)),
@@ -110,13 +110,13 @@ CASES: list[Case] = [
     Case("relu-repeat-1e300", "8x8x3 -> [relu] * 1e300", (1, 2)),
     Case("repeat-1e9999999", "8x8x3 -> [relu] * 1e9999999", (1, 2)),
     Case("pool-stride-1e300", "8x8x3 -> maxpool(1, s=1e300)", (1,)),
-    Case("input-1e400", "1e400x1e400x3 -> relu", (1,)),
+    Case("input-1e400", "1e400x1e400x3 -> relu", (1, 2)),
     Case("input-many-digits", "9" * 400 + "x1x1 -> relu", (1,)),
     Case("padding-1e300", "8x8x3 -> conv(8, 3, p=1e300)", (1,)),
     Case("slope-1e400", "8x8x3 -> leakyrelu(1e400)", (0, 1)),
     Case("eps-1e-400", "8x8x3 -> bn(eps=1e-400)", (0, 1)),
     Case("alpha-huge", "8x8x3 -> elu(1e308)", (0, 1)),
-    Case("dropout-near-one", "8x8x3 -> dropout(0.99999999999999999999999)", (0,)),
+    Case("dropout-near-one", "8x8x3 -> dropout(0.99999999999999999999999)", (1,)),
     Case("negative-filters", "8x8x3 -> conv(-1, 3)", (1,)),
     Case("zero-stride", "8x8x3 -> conv(8, 3, s=0)", (1,)),
     Case("exponent-suffix", "8x8x3 -> conv(1e3G, 1)", (1,)),
@@ -422,7 +422,7 @@ NAMES = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
 def test_generated_names(sandbox: Sandbox, name: str, description: str, tmp_path: Path) -> None:
     path = tmp_path / "net.yaml"
     path.write_text(f"name: {json.dumps(name)}\ndescription: {json.dumps(description)}\n"
-                    "input: 8x8x3\nlayers: [conv(8, 3), relu]\n", encoding="utf-8")
+                    "input: 8x8x3\nlayers:\n  - conv(8, 3)\n  - relu\n", encoding="utf-8")
     for argv, json_out in ((["summary", str(path), "--no-verify"], False),
                            (["summary", str(path), "--no-verify", "--format", "markdown"], False),
                            (["summary", str(path), "--no-verify", "--format", "json"], True),
