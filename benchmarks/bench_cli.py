@@ -7,6 +7,11 @@ Prints every figure; run with the project's virtualenv:  python benchmarks/bench
 - analysing a 10,000-layer spec in process (target ≤ 1 s) and the 10k/1k ratio (≤ 12)
 - `cnncalc check` of 100 spec files (target ≤ 1 s whole process)
 - whether numpy is imported on the summary --no-verify and check paths (it must not be)
+- analysis time flat in the size of the numbers: the same spec with a stride, kernel,
+  channel count, group count, multiplier or output size of 2, 10**6 and 2**31 − 1 (the
+  bound), lints included (target: the largest within 2× the smallest)
+- analysis time linear in the rows, lints included, for the specs that were quadratic
+  ([identity] * N, N convs on a 1×1 map) and a conv-bn-relu chain (10k rows ≤ 1 s)
 """
 
 from __future__ import annotations
@@ -100,6 +105,59 @@ def main() -> None:
               f"({best / n * 1e6:5.1f} µs per layer)")
     print(f"10k / 1k time ratio                          {timings[10_000] / timings[1_000]:6.2f}")
     print(f"30k / 10k time ratio                         {timings[30_000] / timings[10_000]:6.2f}")
+
+    numbers_flat(analyze)
+    rows_linear(analyze)
+
+
+NUMBER_SPECS = [
+    ("stride", "64x64x16 -> conv(16, 2, s={n}) -> relu -> gap -> fc(10)"),
+    ("pool stride", "64x64x16 -> maxpool(2, s={n}) -> relu"),
+    ("kernel", "{n}x4x2 -> conv(8, {n}x3, p=1) -> relu -> conv(8, 1x{n}, p=same)"),
+    ("channels", "1x1x{n} -> conv({n}, 3, p=1) -> relu -> conv(24, 3, p=1) -> fc(10)"),
+    ("groups", "4x4x{n} -> conv(12, 3, g=5)"),
+    ("multiplier", "4x4x3 -> dwconv(3, m={n}, p=1) -> relu -> conv(8, 1)"),
+    ("adaptive size", "8x8x3 -> adaptiveavgpool({n}x1) -> relu"),
+    ("dilation", "64x64x3 -> conv(8, 5, d={n}, p=same, s=3)"),
+]
+SIZES = (2, 10**6, 2**31 - 1)
+
+
+def numbers_flat(analyze: object) -> None:
+    """The same spec with small and bound-sized numbers: analysis time must not follow them."""
+    print(f"\nanalysis time vs the numbers' size (best of 20, lints included; n = "
+          f"{', '.join(f'{n:,}' for n in SIZES)})")
+    worst = 0.0
+    for label, template in NUMBER_SPECS:
+        best = []
+        for n in SIZES:
+            text = template.replace("{n}", str(n))
+            best.append(min(_timed(analyze, text) for _ in range(20)))
+        worst = max(worst, max(best) / min(best))
+        print(f"  {label:14s} " + "  ".join(f"{t * 1e3:7.3f} ms" for t in best)
+              + f"   max/min {max(best) / min(best):5.2f}   bound/10⁶ {best[2] / best[1]:5.2f}")
+    print(f"  worst max/min ratio {worst:5.2f} (the loops it replaced ran 10⁶–2·10⁹ steps)")
+
+
+ROW_SPECS = [
+    ("[identity] * N", lambda n: f"8x8x3 -> [identity] * {n}"),
+    ("N convs on a 1×1 map", lambda n: "1x1x8 -> " + " -> ".join(["conv(8, 3, p=1)"] * n)),
+    ("conv-bn-relu chain", lambda n: "64x64x16" + " -> conv(16, 3, p=1) -> bn -> relu" * (n // 3)),
+]
+
+
+def rows_linear(analyze: object) -> None:
+    """1k, 10k and 30k rows, lints included: µs per row must stay flat."""
+    print("\nanalysis time vs rows (best of 3, lints included)")
+    for label, make in ROW_SPECS:
+        texts = {n: make(n) for n in (1_000, 10_000, 30_000)}
+        best = dict.fromkeys(texts, float("inf"))
+        for _ in range(3):
+            for n, text in texts.items():
+                best[n] = min(best[n], _timed(analyze, text))
+        print(f"  {label:22s} " + "  ".join(
+            f"{n // 1000:2d}k {t:6.3f} s ({t / n * 1e6:4.1f} µs/row)" for n, t in best.items())
+            + f"   30k/1k {best[30_000] / best[1_000]:5.1f}")
 
 
 def _timed(fn: object, arg: str) -> float:

@@ -84,6 +84,13 @@ class LayerRow:
 
 @dataclass(frozen=True)
 class Totals:
+    """Whole-network figures; every leaf layer counted once.
+
+    ``activation_bytes`` is every tensor the network produces — each layer's output and each
+    residual sum or concatenation — × batch × dtype size. A repeat's output is its last
+    layer's (not counted twice); an identity branch (``[]``) produces nothing new.
+    """
+
     weights: int
     biases: int
     non_trainable: int
