@@ -280,9 +280,9 @@ def probability(text: str) -> float:
 
     >>> probability("0.5")
     0.5
-    >>> probability("0.99999999999999999999")
+    >>> probability("0.99999999999999999999")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ValueError: '0.99999999999999999999' rounds to 1 as a float (what frameworks store), which would drop everything: write at most 0.9999999
+    ValueError: '0.99999999999999999999' rounds to 1 as a float (what frameworks store)...
     """
     exact = number(text)
     if not 0 <= exact < 1:
