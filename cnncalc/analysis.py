@@ -136,8 +136,9 @@ class Report:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity is Severity.ERROR]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object of spec §7."""
+    def to_dict(self, rows: bool = True) -> dict[str, Any]:
+        """The JSON object of spec §7 (``rows=False``: ``layers`` left empty, for a writer
+        that streams them)."""
         return {
             "cnncalc": "1",
             "name": self.name,
@@ -147,7 +148,7 @@ class Report:
             "batch": self.batch,
             "dtype": self.dtype,
             "ok": self.ok,
-            "layers": [row.to_dict() for row in self.layers],
+            "layers": [row.to_dict() for row in self.layers] if rows else [],
             "totals": self.totals.to_dict(),
             "problems": [p.to_dict() for p in self.problems],
         }

@@ -122,6 +122,14 @@ def echo(text: str, err: bool = False, nl: bool = True) -> None:
     stream.flush()
 
 
+def echo_json(report: Report) -> None:
+    """The report's JSON on stdout, written as it is encoded, so that a 100,000-row report
+    needs the memory of a few thousand rows at most."""
+    for piece in formats.json_chunks(report, ascii_only()):
+        echo(piece, nl=False)
+    echo("")
+
+
 def ascii_only() -> bool:
     """JSON is written as pure ASCII (``\\u`` escapes) unless stdout is UTF-8."""
     encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("_", "-")
@@ -299,7 +307,7 @@ def run_forward(report: Report, memory_limit: int, progress: bool) -> Report:
 
 def emit(report: Report, fmt: str, depth: int | None) -> None:
     if fmt == "json":
-        echo(formats.to_json(report, ascii_only()))
+        echo_json(report)
         return
     report = formats.clean_report(report)
     if fmt == "csv":
@@ -349,12 +357,12 @@ def export(spec: str, target: str, mode: Mode | None) -> None:
     report = analyze_spec(load_or_exit(spec, as_json=target == "json"), mode)
     if not report.ok:
         if target == "json":
-            echo(formats.to_json(report, ascii_only()))
+            echo_json(report)
         for p in report.errors:
             echo(formats.problem_line(spec, p), err=True)
         sys.exit(EXIT_INVALID)
     if target == "json":
-        echo(formats.to_json(report, ascii_only()))
+        echo_json(report)
     else:
         from .export import to_pytorch
         echo(to_pytorch(report), nl=False)

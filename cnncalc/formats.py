@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
@@ -109,9 +109,7 @@ def dumps(value: Any, ascii_only: bool = False) -> str:
     """
     if not ascii_only:
         text = json.dumps(value, indent=2, ensure_ascii=False)
-        if SURROGATE.search(text):
-            text = json.dumps(json_safe(value), indent=2, ensure_ascii=False)
-        return JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        return _json_text(text)
     return json.dumps(json_safe(value), indent=2, ensure_ascii=True)
 
 
@@ -219,8 +217,55 @@ def syntax_problem(p: Problem, source: str | None, filename: str) -> str:
     return text
 
 
+class _Rows(list):  # type: ignore[type-arg]
+    """The report's rows as a JSON array whose objects are made one at a time, as ``json``'s
+    encoder asks for them (it takes any ``list``): a 100,000-row report never holds
+    100,000 dicts."""
+
+    def __init__(self, rows: Sequence[LayerRow]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (row.to_dict() for row in self.rows)
+
+
+def _json_text(chunk: str) -> str:
+    if SURROGATE.search(chunk):  # inside an encoded string: escape as clean() shows it
+        chunk = SURROGATE.sub(lambda m: json.dumps(_escape(m))[1:-1], chunk)
+    return JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", chunk)
+
+
+def json_chunks(report: Report, ascii_only: bool = False) -> Iterator[str]:
+    """The report's JSON (spec §7) in pieces, as :func:`dumps` would write it, encoded as it
+    is written: memory stays that of one row however long the network.
+
+    >>> from cnncalc import analyze
+    >>> import json
+    >>> r = analyze("8x8x3 -> relu")
+    >>> json.loads("".join(json_chunks(r))) == json.loads(dumps(r.to_dict()))
+    True
+    """
+    data = report.to_dict(rows=False)
+    data["layers"] = _Rows(report.layers)
+    if ascii_only:
+        data["layers"] = [row.to_dict() for row in report.layers]
+        yield dumps(data, ascii_only=True)
+        return
+    batch: list[str] = []
+    for chunk in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(data):
+        batch.append(chunk)  # a string is always one whole chunk, so batches split none
+        if len(batch) >= 4096:
+            yield _json_text("".join(batch))
+            batch.clear()
+    yield _json_text("".join(batch))
+
+
 def to_json(report: Report, ascii_only: bool = False) -> str:
-    return dumps(report.to_dict(), ascii_only)
+    return "".join(json_chunks(report, ascii_only))
 
 
 def error_json(problems: Sequence[Problem], ascii_only: bool = False) -> str:
