@@ -416,12 +416,25 @@ def test_generated_specs(sandbox: Sandbox, baseline: int, spec: str, tmp_path: P
 NAMES = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
 
 
+def yaml_quoted(text: str) -> str:
+    """A YAML double-quoted scalar holding exactly ``text`` (every character outside
+    printable ASCII as a \\u or \\U escape, which YAML reads back as that character)."""
+    out = []
+    for ch in text:
+        n = ord(ch)
+        if 0x20 <= n < 0x7F and ch not in '"\\':
+            out.append(ch)
+        else:
+            out.append(f"\\u{n:04x}" if n <= 0xFFFF else f"\\U{n:08x}")
+    return '"' + "".join(out) + '"'
+
+
 @settings(max_examples=60, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(name=NAMES, description=NAMES)
 def test_generated_names(sandbox: Sandbox, name: str, description: str, tmp_path: Path) -> None:
     path = tmp_path / "net.yaml"
-    path.write_text(f"name: {json.dumps(name)}\ndescription: {json.dumps(description)}\n"
+    path.write_text(f"name: {yaml_quoted(name)}\ndescription: {yaml_quoted(description)}\n"
                     "input: 8x8x3\nlayers:\n  - conv(8, 3)\n  - relu\n", encoding="utf-8")
     for argv, json_out in ((["summary", str(path), "--no-verify"], False),
                            (["summary", str(path), "--no-verify", "--format", "markdown"], False),
