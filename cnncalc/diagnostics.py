@@ -67,7 +67,8 @@ RULES: dict[str, Rule] = dict(
               "- conv(10, 5)   # a list at the top level", E),
         _rule("S007", "yaml-flow-split", "A YAML flow list split a layer at its commas.",
               "layers: [conv(64, 3), relu]", E),
-        _rule("S008", "unreadable", "The file is missing, a directory, not UTF-8 or too large.",
+        _rule("S008", "unreadable", "The file is missing, a directory, a FIFO or device, not "
+              "UTF-8 or too large; or SPEC is no file, zoo network or spec.",
               "cnncalc check missing.yaml", E),
         _rule("S009", "too-complex", "Nesting or alias expansion beyond cnncalc's limits.",
               "[[[[...]]]] 200 levels deep", E),
