@@ -5,7 +5,7 @@
 760
 """
 
-from .analysis import LayerRow, Report, Totals, analyze, validate
+from .api import analyze, validate
 from .diagnostics import (
     ArchitectureError,
     Location,
@@ -14,6 +14,7 @@ from .diagnostics import (
     SpecError,
     SpecSyntaxError,
 )
+from .report import LayerRow, Report, Totals
 
 __version__ = "0.1.0"
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from . import __version__, formats, source, zoo
-from .analysis import DTYPES, Report, analyze_spec, parse_source
+from .api import analyze_spec
 from .build import Spec
 from .diagnostics import (
     EXPECTATIONS,
@@ -31,6 +31,8 @@ from .diagnostics import (
     filterable,
 )
 from .layers import LAYERS, Layer, arguments
+from .parse import parse_source
+from .report import DTYPES, Report
 from .shapes import format_shape
 from .values import MAX_SIZE, byte_size
 

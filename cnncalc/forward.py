@@ -43,7 +43,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
-from .analysis import LayerRow, Report, with_verified
 from .diagnostics import Problem, Severity
 from .layers import (
     FC,
@@ -68,6 +67,7 @@ from .layers import (
     Tanh,
     Upsample,
 )
+from .report import LayerRow, Report, with_verified
 from .shapes import Shape, elements, format_shape
 
 Array = np.ndarray

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from .analysis import Report
 from .diagnostics import Problem, Severity
 from .formats import clean, count, human, label, mb, pair, row_problems, visible
+from .report import Report
 from .shapes import format_shape
 
 if TYPE_CHECKING:

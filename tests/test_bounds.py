@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 
 import cnncalc
 from cnncalc import Report, SpecSyntaxError, formats, render
-from cnncalc.analysis import LayerRow
 from cnncalc.build import MAX_ROWS
 from cnncalc.export import to_pytorch
 from cnncalc.layers import GROUP, LAYERS, Layer, arguments, common_divisors, widest_adaptive_window
 from cnncalc.lints import LINTS, Flow, Where, largest_full_stride, unread_per_stride
+from cnncalc.report import LayerRow
 from cnncalc.values import (
     MAX_COUNT,
     MAX_REPEAT,
