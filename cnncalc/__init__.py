@@ -15,8 +15,7 @@ from .diagnostics import (
     SpecSyntaxError,
 )
 from .report import LayerRow, Report, Totals
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "ArchitectureError",

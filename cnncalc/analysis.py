@@ -8,11 +8,11 @@ stage: :mod:`cnncalc.api` runs the stages in order.
 
 from __future__ import annotations
 
-from .build import Spec
 from .diagnostics import Finding, Mode, Problem, Severity, resolve
 from .layers import Block, Counts, Group, Layer, Node
 from .report import DTYPES, LayerRow, Report, Totals
 from .shapes import Shape, elements, format_shape
+from .spec.build import Spec
 from .values import MAX_COUNT, percent
 
 RF = tuple[int, int, int, int] | None

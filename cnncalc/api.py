@@ -1,6 +1,6 @@
 """The public entry points: :func:`analyze` and :func:`validate`.
 
-They run the stages in order — read and build the spec (:mod:`cnncalc.parse`), walk it
+They run the stages in order — read and build the spec (:mod:`cnncalc.spec.parse`), walk it
 (:mod:`cnncalc.analysis`), lint the finished report (:mod:`cnncalc.lints`), keep only fixes
 that re-analyse cleanly (:mod:`cnncalc.fixes`), and on request the NumPy forward pass
 (:mod:`cnncalc.forward`). Nothing here prints.
@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import walk
-from .build import Spec
 from .diagnostics import MODES, ArchitectureError, Mode, Severity
 from .fixes import verify_fixes
 from .lints import lint
-from .parse import read_spec
 from .report import DTYPES, Report
+from .spec.build import Spec
+from .spec.parse import read_spec
 from .values import MAX_SIZE
 
 

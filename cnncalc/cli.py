@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__, formats, source, zoo
+from . import zoo
 from .api import analyze_spec
-from .build import Spec
 from .diagnostics import (
     EXPECTATIONS,
     MODES,
@@ -31,10 +30,14 @@ from .diagnostics import (
     filterable,
 )
 from .layers import LAYERS, Layer, arguments
-from .parse import parse_source
+from .output import formats
 from .report import DTYPES, Report
 from .shapes import format_shape
+from .spec import source
+from .spec.build import Spec
+from .spec.parse import parse_source
 from .values import MAX_SIZE, byte_size
+from .version import __version__
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -42,7 +45,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 if TYPE_CHECKING:
-    from .render import Styled
+    from .output.render import Styled
 
 
 def forced_colour() -> bool:
@@ -230,7 +233,7 @@ def mode_options(f: F) -> F:
 
 
 def load_or_exit(spec: str, as_json: bool) -> Spec:
-    """Load SPEC (a file, '-', a zoo name or the spec's text: :func:`cnncalc.source.classify`
+    """Load SPEC (a file, '-', a zoo name or the spec's text: :func:`cnncalc.spec.source.classify`
     decides, once), or report why it cannot be read or parsed (stderr; JSON too) and exit 2."""
     origin = source.classify(spec)
     try:
@@ -317,7 +320,7 @@ def emit(report: Report, fmt: str, depth: int | None) -> None:
     elif fmt == "markdown":
         echo(formats.to_markdown(report, depth), nl=False)
     else:
-        from . import render
+        from .output import render
         shown = any(r.verified is not None for r in report.layers)
         show(render.summary(report, depth, show_verified=shown))
 
@@ -366,7 +369,7 @@ def export(spec: str, target: str, mode: Mode | None) -> None:
     if target == "json":
         echo_json(report)
     else:
-        from .export import to_pytorch
+        from .output.export import to_pytorch
         echo(to_pytorch(report), nl=False)
 
 
@@ -384,7 +387,7 @@ def layers() -> None:
             for a in arguments(kind))
         doc = (kind.__doc__ or "").strip().splitlines()[0]
         rows.append((kind.name, [n for n in names if n != kind.name], args, kind.formula, doc))
-    from . import render
+    from .output import render
     show(render.catalog_table(rows))
 
 
@@ -404,7 +407,7 @@ def zoo_command(fmt: str) -> None:
             "non_trainable": r.totals.non_trainable, "macs": r.totals.macs,
             "output": list(r.totals.output_shape or ())} for n, r in rows], ascii_only()))
         return
-    from . import render
+    from .output import render
     show(render.grid(
         [("Name", "<"), ("Input", "<"), ("Params", ">"), ("MACs", ">"), ("Description", "<")],
         [[n, format_shape(r.input_shape), f"{r.totals.params:,}",
@@ -477,7 +480,7 @@ def check(files: tuple[str, ...], fmt: str, mode: Mode | None, select: tuple[str
             for p in problems:
                 echo(formats.github_annotation(name, p))
     else:
-        from . import render
+        from .output import render
         for name, problems in results:
             for p in problems:
                 show(render.check_line(formats.clean(name), formats.clean_problem(p)))
@@ -491,6 +494,6 @@ def rules() -> None:
     """Every problem code: name, severity in each mode, what it means, an example."""
     rows = [[r.code, r.name, " / ".join(str(r.severity[m] or "—") for m in MODES), r.summary,
              r.example] for r in RULES.values()]
-    from . import render
+    from .output import render
     show(render.grid([("Code", "<"), ("Name", "<"), ("default/strict/lenient", "<"),
                                 ("Meaning", "<"), ("Example", "<")], rows))

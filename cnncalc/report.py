@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .build import Spec
 from .diagnostics import Location, Mode, Problem, Severity
 from .layers import Node
 from .shapes import Shape
+from .spec.build import Spec
 
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1, "uint8": 1}
 """Bytes per element of each ``--dtype``."""

@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 
 import cnncalc
 from cnncalc.api import analyze_spec
-from cnncalc.build import Spec
 from cnncalc.diagnostics import Fix, Problem, Severity
 from cnncalc.fixes import substitute
 from cnncalc.layers import Block, Node, Repeat
-from cnncalc.parse import read_spec
 from cnncalc.report import Report
+from cnncalc.spec.build import Spec
+from cnncalc.spec.parse import read_spec
 
 ZOO = Path(cnncalc.__file__).parent / "zoo"
 

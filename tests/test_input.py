@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnncalc
-from cnncalc import source
 from cnncalc.cli import main
 from cnncalc.diagnostics import SpecSyntaxError
-from cnncalc.source import MAX_SPEC_BYTES
+from cnncalc.spec import source
+from cnncalc.spec.source import MAX_SPEC_BYTES
 
 FAST = settings(max_examples=40, deadline=None, derandomize=True)
 
@@ -346,7 +346,7 @@ def test_generated_bombs_stop_at_the_budget(levels: int, fan: int, where: str, l
     import time
     import tracemalloc
 
-    from cnncalc import yamlspec
+    from cnncalc.spec import yamlspec
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(yamlspec, "MAX_NODES", 5_000)
         patch.setattr(yamlspec, "MAX_TEXT", 50_000)

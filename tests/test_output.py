@@ -29,11 +29,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnncalc
-from cnncalc import formats
 from cnncalc.cli import main, selected
 from cnncalc.diagnostics import RULES, filterable
-from cnncalc.export import to_pytorch
 from cnncalc.layers import py_float
+from cnncalc.output import formats
+from cnncalc.output.export import to_pytorch
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True)
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,23 +1,23 @@
 """Text to a typed spec: the one-line or YAML reader, then the builder.
 
 What a CLI argument *is* (text, path, stdin, zoo name) is decided by
-:func:`cnncalc.source.classify`; this module turns what was read into a
-:class:`~cnncalc.build.Spec`.
+:func:`cnncalc.spec.source.classify`; this module turns what was read into a
+:class:`~cnncalc.spec.build.Spec`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..diagnostics import Location, SpecSyntaxError, syntax_error
 from . import oneline
 from .build import Spec, build
-from .diagnostics import Location, SpecSyntaxError, syntax_error
 from .source import MAX_SPEC_BYTES, Source, from_text, read_path
 
 
 def read_spec(source: str | Path | Source) -> tuple[Spec, str]:
     """Parse a spec from text (one-line or YAML), a path, or a :class:`Source`; returns it
-    with its text. What a CLI argument is, is decided by :func:`cnncalc.source.classify`."""
+    with its text. What a CLI argument is, is decided by :func:`cnncalc.spec.source.classify`."""
     if isinstance(source, Source):
         src = source
     elif isinstance(source, Path):

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from .diagnostics import Problem, Severity
+from ..diagnostics import Problem, Severity
+from ..report import Report
+from ..shapes import format_shape
 from .formats import clean, count, human, label, mb, pair, row_problems, visible
-from .report import Report
-from .shapes import format_shape
 
 if TYPE_CHECKING:
     from rich.text import Text as RichText

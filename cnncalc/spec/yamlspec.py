@@ -13,7 +13,7 @@ import re
 
 import yaml
 
-from .diagnostics import Location, syntax_error
+from ..diagnostics import Location, syntax_error
 from .oneline import MAX_DEPTH, parse_chain
 from .source import MAX_SPEC_BYTES
 from .syntax import Arg, Call, Item, RawGroup, RawList, RawSpec, Scalar, Value, clip

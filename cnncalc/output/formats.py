@@ -15,11 +15,11 @@ from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
-from .diagnostics import Problem, Severity
-from .layers import Block
-from .report import LayerRow, Report
-from .shapes import format_shape
-from .values import fixed_text
+from ..diagnostics import Problem, Severity
+from ..layers import Block
+from ..report import LayerRow, Report
+from ..shapes import format_shape
+from ..values import fixed_text
 
 # --------------------------------------------------------------------------- untrusted text
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from . import values as v
-from .diagnostics import Finding, Location, Mode, Problem, Severity, syntax_error
-from .layers import GROUP, LAYERS, Argument, Block, Group, Layer, Node, Repeat, arguments
+from .. import values as v
+from ..diagnostics import Finding, Location, Mode, Problem, Severity, syntax_error
+from ..layers import GROUP, LAYERS, Argument, Block, Group, Layer, Node, Repeat, arguments
+from ..shapes import Shape
 from .oneline import parse_chain
-from .shapes import Shape
 from .syntax import Arg, Call, RawGroup, RawList, RawSpec, Scalar, Times, Value, clip
 
 EXPECT_CONVERTERS: dict[str, v.Converter] = {
