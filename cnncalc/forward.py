@@ -277,8 +277,6 @@ class Pass:
         self.rng = np.random.default_rng(SEED)
         self.block = (self.rng.standard_normal(BLOCK) * 0.05).astype(np.float32)
         self.index = 0
-        self.kernel_seconds = 0.0
-        """Time spent in forward kernels alone (weights excluded), for benchmarks."""
         self.verified: list[bool | None] = [None] * len(self.report.layers)
         self.problems: list[Problem] = []
 
@@ -327,16 +325,12 @@ class Pass:
                     y = self.group(g, y)
             else:
                 outs = [self.group(g, x) for g in node.groups()]
-                start = time.perf_counter()
                 y = node.merge(outs)
-                self.kernel_seconds += time.perf_counter() - start
                 del outs
         else:
             assert isinstance(node, Layer)  # a Node is a Block or a Layer
             w = self.weights(node.weight_shapes(tuple(int(n) for n in x.shape[1:])))
-            start = time.perf_counter()
             y = node.forward(x, w)
-            self.kernel_seconds += time.perf_counter() - start
             del w
             self.tick()
         self.expect(index, y)
