@@ -14,24 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnncalc
-from cnncalc.cli import main
 from cnncalc.diagnostics import SpecSyntaxError
 from cnncalc.spec import source
 from cnncalc.spec.source import MAX_SPEC_BYTES
 
+from .helpers import run
+
 FAST = settings(max_examples=40, deadline=None, derandomize=True)
-
-
-def run(*args: str, stdin: str | bytes | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), input=stdin, env={"NO_COLOR": "1"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def problem(spec: str) -> tuple[str, int | None, int | None]:
