@@ -198,7 +198,7 @@ def test_mistyped_option_is_not_told_about_double_dash(args: list[str]) -> None:
 
 def test_double_dash_passes_a_dash_spec(tmp_path: Path) -> None:
     code, _, err = run("--", "-> relu")
-    assert code == 2 and "S002 expected a layer, found '->'" in err
+    assert code == 2 and "S002 [error] expected a layer, found '->'" in err
     f = tmp_path / "-net.yaml"
     f.write_text("input: 8x8x3\nlayers: [relu]\n")
     os.chdir(tmp_path)
