@@ -49,18 +49,18 @@ class Walker:
         self.leaves = Counts()
         self.activation_bytes = 0
 
-    def group(self, group: Group, inp: Shape | None, rf: RF, prefix: str, depth: int
-              ) -> tuple[Shape | None, RF, Counts]:
+    def group(self, group: Group, inp: Shape | None, rf: RF, prefix: str, depth: int,
+              parent: int | None = None) -> tuple[Shape | None, RF, Counts]:
         total = Counts()
         for i, node in enumerate(group, 1):
-            inp, rf, counts = self.node(node, inp, rf, f"{prefix}{i}", depth)
+            inp, rf, counts = self.node(node, inp, rf, f"{prefix}{i}", depth, parent)
             total += counts
         return inp, rf, total
 
-    def node(self, node: Node, inp: Shape | None, rf: RF, path: str, depth: int
-             ) -> tuple[Shape | None, RF, Counts]:
+    def node(self, node: Node, inp: Shape | None, rf: RF, path: str, depth: int,
+             parent: int | None = None) -> tuple[Shape | None, RF, Counts]:
         if isinstance(node, Block):
-            return self.block(node, inp, rf, path, depth)
+            return self.block(node, inp, rf, path, depth, parent)
         assert isinstance(node, Layer)  # a Node is a Block or a Layer
         out: Shape | None = None
         counts = Counts()
@@ -92,11 +92,11 @@ class Walker:
             counts.weights if out else None, counts.biases if out else None,
             counts.non_trainable if out else None, counts.macs if out else None,
             (rf[0], rf[1]) if rf and out else None, (rf[2], rf[3]) if rf and out else None,
-            act, node.location, node=node))
+            act, node.location, node=node, parent=parent))
         return out, rf if out is not None else None, counts
 
-    def block(self, node: Block, inp: Shape | None, rf: RF, path: str, depth: int
-              ) -> tuple[Shape | None, RF, Counts]:
+    def block(self, node: Block, inp: Shape | None, rf: RF, path: str, depth: int,
+              parent: int | None = None) -> tuple[Shape | None, RF, Counts]:
         index = len(self.rows)
         self.rows.append(None)  # type: ignore[arg-type]  # filled in below, rows stay in order
         total = Counts()
@@ -104,13 +104,14 @@ class Walker:
         if node.chained:
             out = inp
             for r, group in enumerate(node.groups(), 1):
-                out, rf, counts = self.group(group, out, rf, f"{path}.{r}.", depth + 1)
+                out, rf, counts = self.group(group, out, rf, f"{path}.{r}.", depth + 1, index)
                 total += counts
         else:
             outs: list[Shape | None] = []
             rfs: list[RF] = []
             for n, group in enumerate(node.groups(), 1):
-                o, branch_rf, counts = self.group(group, inp, rf, f"{path}.{n}.", depth + 1)
+                o, branch_rf, counts = self.group(group, inp, rf, f"{path}.{n}.", depth + 1,
+                                                  index)
                 outs.append(o)
                 rfs.append(branch_rf)
                 total += counts
@@ -131,7 +132,8 @@ class Walker:
         self.rows[index] = LayerRow(
             path, depth, node.name, node.describe(), inp, out, total.weights, total.biases,
             total.non_trainable, total.macs, (rf[0], rf[1]) if rf else None,
-            (rf[2], rf[3]) if rf else None, act, node.location, is_block=True, node=node)
+            (rf[2], rf[3]) if rf else None, act, node.location, is_block=True, node=node,
+            parent=parent)
         return out, rf, total
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from .diagnostics import Location, Mode, Problem, Severity
@@ -40,6 +41,8 @@ class LayerRow:
     is_block: bool = False
     verified: bool | None = None
     node: Node | None = field(default=None, repr=False, compare=False)
+    parent: int | None = field(default=None, compare=False)
+    """Index in :attr:`Report.layers` of the block row holding this row (None at the top)."""
 
     @property
     def params(self) -> int | None:
@@ -112,6 +115,16 @@ class Report:
     @property
     def ok(self) -> bool:
         return not any(p.severity is Severity.ERROR for p in self.problems)
+
+    @cached_property
+    def children(self) -> tuple[tuple[int, ...], ...]:
+        """For each row, the indices of the rows directly inside it (a block's groups' rows,
+        in spec order); the tree the walker built, without reading paths."""
+        out: list[list[int]] = [[] for _ in self.layers]
+        for i, row in enumerate(self.layers):
+            if row.parent is not None:
+                out[row.parent].append(i)
+        return tuple(tuple(c) for c in out)
 
     @property
     def errors(self) -> list[Problem]:
