@@ -157,15 +157,26 @@ def walk(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "flo
                   batch, dtype, spec)
 
 
-def check_expectations(spec: Spec, totals: Totals) -> list[Finding]:
-    """The `expect:` block: exact values and budgets, each pointing at its own key."""
-    findings = []
-    actual: dict[str, int] = {
+def measured(totals: Totals) -> dict[str, int]:
+    """The number each countable ``expect:`` key (:data:`~cnncalc.spec.expect.EXPECT_KEYS`,
+    all but ``output``) is compared with.
+
+    >>> from cnncalc.spec.expect import EXPECT_KEYS
+    >>> sorted({"output", *measured(Totals(0, 0, 0, 0, 0, 0, None))}) == sorted(EXPECT_KEYS)
+    True
+    """
+    return {
         "params": totals.params, "non_trainable": totals.non_trainable, "macs": totals.macs,
         "flops": totals.flops, "max_params": totals.params, "max_macs": totals.macs,
         "max_flops": totals.flops, "max_memory": totals.param_bytes + totals.activation_bytes,
         "max_activation_bytes": totals.activation_bytes,
     }
+
+
+def check_expectations(spec: Spec, totals: Totals) -> list[Finding]:
+    """The `expect:` block: exact values and budgets, each pointing at its own key."""
+    findings = []
+    actual = measured(totals)
     for e in spec.expect:
         if e.key == "output":
             if totals.output_shape != e.value:
@@ -188,4 +199,4 @@ def check_expectations(spec: Spec, totals: Totals) -> list[Finding]:
     return findings
 
 
-__all__ = ["Walker", "check_expectations", "oversized", "walk"]
+__all__ = ["Walker", "check_expectations", "measured", "oversized", "walk"]
