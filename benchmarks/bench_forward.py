@@ -2,16 +2,18 @@
 
 Prints every figure (one run, best of a few repeats):
 - NumPy float32 matmul peak (GFLOP/s) measured in this run;
-- VGG-16 and ResNet-50 at 224×224×3, batch 1, through cnncalc's verification pass:
-  the whole pass (weights made layer by layer + kernels) and the kernels alone,
-  GFLOP/s (2·MACs / kernel time) and the ratio to the matmul peak;
-- torch's CPU forward of the same networks (same thread count, no_grad, eval) and the ratio;
+- VGG-16 and ResNet-50 at 224×224×3, batch 1, from the zoo through the public API
+  (``cnncalc.forward.verify_report`` on ``cnncalc.analyze``'s report): the whole pass
+  (weights made layer by layer + kernels), GFLOP/s (2·MACs / pass time) and the ratio to
+  the matmul peak;
+- torch's CPU forward of the same networks — built by ``exec``-ing cnncalc's own PyTorch
+  export of the zoo spec (same thread count, no_grad, eval) — and the ratio;
 - `cnncalc summary vgg16` (verification on) as a whole process: seconds and peak RSS;
 - contended: VGG-16's verification pass while a busy-loop process holds one core, with
   the pass's thread policy (cnncalc.forward.blas_threads), BLAS's default threads, and one
   thread (best of a few runs each). The policy should be close to the best of the two.
 
-Targets: VGG-16 ≥ 60 % of the matmul peak and ≤ 1.3× torch; ResNet-50 ≤ 2× torch;
+Targets: VGG-16's pass ≥ 60 % of the matmul peak and ≤ 1.3× torch; ResNet-50 ≤ 2× torch;
 `cnncalc summary vgg16` ≤ 1.0 s and ≤ 700 MB peak RSS.
 """
 
@@ -29,8 +31,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
-from cnncalc import analyze, zoo  # noqa: E402
-from cnncalc.forward import Pass  # noqa: E402
+from cnncalc import analyze, forward, zoo  # noqa: E402
+from cnncalc.output.export import to_pytorch  # noqa: E402
 
 REPEAT = 3
 
@@ -49,22 +51,18 @@ def _timed(fn: object) -> float:
     return time.perf_counter() - start
 
 
-def cnncalc_forward(name: str) -> tuple[float, float, int]:
-    """(whole pass seconds, kernel-only seconds, MACs), best of REPEAT."""
+def cnncalc_forward(name: str) -> tuple[float, int]:
+    """(whole pass seconds, MACs), best of REPEAT, through the public API."""
     path = zoo.path(name)
     assert path is not None
     report = analyze(path)
-    best_total = best_kernels = float("inf")
+    best = float("inf")
     for _ in range(REPEAT):
-        run = Pass(report, lambda: None)
-        x = run.rng.standard_normal((1, *report.input_shape), dtype=np.float32)
         start = time.perf_counter()
-        run.group(report.spec.layers, x)
-        total = time.perf_counter() - start
-        assert all(v is not False for v in run.verified), "shape mismatch"
-        best_total = min(best_total, total)
-        best_kernels = min(best_kernels, run.kernel_seconds)
-    return best_total, best_kernels, report.totals.macs
+        verified = forward.verify_report(report)
+        best = min(best, time.perf_counter() - start)
+        assert all(row.verified for row in verified.layers), "shape mismatch"
+    return best, report.totals.macs
 
 
 def torch_forward(name: str) -> float | None:
@@ -83,47 +81,13 @@ def torch_forward(name: str) -> float | None:
 
 
 def _torch_model(name: str, nn: object) -> object:
-    import torch
-    from torch import nn as tnn
-    if name == "vgg16":
-        layers: list[tnn.Module] = []
-        c = 3
-        for v in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-                  512, 512, 512, "M"):
-            if v == "M":
-                layers.append(tnn.MaxPool2d(2))
-            else:
-                layers += [tnn.Conv2d(c, int(v), 3, padding=1), tnn.ReLU(inplace=True)]
-                c = int(v)
-        return tnn.Sequential(*layers, tnn.AdaptiveAvgPool2d(7), tnn.Flatten(),
-                              tnn.Linear(25088, 4096), tnn.ReLU(True), tnn.Dropout(),
-                              tnn.Linear(4096, 4096), tnn.ReLU(True), tnn.Dropout(),
-                              tnn.Linear(4096, 1000))
-
-    class Bottleneck(tnn.Module):
-        def __init__(self, cin: int, width: int, stride: int) -> None:
-            super().__init__()
-            cout = width * 4
-            self.body = tnn.Sequential(
-                tnn.Conv2d(cin, width, 1, bias=False), tnn.BatchNorm2d(width), tnn.ReLU(True),
-                tnn.Conv2d(width, width, 3, stride, 1, bias=False), tnn.BatchNorm2d(width),
-                tnn.ReLU(True), tnn.Conv2d(width, cout, 1, bias=False), tnn.BatchNorm2d(cout))
-            self.short = tnn.Sequential(tnn.Conv2d(cin, cout, 1, stride, bias=False),
-                                        tnn.BatchNorm2d(cout)) if stride != 1 or cin != cout \
-                else tnn.Identity()
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.relu(self.body(x) + self.short(x))
-
-    blocks: list[tnn.Module] = [tnn.Conv2d(3, 64, 7, 2, 3, bias=False), tnn.BatchNorm2d(64),
-                                tnn.ReLU(True), tnn.MaxPool2d(3, 2, 1)]
-    cin = 64
-    for width, n, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
-        for i in range(n):
-            blocks.append(Bottleneck(cin, width, stride if i == 0 else 1))
-            cin = width * 4
-    return tnn.Sequential(*blocks, tnn.AdaptiveAvgPool2d(1), tnn.Flatten(),
-                          tnn.Linear(2048, 1000))
+    """The zoo network as torch modules: cnncalc's own PyTorch export, executed."""
+    import types
+    path = zoo.path(name)
+    assert path is not None
+    module = types.ModuleType(f"exported_{name}")
+    exec(compile(to_pytorch(analyze(path)), f"<{name}>", "exec"), module.__dict__)
+    return module.build()
 
 
 def whole_process(name: str) -> tuple[float, float]:
@@ -189,14 +153,13 @@ def main() -> None:
     print(f"cores {os.cpu_count()}, threads {threads}; numpy {np.__version__}")
     print(f"numpy float32 matmul peak: {peak:.1f} GFLOP/s")
     for name in ("vgg16", "resnet50"):
-        total, kernels, macs = cnncalc_forward(name)
-        gflops = 2 * macs / kernels / 1e9
-        print(f"{name}: cnncalc pass {total:.3f} s (kernels {kernels:.3f} s, weights made "
-              f"{total - kernels:.3f} s), {gflops:.1f} GFLOP/s = {gflops / peak:.0%} of matmul peak")
+        total, macs = cnncalc_forward(name)
+        gflops = 2 * macs / total / 1e9
+        print(f"{name}: cnncalc pass {total:.3f} s, {gflops:.1f} GFLOP/s = "
+              f"{gflops / peak:.0%} of matmul peak")
         t = torch_forward(name)
         if t is not None:
-            print(f"{name}: torch forward {t:.3f} s; cnncalc kernels / torch = {kernels / t:.2f}×, "
-                  f"whole pass / torch = {total / t:.2f}×")
+            print(f"{name}: torch forward {t:.3f} s; cnncalc pass / torch = {total / t:.2f}×")
     print(f"cnncalc summary vgg16 (verified), whole process: {seconds:.3f} s, "
           f"peak RSS {rss:.0f} MB")
     contended()

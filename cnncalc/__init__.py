@@ -5,7 +5,7 @@
 760
 """
 
-from .analysis import LayerRow, Report, Totals, analyze, validate
+from .api import analyze, validate
 from .diagnostics import (
     ArchitectureError,
     Location,
@@ -14,8 +14,8 @@ from .diagnostics import (
     SpecError,
     SpecSyntaxError,
 )
-
-__version__ = "0.1.0"
+from .report import LayerRow, Report, Totals
+from .version import __version__
 
 __all__ = [
     "ArchitectureError",

@@ -1,28 +1,28 @@
-"""The ``cnncalc`` command. It owns the consoles and the exit codes; nothing else prints.
+"""The ``cnncalc`` command: argv to a command that returns its exit status. Only the CLI
+prints, through :mod:`cnncalc.console` (colour, encodings, the progress bar);
+:mod:`cnncalc.api` does the work and :mod:`cnncalc.output` writes the text.
 
 Exit status: 0 valid (warnings and notes allowed), 1 the architecture has errors
-or a failed expectation, 2 usage, syntax or file errors.
+or a failed expectation, 2 usage, syntax or file errors. :meth:`DefaultGroup.invoke` is the
+one place a command's status becomes the process's.
 """
 
 from __future__ import annotations
 
-import codecs
-import io
-import os
 import re
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from . import __version__, formats, source, zoo
-from .analysis import DTYPES, Report, analyze_spec, parse_source
-from .build import Spec
+from . import zoo
+from .api import analyze_spec
+from .console import Bar, ascii_only, echo, echo_json, safe_streams, show
 from .diagnostics import (
     EXPECTATIONS,
-    MODES,
     RULES,
     Mode,
     Problem,
@@ -30,110 +30,19 @@ from .diagnostics import (
     SpecSyntaxError,
     filterable,
 )
-from .layers import LAYERS, Layer, arguments
-from .shapes import format_shape
+from .output import catalog, formats, render
+from .output.explain import explain as explained
+from .output.export import to_pytorch
+from .report import DTYPES, Report
+from .spec import source
+from .spec.build import Spec
+from .spec.parse import parse_source
 from .values import MAX_SIZE, byte_size
+from .version import __version__
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-if TYPE_CHECKING:
-    from .render import Styled
-
-
-def forced_colour() -> bool:
-    """FORCE_COLOR set to anything but empty, ``0`` or ``false`` (as rich, click and Node)."""
-    return os.environ.get("FORCE_COLOR", "").strip().lower() not in ("", "0", "false")
-
-
-def colour() -> bool:
-    """Whether the table and problems are coloured. Precedence: a non-empty ``NO_COLOR``
-    always wins (https://no-color.org); then a non-empty ``FORCE_COLOR`` (not ``0``/``false``)
-    colours even a pipe or ``TERM=dumb``; otherwise colour only on a terminal that is not dumb.
-    JSON, CSV and Markdown are never coloured."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    if forced_colour():
-        return True
-    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
-
-
-def show(text: Styled) -> None:
-    """Print a rendered text: through rich's console when colouring, else as plain text
-    (rich's console is never imported when the output goes to a pipe or a file)."""
-    if colour():
-        from rich.console import Console
-        Console(highlight=False, soft_wrap=True, force_terminal=True, no_color=False,
-                color_system="standard" if not sys.stdout.isatty() else "auto",
-                ).print(text.to_rich())
-    else:
-        echo(text.plain)
-
-
-FALLBACK = {"✓": "v", "✗": "x", "−": "-", "–": "-", "—": "-", "→": "->", "←": "<-", "×": "x",
-            "·": "*", "…": "...", "≥": ">=", "≤": "<=", "≠": "!=", "⌊": "floor(", "⌋": ")",
-            "⌈": "ceil(", "⌉": ")", "²": "^2", "γ": "gamma", "β": "beta", "α": "alpha",
-            "µ": "u", "’": "'", "‘": "'"}
-"""ASCII stand-ins for the symbols cnncalc itself prints, on a stream that cannot encode them."""
-
-
-def ascii_fallback(exc: UnicodeError) -> tuple[str, int]:
-    """Codec error handler ``cnncalc-ascii``: a character the output encoding (cp1252, ASCII,
-    Latin-1, ...) cannot carry becomes its ASCII stand-in, else a ``\\uXXXX`` escape (as JSON
-    writes it, so JSON stays valid; ``\\xff`` for an undecodable file-name byte). The output
-    never crashes on encoding."""
-    if not isinstance(exc, UnicodeEncodeError):
-        raise exc
-    out = []
-    for ch in exc.object[exc.start:exc.end]:
-        n = ord(ch)
-        if ch in FALLBACK:
-            out.append(FALLBACK[ch])
-        elif 0xDC80 <= n <= 0xDCFF:
-            out.append(f"\\x{n - 0xDC00:02x}")
-        elif n < 0x10000:
-            out.append(f"\\u{n:04x}")
-        else:  # a UTF-16 pair, as JSON writes it
-            n -= 0x10000
-            out.append(f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}")
-    return "".join(out), exc.end
-
-
-codecs.register_error("cnncalc-ascii", ascii_fallback)
-
-
-def safe_streams() -> None:
-    """Make stdout and stderr degrade instead of raising UnicodeEncodeError."""
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper):
-            try:
-                stream.reconfigure(errors="cnncalc-ascii")
-            except (ValueError, io.UnsupportedOperation):  # pragma: no cover - closed stream
-                pass
-
-
-def echo(text: str, err: bool = False, nl: bool = True) -> None:
-    """Write to stdout (stderr) in the stream's own encoding, degrading through the
-    ``cnncalc-ascii`` handler (``click.echo`` would switch an ASCII stream to UTF-8)."""
-    stream = sys.stderr if err else sys.stdout
-    stream.write(text + ("\n" if nl else ""))
-    stream.flush()
-
-
-def echo_json(report: Report) -> None:
-    """The report's JSON on stdout, written as it is encoded, so that a 100,000-row report
-    needs the memory of a few thousand rows at most."""
-    for piece in formats.json_chunks(report, ascii_only()):
-        echo(piece, nl=False)
-    echo("")
-
-
-def ascii_only() -> bool:
-    """JSON is written as pure ASCII (``\\u`` escapes) unless stdout is UTF-8."""
-    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("_", "-")
-    return encoding not in ("utf-8", "utf8", "utf-8-sig")
 
 
 class DefaultGroup(click.Group):
@@ -142,6 +51,15 @@ class DefaultGroup(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         safe_streams()
         return super().main(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command and exit with the status it returns (2 for a SPEC that cannot be
+        read or parsed: the problems were already shown)."""
+        try:
+            status = super().invoke(ctx)
+        except Unreadable:
+            status = EXIT_USAGE
+        ctx.exit(int(status or EXIT_OK))
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in (
@@ -169,7 +87,6 @@ class SpecCommand(click.Command):
 
 
 def shell_quote(text: str) -> str:
-    import shlex
     return shlex.quote(text if len(text) <= 60 else text[:57] + "...")
 
 
@@ -227,9 +144,14 @@ def mode_options(f: F) -> F:
     return f
 
 
-def load_or_exit(spec: str, as_json: bool) -> Spec:
-    """Load SPEC (a file, '-', a zoo name or the spec's text: :func:`cnncalc.source.classify`
-    decides, once), or report why it cannot be read or parsed (stderr; JSON too) and exit 2."""
+class Unreadable(Exception):
+    """SPEC could not be read or parsed; its problems are already shown (exit status 2)."""
+
+
+def load(spec: str, as_json: bool) -> Spec:
+    """Load SPEC (a file, '-', a zoo name or the spec's text: :func:`cnncalc.spec.source.classify`
+    decides, once), or show why it cannot be read or parsed (stderr; JSON too) and raise
+    :class:`Unreadable`."""
     origin = source.classify(spec)
     try:
         return parse_source(source.read(origin))
@@ -240,7 +162,7 @@ def load_or_exit(spec: str, as_json: bool) -> Spec:
             spec if origin.kind == "text" else None
         for p in exc.problems:
             echo(formats.syntax_problem(p, text, origin.name), err=True)
-        sys.exit(EXIT_USAGE)
+        raise Unreadable from exc
 
 
 @main.command(cls=SpecCommand)
@@ -262,7 +184,7 @@ def load_or_exit(spec: str, as_json: bool) -> Spec:
 @filter_options
 def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: int, dtype: str,
             max_memory: str, depth: int | None, select: tuple[str, ...],
-            ignore: tuple[str, ...]) -> None:
+            ignore: tuple[str, ...]) -> int:
     """Every layer's output volume, weights, biases, params, MACs and receptive field.
 
     SPEC is a one-line spec, a .yaml/.yml file, '-' for stdin, or a zoo name.
@@ -272,14 +194,14 @@ def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: 
         memory_limit = byte_size(max_memory)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-memory") from None
-    parsed = load_or_exit(spec, as_json=fmt == "json")
+    parsed = load(spec, as_json=fmt == "json")
     report = analyze_spec(parsed, mode, batch, dtype)
     if verify is not False and shapes_defined(report):
         report = verify_defined(report, memory_limit, progress=fmt == "table")
     report = replace(report, problems=tuple(
         p for p in report.problems if selected(p.code, select, ignore)))
     emit(report, fmt, depth)
-    sys.exit(EXIT_OK if report.ok else EXIT_INVALID)
+    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 def shapes_defined(report: Report) -> bool:
@@ -300,9 +222,9 @@ def verify_defined(report: Report, memory_limit: int, progress: bool) -> Report:
 
 
 def run_forward(report: Report, memory_limit: int, progress: bool) -> Report:
-    """The NumPy shape check (numpy is imported only here); a bar only on a terminal."""
-    from .forward import verify_report
-    return verify_report(report, memory_limit, progress=progress and sys.stderr.isatty())
+    """The NumPy shape check; a bar only on a terminal."""
+    from .forward import verify_report  # NumPy is imported only for the forward pass
+    return verify_report(report, memory_limit, Bar() if progress and sys.stderr.isatty() else None)
 
 
 def emit(report: Report, fmt: str, depth: int | None) -> None:
@@ -315,7 +237,6 @@ def emit(report: Report, fmt: str, depth: int | None) -> None:
     elif fmt == "markdown":
         echo(formats.to_markdown(report, depth), nl=False)
     else:
-        from . import render
         shown = any(r.verified is not None for r in report.layers)
         show(render.summary(report, depth, show_verified=shown))
 
@@ -323,27 +244,11 @@ def emit(report: Report, fmt: str, depth: int | None) -> None:
 @main.command(cls=SpecCommand)
 @click.argument("spec")
 @mode_options
-def explain(spec: str, mode: Mode | None) -> None:
+def explain(spec: str, mode: Mode | None) -> int:
     """Show the arithmetic behind every layer: (N − F + 2P)/S + 1, weights, MACs."""
-    report = formats.clean_report(analyze_spec(load_or_exit(spec, as_json=False), mode))
-    by_path = formats.row_problems(report)
-    lines = []
-    for row in report.layers:
-        indent = "  " * (row.depth - 1)
-        lines.append(f"{indent}{row.path}  {formats.elide(formats.label(row))}   "
-                     f"{format_shape(row.input_shape)} → {format_shape(row.output_shape)}")
-        if isinstance(row.node, Layer) and row.input_shape and row.output_shape:
-            lines += [f"{indent}      {line}" for line in row.node.explain(row.input_shape,
-                                                                           row.output_shape)]
-        elif row.is_block:
-            lines.append(f"{indent}      {type(row.node).formula if row.node else ''}")
-        lines += [f"{indent}      {p.severity.value} {p.code}: {p.message}"
-                  for p in by_path.get(row.path, [])]
-    t = report.totals
-    lines.append(f"total: {t.params:,} params, {t.non_trainable:,} non-trainable, "
-                 f"{t.macs:,} MACs, output {format_shape(t.output_shape)}")
-    echo("\n".join(lines))
-    sys.exit(EXIT_OK if report.ok else EXIT_INVALID)
+    report = formats.clean_report(analyze_spec(load(spec, as_json=False), mode))
+    echo(explained(report))
+    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 @main.command(cls=SpecCommand)
@@ -352,72 +257,41 @@ def explain(spec: str, mode: Mode | None) -> None:
               show_default=True, help="PyTorch source (build() returns the nn.Module), or "
               "the summary's JSON.")
 @mode_options
-def export(spec: str, target: str, mode: Mode | None) -> None:
+def export(spec: str, target: str, mode: Mode | None) -> int:
     """Write the architecture as PyTorch code (or JSON) on stdout."""
-    report = analyze_spec(load_or_exit(spec, as_json=target == "json"), mode)
+    report = analyze_spec(load(spec, as_json=target == "json"), mode)
     if not report.ok:
         if target == "json":
             echo_json(report)
         for p in report.errors:
             echo(formats.problem_line(spec, p), err=True)
-        sys.exit(EXIT_INVALID)
+        return EXIT_INVALID
     if target == "json":
         echo_json(report)
     else:
-        from .export import to_pytorch
         echo(to_pytorch(report), nl=False)
+    return EXIT_OK
 
 
 @main.command()
-def layers() -> None:
+def layers() -> int:
     """The layer catalog: every kind with its aliases, arguments and formula."""
-    seen: dict[type, list[str]] = {}
-    for name, kind in LAYERS.items():
-        seen.setdefault(kind, []).append(name)
-    rows = []
-    for kind, names in seen.items():
-        args = ", ".join(
-            a.name + (f"/{a.short}" if a.short else "")
-            + ("" if a.required else f"={render_default(a.default)}") + ("…" if a.variadic else "")
-            for a in arguments(kind))
-        doc = (kind.__doc__ or "").strip().splitlines()[0]
-        rows.append((kind.name, [n for n in names if n != kind.name], args, kind.formula, doc))
-    from . import render
-    show(render.catalog_table(rows))
+    show(render.catalog_table(catalog.layer_entries()))
+    return EXIT_OK
 
 
 @main.command("zoo")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-def zoo_command(fmt: str) -> None:
+def zoo_command(fmt: str) -> int:
     """The built-in architectures, with params and MACs (use a name as SPEC)."""
-    rows = []
-    for name in zoo.names():
-        report = analyze_spec(parse_source(source.read(source.Origin("zoo", name, name))))
-        rows.append((name, report))
+    reports = [(name, analyze_spec(parse_source(source.read(source.Origin("zoo", name, name)))))
+               for name in zoo.names()]
     if fmt == "json":
-        echo(formats.dumps([{
-            "name": n, "description": r.spec.description if r.spec else None,
-            "input": list(r.input_shape or ()), "params": r.totals.params,
-            "non_trainable": r.totals.non_trainable, "macs": r.totals.macs,
-            "output": list(r.totals.output_shape or ())} for n, r in rows], ascii_only()))
-        return
-    from . import render
-    show(render.grid(
-        [("Name", "<"), ("Input", "<"), ("Params", ">"), ("MACs", ">"), ("Description", "<")],
-        [[n, format_shape(r.input_shape), f"{r.totals.params:,}",
-          formats.human(r.totals.macs),
-          formats.clean(r.spec.description or "") if r.spec else ""]
-         for n, r in rows]))
-
-
-def render_default(value: Any) -> str:
-    from .values import format_value
-    if value is None:
-        return "kernel"
-    if value == ():
-        return "[]"
-    return format_value(value)
+        echo(catalog.zoo_json(reports, ascii_only()))
+        return EXIT_OK
+    show(render.grid(catalog.ZOO_HEADERS, catalog.zoo_rows(reports)))
+    return EXIT_OK
 
 
 def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
@@ -441,7 +315,7 @@ def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> boo
 @click.option("--max-memory", default="2GiB", show_default=True,
               help="Largest forward pass --verify may run.")
 def check(files: tuple[str, ...], fmt: str, mode: Mode | None, select: tuple[str, ...],
-          ignore: tuple[str, ...], verify: bool, max_memory: str) -> None:
+          ignore: tuple[str, ...], verify: bool, max_memory: str) -> int:
     """Check spec files, for pre-commit and CI: FILE:LINE:COL: CODE [severity] message.
 
     Every file is checked even when another is broken; files are never written.
@@ -467,28 +341,22 @@ def check(files: tuple[str, ...], fmt: str, mode: Mode | None, select: tuple[str
         results.append((name, list(report.problems)))
     results = [(n, [p for p in ps if selected(p.code, select, ignore)]) for n, ps in results]
     if fmt == "json":
-        echo(formats.dumps({"cnncalc": "1", "files": [
-            {"file": n, "ok": not any(p.severity is Severity.ERROR for p in ps),
-             "problems": [p.to_dict() for p in ps]} for n, ps in results]}, ascii_only()))
+        echo(catalog.check_json(results, ascii_only()))
     elif fmt == "github":
         for name, problems in results:
             for p in problems:
                 echo(formats.github_annotation(name, p))
     else:
-        from . import render
         for name, problems in results:
             for p in problems:
                 show(render.check_line(formats.clean(name), formats.clean_problem(p)))
         show(render.check_summary(results))
     errors = any(p.severity is Severity.ERROR for _, ps in results for p in ps)
-    sys.exit(EXIT_USAGE if unreadable else EXIT_INVALID if errors else EXIT_OK)
+    return EXIT_USAGE if unreadable else EXIT_INVALID if errors else EXIT_OK
 
 
 @main.command()
-def rules() -> None:
+def rules() -> int:
     """Every problem code: name, severity in each mode, what it means, an example."""
-    rows = [[r.code, r.name, " / ".join(str(r.severity[m] or "—") for m in MODES), r.summary,
-             r.example] for r in RULES.values()]
-    from . import render
-    show(render.grid([("Code", "<"), ("Name", "<"), ("default/strict/lenient", "<"),
-                                ("Meaning", "<"), ("Example", "<")], rows))
+    show(render.grid(catalog.RULES_HEADERS, catalog.rules_rows()))
+    return EXIT_OK

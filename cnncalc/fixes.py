@@ -2,7 +2,7 @@
 
 Checks and lints attach :class:`~cnncalc.diagnostics.Fix` records to their findings: the
 node they replace (by identity) and the replacement, or an input size. The driver
-(:func:`cnncalc.analysis.analyze_spec`) calls :func:`verify_fixes` on the finished
+(:func:`cnncalc.api.analyze_spec`) calls :func:`verify_fixes` on the finished
 report; it keeps a fix's text only when the fix is *clean*:
 
 A fix for a problem with code ``c`` at path ``P`` is **clean** when, with the fix
@@ -41,9 +41,9 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .analysis import LayerRow, Report
 from .diagnostics import Fix, Mode, Problem, Severity, resolve, without_fixes
 from .layers import GROUP, Block, Layer, Node, Repeat, arguments
+from .report import LayerRow, Report
 from .shapes import Shape
 
 if TYPE_CHECKING:

@@ -39,11 +39,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from . import kernels
-from .analysis import LayerRow, Report, with_verified
 from .diagnostics import Problem, Severity
 from .layers import (
     FC,
@@ -68,6 +68,7 @@ from .layers import (
     Tanh,
     Upsample,
 )
+from .report import LayerRow, Report, with_verified
 from .shapes import Shape, elements, format_shape
 
 Array = np.ndarray
@@ -276,8 +277,6 @@ class Pass:
         self.rng = np.random.default_rng(SEED)
         self.block = (self.rng.standard_normal(BLOCK) * 0.05).astype(np.float32)
         self.index = 0
-        self.kernel_seconds = 0.0
-        """Time spent in forward kernels alone (weights excluded), for benchmarks."""
         self.verified: list[bool | None] = [None] * len(self.report.layers)
         self.problems: list[Problem] = []
 
@@ -326,16 +325,12 @@ class Pass:
                     y = self.group(g, y)
             else:
                 outs = [self.group(g, x) for g in node.groups()]
-                start = time.perf_counter()
                 y = node.merge(outs)
-                self.kernel_seconds += time.perf_counter() - start
                 del outs
         else:
             assert isinstance(node, Layer)  # a Node is a Block or a Layer
             w = self.weights(node.weight_shapes(tuple(int(n) for n in x.shape[1:])))
-            start = time.perf_counter()
             y = node.forward(x, w)
-            self.kernel_seconds += time.perf_counter() - start
             del w
             self.tick()
         self.expect(index, y)
@@ -369,11 +364,21 @@ def _skipped(report: Report, why: str, row: LayerRow | None, fixes: tuple[str, .
 _MEMORY_FIXES = ("raise --max-memory (max_memory=) to run it, or lower --batch",)
 
 
-def verify_report(report: Report, max_memory: int | None = None, progress: bool = False
-                  ) -> Report:
+class Progress(Protocol):
+    """What the pass reports its progress to (the CLI's bar): ``start`` with the number of
+    layers, ``advance`` after each, ``stop`` at the end."""
+
+    def start(self, total: int) -> None: ...
+    def advance(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def verify_report(report: Report, max_memory: int | None = None,
+                  progress: Progress | None = None) -> Report:
     """Run the forward pass when it fits ``max_memory`` (default `DEFAULT_MAX_MEMORY`)
     and `MAX_WORK`; set every row's ``verified``. Never raises: running out of memory or
-    time is a V002 note, anything else going wrong a V001 error."""
+    time is a V002 note, anything else going wrong a V001 error. ``progress`` hears about a
+    pass longer than about a second."""
     if not report.ok or report.input_shape is None:
         return report
     budget = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
@@ -390,8 +395,9 @@ def verify_report(report: Report, max_memory: int | None = None, progress: bool 
                         f"check should ({MAX_WORK / 1e9:.0f} s)", need.work_row,
                         ("verify a smaller input size or batch, or pass --no-verify",))
     leaves = sum(not r.is_block for r in report.layers)
-    # A bar only for passes longer than about a second.
-    bar = _Bar(leaves) if progress and need.work > 1e9 else None
+    bar = progress if need.work > 1e9 else None  # only passes longer than about a second
+    if bar is not None:
+        bar.start(leaves)
     run = Pass(report, bar.advance if bar else (lambda: None))
     layers = report.spec.layers if report.spec else ()
     try:
@@ -415,19 +421,4 @@ def verify_report(report: Report, max_memory: int | None = None, progress: bool 
     return with_verified(report, run.verified, run.problems)
 
 
-class _Bar:
-    def __init__(self, total: int) -> None:
-        from rich.console import Console
-        from rich.progress import Progress
-        self.progress = Progress(console=Console(stderr=True), transient=True)
-        self.task = self.progress.add_task("forward pass", total=total)
-        self.progress.start()
-
-    def advance(self) -> None:
-        self.progress.advance(self.task)
-
-    def stop(self) -> None:
-        self.progress.stop()
-
-
-__all__: Sequence[str] = ["DEFAULT_MAX_MEMORY", "estimate_peak_bytes", "plan", "verify_report"]
+__all__: Sequence[str] = ["DEFAULT_MAX_MEMORY", "Progress", "estimate_peak_bytes", "plan", "verify_report"]

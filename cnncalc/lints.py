@@ -36,7 +36,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Literal
 
-from .analysis import LayerRow, Report
 from .diagnostics import Finding, Fix, Problem, resolve
 from .layers import (
     ELU,
@@ -70,6 +69,7 @@ from .layers import (
     Windowed,
     describe_group,
 )
+from .report import LayerRow, Report
 from .shapes import Shape, elements, format_shape, is_volume
 from .values import Padding, percent
 

@@ -18,12 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnncalc
-from cnncalc import Report, SpecSyntaxError, formats, render
-from cnncalc.analysis import LayerRow
-from cnncalc.build import MAX_ROWS
-from cnncalc.export import to_pytorch
+from cnncalc import Report, SpecSyntaxError
 from cnncalc.layers import GROUP, LAYERS, Layer, arguments, common_divisors, widest_adaptive_window
 from cnncalc.lints import LINTS, Flow, Where, largest_full_stride, unread_per_stride
+from cnncalc.output import formats, render
+from cnncalc.output.export import to_pytorch
+from cnncalc.report import LayerRow
+from cnncalc.spec.build import MAX_ROWS
 from cnncalc.values import (
     MAX_COUNT,
     MAX_REPEAT,

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cnncalc.cli import main
+from .helpers import run as cli
 
 VALID = "name: ok\ninput: 32x32x4\nlayers:\n  - conv(16, 5, p=2)\n  - relu\n  - maxpool(2)\n"
 BROKEN = "name: broken\ninput: 28x28x1\nlayers:\n  - conv(32, 3)\n  - maxpool(2)\n" \
@@ -29,8 +28,9 @@ def files(tmp_path: Path) -> dict[str, str]:
 
 
 def run(*args: str) -> tuple[int, str]:
-    res = CliRunner().invoke(main, ["check", *args], env={"NO_COLOR": "1"})
-    return res.exit_code, res.stdout
+    """``cnncalc check ARGS``: (exit status, stdout)."""
+    code, out, _ = cli("check", *args)
+    return code, out
 
 
 def test_valid_file_passes(files: dict[str, str]) -> None:

@@ -9,28 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cnncalc.cli import main
+from .helpers import golden, run
 
-GOLDEN = Path(__file__).parent / "golden"
 LECTURE = "32x32x3 -> conv(10, 5, p=2) -> relu -> maxpool(2) -> fc(10)"
 MNIST = ("28x28x1 -> conv(32,3) -> relu -> maxpool(2) -> conv(64,3) -> relu -> maxpool(2)"
          " -> flatten -> dropout -> fc(10)")
-
-
-def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), input=stdin, env={"NO_COLOR": "1"})
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(("args", "name"), [

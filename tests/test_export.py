@@ -15,7 +15,7 @@ from torch import nn
 import cnncalc
 from cnncalc import zoo
 from cnncalc.cli import main
-from cnncalc.export import to_pytorch
+from cnncalc.output.export import to_pytorch
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "torchvision.json").read_text())["models"]
 NAMES = {"cs231n": "cs231n_conv_example"}

@@ -19,11 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnncalc
-from cnncalc.analysis import Report, analyze_spec, read_spec
-from cnncalc.build import Spec
+from cnncalc.api import analyze_spec
 from cnncalc.diagnostics import Fix, Problem, Severity
 from cnncalc.fixes import substitute
 from cnncalc.layers import Block, Node, Repeat
+from cnncalc.report import Report
+from cnncalc.spec.build import Spec
+from cnncalc.spec.parse import read_spec
 
 ZOO = Path(cnncalc.__file__).parent / "zoo"
 

@@ -14,24 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnncalc
-from cnncalc import source
-from cnncalc.cli import main
 from cnncalc.diagnostics import SpecSyntaxError
-from cnncalc.source import MAX_SPEC_BYTES
+from cnncalc.spec import source
+from cnncalc.spec.source import MAX_SPEC_BYTES
+
+from .helpers import run
 
 FAST = settings(max_examples=40, deadline=None, derandomize=True)
-
-
-def run(*args: str, stdin: str | bytes | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), input=stdin, env={"NO_COLOR": "1"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def problem(spec: str) -> tuple[str, int | None, int | None]:
@@ -205,7 +198,7 @@ def test_mistyped_option_is_not_told_about_double_dash(args: list[str]) -> None:
 
 def test_double_dash_passes_a_dash_spec(tmp_path: Path) -> None:
     code, _, err = run("--", "-> relu")
-    assert code == 2 and "S002 expected a layer, found '->'" in err
+    assert code == 2 and "S002 [error] expected a layer, found '->'" in err
     f = tmp_path / "-net.yaml"
     f.write_text("input: 8x8x3\nlayers: [relu]\n")
     os.chdir(tmp_path)
@@ -346,7 +339,7 @@ def test_generated_bombs_stop_at_the_budget(levels: int, fan: int, where: str, l
     import time
     import tracemalloc
 
-    from cnncalc import yamlspec
+    from cnncalc.spec import yamlspec
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(yamlspec, "MAX_NODES", 5_000)
         patch.setattr(yamlspec, "MAX_TEXT", 50_000)

@@ -7,7 +7,7 @@ import pytest
 import cnncalc
 from cnncalc.diagnostics import Severity
 
-from .conftest import codes, leaf
+from .helpers import codes, leaf
 
 
 @pytest.mark.parametrize(("stride", "out"), [(1, 5), (2, 3)])

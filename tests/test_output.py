@@ -24,16 +24,17 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnncalc
-from cnncalc import formats
-from cnncalc.cli import main, selected
+from cnncalc.cli import selected
 from cnncalc.diagnostics import RULES, filterable
-from cnncalc.export import to_pytorch
 from cnncalc.layers import py_float
+from cnncalc.output import formats
+from cnncalc.output.export import to_pytorch
+
+from .helpers import run
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True)
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,14 +45,6 @@ CONTROL = st.lists(st.sampled_from(
     ['"', "'", "\\", "\n", "\r", "\t", "\x1b", "\x00", "\x7f", "\x9b", "\u202e", "\u2066",
      "\u2028", "{", "}", "#", "%", ",", ":", "a", "é", "→", '"""', "'''"]), min_size=1,
     max_size=20).map("".join)
-
-
-def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None
-        ) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), input=stdin, env=env or {"NO_COLOR": "1"})
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def spec_yaml(name: str, description: str | None = None,

@@ -7,7 +7,7 @@ import pytest
 import cnncalc
 from cnncalc import SpecSyntaxError
 
-from .conftest import codes
+from .helpers import codes
 
 
 def where(spec: str) -> tuple[int, int, str]:

@@ -14,6 +14,8 @@ import cnncalc
 from cnncalc import zoo
 from cnncalc.cli import main
 
+from .helpers import golden, run
+
 # Measured with PyTorch/torchvision (copied from shared/reference/torchvision.json).
 REFERENCE = json.loads((Path(__file__).parent / "data" / "torchvision.json").read_text())["models"]
 NAMES = {"cs231n": "cs231n_conv_example"}
@@ -110,6 +112,5 @@ def test_depth_folds_blocks_and_rows_still_add_up() -> None:
 
 
 def test_golden_resnet18(tmp_path: Path) -> None:
-    from .test_cli import golden, run
     golden("resnet18_depth1.txt", run("resnet18", "--depth", "1", "--no-verify")[1])
     golden("resnet18.json", run("resnet18", "--format", "json", "--no-verify")[1])

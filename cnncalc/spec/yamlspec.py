@@ -13,7 +13,8 @@ import re
 
 import yaml
 
-from .diagnostics import Location, syntax_error
+from ..diagnostics import Location, syntax_error
+from .expect import EXPECT_KEYS
 from .oneline import MAX_DEPTH, parse_chain
 from .source import MAX_SPEC_BYTES
 from .syntax import Arg, Call, Item, RawGroup, RawList, RawSpec, Scalar, Value, clip
@@ -29,8 +30,6 @@ MAX_TEXT = MAX_SPEC_BYTES
 one-line spec may hold."""
 
 TOP_KEYS = ("name", "description", "input", "mode", "layers", "expect")
-EXPECT_KEYS = ("output", "params", "non_trainable", "macs", "flops", "max_params", "max_macs",
-               "max_flops", "max_memory", "max_activation_bytes")
 
 
 def _at(node: yaml.Node) -> Location:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from .analysis import Report
-from .diagnostics import Problem, Severity
-from .formats import clean, count, human, label, mb, pair, row_problems, visible
-from .shapes import format_shape
+from ..diagnostics import Problem, Severity
+from ..report import Report
+from ..shapes import format_shape
+from .formats import clean, count, human, label, mb, pair, problem_where, row_problems, visible
 
 if TYPE_CHECKING:
     from rich.text import Text as RichText
@@ -210,13 +210,13 @@ def catalog_table(kinds: Iterable[tuple[str, list[str], str, str, str]]) -> Styl
 
 
 def check_line(filename: str, p: Problem) -> Styled:
-    """``net.yaml:6:5: G001 [error] (11 − 2 + 2·0)/2 + 1 = 5.5 is not an integer: …``"""
-    loc = f"{p.location.line}:{p.location.column}:" if p.location else "1:1:"
-    text = Styled(f"{clean(filename)}:{loc} ", "bold")
+    """``net.yaml:6:5: G001 [error] (11 − 2 + 2·0)/2 + 1 = 5.5 is not an integer: …``:
+    :func:`~cnncalc.output.formats.problem_line` with the first fix, coloured."""
+    text = Styled(problem_where(filename, p) + " ", "bold")
     text.append(p.code, STYLE[p.severity])
-    text.append(f" [{p.severity.value}] {p.message}")
+    text.append(f" [{p.severity.value}] {clean(p.message)}")
     if p.suggestions:
-        text.append(f" (fix: {p.suggestions[0]})", "dim")
+        text.append(f" (fix: {clean(p.suggestions[0])})", "dim")
     return text
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from . import __version__
-from .analysis import LayerRow, Report
+from ..layers import Block, Concat, Group, Layer, Node, Repeat, Residual
+from ..report import LayerRow, Report
+from ..shapes import format_shape
+from ..version import __version__
 from .formats import clean, clean_report
-from .layers import Block, Concat, Group, Layer, Node, Repeat, Residual
-from .shapes import format_shape
 
 DOC = """{title}
 {description}

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .diagnostics import Location, SpecSyntaxError, syntax_error
+from ..diagnostics import Location, SpecSyntaxError, syntax_error
 from .syntax import Arg, Call, Item, RawGroup, RawSpec, Scalar, Times, Value, clip
 
 MAX_DEPTH = 64

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .diagnostics import Location
+from ..diagnostics import Location
 
 
 def clip(text: str, width: int = 60) -> str:

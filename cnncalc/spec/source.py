@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from . import zoo
-from .diagnostics import Location, syntax_error
+from .. import zoo
+from ..diagnostics import Location, syntax_error
 from .syntax import clip
 
 MAX_SPEC_BYTES = 2**20
@@ -114,7 +114,7 @@ def _not_a_layer_nor_zoo(word: str) -> None:
     """``cnncalc resnet5``: a single word that is no layer is a mistyped zoo name or file."""
     import difflib
 
-    from .layers import LAYERS
+    from ..layers import LAYERS
     if word.lower() in LAYERS:
         return  # `cnncalc relu`: the one-line parser says the input volume is missing
     close = difflib.get_close_matches(word.lower().replace("-", "_"), zoo.names(), 3, 0.6)

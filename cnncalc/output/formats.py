@@ -15,11 +15,11 @@ from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
-from .analysis import LayerRow, Report
-from .diagnostics import Problem, Severity
-from .layers import Block
-from .shapes import format_shape
-from .values import fixed_text
+from ..diagnostics import Problem, Severity
+from ..layers import Block
+from ..report import LayerRow, Report
+from ..shapes import format_shape
+from ..values import fixed_text
 
 # --------------------------------------------------------------------------- untrusted text
 
@@ -206,8 +206,9 @@ def source_excerpt(source: str, p: Problem, width: int = 100) -> str:
 
 
 def syntax_problem(p: Problem, source: str | None, filename: str) -> str:
-    loc = f"{p.location.line}:{p.location.column}:" if p.location else ""
-    text = f"{clean(filename)}:{loc} {p.code} {clean(p.message)}"
+    """A spec that cannot be read or parsed: its :func:`problem_line`, then the spec line it
+    points at with a caret, then every suggested fix."""
+    text = problem_line(filename, p)
     if source is not None:
         excerpt = source_excerpt(source, p)
         if excerpt:
@@ -335,7 +336,23 @@ def github_annotation(filename: str, p: Problem) -> str:
     return f"::{level[p.severity]} {where},title={github_property(p.code)}::{github_data(message)}"
 
 
-def problem_line(filename: str, p: Problem) -> str:
-    """``FILE:LINE:COL: CODE [severity] message`` as plain text (spec text cleaned)."""
-    loc = f"{p.location.line}:{p.location.column}:" if p.location else "1:1:"
-    return f"{clean(filename)}:{loc} {p.code} [{p.severity.value}] {clean(p.message)}"
+def problem_where(filename: str, p: Problem) -> str:
+    """``FILE:LINE:COL:`` (``1:1`` when the problem points at no place in the file)."""
+    loc = f"{p.location.line}:{p.location.column}" if p.location else "1:1"
+    return f"{clean(filename)}:{loc}:"
+
+
+def problem_line(filename: str, p: Problem, first_fix: bool = False) -> str:
+    """``FILE:LINE:COL: CODE [severity] message`` as plain text (spec text cleaned): the one
+    way a problem in a file is named — by ``check``, by ``summary`` and ``explain`` for a spec
+    they cannot read, and by ``export`` for one it refuses (``render.check_line`` colours
+    the same text). ``first_fix`` appends `` (fix: …)`` with the first suggestion.
+
+    >>> p = Problem(Severity.ERROR, "S008", "no such file", "", None, ("check the path",))
+    >>> problem_line("net.yaml", p, first_fix=True)
+    'net.yaml:1:1: S008 [error] no such file (fix: check the path)'
+    """
+    text = f"{problem_where(filename, p)} {p.code} [{p.severity.value}] {clean(p.message)}"
+    if first_fix and p.suggestions:
+        text += f" (fix: {clean(p.suggestions[0])})"
+    return text

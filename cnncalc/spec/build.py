@@ -15,18 +15,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from . import values as v
-from .diagnostics import Finding, Location, Mode, Problem, Severity, syntax_error
-from .layers import GROUP, LAYERS, Argument, Block, Group, Layer, Node, Repeat, arguments
+from .. import values as v
+from ..diagnostics import MODES, Finding, Location, Mode, Problem, Severity, syntax_error
+from ..layers import GROUP, LAYERS, Argument, Block, Group, Layer, Node, Repeat, arguments
+from ..shapes import Shape
+from .expect import EXPECT_CONVERTERS
 from .oneline import parse_chain
-from .shapes import Shape
 from .syntax import Arg, Call, RawGroup, RawList, RawSpec, Scalar, Times, Value, clip
-
-EXPECT_CONVERTERS: dict[str, v.Converter] = {
-    "output": v.shape, "params": v.total, "non_trainable": v.total, "macs": v.total,
-    "flops": v.total, "max_params": v.total, "max_macs": v.total, "max_flops": v.total,
-    "max_memory": v.byte_size, "max_activation_bytes": v.byte_size,
-}
 
 
 @dataclass(frozen=True)
@@ -309,11 +304,11 @@ def build(raw: RawSpec) -> Spec:
     mode: Mode | None = None
     if raw.mode is not None:
         word = raw.mode.text.strip().lower()
-        if word in ("default", "strict", "lenient"):
-            mode = word  # type: ignore[assignment]
+        if word in MODES:
+            mode = word
         else:
-            problem("A006", f"mode '{clip(raw.mode.text)}' is not default, strict or lenient",
-                    raw.mode.location, "mode", tuple(_close(word, ["default", "strict", "lenient"])))
+            problem("A006", f"mode '{clip(raw.mode.text)}' is not {', '.join(MODES[:-1])} or "
+                    f"{MODES[-1]}", raw.mode.location, "mode", tuple(_close(word, list(MODES))))
     expect = []
     for key, (value, key_loc) in raw.expect.items():
         text = value.text if isinstance(value, Scalar) else raw_text(value)

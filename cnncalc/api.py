@@ -1,0 +1,76 @@
+"""The public entry points: :func:`analyze` and :func:`validate`.
+
+They run the stages in order — read and build the spec (:mod:`cnncalc.spec.parse`), walk it
+(:mod:`cnncalc.analysis`), lint the finished report (:mod:`cnncalc.lints`), keep only fixes
+that re-analyse cleanly (:mod:`cnncalc.fixes`), and on request the NumPy forward pass
+(:mod:`cnncalc.forward`). Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .analysis import walk
+from .diagnostics import MODES, ArchitectureError, Mode, Severity
+from .fixes import verify_fixes
+from .lints import lint
+from .report import DTYPES, Report
+from .spec.build import Spec
+from .spec.parse import read_spec
+from .values import MAX_SIZE
+
+
+def analyze_spec(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "float32"
+                 ) -> Report:
+    """Analyse a parsed spec: the walk, then (when it has no error) the lints; a fix cnncalc
+    would reject is never shown. No forward pass."""
+    report = walk(spec, mode, batch, dtype)
+    if report.ok:  # lints read whole reports, so they run on a finished one
+        report = replace(report, problems=(*report.problems, *lint(report)))
+    return verify_fixes(report)
+
+
+def analyze(spec: str | Path, mode: Mode | None = None, *, verify: bool = False, batch: int = 1,
+            dtype: str = "float32", max_memory: int | None = None) -> Report:
+    """Analyse a spec: one-line text, YAML text, or a path to a YAML file.
+
+    Raises only :class:`~cnncalc.SpecSyntaxError` (the spec cannot be read or parsed);
+    an invalid architecture is reported in ``report.problems`` with ``report.ok`` False.
+    ``verify`` runs the NumPy forward pass within ``max_memory`` bytes (default 2 GiB, as
+    the CLI); a pass that does not fit, would take too long or runs out of memory is a
+    V002 note.
+
+    >>> r = analyze("32x32x3 -> conv(10, 5, p=2)")
+    >>> r.ok, r.layers[0].output_shape, r.layers[0].params
+    (True, (32, 32, 10), 760)
+    """
+    if mode is not None and mode not in MODES:
+        raise ValueError(f"mode must be default, strict or lenient, not {mode!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    if not isinstance(batch, int) or not 1 <= batch <= MAX_SIZE:
+        raise ValueError(f"batch must be a whole number from 1 to {MAX_SIZE:,}, not {batch!r}")
+    parsed, _ = read_spec(spec)
+    report = analyze_spec(parsed, mode, batch, dtype)
+    if verify:
+        from .forward import verify_report  # NumPy is imported only for the forward pass
+        report = verify_report(report, max_memory)
+    return report
+
+
+def validate(spec: str | Path, mode: Mode | None = None, **options: Any) -> Report:
+    """Like :func:`analyze`, but raise :class:`~cnncalc.ArchitectureError` on any error.
+
+    The exception's ``.problems`` are all of the report's problems (errors first in spec
+    order, then warnings and notes) — the codes and locations ``cnncalc check`` prints.
+    """
+    report = analyze(spec, mode, **options)
+    if not report.ok:
+        rank = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
+        raise ArchitectureError(sorted(report.problems, key=lambda p: rank[p.severity]))
+    return report
+
+
+__all__ = ["analyze", "analyze_spec", "validate"]

@@ -1,0 +1,77 @@
+"""The listings that are not one report: the layer catalog, the zoo, the rules, and
+``check``'s JSON over many files. Rows and JSON text only; the CLI shows them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..diagnostics import MODES, RULES, Problem, Severity
+from ..layers import LAYERS, arguments
+from ..report import Report
+from ..shapes import format_shape
+from ..values import format_value
+from .formats import clean, dumps, human
+
+LayerEntry = tuple[str, list[str], str, str, str]
+"""A catalog row: name, aliases, arguments, formula, one-line description."""
+
+
+def default_text(value: Any) -> str:
+    """An argument's default as the catalog shows it."""
+    if value is None:
+        return "kernel"
+    if value == ():
+        return "[]"
+    return format_value(value)
+
+
+def layer_entries() -> list[LayerEntry]:
+    """One row per layer kind, with every name it is known by."""
+    seen: dict[type, list[str]] = {}
+    for name, kind in LAYERS.items():
+        seen.setdefault(kind, []).append(name)
+    rows = []
+    for kind, names in seen.items():
+        args = ", ".join(
+            a.name + (f"/{a.short}" if a.short else "")
+            + ("" if a.required else f"={default_text(a.default)}") + ("…" if a.variadic else "")
+            for a in arguments(kind))
+        doc = (kind.__doc__ or "").strip().splitlines()[0]
+        rows.append((kind.name, [n for n in names if n != kind.name], args, kind.formula, doc))
+    return rows
+
+
+ZOO_HEADERS = [("Name", "<"), ("Input", "<"), ("Params", ">"), ("MACs", ">"), ("Description", "<")]
+
+
+def zoo_rows(reports: Sequence[tuple[str, Report]]) -> list[list[str]]:
+    return [[n, format_shape(r.input_shape), f"{r.totals.params:,}", human(r.totals.macs),
+             clean(r.spec.description or "") if r.spec else ""] for n, r in reports]
+
+
+def zoo_json(reports: Sequence[tuple[str, Report]], ascii_only: bool) -> str:
+    return dumps([{
+        "name": n, "description": r.spec.description if r.spec else None,
+        "input": list(r.input_shape or ()), "params": r.totals.params,
+        "non_trainable": r.totals.non_trainable, "macs": r.totals.macs,
+        "output": list(r.totals.output_shape or ())} for n, r in reports], ascii_only)
+
+
+RULES_HEADERS = [("Code", "<"), ("Name", "<"), ("default/strict/lenient", "<"), ("Meaning", "<"),
+                 ("Example", "<")]
+
+
+def rules_rows() -> list[list[str]]:
+    return [[r.code, r.name, " / ".join(str(r.severity[m] or "—") for m in MODES), r.summary,
+             r.example] for r in RULES.values()]
+
+
+def check_json(results: Sequence[tuple[str, Sequence[Problem]]], ascii_only: bool) -> str:
+    """``check --format json``: every file with its problems."""
+    return dumps({"cnncalc": "1", "files": [
+        {"file": n, "ok": not any(p.severity is Severity.ERROR for p in ps),
+         "problems": [p.to_dict() for p in ps]} for n, ps in results]}, ascii_only)
+
+
+__all__ = ["check_json", "layer_entries", "rules_rows", "zoo_json", "zoo_rows"]

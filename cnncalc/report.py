@@ -1,0 +1,158 @@
+"""The records of an analysis: one row per layer or block, the totals, the report.
+
+Every later stage reads these: lints, fixes, the forward pass, the output formats. They
+import nothing but the spec they describe, so no stage needs another to see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+from .diagnostics import Location, Mode, Problem, Severity
+from .layers import Node
+from .shapes import Shape
+from .spec.build import Spec
+
+DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1, "uint8": 1}
+"""Bytes per element of each ``--dtype``."""
+
+
+@dataclass(frozen=True, slots=True)
+class LayerRow:
+    """One row of the report: a leaf layer, or a block carrying the totals of what it holds."""
+
+    path: str
+    depth: int
+    kind: str
+    spec: str
+    input_shape: Shape | None
+    output_shape: Shape | None
+    weights: int | None
+    biases: int | None
+    non_trainable: int | None
+    macs: int | None
+    receptive_field: tuple[int, int] | None
+    jump: tuple[int, int] | None
+    activation_bytes: int | None
+    location: Location | None
+    is_block: bool = False
+    verified: bool | None = None
+    node: Node | None = field(default=None, repr=False, compare=False)
+    parent: int | None = field(default=None, compare=False)
+    """Index in :attr:`Report.layers` of the block row holding this row (None at the top)."""
+
+    @property
+    def params(self) -> int | None:
+        return None if self.weights is None or self.biases is None else self.weights + self.biases
+
+    @property
+    def flops(self) -> int | None:
+        return None if self.macs is None else 2 * self.macs
+
+    def to_dict(self) -> dict[str, Any]:
+        def listed(t: tuple[int, ...] | None) -> list[int] | None:
+            return list(t) if t is not None else None
+        return {
+            "path": self.path, "depth": self.depth, "kind": self.kind, "spec": self.spec,
+            "input_shape": listed(self.input_shape), "output_shape": listed(self.output_shape),
+            "weights": self.weights, "biases": self.biases, "params": self.params,
+            "non_trainable": self.non_trainable, "macs": self.macs, "flops": self.flops,
+            "receptive_field": listed(self.receptive_field), "jump": listed(self.jump),
+            "activation_bytes": self.activation_bytes, "verified": self.verified,
+            "location": self.location.to_dict() if self.location else None,
+        }
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Whole-network figures; every leaf layer counted once.
+
+    ``activation_bytes`` is every tensor the network produces — each layer's output and each
+    residual sum or concatenation — × batch × dtype size. A repeat's output is its last
+    layer's (not counted twice); an identity branch (``[]``) produces nothing new.
+    """
+
+    weights: int
+    biases: int
+    non_trainable: int
+    macs: int
+    param_bytes: int
+    activation_bytes: int
+    output_shape: Shape | None
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "params": self.params, "weights": self.weights, "biases": self.biases,
+            "non_trainable": self.non_trainable, "macs": self.macs, "flops": self.flops,
+            "param_bytes": self.param_bytes, "activation_bytes": self.activation_bytes,
+            "output_shape": list(self.output_shape) if self.output_shape else None,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str | None
+    input_shape: Shape | None
+    mode: Mode
+    layers: tuple[LayerRow, ...]
+    totals: Totals
+    problems: tuple[Problem, ...]
+    batch: int = 1
+    dtype: str = "float32"
+    spec: Spec | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity is Severity.ERROR for p in self.problems)
+
+    @cached_property
+    def children(self) -> tuple[tuple[int, ...], ...]:
+        """For each row, the indices of the rows directly inside it (a block's groups' rows,
+        in spec order); the tree the walker built, without reading paths."""
+        out: list[list[int]] = [[] for _ in self.layers]
+        for i, row in enumerate(self.layers):
+            if row.parent is not None:
+                out[row.parent].append(i)
+        return tuple(tuple(c) for c in out)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+    def to_dict(self, rows: bool = True) -> dict[str, Any]:
+        """The JSON object of spec §7 (``rows=False``: ``layers`` left empty, for a writer
+        that streams them)."""
+        return {
+            "cnncalc": "1",
+            "name": self.name,
+            "description": self.spec.description if self.spec else None,
+            "input": {"shape": list(self.input_shape) if self.input_shape else None},
+            "mode": self.mode,
+            "batch": self.batch,
+            "dtype": self.dtype,
+            "ok": self.ok,
+            "layers": [row.to_dict() for row in self.layers] if rows else [],
+            "totals": self.totals.to_dict(),
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+def with_verified(report: Report, verified: Sequence[bool | None],
+                  extra: Sequence[Problem] = ()) -> Report:
+    """A copy of the report with each row's ``verified`` set (used by the forward pass)."""
+    rows = tuple(replace(r, verified=flag) for r, flag in zip(report.layers, verified, strict=True))
+    return replace(report, layers=rows, problems=(*report.problems, *extra))
+
+
+__all__ = ["DTYPES", "LayerRow", "Report", "Totals", "with_verified"]
