@@ -1,0 +1,141 @@
+"""Element-wise activations: same shape, no parameters (``prelu`` learns one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .. import values as v
+from ..shapes import Shape
+from .base import Array, Counts, Layer, arg, kernels, py_float
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ReLU(Layer):
+    """max(0, x): same shape, no parameters."""
+
+    name: ClassVar[str] = "relu"
+    torch_module: ClassVar[str] = "nn.ReLU()"
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.relu(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ReLU6(Layer):
+    """min(max(0, x), 6)."""
+
+    name: ClassVar[str] = "relu6"
+    torch_module: ClassVar[str] = "nn.ReLU6()"
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.relu6(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class LeakyReLU(Layer):
+    """x if x > 0 else slope·x."""
+
+    name: ClassVar[str] = "leakyrelu"
+    slope: float = arg(v.real, 0.01, positional=True)
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.leaky_relu(x, self.slope)
+
+    def torch(self, inp: Shape) -> str:
+        return f"nn.LeakyReLU({py_float(self.slope)})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class PReLU(Layer):
+    """x if x > 0 else a·x with one learned a.
+
+    >>> PReLU().counts((8, 8, 3), (8, 8, 3)).params
+    1
+    """
+
+    name: ClassVar[str] = "prelu"
+    torch_module: ClassVar[str] = "nn.PReLU()"
+    formula: ClassVar[str] = "same shape; 1 param"
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        return Counts(weights=1)
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        return {"a": (1,)}
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.prelu(x, w["a"])
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ELU(Layer):
+    """x if x > 0 else α·(eˣ − 1)."""
+
+    name: ClassVar[str] = "elu"
+    alpha: float = arg(v.real, 1.0, positional=True)
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.elu(x, self.alpha)
+
+    def torch(self, inp: Shape) -> str:
+        return f"nn.ELU({py_float(self.alpha)})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class GELU(Layer):
+    """x·Φ(x)."""
+
+    name: ClassVar[str] = "gelu"
+    torch_module: ClassVar[str] = "nn.GELU()"
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.gelu(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SiLU(Layer):
+    """x·σ(x) (swish)."""
+
+    name: ClassVar[str] = "silu"
+    torch_module: ClassVar[str] = "nn.SiLU()"
+    aliases: ClassVar[tuple[str, ...]] = ("swish",)
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.silu(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Sigmoid(Layer):
+    """1/(1 + e⁻ˣ)."""
+
+    name: ClassVar[str] = "sigmoid"
+    torch_module: ClassVar[str] = "nn.Sigmoid()"
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.sigmoid(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Tanh(Layer):
+    """tanh(x)."""
+
+    name: ClassVar[str] = "tanh"
+    torch_module: ClassVar[str] = "nn.Tanh()"
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.tanh(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class HardSwish(Layer):
+    """x·relu6(x + 3)/6."""
+
+    name: ClassVar[str] = "hardswish"
+    torch_module: ClassVar[str] = "nn.Hardswish()"
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.hardswish(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Softmax(Layer):
+    """eˣ/Σeˣ over the channels."""
+
+    name: ClassVar[str] = "softmax"
+    torch_module: ClassVar[str] = "nn.Softmax(dim=1)"
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.softmax(x)
