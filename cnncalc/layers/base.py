@@ -128,6 +128,8 @@ class Node:
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
     formula: ClassVar[str] = "same shape, no parameters"
+    chained: ClassVar[bool] = False
+    """A block whose groups run one after another (``repeat``)."""
 
     location: Any = field(default=None, kw_only=True, compare=False, repr=False)
     """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""
@@ -158,6 +160,17 @@ class Node:
             elif value != a.default:
                 parts.append(f"{a.short or a.name}={v.format_value(value)}")
         return f"{self.name}({', '.join(parts)})" if parts else self.name
+
+    def label(self) -> str:
+        """A short name for a table row (a block's full text can be long)."""
+        return self.name
+
+    def pytorch(self, inp: Shape, parts: Sequence[str],
+                sequence: Callable[[Sequence[str]], str]) -> str:
+        """This node's PyTorch module as Python source (``cnncalc export``): ``inp`` is its
+        input shape, ``parts`` the source of each of its groups (a block's), ``sequence`` writes an
+        ``nn.Sequential`` of modules."""
+        raise NotImplementedError
 
 
 Group = tuple[Node, ...]
@@ -209,20 +222,18 @@ class Layer(Node):
         """The equivalent PyTorch module, as Python source (``cnncalc export``)."""
         return self.torch_module
 
+    def pytorch(self, inp: Shape, parts: Sequence[str],
+                sequence: Callable[[Sequence[str]], str]) -> str:
+        return self.torch(inp)
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Block(Node):
     """Holds groups of layers. ``chained`` groups run one after another (``repeat``);
     otherwise every group gets the block's input and :meth:`join` combines them."""
 
-    chained: ClassVar[bool] = False
-
     def groups(self) -> Sequence[Group]:
         raise NotImplementedError
-
-    def label(self) -> str:
-        """A short name for a table row (the full text can be long)."""
-        return self.name
 
     def expanded_size(self, size_of: Callable[[Group], int]) -> int:
         """Rows this block's groups expand to (``size_of`` measures one group)."""

@@ -38,6 +38,10 @@ class Repeat(Block):
     def label(self) -> str:
         return f"repeat × {self.times}"
 
+    def pytorch(self, inp: Shape, parts: Sequence[str],
+                sequence: Callable[[Sequence[str]], str]) -> str:
+        return sequence(parts)
+
     def expanded_size(self, size_of: Callable[[Group], int]) -> int:
         return self.times * size_of(self.layers)  # without building the N-item list
 
@@ -73,6 +77,10 @@ class Residual(Block):
 
     def label(self) -> str:
         return "residual (projection shortcut)" if self.shortcut else "residual"
+
+    def pytorch(self, inp: Shape, parts: Sequence[str],
+                sequence: Callable[[Sequence[str]], str]) -> str:
+        return f"Residual({parts[0]}, {parts[1]})"  # the class is in the exported file's header
 
     def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
         body, shortcut = outs
@@ -124,6 +132,10 @@ class Concat(Block):
 
     def label(self) -> str:
         return f"concat ({len(self.branches)} branches)"
+
+    def pytorch(self, inp: Shape, parts: Sequence[str],
+                sequence: Callable[[Sequence[str]], str]) -> str:
+        return f"Concat({', '.join(parts)})"  # the class is in the exported file's header
 
     def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
         if all(len(o) == 1 for o in outs):
