@@ -39,9 +39,7 @@ from typing import Literal
 from .analysis import LayerRow, Report
 from .diagnostics import Finding, Fix, Problem, resolve
 from .layers import (
-    ELU,
     FC,
-    GELU,
     BatchNorm,
     Block,
     Concat,
@@ -51,21 +49,13 @@ from .layers import (
     Dropout,
     Flatten,
     GlobalAvgPool,
-    HardSwish,
-    Identity,
     Layer,
-    LeakyReLU,
     Node,
     Pad,
     Pool,
-    PReLU,
     ReLU,
-    ReLU6,
     Repeat,
-    Sigmoid,
-    SiLU,
     Softmax,
-    Tanh,
     Upsample,
     Windowed,
     describe_group,
@@ -75,17 +65,14 @@ from .values import Padding, percent
 
 Lint = Callable[[Report, "Flow"], Iterator[tuple[LayerRow | None, Finding]]]
 
-ACTIVATIONS = (ReLU, ReLU6, LeakyReLU, PReLU, ELU, GELU, SiLU, Sigmoid, Tanh, HardSwish)
-"""Element-wise nonlinearities (softmax, which normalises across channels, is apart)."""
+NO_NODE: Node = Layer()
+"""Stands in for a row without a node: every trait off, so it matches no rule."""
 
-WEIGHTED = (Conv, DepthwiseConv, Deconv, FC)
-"""Layers with a weight matrix or kernel of their own."""
 
-_RANGES: dict[type, tuple[str, float | None, float | None]] = {
-    ReLU: ("[0, ∞)", 0.0, None), ReLU6: ("[0, 6]", 0.0, 6.0), Sigmoid: ("(0, 1)", 0.0, 1.0),
-    Tanh: ("(−1, 1)", -1.0, 1.0),
-}
-"""Output range of the bounded activations: text, low, high."""
+def node_of(row: LayerRow) -> Node:
+    """The row's layer or block, for asking its traits."""
+    return row.node if row.node is not None else NO_NODE
+
 
 
 # --------------------------------------------------------------------------- the flow
@@ -162,10 +149,10 @@ class Flow:
         where, nxt = self.after(row)
         return nxt if where == "row" else None
 
-    def next_skipping(self, row: LayerRow, *kinds: type) -> LayerRow | None:
-        """Like :meth:`next`, stepping over layers of the given kinds."""
+    def next_skipping(self, row: LayerRow, skip: Callable[[Node], bool]) -> LayerRow | None:
+        """Like :meth:`next`, stepping over layers for which ``skip(layer)`` holds."""
         nxt = self.next(row)
-        while nxt is not None and isinstance(nxt.node, kinds) and not nxt.is_block:
+        while nxt is not None and not nxt.is_block and skip(node_of(nxt)):
             nxt = self.next(nxt)
         return nxt
 
@@ -179,7 +166,7 @@ class Flow:
         while answer is None:
             if where != "row" or nxt is None:
                 answer = where == "end"
-            elif nxt.is_block or isinstance(nxt.node, WEIGHTED):
+            elif nxt.is_block or node_of(nxt).weighted:
                 answer = False
             elif nxt.path in self._feeds:
                 answer = self._feeds[nxt.path]
@@ -357,7 +344,7 @@ def pinned_channels(report: Report, flow: Flow) -> set[str]:
             stack.pop()
         return memo[start]
 
-    return {row.path for row in leaves(report) if isinstance(row.node, WEIGHTED)
+    return {row.path for row in leaves(report) if node_of(row).weighted
             and solve(("out", row.path))}
 
 
@@ -482,7 +469,7 @@ def layer_after_softmax(report: Report, flow: Flow) -> Iterator[tuple[LayerRow |
         if not isinstance(row.node, Softmax):
             continue
         where, nxt = flow.after(row)
-        while where == "row" and nxt is not None and isinstance(nxt.node, Flatten | Identity):
+        while where == "row" and nxt is not None and node_of(nxt).reshapes_only:
             where, nxt = flow.after(nxt)  # reshaping the probabilities changes nothing
         if where == "end" or nxt is None:
             continue
@@ -498,7 +485,7 @@ def layer_after_softmax(report: Report, flow: Flow) -> Iterator[tuple[LayerRow |
         if isinstance(nxt.node, Dropout):
             why = (f"{nxt.spec} zeroes probabilities and scales the rest by "
                    f"1/(1 − {nxt.node.p:g}), so they no longer sum to 1")
-        elif isinstance(nxt.node, ACTIVATIONS):
+        elif node_of(nxt).activation:
             why = f"{nxt.spec} on probabilities in (0, 1) only distorts them"
         else:
             why = f"{nxt.spec} then works on probabilities instead of features"
@@ -527,7 +514,7 @@ def dominant_fc(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, F
         while volume is None and prev is not None and prev.input_shape is not None:
             if isinstance(prev.node, Flatten) and is_volume(prev.input_shape):
                 volume, flattener = prev.input_shape, prev
-            elif not isinstance(prev.node, (Dropout, Identity, *ACTIVATIONS)):
+            elif not (node_of(prev).inference_identity or node_of(prev).activation):
                 break
             prev = flow.before.get(prev.path)
         if volume is None or volume[0] * volume[1] == 1:
@@ -597,7 +584,8 @@ def bias_before_bn(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None
     """L007: a conv/fc bias that the batch norm right after cancels."""
     for row in leaves(report):
         node = row.node
-        if not isinstance(node, WEIGHTED) or not node.bias or not row.biases:
+        plain = node.without_bias() if isinstance(node, Layer) else None  # leaves hold layers
+        if plain is None or not node_of(row).weighted or not row.biases:
             continue
         nxt = flow.next(row)
         if nxt is None or not isinstance(nxt.node, BatchNorm):
@@ -606,7 +594,7 @@ def bias_before_bn(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None
             "L007", f"{row.spec} adds {row.biases:,} biases that the {nxt.spec} right after removes: "
             "batch norm subtracts each channel's mean, so a per-channel constant cannot "
             f"survive it ({row.biases:,} wasted parameters)",
-            fixes=(Fix(replace(node, bias=False).describe(), node, (replace(node, bias=False),)),))
+            fixes=(Fix(plain.describe(), node, (plain,)),))
 
 
 def excessive_dropout(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
@@ -693,22 +681,20 @@ def pool_skips_input(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | No
 def stacked_activations(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L011: two element-wise activations in a row."""
     for row in leaves(report):
-        first = row.node
-        if not isinstance(first, ACTIVATIONS):
+        first = node_of(row)
+        if not first.activation:
             continue
         nxt = flow.next(row)
-        if nxt is None or not isinstance(nxt.node, ACTIVATIONS):
+        if nxt is None or not node_of(nxt).activation:
             continue
-        second = nxt.node
-        non_negative = isinstance(first, ReLU | ReLU6 | Sigmoid)
-        if type(first) is type(second) and isinstance(first, ReLU | ReLU6):
+        second, rng = node_of(nxt), first.output_range
+        if type(first) is type(second) and first.idempotent:
             why = f"{first.name}({first.name}(x)) = {first.name}(x), the second changes nothing"
-        elif non_negative and isinstance(second, ReLU | LeakyReLU | PReLU | ELU):
+        elif rng is not None and rng.non_negative and second.identity_on_non_negative:
             why = (f"{nxt.spec} is the identity on {row.spec}'s non-negative output, "
                    "so it changes nothing")
         else:
-            rng = _RANGES.get(type(first))
-            seen = f" outputs in {rng[0]}" if rng else " output"
+            seen = f" outputs in {rng.text}" if rng else " output"
             why = f"{nxt.spec} only ever sees {row.spec}'s{seen}: keep one nonlinearity"
         yield nxt, Finding("L011", f"{row.spec} -> {nxt.spec}: two activations in a row; {why}",
                            (f"remove {nxt.spec} at {nxt.path}",
@@ -718,26 +704,24 @@ def stacked_activations(report: Report, flow: Flow) -> Iterator[tuple[LayerRow |
 def activation_before_softmax(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L012: an activation squashing the logits right before softmax."""
     for row in leaves(report):
-        node = row.node
-        if not isinstance(node, ACTIVATIONS):
+        node = node_of(row)
+        if not node.activation:
             continue
-        nxt = flow.next_skipping(row, Dropout, Identity)
+        nxt = flow.next_skipping(row, lambda n: n.inference_identity)
         if nxt is None or not isinstance(nxt.node, Softmax) or nxt.output_shape is None:
             continue
         n = nxt.output_shape[-1]
-        rng = _RANGES.get(type(node))
-        if rng is not None and rng[2] is not None and rng[1] is not None and n > 1:
-            low, high = rng[1], rng[2]
+        rng = node.output_range
+        if rng is not None and rng.high is not None and rng.low is not None and n > 1:
+            low, high = rng.low, rng.high
             top = math.exp(high) / (math.exp(high) + (n - 1) * math.exp(low))
-            why = (f"the logits are squashed into {rng[0]}, so over {n:,} classes softmax can "
+            why = (f"the logits are squashed into {rng.text}, so over {n:,} classes softmax can "
                    f"never give any class more than e^{high:g}/(e^{high:g} + {n - 1:,}·"
                    f"e^{low:g}) = {top:.3g}")
-        elif isinstance(node, ReLU | LeakyReLU | PReLU | ELU | GELU | SiLU | HardSwish):
-            what = "clipped to 0" if isinstance(node, ReLU | ReLU6) else "squashed towards 0"
+        else:  # unbounded above: negative logits lose their differences
+            what = "clipped to 0" if rng is not None and rng.low == 0 else "squashed towards 0"
             why = (f"negative logits are {what}, so the classes the network rules out all get "
                    "nearly the same probability and it cannot push them apart")
-        else:  # pragma: no cover - every activation is one of the above
-            why = "the logits are squashed"
         yield row, Finding(
             "L012", f"{row.spec} right before softmax: {why}",
             (f"remove {row.spec}: the layer before softmax should output raw logits",))
@@ -784,7 +768,7 @@ def linear_stack(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, 
         first = row.node
         if not isinstance(first, Conv | FC):
             continue
-        nxt = flow.next_skipping(row, Dropout, Flatten, Identity)
+        nxt = flow.next_skipping(row, lambda n: n.inference_identity or n.reshapes_only)
         if nxt is None or not isinstance(nxt.node, Conv | FC) or nxt.params is None:
             continue
         both = (row.params or 0) + nxt.params

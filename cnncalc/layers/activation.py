@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from .. import values as v
 from ..shapes import Shape
-from .base import Array, Counts, Layer, arg, kernels, py_float
+from .base import Array, Counts, Layer, OutputRange, arg, kernels, py_float
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -15,7 +15,12 @@ class ReLU(Layer):
     """max(0, x): same shape, no parameters."""
 
     name: ClassVar[str] = "relu"
+    activation: ClassVar[bool] = True
+    output_range: ClassVar[OutputRange | None] = OutputRange("[0, ∞)", 0.0, None)
+    idempotent: ClassVar[bool] = True
+    identity_on_non_negative: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.ReLU()"
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.relu(x)
 
@@ -25,7 +30,11 @@ class ReLU6(Layer):
     """min(max(0, x), 6)."""
 
     name: ClassVar[str] = "relu6"
+    activation: ClassVar[bool] = True
+    output_range: ClassVar[OutputRange | None] = OutputRange("[0, 6]", 0.0, 6.0)
+    idempotent: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.ReLU6()"
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.relu6(x)
 
@@ -35,6 +44,8 @@ class LeakyReLU(Layer):
     """x if x > 0 else slope·x."""
 
     name: ClassVar[str] = "leakyrelu"
+    activation: ClassVar[bool] = True
+    identity_on_non_negative: ClassVar[bool] = True
     slope: float = arg(v.real, 0.01, positional=True)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
@@ -53,6 +64,8 @@ class PReLU(Layer):
     """
 
     name: ClassVar[str] = "prelu"
+    activation: ClassVar[bool] = True
+    identity_on_non_negative: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.PReLU()"
     formula: ClassVar[str] = "same shape; 1 param"
 
@@ -71,6 +84,8 @@ class ELU(Layer):
     """x if x > 0 else α·(eˣ − 1)."""
 
     name: ClassVar[str] = "elu"
+    activation: ClassVar[bool] = True
+    identity_on_non_negative: ClassVar[bool] = True
     alpha: float = arg(v.real, 1.0, positional=True)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
@@ -85,7 +100,9 @@ class GELU(Layer):
     """x·Φ(x)."""
 
     name: ClassVar[str] = "gelu"
+    activation: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.GELU()"
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.gelu(x)
 
@@ -95,6 +112,7 @@ class SiLU(Layer):
     """x·σ(x) (swish)."""
 
     name: ClassVar[str] = "silu"
+    activation: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.SiLU()"
     aliases: ClassVar[tuple[str, ...]] = ("swish",)
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
@@ -106,7 +124,10 @@ class Sigmoid(Layer):
     """1/(1 + e⁻ˣ)."""
 
     name: ClassVar[str] = "sigmoid"
+    activation: ClassVar[bool] = True
+    output_range: ClassVar[OutputRange | None] = OutputRange("(0, 1)", 0.0, 1.0)
     torch_module: ClassVar[str] = "nn.Sigmoid()"
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.sigmoid(x)
 
@@ -116,7 +137,10 @@ class Tanh(Layer):
     """tanh(x)."""
 
     name: ClassVar[str] = "tanh"
+    activation: ClassVar[bool] = True
+    output_range: ClassVar[OutputRange | None] = OutputRange("(−1, 1)", -1.0, 1.0)
     torch_module: ClassVar[str] = "nn.Tanh()"
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.tanh(x)
 
@@ -126,7 +150,9 @@ class HardSwish(Layer):
     """x·relu6(x + 3)/6."""
 
     name: ClassVar[str] = "hardswish"
+    activation: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.Hardswish()"
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.hardswish(x)
 
@@ -137,5 +163,6 @@ class Softmax(Layer):
 
     name: ClassVar[str] = "softmax"
     torch_module: ClassVar[str] = "nn.Softmax(dim=1)"
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.softmax(x)

@@ -119,6 +119,19 @@ class Step:
 IDENTITY_STEP = Step()
 
 
+@dataclass(frozen=True, slots=True)
+class OutputRange:
+    """Where an activation's outputs lie: its text (``[0, 6]``) and bounds (None: unbounded)."""
+
+    text: str
+    low: float | None
+    high: float | None
+
+    @property
+    def non_negative(self) -> bool:
+        return self.low is not None and self.low >= 0
+
+
 # --------------------------------------------------------------------------- base classes
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -130,6 +143,25 @@ class Node:
     formula: ClassVar[str] = "same shape, no parameters"
     chained: ClassVar[bool] = False
     """A block whose groups run one after another (``repeat``)."""
+
+    # Traits: what lints ask of a kind instead of listing kinds.
+    codes: ClassVar[frozenset[str]] = frozenset()
+    """The problem codes this kind's own checks can raise (``tests/test_contracts.py``
+    checks them against its source and :data:`~cnncalc.diagnostics.RULES`)."""
+    activation: ClassVar[bool] = False
+    """An element-wise nonlinearity (softmax, which normalises across channels, is not)."""
+    weighted: ClassVar[bool] = False
+    """Has a weight matrix or kernel of its own (and a bias it may switch off)."""
+    output_range: ClassVar[OutputRange | None] = None
+    """Where a bounded activation's outputs lie."""
+    idempotent: ClassVar[bool] = False
+    """Applying it twice is applying it once (relu)."""
+    identity_on_non_negative: ClassVar[bool] = False
+    """Passes non-negative inputs through unchanged (relu, leakyrelu, ...)."""
+    inference_identity: ClassVar[bool] = False
+    """Passes its input through unchanged at inference (identity, dropout)."""
+    reshapes_only: ClassVar[bool] = False
+    """Keeps every value, at most changing the shape (identity, flatten)."""
 
     location: Any = field(default=None, kw_only=True, compare=False, repr=False)
     """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""
@@ -208,6 +240,12 @@ class Layer(Node):
         if out == inp and not c.params and not c.non_trainable:
             return ["same shape, no parameters"]
         return [f"output {format_shape(out)}", *count_lines(c)]
+
+    def without_bias(self) -> Layer | None:
+        """This layer with its bias switched off, when it has one that is on."""
+        if not getattr(self, "bias", False):
+            return None
+        return cast(Layer, dataclasses.replace(cast(Any, self), bias=False))
 
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
         """Shapes of the arrays the forward kernel needs (weights, biases, statistics)."""

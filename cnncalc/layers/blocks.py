@@ -67,6 +67,7 @@ class Residual(Block):
     """
 
     name: ClassVar[str] = "residual"
+    codes: ClassVar[frozenset[str]] = frozenset({"G007"})
     formula: ClassVar[str] = "body(x) + shortcut(x): shapes must match; params body + shortcut"
 
     body: Group = arg(GROUP, positional=True)
@@ -123,6 +124,7 @@ class Concat(Block):
     """
 
     name: ClassVar[str] = "concat"
+    codes: ClassVar[frozenset[str]] = frozenset({"G008"})
     formula: ClassVar[str] = "branches stacked along C: H×W must agree; params the sum"
 
     branches: tuple[Group, ...] = arg(GROUP, positional=True, variadic=True)

@@ -63,6 +63,8 @@ class Conv(Windowed):
     """
 
     name: ClassVar[str] = "conv"
+    weighted: ClassVar[bool] = True
+    codes: ClassVar[frozenset[str]] = frozenset({"G004", "G001", "G002", "G003", "G006", "G009"})
     aliases: ClassVar[tuple[str, ...]] = ("conv2d",)
     formula: ClassVar[str] = ("H'×W'×filters; H' = ⌊(H + 2p − d·(k−1) − 1)/s⌋ + 1; "
                               "params k_h·k_w·(C/g)·filters + filters")
@@ -122,6 +124,8 @@ class DepthwiseConv(Windowed):
     """
 
     name: ClassVar[str] = "dwconv"
+    weighted: ClassVar[bool] = True
+    codes: ClassVar[frozenset[str]] = frozenset({"G001", "G002", "G003", "G006", "G009"})
     aliases: ClassVar[tuple[str, ...]] = ("depthwise", "depthwiseconv")
     formula: ClassVar[str] = "H'×W'×(C·multiplier); params k_h·k_w·C·multiplier + C·multiplier"
 
@@ -167,6 +171,8 @@ class Deconv(Layer):
     """
 
     name: ClassVar[str] = "deconv"
+    weighted: ClassVar[bool] = True
+    codes: ClassVar[frozenset[str]] = frozenset({"A006", "G004", "G006", "G009"})
     aliases: ClassVar[tuple[str, ...]] = ("convtranspose", "convtranspose2d", "conv2dtranspose")
     formula: ClassVar[str] = ("(H−1)·s − 2p + d·(k−1) + output_padding + 1; "
                               "params k_h·k_w·(C/g)·filters + filters")

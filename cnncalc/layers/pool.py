@@ -31,6 +31,7 @@ class Pool(Windowed):
     """Pooling over k×k windows; stride defaults to the kernel. No parameters."""
 
     formula: ClassVar[str] = "H'×W'×C as conv's rule (ceil=true: PyTorch's ceil_mode); no params"
+    codes: ClassVar[frozenset[str]] = frozenset({"G005", "G001", "G002", "G003", "G006", "G009"})
 
     kernel: Pair = arg(v.pair, short="k", positional=True, help="window size, n or HxW")
     stride: Pair | None = arg(v.pair, None, short="s")
@@ -110,6 +111,7 @@ class GlobalAvgPool(Layer):
     """
 
     name: ClassVar[str] = "gap"
+    codes: ClassVar[frozenset[str]] = frozenset({"G006"})
     aliases: ClassVar[tuple[str, ...]] = ("globalavgpool", "globalaveragepooling2d")
     formula: ClassVar[str] = "1×1×C; no params"
 
@@ -168,6 +170,7 @@ class AdaptiveAvgPool(Layer):
     """
 
     name: ClassVar[str] = "adaptiveavgpool"
+    codes: ClassVar[frozenset[str]] = frozenset({"G006"})
     aliases: ClassVar[tuple[str, ...]] = ("adaptiveavgpool2d",)
     formula: ClassVar[str] = "size×C; no params"
 

@@ -19,6 +19,8 @@ class Identity(Layer):
     """Passes its input through."""
 
     name: ClassVar[str] = "identity"
+    inference_identity: ClassVar[bool] = True
+    reshapes_only: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.Identity()"
 
 
@@ -27,6 +29,7 @@ class Dropout(Layer):
     """Zeroes a fraction p of activations in training; the identity at inference."""
 
     name: ClassVar[str] = "dropout"
+    inference_identity: ClassVar[bool] = True
     p: float = arg(v.probability, 0.5, positional=True)
 
     def torch(self, inp: Shape) -> str:
@@ -42,6 +45,7 @@ class Flatten(Layer):
     """
 
     name: ClassVar[str] = "flatten"
+    reshapes_only: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.Flatten()"
     formula: ClassVar[str] = "H·W·C; no params"
 
@@ -66,6 +70,7 @@ class FC(Layer):
     """
 
     name: ClassVar[str] = "fc"
+    weighted: ClassVar[bool] = True
     aliases: ClassVar[tuple[str, ...]] = ("linear", "dense")
     formula: ClassVar[str] = "units (flattens a volume first); params in·units + units"
 
@@ -109,6 +114,7 @@ class Pad(Layer):
     """
 
     name: ClassVar[str] = "pad"
+    codes: ClassVar[frozenset[str]] = frozenset({"G006"})
     aliases: ClassVar[tuple[str, ...]] = ("zeropad", "zeropadding2d")
     formula: ClassVar[str] = "(H+2p)×(W+2p)×C; no params"
 
@@ -136,6 +142,7 @@ class Upsample(Layer):
     """
 
     name: ClassVar[str] = "upsample"
+    codes: ClassVar[frozenset[str]] = frozenset({"G006"})
     aliases: ClassVar[tuple[str, ...]] = ("upsampling2d",)
     formula: ClassVar[str] = "(H·s)×(W·s)×C; no params"
 
