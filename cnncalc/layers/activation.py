@@ -12,7 +12,11 @@ from .base import Array, Counts, Layer, OutputRange, arg, kernels, py_float
 
 @dataclass(frozen=True, eq=False, repr=False)
 class ReLU(Layer):
-    """max(0, x): same shape, no parameters."""
+    """max(0, x): same shape, no parameters.
+
+    >>> ReLU().output_shape((4, 4, 3)), ReLU.output_range
+    ((4, 4, 3), OutputRange(text='[0, ∞)', low=0.0, high=None))
+    """
 
     name: ClassVar[str] = "relu"
     activation: ClassVar[bool] = True
@@ -27,7 +31,11 @@ class ReLU(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class ReLU6(Layer):
-    """min(max(0, x), 6)."""
+    """min(max(0, x), 6).
+
+    >>> ReLU6.output_range, ReLU6.idempotent
+    (OutputRange(text='[0, 6]', low=0.0, high=6.0), True)
+    """
 
     name: ClassVar[str] = "relu6"
     activation: ClassVar[bool] = True
@@ -41,7 +49,11 @@ class ReLU6(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class LeakyReLU(Layer):
-    """x if x > 0 else slope·x."""
+    """x if x > 0 else slope·x.
+
+    >>> LeakyReLU(0.2).describe(), LeakyReLU.identity_on_non_negative
+    ('leakyrelu(slope=0.2)', True)
+    """
 
     name: ClassVar[str] = "leakyrelu"
     activation: ClassVar[bool] = True
@@ -81,7 +93,11 @@ class PReLU(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class ELU(Layer):
-    """x if x > 0 else α·(eˣ − 1)."""
+    """x if x > 0 else α·(eˣ − 1).
+
+    >>> ELU(0.5).describe(), ELU().output_shape((8, 8, 3))
+    ('elu(alpha=0.5)', (8, 8, 3))
+    """
 
     name: ClassVar[str] = "elu"
     activation: ClassVar[bool] = True
@@ -97,7 +113,11 @@ class ELU(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class GELU(Layer):
-    """x·Φ(x)."""
+    """x·Φ(x).
+
+    >>> GELU().output_shape((8, 8, 3)), GELU.activation
+    ((8, 8, 3), True)
+    """
 
     name: ClassVar[str] = "gelu"
     activation: ClassVar[bool] = True
@@ -109,7 +129,11 @@ class GELU(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class SiLU(Layer):
-    """x·σ(x) (swish)."""
+    """x·σ(x) (swish).
+
+    >>> SiLU().describe(), SiLU.aliases
+    ('silu', ('swish',))
+    """
 
     name: ClassVar[str] = "silu"
     activation: ClassVar[bool] = True
@@ -121,7 +145,11 @@ class SiLU(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Sigmoid(Layer):
-    """1/(1 + e⁻ˣ)."""
+    """1/(1 + e⁻ˣ).
+
+    >>> Sigmoid.output_range
+    OutputRange(text='(0, 1)', low=0.0, high=1.0)
+    """
 
     name: ClassVar[str] = "sigmoid"
     activation: ClassVar[bool] = True
@@ -134,7 +162,11 @@ class Sigmoid(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Tanh(Layer):
-    """tanh(x)."""
+    """tanh(x).
+
+    >>> Tanh.output_range
+    OutputRange(text='(−1, 1)', low=-1.0, high=1.0)
+    """
 
     name: ClassVar[str] = "tanh"
     activation: ClassVar[bool] = True
@@ -147,7 +179,11 @@ class Tanh(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class HardSwish(Layer):
-    """x·relu6(x + 3)/6."""
+    """x·relu6(x + 3)/6.
+
+    >>> HardSwish().counts((8, 8, 3), (8, 8, 3)).params, HardSwish.activation
+    (0, True)
+    """
 
     name: ClassVar[str] = "hardswish"
     activation: ClassVar[bool] = True
@@ -159,7 +195,11 @@ class HardSwish(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Softmax(Layer):
-    """eˣ/Σeˣ over the channels."""
+    """eˣ/Σeˣ over the channels.
+
+    >>> Softmax().output_shape((10,)), Softmax.activation
+    ((10,), False)
+    """
 
     name: ClassVar[str] = "softmax"
     torch_module: ClassVar[str] = "nn.Softmax(dim=1)"

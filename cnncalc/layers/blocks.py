@@ -19,7 +19,11 @@ from .reshape import FC, Flatten
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Repeat(Block):
-    """The group N times, one after another (``[...] * N``)."""
+    """The group N times, one after another (``[...] * N``).
+
+    >>> Repeat(3, (Conv(8, (3, 3)), BatchNorm())).describe()
+    '[conv(8, 3) -> bn] * 3'
+    """
 
     name: ClassVar[str] = "repeat"
     formula: ClassVar[str] = "the group applied N times in sequence; params N × the group's"
@@ -64,6 +68,9 @@ class Residual(Block):
     """body(x) + shortcut(x); the shortcut is the identity unless given.
 
     Both must give the same shape; params are the sum.
+
+    >>> Residual((Conv(64, (3, 3)),)).join((8, 8, 64), [(6, 6, 64), (8, 8, 64)])[1][0].code
+    'G007'
     """
 
     name: ClassVar[str] = "residual"
@@ -121,6 +128,9 @@ class Concat(Block):
     """Branches side by side along the channels (Inception, DenseNet).
 
     All branches must agree on H×W; channels add up.
+
+    >>> Concat(((Conv(16, (1, 1)),), (Conv(8, (1, 1)),))).join((7, 7, 3), [(7, 7, 16), (7, 7, 8)])
+    ((7, 7, 24), [])
     """
 
     name: ClassVar[str] = "concat"

@@ -45,7 +45,11 @@ class BatchNorm(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class LRN(Layer):
-    """Local response normalisation across ``size`` neighbouring channels (AlexNet)."""
+    """Local response normalisation across ``size`` neighbouring channels (AlexNet).
+
+    >>> LRN().describe(), LRN(3).counts((27, 27, 96), (27, 27, 96)).params
+    ('lrn', 0)
+    """
 
     name: ClassVar[str] = "lrn"
     aliases: ClassVar[tuple[str, ...]] = ("localresponsenorm",)

@@ -133,7 +133,11 @@ class GlobalAvgPool(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class GlobalMaxPool(GlobalAvgPool):
-    """Maximum over all of H×W: output 1×1×C."""
+    """Maximum over all of H×W: output 1×1×C.
+
+    >>> GlobalMaxPool().output_shape((7, 7, 2048))
+    (1, 1, 2048)
+    """
 
     name: ClassVar[str] = "globalmaxpool"
     aliases: ClassVar[tuple[str, ...]] = ("globalmaxpooling2d",)

@@ -16,7 +16,11 @@ from .base import Array, Counts, Layer, Step, arg, count_lines, kernels, needs_v
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Identity(Layer):
-    """Passes its input through."""
+    """Passes its input through.
+
+    >>> Identity().output_shape((7, 7, 64)), Identity.inference_identity
+    ((7, 7, 64), True)
+    """
 
     name: ClassVar[str] = "identity"
     inference_identity: ClassVar[bool] = True
@@ -26,7 +30,11 @@ class Identity(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Dropout(Layer):
-    """Zeroes a fraction p of activations in training; the identity at inference."""
+    """Zeroes a fraction p of activations in training; the identity at inference.
+
+    >>> Dropout(0.3).describe(), Dropout().counts((4096,), (4096,)).params
+    ('dropout(p=0.3)', 0)
+    """
 
     name: ClassVar[str] = "dropout"
     inference_identity: ClassVar[bool] = True
