@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,8 @@ else:
         first forward pass), so that numpy stays off the import path of `cnncalc check`."""
 
         def __getattr__(self, name: str) -> Any:
-            return getattr(importlib.import_module("cnncalc.kernels"), name)
+            from .. import kernels  # numpy: imported at the first forward pass, not at start-up
+            return getattr(kernels, name)
 
     kernels = _Kernels()
     Array = Any  # only annotations name it
