@@ -51,7 +51,6 @@ from .layers import (
     GlobalAvgPool,
     Layer,
     Node,
-    Pad,
     Pool,
     ReLU,
     Repeat,
@@ -368,22 +367,12 @@ def non_power_of_two_width(report: Report, flow: Flow) -> Iterator[tuple[LayerRo
         assert inp is not None
         if id(node) in seen or id(node) in blocked:
             continue
-        if isinstance(node, Conv | Deconv):
-            n, noun = node.filters, "filters"
-            if not is_power_of_two(node.groups):
-                continue
-            fixes: tuple[Layer, ...] = tuple(
-                replace(node, filters=p) for p in powers_of_two_near(n) if p >= node.groups)
-        elif isinstance(node, FC):
-            n, noun = node.units, "units"
-            fixes = tuple(replace(node, units=p) for p in powers_of_two_near(n))
-        elif isinstance(node, DepthwiseConv) and node.multiplier != 1 and is_volume(inp):
-            n, noun = inp[2] * node.multiplier, f"channels ({inp[2]}·{node.multiplier})"
-            if not is_power_of_two(inp[2]):
-                continue
-            fixes = tuple(replace(node, multiplier=m) for m in powers_of_two_near(node.multiplier))
-        else:
+        width = node.width(inp) if isinstance(node, Layer) else None  # leaves hold layers
+        if width is None:
             continue
+        n, noun = width.count, width.noun
+        fixes: tuple[Layer, ...] = tuple(
+            f for f in map(width.with_knob, powers_of_two_near(width.knob)) if f is not None)
         if is_power_of_two(n):
             continue
         seen.add(id(node))
@@ -630,25 +619,12 @@ def identity_layer(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None
     for row in leaves(report):
         node, inp = row.node, row.input_shape
         assert inp is not None
-        why = ""
         fixes: tuple[Fix, ...] = (Fix(f"remove {row.spec}"),)
-        if isinstance(node, Pool) and is_volume(inp):
-            wh, ww = node.windows(inp)
-            if all(w.k_eff == 1 and w.stride == 1 and not w.pad_begin and not w.pad_end
-                   for w in (wh, ww)):
-                why = "a 1×1 window with stride 1 passes every value through unchanged"
-                if min(inp[0], inp[1]) >= 2:
-                    halve = replace(node, kernel=(2, 2), stride=None)
-                    fixes += (Fix(f"{halve.describe()}{shape_after(halve, inp)}, if "
-                                  "downsampling was meant", node, (halve,)),)
-        elif isinstance(node, Dropout) and node.p == 0:
-            why = "p = 0 drops nothing"
-        elif isinstance(node, Upsample) and node.scale == (1, 1):
-            why = "a scale of 1 repeats every pixel once"
-        elif isinstance(node, Pad) and node.p == (0, 0):
-            why = "it adds no padding"
-        elif isinstance(node, Flatten) and not is_volume(inp):
-            why = f"its input is already a flat vector of {format_shape(inp)}"
+        why = node.does_nothing(inp) if isinstance(node, Layer) else ""  # leaves hold layers
+        if why and isinstance(node, Pool) and min(inp[0], inp[1]) >= 2:
+            halve = replace(node, kernel=(2, 2), stride=None)
+            fixes += (Fix(f"{halve.describe()}{shape_after(halve, inp)}, if "
+                          "downsampling was meant", node, (halve,)),)
         if why:
             yield row, Finding("L009", f"{row.spec} does nothing: {why}", fixes=fixes)
 

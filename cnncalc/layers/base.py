@@ -120,6 +120,18 @@ IDENTITY_STEP = Step()
 
 
 @dataclass(frozen=True, slots=True)
+class Width:
+    """A count lint L001 wants a power of two: ``count`` (its ``noun``), set through the
+    argument ``knob`` — ``with_knob(k)`` is the layer with ``k`` there, or None when
+    ``k`` is not allowed."""
+
+    count: int
+    noun: str
+    knob: int
+    with_knob: Callable[[int], Layer | None]
+
+
+@dataclass(frozen=True, slots=True)
 class OutputRange:
     """Where an activation's outputs lie: its text (``[0, 6]``) and bounds (None: unbounded)."""
 
@@ -162,6 +174,8 @@ class Node:
     """Passes its input through unchanged at inference (identity, dropout)."""
     reshapes_only: ClassVar[bool] = False
     """Keeps every value, at most changing the shape (identity, flatten)."""
+    flattens: ClassVar[bool] = False
+    """Turns a volume into a flat vector (flatten, fc)."""
 
     location: Any = field(default=None, kw_only=True, compare=False, repr=False)
     """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""
@@ -241,6 +255,15 @@ class Layer(Node):
             return ["same shape, no parameters"]
         return [f"output {format_shape(out)}", *count_lines(c)]
 
+    def width(self, inp: Shape) -> Width | None:
+        """The output count a GPU tiles in powers of two (filters, units), when this kind
+        has one it sets and any power of two is possible (lint L001)."""
+        return None
+
+    def does_nothing(self, inp: Shape) -> str:
+        """Why this layer computes nothing on ``inp`` (lint L009), or ``""``."""
+        return ""
+
     def without_bias(self) -> Layer | None:
         """This layer with its bias switched off, when it has one that is on."""
         if not getattr(self, "bias", False):
@@ -293,6 +316,14 @@ def needs_volume(layer: Node, inp: Shape) -> Iterator[Finding]:
         yield Finding("G006", f"{layer.name} needs an H×W×C volume, but its input is a flat "
                       f"vector of {format_shape(inp)}", ("put it before the first fc/flatten",),
                       fatal=True)
+
+
+def power_of_two(n: int) -> bool:
+    """
+    >>> power_of_two(64), power_of_two(96), power_of_two(0)
+    (True, False, False)
+    """
+    return n > 0 and n & (n - 1) == 0
 
 
 def count_lines(c: Counts, formula: str = "", spatial: str = "") -> list[str]:

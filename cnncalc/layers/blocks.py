@@ -14,7 +14,7 @@ from ..shapes import Shape, format_shape, is_volume
 from .base import GROUP, Array, Block, Group, Node, arg, describe_group, kernels
 from .conv import Conv
 from .norm import BatchNorm
-from .reshape import FC, Flatten
+from .reshape import FC
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -55,7 +55,7 @@ def first_flattener(group: Group) -> Node | None:
     stack = list(reversed(group))
     while stack:
         node = stack.pop()
-        if isinstance(node, FC | Flatten):
+        if node.flattens:
             return node
         if isinstance(node, Block):
             for g in reversed([node.layers] if isinstance(node, Repeat) else node.groups()):

@@ -20,7 +20,7 @@ from .. import values as v
 from ..diagnostics import Finding, Fix
 from ..shapes import Shape, format_shape, is_volume, transposed_size
 from ..values import Padding, Pair
-from .base import Array, Counts, Layer, Step, arg, kernels, needs_volume
+from .base import Array, Counts, Layer, Step, Width, arg, kernels, needs_volume, power_of_two
 from .window import SEARCH, Windowed
 
 
@@ -83,6 +83,12 @@ class Conv(Windowed):
     def in_per_group(self, inp: Shape) -> int:
         return inp[2] // self.groups
 
+    def width(self, inp: Shape) -> Width | None:
+        if not power_of_two(self.groups):
+            return None
+        return Width(self.filters, "filters", self.filters, lambda k: dataclasses.replace(
+            self, filters=k) if k >= self.groups else None)
+
     def check(self, inp: Shape) -> Iterator[Finding]:
         if is_volume(inp) and (inp[2] % self.groups or self.filters % self.groups):
             yield Finding("G004", f"groups={self.groups} must divide the {inp[2]} input channels "
@@ -141,6 +147,12 @@ class DepthwiseConv(Windowed):
 
     def output_shape(self, inp: Shape) -> Shape:
         return (*self.out_hw(inp), inp[2] * self.multiplier)
+
+    def width(self, inp: Shape) -> Width | None:
+        if self.multiplier == 1 or not is_volume(inp) or not power_of_two(inp[2]):
+            return None  # a plain depthwise conv keeps the channels it is given
+        return Width(inp[2] * self.multiplier, f"channels ({inp[2]}·{self.multiplier})",
+                     self.multiplier, lambda k: dataclasses.replace(self, multiplier=k))
 
     def counts(self, inp: Shape, out: Shape) -> Counts:
         weights = self.kernel[0] * self.kernel[1] * out[2]
@@ -218,6 +230,12 @@ class Deconv(Layer):
 
     def step(self, inp: Shape) -> Step | None:
         return None
+
+    def width(self, inp: Shape) -> Width | None:
+        if not power_of_two(self.groups):
+            return None
+        return Width(self.filters, "filters", self.filters, lambda k: dataclasses.replace(
+            self, filters=k) if k >= self.groups else None)
 
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
         shapes: dict[str, tuple[int, ...]] = {

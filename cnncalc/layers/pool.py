@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from .. import values as v
 from ..diagnostics import Finding, Fix
-from ..shapes import Shape
+from ..shapes import Shape, is_volume
 from ..values import Padding, Pair
 from .base import Array, Layer, Step, arg, kernels, needs_volume
 from .window import Windowed
@@ -62,6 +62,14 @@ class Pool(Windowed):
 
     def output_shape(self, inp: Shape) -> Shape:
         return (*self.out_hw(inp), inp[2])
+
+    def does_nothing(self, inp: Shape) -> str:
+        if not is_volume(inp):
+            return ""
+        if all(w.k_eff == 1 and w.stride == 1 and not w.pad_begin and not w.pad_end
+               for w in self.windows(inp)):
+            return "a 1×1 window with stride 1 passes every value through unchanged"
+        return ""
 
 
 @dataclass(frozen=True, eq=False, repr=False)

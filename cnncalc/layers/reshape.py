@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import values as v
 from ..diagnostics import Finding
-from ..shapes import Shape, elements, format_shape
+from ..shapes import Shape, elements, format_shape, is_volume
 from ..values import Pair
-from .base import Array, Counts, Layer, Step, arg, count_lines, kernels, needs_volume, py_float
+from .base import Array, Counts, Layer, Step, Width, arg, count_lines, kernels, needs_volume, py_float
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -43,6 +44,9 @@ class Dropout(Layer):
     def torch(self, inp: Shape) -> str:
         return f"nn.Dropout({py_float(self.p)})"
 
+    def does_nothing(self, inp: Shape) -> str:
+        return "p = 0 drops nothing" if self.p == 0 else ""
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Flatten(Layer):
@@ -53,12 +57,16 @@ class Flatten(Layer):
     """
 
     name: ClassVar[str] = "flatten"
+    flattens: ClassVar[bool] = True
     reshapes_only: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.Flatten()"
     formula: ClassVar[str] = "H·W·C; no params"
 
     def output_shape(self, inp: Shape) -> Shape:
         return (elements(inp),)
+
+    def does_nothing(self, inp: Shape) -> str:
+        return "" if is_volume(inp) else f"its input is already a flat vector of {format_shape(inp)}"
 
     def step(self, inp: Shape) -> Step | None:
         return None
@@ -78,6 +86,7 @@ class FC(Layer):
     """
 
     name: ClassVar[str] = "fc"
+    flattens: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
     aliases: ClassVar[tuple[str, ...]] = ("linear", "dense")
     formula: ClassVar[str] = "units (flattens a volume first); params in·units + units"
@@ -87,6 +96,10 @@ class FC(Layer):
 
     def output_shape(self, inp: Shape) -> Shape:
         return (self.units,)
+
+    def width(self, inp: Shape) -> Width | None:
+        return Width(self.units, "units", self.units,
+                     lambda k: dataclasses.replace(self, units=k))
 
     def counts(self, inp: Shape, out: Shape) -> Counts:
         weights = elements(inp) * self.units
@@ -134,6 +147,9 @@ class Pad(Layer):
     def output_shape(self, inp: Shape) -> Shape:
         return inp[0] + 2 * self.p[0], inp[1] + 2 * self.p[1], inp[2]
 
+    def does_nothing(self, inp: Shape) -> str:
+        return "it adds no padding" if self.p == (0, 0) else ""
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.pad2d(x, (self.p[0], self.p[0], self.p[1], self.p[1]))
 
@@ -161,6 +177,9 @@ class Upsample(Layer):
 
     def output_shape(self, inp: Shape) -> Shape:
         return inp[0] * self.scale[0], inp[1] * self.scale[1], inp[2]
+
+    def does_nothing(self, inp: Shape) -> str:
+        return "a scale of 1 repeats every pixel once" if self.scale == (1, 1) else ""
 
     def step(self, inp: Shape) -> Step | None:
         return None
