@@ -28,6 +28,7 @@ function-level import in every kind.
 from __future__ import annotations
 
 from ..values import Padding
+from . import activation, blocks, conv, norm, pool, reshape
 from .activation import ELU, GELU, HardSwish, LeakyReLU, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Tanh
 from .base import (
     DEFINED,
@@ -64,8 +65,13 @@ from .pool import (
 from .reshape import FC, Dropout, Flatten, Identity, Pad, Upsample
 from .window import SEARCH, Windowed, arithmetic, division_findings, suggest_fixes, window_lines
 
-KINDS: tuple[type[Node], ...] = tuple(k for k in DEFINED if "name" in vars(k))
-"""Every layer kind, in the order the family modules define them (the catalog's order)."""
+FAMILIES = (conv, pool, norm, activation, reshape, blocks)
+"""The family modules, in the catalog's order."""
+
+KINDS: tuple[type[Node], ...] = tuple(
+    kind for family in FAMILIES for kind in DEFINED
+    if kind.__module__ == family.__name__ and "name" in vars(kind))
+"""Every layer kind: family by family, each in the order its module defines them."""
 
 LAYERS: dict[str, type[Node]] = {
     name: kind for kind in KINDS for name in (kind.name, *kind.aliases)}
