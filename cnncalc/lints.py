@@ -42,7 +42,6 @@ from .layers import (
     FC,
     BatchNorm,
     Block,
-    Concat,
     Conv,
     Deconv,
     DepthwiseConv,
@@ -121,7 +120,7 @@ class Flow:
 
     def enter(self, row: LayerRow) -> tuple[Where, LayerRow | None]:
         """What runs first when the flow reaches ``row`` (a repeat is transparent)."""
-        if row.is_block and isinstance(row.node, Repeat):
+        if row.is_block and node_of(row).chained:
             for group in self.groups.get(row.path, []):
                 if group:
                     return self.enter(group[0])
@@ -135,7 +134,7 @@ class Flow:
             return self.enter(seq[i + 1])
         if parent is None:
             return "end", None
-        if isinstance(parent.node, Repeat):
+        if node_of(parent).chained:
             # Every repetition holds the same layers, so the next one is never empty.
             groups = self.groups[parent.path]
             if group + 1 < len(groups) and groups[group + 1]:
@@ -302,9 +301,9 @@ def pinned_channels(report: Report, flow: Flow) -> set[str]:
             if where == "end" or nxt is None:
                 return True
             if where == "join":
-                return True if not isinstance(nxt.node, Concat) else [("out", nxt.path)]
+                return True if node_of(nxt).join_pins_channels else [("out", nxt.path)]
             return [("in", nxt.path)]
-        if isinstance(row.node, Repeat):
+        if node_of(row).chained:
             where, nxt = flow.enter(row)
             if nxt is None or nxt is row:
                 return [("out", path)]
@@ -314,12 +313,12 @@ def pinned_channels(report: Report, flow: Flow) -> set[str]:
             for group in flow.groups.get(path, []):
                 if group:
                     keys.append(("in", group[0].path))
-                elif isinstance(row.node, Concat):
+                elif not node_of(row).join_pins_channels:
                     keys.append(("out", path))
                 else:
                     return True  # an identity shortcut carries the channels to the add
             return keys
-        if isinstance(row.node, Conv | Deconv | FC):
+        if node_of(row).sets_channels:
             return False
         return [("out", path)]
 

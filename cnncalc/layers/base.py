@@ -176,6 +176,10 @@ class Node:
     """Keeps every value, at most changing the shape (identity, flatten)."""
     flattens: ClassVar[bool] = False
     """Turns a volume into a flat vector (flatten, fc)."""
+    sets_channels: ClassVar[bool] = False
+    """Its output channels are an argument of its own (conv's filters, fc's units)."""
+    join_pins_channels: ClassVar[bool] = False
+    """A block whose join needs every group to give the same channels (residual's add)."""
 
     location: Any = field(default=None, kw_only=True, compare=False, repr=False)
     """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""

@@ -74,6 +74,7 @@ class Residual(Block):
     """
 
     name: ClassVar[str] = "residual"
+    join_pins_channels: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"G007"})
     formula: ClassVar[str] = "body(x) + shortcut(x): shapes must match; params body + shortcut"
 

@@ -63,6 +63,7 @@ class Conv(Windowed):
     """
 
     name: ClassVar[str] = "conv"
+    sets_channels: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"G004", "G001", "G002", "G003", "G006", "G009"})
     aliases: ClassVar[tuple[str, ...]] = ("conv2d",)
@@ -183,6 +184,7 @@ class Deconv(Layer):
     """
 
     name: ClassVar[str] = "deconv"
+    sets_channels: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"A006", "G004", "G006", "G009"})
     aliases: ClassVar[tuple[str, ...]] = ("convtranspose", "convtranspose2d", "conv2dtranspose")

@@ -86,6 +86,7 @@ class FC(Layer):
     """
 
     name: ClassVar[str] = "fc"
+    sets_channels: ClassVar[bool] = True
     flattens: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
     aliases: ClassVar[tuple[str, ...]] = ("linear", "dense")
