@@ -38,33 +38,21 @@ from typing import Literal
 
 from .diagnostics import Finding, Fix, Problem, resolve
 from .layers import (
-    ELU,
     FC,
-    GELU,
     BatchNorm,
     Block,
-    Concat,
     Conv,
     Deconv,
     DepthwiseConv,
     Dropout,
     Flatten,
     GlobalAvgPool,
-    HardSwish,
-    Identity,
     Layer,
-    LeakyReLU,
     Node,
-    Pad,
     Pool,
-    PReLU,
     ReLU,
-    ReLU6,
     Repeat,
-    Sigmoid,
-    SiLU,
     Softmax,
-    Tanh,
     Upsample,
     Windowed,
     describe_group,
@@ -75,17 +63,14 @@ from .values import Padding, percent
 
 Lint = Callable[[Report, "Flow"], Iterator[tuple[LayerRow | None, Finding]]]
 
-ACTIVATIONS = (ReLU, ReLU6, LeakyReLU, PReLU, ELU, GELU, SiLU, Sigmoid, Tanh, HardSwish)
-"""Element-wise nonlinearities (softmax, which normalises across channels, is apart)."""
+NO_NODE: Node = Layer()
+"""Stands in for a row without a node: every trait off, so it matches no rule."""
 
-WEIGHTED = (Conv, DepthwiseConv, Deconv, FC)
-"""Layers with a weight matrix or kernel of their own."""
 
-_RANGES: dict[type, tuple[str, float | None, float | None]] = {
-    ReLU: ("[0, ∞)", 0.0, None), ReLU6: ("[0, 6]", 0.0, 6.0), Sigmoid: ("(0, 1)", 0.0, 1.0),
-    Tanh: ("(−1, 1)", -1.0, 1.0),
-}
-"""Output range of the bounded activations: text, low, high."""
+def node_of(row: LayerRow) -> Node:
+    """The row's layer or block, for asking its traits."""
+    return row.node if row.node is not None else NO_NODE
+
 
 
 # --------------------------------------------------------------------------- the flow
@@ -135,7 +120,7 @@ class Flow:
 
     def enter(self, row: LayerRow) -> tuple[Where, LayerRow | None]:
         """What runs first when the flow reaches ``row`` (a repeat is transparent)."""
-        if row.is_block and isinstance(row.node, Repeat):
+        if row.is_block and node_of(row).chained:
             for group in self.groups.get(row.path, []):
                 if group:
                     return self.enter(group[0])
@@ -149,7 +134,7 @@ class Flow:
             return self.enter(seq[i + 1])
         if parent is None:
             return "end", None
-        if isinstance(parent.node, Repeat):
+        if node_of(parent).chained:
             # Every repetition holds the same layers, so the next one is never empty.
             groups = self.groups[parent.path]
             if group + 1 < len(groups) and groups[group + 1]:
@@ -162,10 +147,10 @@ class Flow:
         where, nxt = self.after(row)
         return nxt if where == "row" else None
 
-    def next_skipping(self, row: LayerRow, *kinds: type) -> LayerRow | None:
-        """Like :meth:`next`, stepping over layers of the given kinds."""
+    def next_skipping(self, row: LayerRow, skip: Callable[[Node], bool]) -> LayerRow | None:
+        """Like :meth:`next`, stepping over layers for which ``skip(layer)`` holds."""
         nxt = self.next(row)
-        while nxt is not None and isinstance(nxt.node, kinds) and not nxt.is_block:
+        while nxt is not None and not nxt.is_block and skip(node_of(nxt)):
             nxt = self.next(nxt)
         return nxt
 
@@ -179,7 +164,7 @@ class Flow:
         while answer is None:
             if where != "row" or nxt is None:
                 answer = where == "end"
-            elif nxt.is_block or isinstance(nxt.node, WEIGHTED):
+            elif nxt.is_block or node_of(nxt).weighted:
                 answer = False
             elif nxt.path in self._feeds:
                 answer = self._feeds[nxt.path]
@@ -316,9 +301,9 @@ def pinned_channels(report: Report, flow: Flow) -> set[str]:
             if where == "end" or nxt is None:
                 return True
             if where == "join":
-                return True if not isinstance(nxt.node, Concat) else [("out", nxt.path)]
+                return True if node_of(nxt).join_pins_channels else [("out", nxt.path)]
             return [("in", nxt.path)]
-        if isinstance(row.node, Repeat):
+        if node_of(row).chained:
             where, nxt = flow.enter(row)
             if nxt is None or nxt is row:
                 return [("out", path)]
@@ -328,12 +313,12 @@ def pinned_channels(report: Report, flow: Flow) -> set[str]:
             for group in flow.groups.get(path, []):
                 if group:
                     keys.append(("in", group[0].path))
-                elif isinstance(row.node, Concat):
+                elif not node_of(row).join_pins_channels:
                     keys.append(("out", path))
                 else:
                     return True  # an identity shortcut carries the channels to the add
             return keys
-        if isinstance(row.node, Conv | Deconv | FC):
+        if node_of(row).sets_channels:
             return False
         return [("out", path)]
 
@@ -357,7 +342,7 @@ def pinned_channels(report: Report, flow: Flow) -> set[str]:
             stack.pop()
         return memo[start]
 
-    return {row.path for row in leaves(report) if isinstance(row.node, WEIGHTED)
+    return {row.path for row in leaves(report) if node_of(row).weighted
             and solve(("out", row.path))}
 
 
@@ -381,22 +366,12 @@ def non_power_of_two_width(report: Report, flow: Flow) -> Iterator[tuple[LayerRo
         assert inp is not None
         if id(node) in seen or id(node) in blocked:
             continue
-        if isinstance(node, Conv | Deconv):
-            n, noun = node.filters, "filters"
-            if not is_power_of_two(node.groups):
-                continue
-            fixes: tuple[Layer, ...] = tuple(
-                replace(node, filters=p) for p in powers_of_two_near(n) if p >= node.groups)
-        elif isinstance(node, FC):
-            n, noun = node.units, "units"
-            fixes = tuple(replace(node, units=p) for p in powers_of_two_near(n))
-        elif isinstance(node, DepthwiseConv) and node.multiplier != 1 and is_volume(inp):
-            n, noun = inp[2] * node.multiplier, f"channels ({inp[2]}·{node.multiplier})"
-            if not is_power_of_two(inp[2]):
-                continue
-            fixes = tuple(replace(node, multiplier=m) for m in powers_of_two_near(node.multiplier))
-        else:
+        width = node.width(inp) if isinstance(node, Layer) else None  # leaves hold layers
+        if width is None:
             continue
+        n, noun = width.count, width.noun
+        fixes: tuple[Layer, ...] = tuple(
+            f for f in map(width.with_knob, powers_of_two_near(width.knob)) if f is not None)
         if is_power_of_two(n):
             continue
         seen.add(id(node))
@@ -482,7 +457,7 @@ def layer_after_softmax(report: Report, flow: Flow) -> Iterator[tuple[LayerRow |
         if not isinstance(row.node, Softmax):
             continue
         where, nxt = flow.after(row)
-        while where == "row" and nxt is not None and isinstance(nxt.node, Flatten | Identity):
+        while where == "row" and nxt is not None and node_of(nxt).reshapes_only:
             where, nxt = flow.after(nxt)  # reshaping the probabilities changes nothing
         if where == "end" or nxt is None:
             continue
@@ -498,7 +473,7 @@ def layer_after_softmax(report: Report, flow: Flow) -> Iterator[tuple[LayerRow |
         if isinstance(nxt.node, Dropout):
             why = (f"{nxt.spec} zeroes probabilities and scales the rest by "
                    f"1/(1 − {nxt.node.p:g}), so they no longer sum to 1")
-        elif isinstance(nxt.node, ACTIVATIONS):
+        elif node_of(nxt).activation:
             why = f"{nxt.spec} on probabilities in (0, 1) only distorts them"
         else:
             why = f"{nxt.spec} then works on probabilities instead of features"
@@ -527,7 +502,7 @@ def dominant_fc(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, F
         while volume is None and prev is not None and prev.input_shape is not None:
             if isinstance(prev.node, Flatten) and is_volume(prev.input_shape):
                 volume, flattener = prev.input_shape, prev
-            elif not isinstance(prev.node, (Dropout, Identity, *ACTIVATIONS)):
+            elif not (node_of(prev).inference_identity or node_of(prev).activation):
                 break
             prev = flow.before.get(prev.path)
         if volume is None or volume[0] * volume[1] == 1:
@@ -597,7 +572,8 @@ def bias_before_bn(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None
     """L007: a conv/fc bias that the batch norm right after cancels."""
     for row in leaves(report):
         node = row.node
-        if not isinstance(node, WEIGHTED) or not node.bias or not row.biases:
+        plain = node.without_bias() if isinstance(node, Layer) else None  # leaves hold layers
+        if plain is None or not node_of(row).weighted or not row.biases:
             continue
         nxt = flow.next(row)
         if nxt is None or not isinstance(nxt.node, BatchNorm):
@@ -606,7 +582,7 @@ def bias_before_bn(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None
             "L007", f"{row.spec} adds {row.biases:,} biases that the {nxt.spec} right after removes: "
             "batch norm subtracts each channel's mean, so a per-channel constant cannot "
             f"survive it ({row.biases:,} wasted parameters)",
-            fixes=(Fix(replace(node, bias=False).describe(), node, (replace(node, bias=False),)),))
+            fixes=(Fix(plain.describe(), node, (plain,)),))
 
 
 def excessive_dropout(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
@@ -642,25 +618,12 @@ def identity_layer(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None
     for row in leaves(report):
         node, inp = row.node, row.input_shape
         assert inp is not None
-        why = ""
         fixes: tuple[Fix, ...] = (Fix(f"remove {row.spec}"),)
-        if isinstance(node, Pool) and is_volume(inp):
-            wh, ww = node.windows(inp)
-            if all(w.k_eff == 1 and w.stride == 1 and not w.pad_begin and not w.pad_end
-                   for w in (wh, ww)):
-                why = "a 1×1 window with stride 1 passes every value through unchanged"
-                if min(inp[0], inp[1]) >= 2:
-                    halve = replace(node, kernel=(2, 2), stride=None)
-                    fixes += (Fix(f"{halve.describe()}{shape_after(halve, inp)}, if "
-                                  "downsampling was meant", node, (halve,)),)
-        elif isinstance(node, Dropout) and node.p == 0:
-            why = "p = 0 drops nothing"
-        elif isinstance(node, Upsample) and node.scale == (1, 1):
-            why = "a scale of 1 repeats every pixel once"
-        elif isinstance(node, Pad) and node.p == (0, 0):
-            why = "it adds no padding"
-        elif isinstance(node, Flatten) and not is_volume(inp):
-            why = f"its input is already a flat vector of {format_shape(inp)}"
+        why = node.does_nothing(inp) if isinstance(node, Layer) else ""  # leaves hold layers
+        if why and isinstance(node, Pool) and min(inp[0], inp[1]) >= 2:
+            halve = replace(node, kernel=(2, 2), stride=None)
+            fixes += (Fix(f"{halve.describe()}{shape_after(halve, inp)}, if "
+                          "downsampling was meant", node, (halve,)),)
         if why:
             yield row, Finding("L009", f"{row.spec} does nothing: {why}", fixes=fixes)
 
@@ -693,22 +656,20 @@ def pool_skips_input(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | No
 def stacked_activations(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L011: two element-wise activations in a row."""
     for row in leaves(report):
-        first = row.node
-        if not isinstance(first, ACTIVATIONS):
+        first = node_of(row)
+        if not first.activation:
             continue
         nxt = flow.next(row)
-        if nxt is None or not isinstance(nxt.node, ACTIVATIONS):
+        if nxt is None or not node_of(nxt).activation:
             continue
-        second = nxt.node
-        non_negative = isinstance(first, ReLU | ReLU6 | Sigmoid)
-        if type(first) is type(second) and isinstance(first, ReLU | ReLU6):
+        second, rng = node_of(nxt), first.output_range
+        if type(first) is type(second) and first.idempotent:
             why = f"{first.name}({first.name}(x)) = {first.name}(x), the second changes nothing"
-        elif non_negative and isinstance(second, ReLU | LeakyReLU | PReLU | ELU):
+        elif rng is not None and rng.non_negative and second.identity_on_non_negative:
             why = (f"{nxt.spec} is the identity on {row.spec}'s non-negative output, "
                    "so it changes nothing")
         else:
-            rng = _RANGES.get(type(first))
-            seen = f" outputs in {rng[0]}" if rng else " output"
+            seen = f" outputs in {rng.text}" if rng else " output"
             why = f"{nxt.spec} only ever sees {row.spec}'s{seen}: keep one nonlinearity"
         yield nxt, Finding("L011", f"{row.spec} -> {nxt.spec}: two activations in a row; {why}",
                            (f"remove {nxt.spec} at {nxt.path}",
@@ -718,26 +679,24 @@ def stacked_activations(report: Report, flow: Flow) -> Iterator[tuple[LayerRow |
 def activation_before_softmax(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L012: an activation squashing the logits right before softmax."""
     for row in leaves(report):
-        node = row.node
-        if not isinstance(node, ACTIVATIONS):
+        node = node_of(row)
+        if not node.activation:
             continue
-        nxt = flow.next_skipping(row, Dropout, Identity)
+        nxt = flow.next_skipping(row, lambda n: n.inference_identity)
         if nxt is None or not isinstance(nxt.node, Softmax) or nxt.output_shape is None:
             continue
         n = nxt.output_shape[-1]
-        rng = _RANGES.get(type(node))
-        if rng is not None and rng[2] is not None and rng[1] is not None and n > 1:
-            low, high = rng[1], rng[2]
+        rng = node.output_range
+        if rng is not None and rng.high is not None and rng.low is not None and n > 1:
+            low, high = rng.low, rng.high
             top = math.exp(high) / (math.exp(high) + (n - 1) * math.exp(low))
-            why = (f"the logits are squashed into {rng[0]}, so over {n:,} classes softmax can "
+            why = (f"the logits are squashed into {rng.text}, so over {n:,} classes softmax can "
                    f"never give any class more than e^{high:g}/(e^{high:g} + {n - 1:,}·"
                    f"e^{low:g}) = {top:.3g}")
-        elif isinstance(node, ReLU | LeakyReLU | PReLU | ELU | GELU | SiLU | HardSwish):
-            what = "clipped to 0" if isinstance(node, ReLU | ReLU6) else "squashed towards 0"
+        else:  # unbounded above: negative logits lose their differences
+            what = "clipped to 0" if rng is not None and rng.low == 0 else "squashed towards 0"
             why = (f"negative logits are {what}, so the classes the network rules out all get "
                    "nearly the same probability and it cannot push them apart")
-        else:  # pragma: no cover - every activation is one of the above
-            why = "the logits are squashed"
         yield row, Finding(
             "L012", f"{row.spec} right before softmax: {why}",
             (f"remove {row.spec}: the layer before softmax should output raw logits",))
@@ -784,7 +743,7 @@ def linear_stack(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, 
         first = row.node
         if not isinstance(first, Conv | FC):
             continue
-        nxt = flow.next_skipping(row, Dropout, Flatten, Identity)
+        nxt = flow.next_skipping(row, lambda n: n.inference_identity or n.reshapes_only)
         if nxt is None or not isinstance(nxt.node, Conv | FC) or nxt.params is None:
             continue
         both = (row.params or 0) + nxt.params

@@ -24,6 +24,8 @@ except ImportError:  # pragma: no cover - CI installs torch (.ci/run)
     tf = None  # type: ignore[assignment]
 
 from cnncalc import kernels as K
+from cnncalc import layers as L
+from cnncalc.values import Padding
 
 pytestmark = pytest.mark.filterwarnings("error")  # no overflow/invalid-value warnings
 needs_torch = pytest.mark.skipif(
@@ -947,3 +949,131 @@ def test_float32_everywhere() -> None:
     ] + [fn(x) for fn, _, _ in ACTIVATIONS.values()]  # fmt: skip
     for out in outs:
         assert out.dtype == np.float32
+
+
+# --------------------------------------------------------------------- every kind's forward
+
+# One example per layer kind (non-default arguments where the kind has them) and a naive
+# reference for its forward pass, written here from the definitions above. Keyed by the
+# kind's name: tests/test_contracts.py fails for a kind of the registry missing here.
+Ref = Callable[[Any, Arr, dict[str, Arr]], Arr]
+
+
+def _scalar(fn: Callable[[Any, float], float]) -> Ref:
+    return lambda layer, x, w: elementwise(lambda v: fn(layer, v), x)
+
+
+def _softmax(x: Arr) -> Arr:
+    e = np.exp(x.astype(np.float64) - x.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def _bn(layer: Any, x: Arr, w: dict[str, Arr]) -> Arr:
+    y = (x.astype(np.float64) - w["mean"]) / np.sqrt(w["var"].astype(np.float64) + layer.eps)
+    if "gamma" in w:
+        y = y * w["gamma"] + w["beta"]
+    return y.astype(np.float32)
+
+
+def _fc(layer: Any, x: Arr, w: dict[str, Arr]) -> Arr:
+    y = x.reshape(len(x), -1).astype(np.float64) @ w["w"].astype(np.float64)
+    return (y + w["b"] if "b" in w else y).astype(np.float32)
+
+
+def _sigmoid(v: float) -> float:
+    return 1 / (1 + math.exp(-v)) if v > -700 else 0.0
+
+
+def _layer_examples() -> dict[str, tuple[Any, tuple[int, ...], Ref]]:
+    def pooled(mode: str) -> Ref:
+        return lambda layer, x, w: ref_pool(x, layer.kernel, layer.stride or layer.kernel,
+                                            layer.pads(x.shape[1:]),
+                                            layer.output_shape(x.shape[1:])[:2], mode)
+
+    return {
+        "conv": (L.Conv(6, (3, 3), stride=(2, 1), padding=Padding((1, 1)), dilation=(1, 2),
+                        groups=2), (9, 8, 4),
+                 lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.stride,
+                                             ly.pads(x.shape[1:]), ly.dilation, ly.groups)),
+        "dwconv": (L.DepthwiseConv((3, 3), padding=Padding((1, 1)), multiplier=2), (7, 6, 3),
+                   lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.stride,
+                                               ly.pads(x.shape[1:]), ly.dilation, x.shape[3])),
+        "deconv": (L.Deconv(4, (3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1),
+                            groups=2), (5, 4, 4),
+                   lambda ly, x, w: ref_conv_transpose2d(x, w["w"], w.get("b"), ly.stride,
+                                                         ly.padding, ly.output_padding,
+                                                         ly.dilation, ly.groups)),
+        "maxpool": (L.MaxPool((3, 3), stride=(2, 2), padding=Padding((1, 1)), ceil_mode=True),
+                    (8, 7, 3), pooled("max")),
+        "avgpool": (L.AvgPool((3, 3), stride=(2, 2), padding=Padding((1, 1))), (8, 7, 3),
+                    pooled("avg")),
+        "gap": (L.GlobalAvgPool(), (5, 4, 3),
+                lambda ly, x, w: x.astype(np.float64).mean(axis=(1, 2), keepdims=True)
+                .astype(np.float32)),
+        "globalmaxpool": (L.GlobalMaxPool(), (5, 4, 3),
+                          lambda ly, x, w: x.max(axis=(1, 2), keepdims=True)),
+        "adaptiveavgpool": (L.AdaptiveAvgPool((3, 2)), (7, 5, 2),
+                            lambda ly, x, w: ref_adaptive(x, ly.size)),
+        "bn": (L.BatchNorm(eps=1e-3), (4, 3, 5), _bn),
+        "lrn": (L.LRN(3, alpha=0.5), (3, 3, 6),
+                lambda ly, x, w: ref_lrn(x, ly.size, ly.alpha, ly.beta, ly.k)),
+        "relu": (L.ReLU(), (4, 3, 2), _scalar(lambda ly, v: max(v, 0.0))),
+        "relu6": (L.ReLU6(), (4, 3, 2), _scalar(lambda ly, v: min(max(v, 0.0), 6.0))),
+        "leakyrelu": (L.LeakyReLU(0.2), (4, 3, 2),
+                      _scalar(lambda ly, v: v if v > 0 else ly.slope * v)),
+        "prelu": (L.PReLU(), (4, 3, 2),
+                  lambda ly, x, w: elementwise(lambda v: v if v > 0 else float(w["a"][0]) * v, x)),
+        "elu": (L.ELU(0.5), (4, 3, 2),
+                _scalar(lambda ly, v: v if v > 0 else ly.alpha * math.expm1(v))),
+        "gelu": (L.GELU(), (4, 3, 2),
+                 _scalar(lambda ly, v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))))),
+        "silu": (L.SiLU(), (4, 3, 2), _scalar(lambda ly, v: v * _sigmoid(v))),
+        "sigmoid": (L.Sigmoid(), (4, 3, 2), _scalar(lambda ly, v: _sigmoid(v))),
+        "tanh": (L.Tanh(), (4, 3, 2), _scalar(lambda ly, v: math.tanh(v))),
+        "hardswish": (L.HardSwish(), (4, 3, 2),
+                      _scalar(lambda ly, v: v * min(max(v + 3, 0.0), 6.0) / 6)),
+        "softmax": (L.Softmax(), (4, 3, 5), lambda ly, x, w: _softmax(x)),
+        "identity": (L.Identity(), (4, 3, 2), lambda ly, x, w: x),
+        "dropout": (L.Dropout(0.3), (4, 3, 2), lambda ly, x, w: x),  # inference
+        "flatten": (L.Flatten(), (4, 3, 2), lambda ly, x, w: x.reshape(len(x), -1)),
+        "fc": (L.FC(5), (4, 3, 2), _fc),
+        "pad": (L.Pad((1, 2)), (4, 3, 2),
+                lambda ly, x, w: np.pad(x, ((0, 0), (ly.p[0],) * 2, (ly.p[1],) * 2, (0, 0)))),
+        "upsample": (L.Upsample((2, 3)), (4, 3, 2),
+                     lambda ly, x, w: x.repeat(ly.scale[0], axis=1).repeat(ly.scale[1], axis=2)),
+    }
+
+
+LAYER_EXAMPLES = _layer_examples()
+"""Kind name → (example layer, input H×W×C, naive reference of its forward pass)."""
+
+MERGES: dict[str, tuple[L.Block, Callable[[list[Arr]], Arr]]] = {
+    "residual": (L.Residual((L.Identity(),)),
+                 lambda arrays: (arrays[0].astype(np.float64) + arrays[1]).astype(np.float32)),
+    "concat": (L.Concat(((), ())), lambda arrays: np.concatenate(arrays, axis=-1)),
+}
+"""Parallel block kind name → (example, naive reference of how it merges its groups'
+outputs). Chained blocks (repeat) merge nothing."""
+
+
+@pytest.mark.parametrize("name", sorted(LAYER_EXAMPLES))
+def test_layer_forward_vs_reference(name: str) -> None:
+    layer, inp, ref = LAYER_EXAMPLES[name]
+    assert layer.name == name and layer.output_shape(inp) is not None
+    rng = rng_for("layer:" + name, 0)
+    x = randn(rng, 2, *inp, scale=2.0)
+    w = {k: randn(rng, *s) for k, s in layer.weight_shapes(inp).items()}
+    if "var" in w:
+        w["var"] = np.abs(w["var"]) + np.float32(0.5)
+    got = layer.forward(x.copy(), w)
+    assert got.shape == (2, *layer.output_shape(inp))
+    close(got, ref(layer, x, w), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(MERGES))
+def test_block_merge_vs_reference(name: str) -> None:
+    block, ref = MERGES[name]
+    assert block.name == name
+    rng = rng_for("merge:" + name, 0)
+    arrays = [randn(rng, 2, 3, 4, 5), randn(rng, 2, 3, 4, 5)]
+    close(block.merge(arrays), ref(arrays))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..layers import Block, Concat, Group, Layer, Node, Repeat, Residual
+from ..layers import Block, Group, Node
 from ..report import LayerRow, Report
 from ..shapes import format_shape
 from ..version import __version__
@@ -76,22 +76,16 @@ class Writer:
         return self.sequence([self.node(n, depth + 1) for n in group], depth)
 
     def node(self, node: Node, depth: int) -> tuple[str, str]:
-        """(module source, comment) for one node."""
+        """(module source, comment) for one node: the node writes its own module."""
         row = next(self.rows)
-        comment = f"{row.path} {row.spec} → {format_shape(row.output_shape)}"
-        if isinstance(node, Layer):
-            assert row.input_shape is not None  # export runs only on valid reports
-            return node.torch(row.input_shape), comment
-        assert isinstance(node, Block)  # a Node is a Layer or a Block
-        inner = depth + 1 if isinstance(node, Repeat) else depth
-        parts = [self.group(g, inner) for g in node.groups()]
-        label = f"{row.path} {node.label()} → {format_shape(row.output_shape)}"
-        if isinstance(node, Repeat):
-            return self.sequence([(p, "") for p in parts], depth), label
-        if isinstance(node, Residual):
-            return f"Residual({parts[0]}, {parts[1]})", label
-        assert isinstance(node, Concat)
-        return f"Concat({', '.join(parts)})", label
+        assert row.input_shape is not None  # export runs only on valid reports
+        inner = depth + 1 if node.chained else depth
+        groups = node.groups() if isinstance(node, Block) else ()  # a leaf has none
+        parts = [self.group(g, inner) for g in groups]
+        text = node.label() if row.is_block else row.spec
+        comment = f"{row.path} {text} → {format_shape(row.output_shape)}"
+        return node.pytorch(row.input_shape, parts,
+                            lambda ps: self.sequence([(p, "") for p in ps], depth)), comment
 
     @staticmethod
     def sequence(items: list[tuple[str, str]], depth: int) -> str:

@@ -1,0 +1,208 @@
+"""Element-wise activations: same shape, no parameters (``prelu`` learns one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .. import values as v
+from ..shapes import Shape
+from .base import Array, Counts, Layer, OutputRange, arg, kernels, py_float
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ReLU(Layer):
+    """max(0, x): same shape, no parameters.
+
+    >>> ReLU().output_shape((4, 4, 3)), ReLU.output_range
+    ((4, 4, 3), OutputRange(text='[0, ∞)', low=0.0, high=None))
+    """
+
+    name: ClassVar[str] = "relu"
+    activation: ClassVar[bool] = True
+    output_range: ClassVar[OutputRange | None] = OutputRange("[0, ∞)", 0.0, None)
+    idempotent: ClassVar[bool] = True
+    identity_on_non_negative: ClassVar[bool] = True
+    torch_module: ClassVar[str] = "nn.ReLU()"
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.relu(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ReLU6(Layer):
+    """min(max(0, x), 6).
+
+    >>> ReLU6.output_range, ReLU6.idempotent
+    (OutputRange(text='[0, 6]', low=0.0, high=6.0), True)
+    """
+
+    name: ClassVar[str] = "relu6"
+    activation: ClassVar[bool] = True
+    output_range: ClassVar[OutputRange | None] = OutputRange("[0, 6]", 0.0, 6.0)
+    idempotent: ClassVar[bool] = True
+    torch_module: ClassVar[str] = "nn.ReLU6()"
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.relu6(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class LeakyReLU(Layer):
+    """x if x > 0 else slope·x.
+
+    >>> LeakyReLU(0.2).describe(), LeakyReLU.identity_on_non_negative
+    ('leakyrelu(slope=0.2)', True)
+    """
+
+    name: ClassVar[str] = "leakyrelu"
+    activation: ClassVar[bool] = True
+    identity_on_non_negative: ClassVar[bool] = True
+    slope: float = arg(v.real, 0.01, positional=True)
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.leaky_relu(x, self.slope)
+
+    def torch(self, inp: Shape) -> str:
+        return f"nn.LeakyReLU({py_float(self.slope)})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class PReLU(Layer):
+    """x if x > 0 else a·x with one learned a.
+
+    >>> PReLU().counts((8, 8, 3), (8, 8, 3)).params
+    1
+    """
+
+    name: ClassVar[str] = "prelu"
+    activation: ClassVar[bool] = True
+    identity_on_non_negative: ClassVar[bool] = True
+    torch_module: ClassVar[str] = "nn.PReLU()"
+    formula: ClassVar[str] = "same shape; 1 param"
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        return Counts(weights=1)
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        return {"a": (1,)}
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.prelu(x, w["a"])
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ELU(Layer):
+    """x if x > 0 else α·(eˣ − 1).
+
+    >>> ELU(0.5).describe(), ELU().output_shape((8, 8, 3))
+    ('elu(alpha=0.5)', (8, 8, 3))
+    """
+
+    name: ClassVar[str] = "elu"
+    activation: ClassVar[bool] = True
+    identity_on_non_negative: ClassVar[bool] = True
+    alpha: float = arg(v.real, 1.0, positional=True)
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.elu(x, self.alpha)
+
+    def torch(self, inp: Shape) -> str:
+        return f"nn.ELU({py_float(self.alpha)})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class GELU(Layer):
+    """x·Φ(x).
+
+    >>> GELU().output_shape((8, 8, 3)), GELU.activation
+    ((8, 8, 3), True)
+    """
+
+    name: ClassVar[str] = "gelu"
+    activation: ClassVar[bool] = True
+    torch_module: ClassVar[str] = "nn.GELU()"
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.gelu(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SiLU(Layer):
+    """x·σ(x) (swish).
+
+    >>> SiLU().describe(), SiLU.aliases
+    ('silu', ('swish',))
+    """
+
+    name: ClassVar[str] = "silu"
+    activation: ClassVar[bool] = True
+    torch_module: ClassVar[str] = "nn.SiLU()"
+    aliases: ClassVar[tuple[str, ...]] = ("swish",)
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.silu(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Sigmoid(Layer):
+    """1/(1 + e⁻ˣ).
+
+    >>> Sigmoid.output_range
+    OutputRange(text='(0, 1)', low=0.0, high=1.0)
+    """
+
+    name: ClassVar[str] = "sigmoid"
+    activation: ClassVar[bool] = True
+    output_range: ClassVar[OutputRange | None] = OutputRange("(0, 1)", 0.0, 1.0)
+    torch_module: ClassVar[str] = "nn.Sigmoid()"
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.sigmoid(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Tanh(Layer):
+    """tanh(x).
+
+    >>> Tanh.output_range
+    OutputRange(text='(−1, 1)', low=-1.0, high=1.0)
+    """
+
+    name: ClassVar[str] = "tanh"
+    activation: ClassVar[bool] = True
+    output_range: ClassVar[OutputRange | None] = OutputRange("(−1, 1)", -1.0, 1.0)
+    torch_module: ClassVar[str] = "nn.Tanh()"
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.tanh(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class HardSwish(Layer):
+    """x·relu6(x + 3)/6.
+
+    >>> HardSwish().counts((8, 8, 3), (8, 8, 3)).params, HardSwish.activation
+    (0, True)
+    """
+
+    name: ClassVar[str] = "hardswish"
+    activation: ClassVar[bool] = True
+    torch_module: ClassVar[str] = "nn.Hardswish()"
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.hardswish(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Softmax(Layer):
+    """eˣ/Σeˣ over the channels.
+
+    >>> Softmax().output_shape((10,)), Softmax.activation
+    ((10,), False)
+    """
+
+    name: ClassVar[str] = "softmax"
+    torch_module: ClassVar[str] = "nn.Softmax(dim=1)"
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.softmax(x)

@@ -1,0 +1,362 @@
+"""What every layer kind is made of: arguments (:func:`arg`), results (:class:`Counts`,
+:class:`Step`), the base classes :class:`Node`, :class:`Layer` and :class:`Block`, and
+the helpers kinds share (``needs_volume``, ``count_lines``, ``py_float``, ``kernels``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from .. import values as v
+from ..diagnostics import Finding
+from ..shapes import Shape, format_shape, is_volume
+from ..values import Pair
+
+if TYPE_CHECKING:  # numpy stays off the import path of `cnncalc check`
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from .. import kernels as kernels
+
+    Array = NDArray[np.float32]
+else:
+    class _Kernels:
+        """:mod:`cnncalc.kernels`, imported at the first use of one of its names (the
+        first forward pass), so that numpy stays off the import path of `cnncalc check`."""
+
+        def __getattr__(self, name: str) -> Any:
+            from .. import kernels  # numpy: imported at the first forward pass, not at start-up
+            return getattr(kernels, name)
+
+    kernels = _Kernels()
+    Array = Any  # only annotations name it
+
+
+DEFINED: list[type[Node]] = []
+"""Every subclass of :class:`Node`, in definition order; the package's ``__init__`` keeps
+those that name themselves (a ``name`` of their own) as the registry."""
+
+
+# --------------------------------------------------------------------------- arguments
+
+def GROUP(text: str) -> str:
+    """Converter marker for an argument that is a group of layers (the builder builds them)."""
+    return text
+
+
+def arg(convert: v.Converter, default: Any = dataclasses.MISSING, *, short: str | None = None,
+        positional: bool = False, variadic: bool = False, help: str = "") -> Any:
+    """Declare a layer argument: how its text converts, its short name, its default."""
+    meta = {"convert": convert, "short": short, "positional": positional,
+            "variadic": variadic, "help": help}
+    if default is dataclasses.MISSING:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Argument:
+    name: str
+    convert: v.Converter
+    required: bool
+    default: Any
+    short: str | None
+    positional: bool
+    variadic: bool
+    help: str
+
+
+def arguments(kind: type[Node]) -> tuple[Argument, ...]:
+    """The arguments a layer kind takes, in declaration order (positional ones first)."""
+    return _arguments(cast(Any, kind))
+
+
+@functools.cache
+def _arguments(kind: Any) -> tuple[Argument, ...]:  # Any: mypy sees dataclass types as unhashable
+    out = []
+    for f in dataclasses.fields(kind):
+        if "convert" not in f.metadata:
+            continue
+        m = f.metadata
+        required = f.default is dataclasses.MISSING
+        out.append(Argument(f.name, m["convert"], required, None if required else f.default,
+                            m["short"], m["positional"], m["variadic"], m["help"]))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Learned weight and bias elements, stored non-trainable elements, and MACs."""
+
+    weights: int = 0
+    biases: int = 0
+    non_trainable: int = 0
+    macs: int = 0
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(self.weights + other.weights, self.biases + other.biases,
+                      self.non_trainable + other.non_trainable, self.macs + other.macs)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A receptive-field step per axis: ``r' = r + (k − 1)·j``, ``j' = j·s``."""
+
+    kernel: Pair = (1, 1)
+    stride: Pair = (1, 1)
+
+
+IDENTITY_STEP = Step()
+
+
+@dataclass(frozen=True, slots=True)
+class Width:
+    """A count lint L001 wants a power of two: ``count`` (its ``noun``), set through the
+    argument ``knob`` — ``with_knob(k)`` is the layer with ``k`` there, or None when
+    ``k`` is not allowed."""
+
+    count: int
+    noun: str
+    knob: int
+    with_knob: Callable[[int], Layer | None]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRange:
+    """Where an activation's outputs lie: its text (``[0, 6]``) and bounds (None: unbounded)."""
+
+    text: str
+    low: float | None
+    high: float | None
+
+    @property
+    def non_negative(self) -> bool:
+        return self.low is not None and self.low >= 0
+
+
+# --------------------------------------------------------------------------- base classes
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Node:
+    """Anything that can stand in a sequence: a layer or a block."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    formula: ClassVar[str] = "same shape, no parameters"
+    chained: ClassVar[bool] = False
+    """A block whose groups run one after another (``repeat``)."""
+
+    # Traits: what lints ask of a kind instead of listing kinds.
+    codes: ClassVar[frozenset[str]] = frozenset()
+    """The problem codes this kind's own checks can raise (``tests/test_contracts.py``
+    checks them against its source and :data:`~cnncalc.diagnostics.RULES`)."""
+    activation: ClassVar[bool] = False
+    """An element-wise nonlinearity (softmax, which normalises across channels, is not)."""
+    weighted: ClassVar[bool] = False
+    """Has a weight matrix or kernel of its own (and a bias it may switch off)."""
+    output_range: ClassVar[OutputRange | None] = None
+    """Where a bounded activation's outputs lie."""
+    idempotent: ClassVar[bool] = False
+    """Applying it twice is applying it once (relu)."""
+    identity_on_non_negative: ClassVar[bool] = False
+    """Passes non-negative inputs through unchanged (relu, leakyrelu, ...)."""
+    inference_identity: ClassVar[bool] = False
+    """Passes its input through unchanged at inference (identity, dropout)."""
+    reshapes_only: ClassVar[bool] = False
+    """Keeps every value, at most changing the shape (identity, flatten)."""
+    flattens: ClassVar[bool] = False
+    """Turns a volume into a flat vector (flatten, fc)."""
+    sets_channels: ClassVar[bool] = False
+    """Its output channels are an argument of its own (conv's filters, fc's units)."""
+    join_pins_channels: ClassVar[bool] = False
+    """A block whose join needs every group to give the same channels (residual's add)."""
+
+    location: Any = field(default=None, kw_only=True, compare=False, repr=False)
+    """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        DEFINED.append(cls)
+
+    def __repr__(self) -> str:  # layers compare by identity; their text is their repr
+        return f"<{type(self).__name__} {self.describe()}>"
+
+    def describe(self) -> str:
+        """Canonical spec text: positional arguments, then keywords that differ from defaults.
+
+        >>> from cnncalc.layers import Conv, Padding
+        >>> Conv(10, (5, 5), padding=Padding((2, 2))).describe()
+        'conv(10, 5, p=2)'
+        """
+        parts = []
+        for a in arguments(type(self)):
+            value = getattr(self, a.name)
+            if a.convert is GROUP:
+                groups = value if a.variadic else (value,)
+                parts += [("" if a.positional else f"{a.name}=") + describe_group(g)
+                          for g in groups if a.positional or g]
+            elif a.required and a.positional:
+                parts.append(v.format_value(value))
+            elif value != a.default:
+                parts.append(f"{a.short or a.name}={v.format_value(value)}")
+        return f"{self.name}({', '.join(parts)})" if parts else self.name
+
+    def label(self) -> str:
+        """A short name for a table row (a block's full text can be long)."""
+        return self.name
+
+    def pytorch(self, inp: Shape, parts: Sequence[str],
+                sequence: Callable[[Sequence[str]], str]) -> str:
+        """This node's PyTorch module as Python source (``cnncalc export``): ``inp`` is its
+        input shape, ``parts`` the source of each of its groups (a block's), ``sequence`` writes an
+        ``nn.Sequential`` of modules."""
+        raise NotImplementedError
+
+
+Group = tuple[Node, ...]
+
+
+def describe_group(group: Group) -> str:
+    return "[" + " -> ".join(n.describe() for n in group) + "]"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Layer(Node):
+    """A leaf layer. Subclasses override what differs from 'same shape, no parameters'."""
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        """Yield what is wrong with this layer on input ``inp``."""
+        yield from ()
+
+    def check_alone(self) -> Iterator[Finding]:
+        """What is wrong whatever the input (run when the input shape is unknown)."""
+        yield from ()
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return inp
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        return Counts()
+
+    def step(self, inp: Shape) -> Step | None:
+        """Receptive-field step, or None when the receptive field is undefined after it."""
+        return IDENTITY_STEP
+
+    def explain(self, inp: Shape, out: Shape) -> list[str]:
+        """The arithmetic behind this layer's numbers, one line per fact (``cnncalc explain``)."""
+        c = self.counts(inp, out)
+        if out == inp and not c.params and not c.non_trainable:
+            return ["same shape, no parameters"]
+        return [f"output {format_shape(out)}", *count_lines(c)]
+
+    def width(self, inp: Shape) -> Width | None:
+        """The output count a GPU tiles in powers of two (filters, units), when this kind
+        has one it sets and any power of two is possible (lint L001)."""
+        return None
+
+    def does_nothing(self, inp: Shape) -> str:
+        """Why this layer computes nothing on ``inp`` (lint L009), or ``""``."""
+        return ""
+
+    def without_bias(self) -> Layer | None:
+        """This layer with its bias switched off, when it has one that is on."""
+        if not getattr(self, "bias", False):
+            return None
+        return cast(Layer, dataclasses.replace(cast(Any, self), bias=False))
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        """Shapes of the arrays the forward kernel needs (weights, biases, statistics)."""
+        return {}
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return x
+
+    torch_module: ClassVar[str] = "nn.Identity()"
+
+    def torch(self, inp: Shape) -> str:
+        """The equivalent PyTorch module, as Python source (``cnncalc export``)."""
+        return self.torch_module
+
+    def pytorch(self, inp: Shape, parts: Sequence[str],
+                sequence: Callable[[Sequence[str]], str]) -> str:
+        return self.torch(inp)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Block(Node):
+    """Holds groups of layers. ``chained`` groups run one after another (``repeat``);
+    otherwise every group gets the block's input and :meth:`join` combines them."""
+
+    def groups(self) -> Sequence[Group]:
+        raise NotImplementedError
+
+    def expanded_size(self, size_of: Callable[[Group], int]) -> int:
+        """Rows this block's groups expand to (``size_of`` measures one group)."""
+        return sum(size_of(g) for g in self.groups())
+
+    def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
+        """The block's output shape from its groups' outputs (parallel blocks)."""
+        return outs[-1], []
+
+    def merge(self, arrays: Sequence[Array]) -> Array:
+        """The forward pass of :meth:`join`."""
+        return arrays[-1]
+
+
+# --------------------------------------------------------------------------- windows
+
+def needs_volume(layer: Node, inp: Shape) -> Iterator[Finding]:
+    if not is_volume(inp):
+        yield Finding("G006", f"{layer.name} needs an H×W×C volume, but its input is a flat "
+                      f"vector of {format_shape(inp)}", ("put it before the first fc/flatten",),
+                      fatal=True)
+
+
+def power_of_two(n: int) -> bool:
+    """
+    >>> power_of_two(64), power_of_two(96), power_of_two(0)
+    (True, False, False)
+    """
+    return n > 0 and n & (n - 1) == 0
+
+
+def count_lines(c: Counts, formula: str = "", spatial: str = "") -> list[str]:
+    lines = []
+    if c.weights:
+        lines.append(f"weights {formula + ' = ' if formula else ''}{c.weights:,}")
+    if c.biases:
+        lines.append(f"biases {c.biases:,}")
+    if c.params:
+        lines.append(f"params {c.params:,}")
+    if c.non_trainable:
+        lines.append(f"non-trainable {c.non_trainable:,}")
+    if c.macs:
+        lines.append(f"MACs {c.weights:,}{spatial} = {c.macs:,}" if spatial else f"MACs {c.macs:,}")
+    return lines
+
+
+# --------------------------------------------------------------------------- export helpers
+
+def py_float(x: float) -> str:
+    """A float as Python source that evaluates to exactly ``x`` (``float('inf')`` for inf,
+    which ``repr`` would write as the undefined name ``inf``).
+
+    >>> py_float(1e-4), py_float(float("inf")), py_float(float("-inf")), py_float(0.1 + 0.2)
+    ('0.0001', "float('inf')", "float('-inf')", '0.30000000000000004')
+    """
+    x = float(x)
+    if math.isnan(x):
+        return "float('nan')"
+    if math.isinf(x):
+        return "float('inf')" if x > 0 else "float('-inf')"
+    return repr(x)

@@ -1,0 +1,70 @@
+"""Normalisation: ``bn`` (batch norm) and ``lrn`` (local response norm)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .. import values as v
+from ..shapes import Shape, is_volume
+from .base import Array, Counts, Layer, arg, kernels, py_float
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class BatchNorm(Layer):
+    """Batch normalisation: γ (weights) and β (biases) per channel, plus running mean and
+    variance (2C non-trainable).
+
+    >>> BatchNorm().counts((112, 112, 64), (112, 112, 64))
+    Counts(weights=64, biases=64, non_trainable=128, macs=0)
+    """
+
+    name: ClassVar[str] = "bn"
+    aliases: ClassVar[tuple[str, ...]] = ("batchnorm", "batchnorm2d", "batchnormalization")
+    formula: ClassVar[str] = "same shape; params 2C (γ, β), non-trainable 2C (running mean, var)"
+
+    affine: bool = arg(v.boolean, True)
+    eps: float = arg(v.positive_real, 1e-5)
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        c = inp[-1]
+        return Counts(c if self.affine else 0, c if self.affine else 0, 2 * c, 0)
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        c: tuple[int, ...] = (inp[-1],)
+        stats = {"mean": c, "var": c}
+        return {"gamma": c, "beta": c, **stats} if self.affine else stats
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.batch_norm(x, w.get("gamma"), w.get("beta"), w["mean"], w["var"], self.eps)
+
+    def torch(self, inp: Shape) -> str:
+        kind = "nn.BatchNorm2d" if is_volume(inp) else "nn.BatchNorm1d"
+        return f"{kind}({inp[-1]}, eps={py_float(self.eps)}, affine={self.affine})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class LRN(Layer):
+    """Local response normalisation across ``size`` neighbouring channels (AlexNet).
+
+    >>> LRN().describe(), LRN(3).counts((27, 27, 96), (27, 27, 96)).params
+    ('lrn', 0)
+    """
+
+    name: ClassVar[str] = "lrn"
+    aliases: ClassVar[tuple[str, ...]] = ("localresponsenorm",)
+    size: int = arg(v.count, 5, positional=True)
+    alpha: float = arg(v.real, 1e-4)
+    beta: float = arg(v.real, 0.75)
+    k: float = arg(v.real, 1.0)
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.lrn(x, self.size, self.alpha, self.beta, self.k)
+
+    def torch(self, inp: Shape) -> str:
+        lrn = (f"nn.LocalResponseNorm({self.size}, alpha={py_float(self.alpha)}, "
+               f"beta={py_float(self.beta)}, k={py_float(self.k)})")
+        if is_volume(inp):
+            return lrn
+        # PyTorch's LRN needs N×C×…; a flat vector is N×C: give it a length-1 axis and back.
+        return f"nn.Sequential(nn.Unflatten(1, ({inp[0]}, 1)), {lrn}, nn.Flatten())"

@@ -1,0 +1,192 @@
+"""Layers that reshape or pass through: ``identity``, ``dropout``, ``flatten``, ``fc``,
+``pad`` and ``upsample``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .. import values as v
+from ..diagnostics import Finding
+from ..shapes import Shape, elements, format_shape, is_volume
+from ..values import Pair
+from .base import Array, Counts, Layer, Step, Width, arg, count_lines, kernels, needs_volume, py_float
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Identity(Layer):
+    """Passes its input through.
+
+    >>> Identity().output_shape((7, 7, 64)), Identity.inference_identity
+    ((7, 7, 64), True)
+    """
+
+    name: ClassVar[str] = "identity"
+    inference_identity: ClassVar[bool] = True
+    reshapes_only: ClassVar[bool] = True
+    torch_module: ClassVar[str] = "nn.Identity()"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Dropout(Layer):
+    """Zeroes a fraction p of activations in training; the identity at inference.
+
+    >>> Dropout(0.3).describe(), Dropout().counts((4096,), (4096,)).params
+    ('dropout(p=0.3)', 0)
+    """
+
+    name: ClassVar[str] = "dropout"
+    inference_identity: ClassVar[bool] = True
+    p: float = arg(v.probability, 0.5, positional=True)
+
+    def torch(self, inp: Shape) -> str:
+        return f"nn.Dropout({py_float(self.p)})"
+
+    def does_nothing(self, inp: Shape) -> str:
+        return "p = 0 drops nothing" if self.p == 0 else ""
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Flatten(Layer):
+    """H×W×C → one vector of H·W·C.
+
+    >>> Flatten().output_shape((7, 7, 512))
+    (25088,)
+    """
+
+    name: ClassVar[str] = "flatten"
+    flattens: ClassVar[bool] = True
+    reshapes_only: ClassVar[bool] = True
+    torch_module: ClassVar[str] = "nn.Flatten()"
+    formula: ClassVar[str] = "H·W·C; no params"
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return (elements(inp),)
+
+    def does_nothing(self, inp: Shape) -> str:
+        return "" if is_volume(inp) else f"its input is already a flat vector of {format_shape(inp)}"
+
+    def step(self, inp: Shape) -> Step | None:
+        return None
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.flatten(x)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class FC(Layer):
+    """Fully connected: every unit sees the whole (flattened) input.
+
+    Output ``units``; weights in·units, biases units; MACs in·units.
+
+    >>> FC(10).counts((7, 7, 64), (10,))
+    Counts(weights=31360, biases=10, non_trainable=0, macs=31360)
+    """
+
+    name: ClassVar[str] = "fc"
+    sets_channels: ClassVar[bool] = True
+    flattens: ClassVar[bool] = True
+    weighted: ClassVar[bool] = True
+    aliases: ClassVar[tuple[str, ...]] = ("linear", "dense")
+    formula: ClassVar[str] = "units (flattens a volume first); params in·units + units"
+
+    units: int = arg(v.count, positional=True, help="number of output units")
+    bias: bool = arg(v.boolean, True)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return (self.units,)
+
+    def width(self, inp: Shape) -> Width | None:
+        return Width(self.units, "units", self.units,
+                     lambda k: dataclasses.replace(self, units=k))
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        weights = elements(inp) * self.units
+        return Counts(weights, self.units if self.bias else 0, 0, weights)
+
+    def explain(self, inp: Shape, out: Shape) -> list[str]:
+        flat = [] if len(inp) == 1 else [f"flattens {format_shape(inp)} = {elements(inp):,} inputs"]
+        return flat + count_lines(self.counts(inp, out), f"{elements(inp):,}·{self.units}")
+
+    def step(self, inp: Shape) -> Step | None:
+        return None
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        shapes: dict[str, tuple[int, ...]] = {"w": (elements(inp), self.units)}
+        if self.bias:
+            shapes["b"] = (self.units,)
+        return shapes
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.linear(x, w["w"], w.get("b"))  # flattens a volume as a view
+
+    def torch(self, inp: Shape) -> str:
+        linear = f"nn.Linear({elements(inp)}, {self.units}, bias={self.bias})"
+        return linear if len(inp) == 1 else f"nn.Sequential(nn.Flatten(), {linear})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Pad(Layer):
+    """Zero padding: (H + 2p)×(W + 2p)×C.
+
+    >>> Pad((1, 2)).output_shape((5, 5, 3))
+    (7, 9, 3)
+    """
+
+    name: ClassVar[str] = "pad"
+    codes: ClassVar[frozenset[str]] = frozenset({"G006"})
+    aliases: ClassVar[tuple[str, ...]] = ("zeropad", "zeropadding2d")
+    formula: ClassVar[str] = "(H+2p)×(W+2p)×C; no params"
+
+    p: Pair = arg(v.natural_pair, positional=True)
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        yield from needs_volume(self, inp)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return inp[0] + 2 * self.p[0], inp[1] + 2 * self.p[1], inp[2]
+
+    def does_nothing(self, inp: Shape) -> str:
+        return "it adds no padding" if self.p == (0, 0) else ""
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.pad2d(x, (self.p[0], self.p[0], self.p[1], self.p[1]))
+
+    def torch(self, inp: Shape) -> str:
+        return f"nn.ZeroPad2d({(self.p[1], self.p[1], self.p[0], self.p[0])})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Upsample(Layer):
+    """Nearest-neighbour upsampling: (H·s)×(W·s)×C.
+
+    >>> Upsample((2, 2)).output_shape((7, 7, 3))
+    (14, 14, 3)
+    """
+
+    name: ClassVar[str] = "upsample"
+    codes: ClassVar[frozenset[str]] = frozenset({"G006"})
+    aliases: ClassVar[tuple[str, ...]] = ("upsampling2d",)
+    formula: ClassVar[str] = "(H·s)×(W·s)×C; no params"
+
+    scale: Pair = arg(v.pair, positional=True)
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        yield from needs_volume(self, inp)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return inp[0] * self.scale[0], inp[1] * self.scale[1], inp[2]
+
+    def does_nothing(self, inp: Shape) -> str:
+        return "a scale of 1 repeats every pixel once" if self.scale == (1, 1) else ""
+
+    def step(self, inp: Shape) -> Step | None:
+        return None
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.upsample_nearest(x, self.scale)
+
+    def torch(self, inp: Shape) -> str:
+        return f"nn.Upsample(scale_factor={self.scale}, mode='nearest')"
