@@ -2,8 +2,8 @@
 
 They run the stages in order — read and build the spec (:mod:`cnncalc.spec.parse`), walk it
 (:mod:`cnncalc.analysis`), lint the finished report (:mod:`cnncalc.lints`), keep only fixes
-that re-analyse cleanly (:mod:`cnncalc.fixes`), and on request the NumPy forward pass
-(:mod:`cnncalc.forward`). Nothing here prints.
+that re-analyse cleanly (:mod:`cnncalc.fixes`, sharing the lints' :class:`~cnncalc.lints.Flow`),
+and on request the NumPy forward pass (:mod:`cnncalc.forward`). Nothing here prints.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import walk
-from .diagnostics import MODES, ArchitectureError, Mode, Severity
+from .diagnostics import MODES, ArchitectureError, Mode, Problem, Severity
 from .fixes import verify_fixes
-from .lints import lint
+from .lints import Flow, lint
 from .report import DTYPES, Report
 from .spec.build import Spec
 from .spec.parse import read_spec
@@ -27,9 +27,18 @@ def analyze_spec(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: st
     """Analyse a parsed spec: the walk, then (when it has no error) the lints; a fix cnncalc
     would reject is never shown. No forward pass."""
     report = walk(spec, mode, batch, dtype)
-    if report.ok:  # lints read whole reports, so they run on a finished one
-        report = replace(report, problems=(*report.problems, *lint(report)))
-    return verify_fixes(report)
+    if not report.ok:
+        return verify_fixes(report)
+    flow = Flow(report.layers)  # lints read whole reports, so they run on a finished one
+    return verify_fixes(replace(report, problems=(*report.problems, *lint(report, flow))), flow)
+
+
+def lint_report(report: Report) -> list[Problem]:
+    """The lints of a finished report, each fix re-analysed: the problems :func:`analyze_spec`
+    adds to a report without errors, in spec order."""
+    flow = Flow(report.layers)
+    linted = replace(report, problems=(*report.problems, *lint(report, flow)))
+    return list(verify_fixes(linted, flow).problems[len(report.problems):])
 
 
 def analyze(spec: str | Path, mode: Mode | None = None, *, verify: bool = False, batch: int = 1,
@@ -73,4 +82,4 @@ def validate(spec: str | Path, mode: Mode | None = None, **options: Any) -> Repo
     return report
 
 
-__all__ = ["analyze", "analyze_spec", "validate"]
+__all__ = ["analyze", "analyze_spec", "lint_report", "validate"]

@@ -39,15 +39,13 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .diagnostics import Fix, Mode, Problem, Severity, resolve, without_fixes
 from .layers import GROUP, Block, Layer, Node, Repeat, arguments
+from .lints import Flow
 from .report import LayerRow, Report
 from .shapes import Shape
-
-if TYPE_CHECKING:
-    from .lints import Flow
 
 BUDGET_PER_ROW = 1
 BUDGET_BASE = 2_000
@@ -126,7 +124,6 @@ class Walk:
 
 class Verifier:
     def __init__(self, report: Report, flow: Flow | None) -> None:
-        from .lints import Flow
         self.report = report
         self.rows = report.layers
         self.index = {row.path: i for i, row in enumerate(self.rows)}
@@ -193,13 +190,13 @@ class Verifier:
         return self.rows[i].node if i is not None else None
 
     def unit(self, path: str) -> LayerRow:
-        """The outermost repeat holding ``path``, or its own row."""
-        parts = path.split(".")
-        for k in range(1, len(parts), 2):
-            row = self.rows[self.index[".".join(parts[:k])]]
+        """The outermost repeat holding ``path``, or its own row (up the parent links)."""
+        unit = row = self.rows[self.index[path]]
+        while row.parent is not None:
+            row = self.rows[row.parent]
             if isinstance(row.node, Repeat):
-                return row
-        return self.rows[self.index[path]]
+                unit = row
+        return unit
 
     def region(self, path: str) -> tuple[Counter[str], Counter[str]]:
         """Codes of the walk's problems (not lints) at ``path`` and inside it: all, errors."""
@@ -211,13 +208,19 @@ class Verifier:
 
     def _region(self, path: str) -> list[Problem]:
         found: list[Problem] = []
-        i = self.index[path]
-        while i < len(self.rows) and (i == self.index[path]
-                                      or self.rows[i].path.startswith(path + ".")):
+        top = i = self.index[path]
+        # Rows are in pre-order: the row's subtree runs until a row whose parent lies before it.
+        while i < len(self.rows) and (i == top or self.inside(i, top)):
             found += [p for p in self.by_path.get(self.rows[i].path, ())
                       if not p.code.startswith("L")]
             i += 1
         return found
+
+    def inside(self, i: int, top: int) -> bool:
+        """Whether row ``i``, after ``top`` in pre-order and before the end of its subtree
+        or just past it, lies in ``top``'s subtree: its parent is ``top`` or comes after."""
+        parent = self.rows[i].parent
+        return parent is not None and parent >= top
 
     def replace(self, row: LayerRow, target: Node, nodes: tuple[Node, ...]
                 ) -> tuple[bool, Counter[str]] | None:
