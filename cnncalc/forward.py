@@ -43,31 +43,9 @@ from typing import Protocol
 
 import numpy as np
 
-from . import kernels
+from .cost import WORK_ELEMENT, WORK_MAC, WORK_STEP, Cost
 from .diagnostics import Problem, Severity
-from .layers import (
-    FC,
-    LRN,
-    AdaptiveAvgPool,
-    BatchNorm,
-    Block,
-    Conv,
-    Deconv,
-    DepthwiseConv,
-    Dropout,
-    Flatten,
-    GlobalAvgPool,
-    Group,
-    Identity,
-    Layer,
-    Node,
-    Pad,
-    Pool,
-    ReLU,
-    ReLU6,
-    Tanh,
-    Upsample,
-)
+from .layers import Block, Group, Layer, Node
 from .report import LayerRow, Report, with_verified
 from .shapes import Shape, elements, format_shape
 
@@ -82,89 +60,16 @@ SLACK_BYTES = 4 << 20
 """Counted at every layer on top of the modelled buffers: chunk temporaries of the
 element-wise kernels, the random block, small per-layer arrays."""
 
-WORK_MAC = 0.1
-"""Work units (about 1 ns each) per multiply-add inside a BLAS GEMM."""
-WORK_ELEMENT = 1.0
-"""Work units per element per NumPy pass (element-wise ops, copies, reductions)."""
-WORK_STEP = 5000.0
-"""Work units per step of a Python-level loop in a kernel (a few NumPy calls)."""
 MAX_WORK = 2e10
 """The most work the pass takes on (about 20 s at the rates above on this kind of CPU)."""
 
 
 # --------------------------------------------------------------------------- cost model
 
-@dataclass(frozen=True, slots=True)
-class Cost:
-    """One layer's kernel: bytes it allocates besides its output, and its work."""
-
-    scratch: int
-    work: float
-
-
-def _conv_cost(node: Conv | DepthwiseConv, inp: Shape, out: Shape, n: int) -> Cost:
-    w_shape = node.weight_shapes(inp)["w"]
-    groups = node.groups if isinstance(node, Conv) else inp[2]
-    plan = kernels.conv2d_plan((n, *inp), w_shape, node.stride, node.pads(inp),
-                               node.dilation, groups)
-    macs = plan.macs
-    if plan.path == "depthwise":  # element-wise multiply-adds, not a GEMM
-        work = 2 * macs * WORK_ELEMENT
-    else:
-        work = macs * WORK_MAC + (macs // max(1, out[2] // groups)) * WORK_ELEMENT
-    return Cost(plan.scratch, work + plan.steps * WORK_STEP)
-
-
-def _deconv_cost(node: Deconv, inp: Shape, out: Shape, n: int) -> Cost:
-    w_shape = node.weight_shapes(inp)["w"]
-    xs = (n, *inp)
-    macs = n * inp[0] * inp[1] * w_shape[0] * w_shape[1] * (inp[2] // node.groups) * out[2]
-    steps = (node.groups * w_shape[0] * w_shape[1]
-             * -(-inp[0] // kernels.deconv_rows(xs, w_shape)))
-    return Cost(kernels.scratch_conv_transpose2d(xs, w_shape),
-                macs * WORK_MAC + 3 * macs / max(1, inp[2] // node.groups) * WORK_ELEMENT
-                + steps * WORK_STEP)
-
-
-def _pool_cost(node: Pool, inp: Shape, out: Shape, n: int) -> Cost:
-    kernel, stride = node.kernel, node.stride or node.kernel
-    scratch = kernels.scratch_pool2d((n, *inp), kernel, stride, node.pads(inp), node.ceil_mode)
-
-    def passes(k: int) -> float:
-        return k if k <= 4 else math.log2(k) + 4
-    a1 = n * max(inp[0], (out[0] - 1) * stride[0] + kernel[0]) * inp[1] * inp[2]
-    a2 = n * out[0] * max(inp[1], (out[1] - 1) * stride[1] + kernel[1]) * inp[2]
-    return Cost(scratch, (a1 * passes(kernel[0]) + a2 * passes(kernel[1])) * WORK_ELEMENT)
-
-
 def layer_cost(node: Layer, inp: Shape, out: Shape, batch: int) -> Cost:
-    """The scratch bytes and work of ``node``'s kernel on ``batch`` inputs of shape ``inp``."""
-    ein, eout = batch * elements(inp), batch * elements(out)
-    if isinstance(node, Conv | DepthwiseConv):
-        return _conv_cost(node, inp, out, batch)
-    if isinstance(node, Deconv):
-        return _deconv_cost(node, inp, out, batch)
-    if isinstance(node, Pool):
-        return _pool_cost(node, inp, out, batch)
-    if isinstance(node, AdaptiveAvgPool):
-        scratch = kernels.scratch_adaptive_avg_pool2d((batch, *inp), node.size)
-        steps = 2 + (out[0] + out[1]) * batch * inp[1] * inp[2] // (1 << 16)
-        return Cost(scratch, 8 * (ein + eout + batch * out[0] * inp[1] * inp[2]) * WORK_ELEMENT
-                    + steps * WORK_STEP)
-    if isinstance(node, LRN):
-        return Cost(kernels.scratch_lrn((batch, *inp)),
-                    12 * ein * WORK_ELEMENT + (ein // (1 << 16) + 1) * WORK_STEP)
-    if isinstance(node, FC):
-        return Cost(0, ein * node.units * WORK_MAC + eout * WORK_ELEMENT)
-    if isinstance(node, GlobalAvgPool):
-        return Cost(16 * batch * inp[-1], 2 * ein * WORK_ELEMENT)
-    if isinstance(node, BatchNorm):
-        return Cost(32 * inp[-1], 2 * ein * WORK_ELEMENT)
-    if isinstance(node, ReLU | ReLU6 | Tanh | Identity | Dropout | Flatten | Pad | Upsample):
-        return Cost(0, 2 * (ein + eout) * WORK_ELEMENT)
-    # chunked element-wise kernels (leakyrelu, prelu, elu, gelu, silu, sigmoid, ...)
-    return Cost(kernels.scratch_elementwise((batch, *inp)),
-                60 * ein * WORK_ELEMENT + (ein // (1 << 16) + 1) * WORK_STEP)
+    """The scratch bytes and work of ``node``'s kernel on ``batch`` inputs of shape ``inp``
+    (each kind answers for its own kernel)."""
+    return node.cost(inp, out, batch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,4 +326,6 @@ def verify_report(report: Report, max_memory: int | None = None,
     return with_verified(report, run.verified, run.problems)
 
 
-__all__: Sequence[str] = ["DEFAULT_MAX_MEMORY", "Progress", "estimate_peak_bytes", "plan", "verify_report"]
+__all__: Sequence[str] = [
+    "DEFAULT_MAX_MEMORY", "WORK_ELEMENT", "WORK_MAC", "WORK_STEP", "Cost", "Progress",
+    "estimate_peak_bytes", "plan", "verify_report"]

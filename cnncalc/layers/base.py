@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .. import values as v
+from ..cost import WORK_ELEMENT, WORK_STEP, Cost
 from ..diagnostics import Finding
-from ..shapes import Shape, format_shape, is_volume
+from ..shapes import Shape, elements, format_shape, is_volume
 from ..values import Pair
 
 if TYPE_CHECKING:  # numpy stays off the import path of `cnncalc check`
@@ -277,6 +278,13 @@ class Layer(Node):
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
         """Shapes of the arrays the forward kernel needs (weights, biases, statistics)."""
         return {}
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        """The scratch bytes and work of this kind's kernel on ``batch`` inputs of shape
+        ``inp`` (default: a chunked element-wise kernel, e.g. gelu or sigmoid)."""
+        ein = batch * elements(inp)
+        return Cost(kernels.scratch_elementwise((batch, *inp)),
+                    60 * ein * WORK_ELEMENT + (ein // (1 << 16) + 1) * WORK_STEP)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return x
