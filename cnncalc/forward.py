@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol
@@ -87,34 +87,36 @@ def plan(report: Report) -> Plan:
     """Walk the layer tree as `Pass` will, adding up the bytes alive at every step."""
     size = np.dtype(np.float32).itemsize
     batch = report.batch
-    rows: Iterator[LayerRow] = iter(report.layers)
+    rows = report.layers
     peak, peak_row = 0, None
     work, most, work_row = 0.0, 0.0, None
 
     def nbytes(shape: Shape | None) -> int:
         return 0 if shape is None else elements(shape) * batch * size
 
-    def group(nodes: Group, held: int) -> int:
-        """Visit a group whose input is kept alive elsewhere; returns its output's bytes
-        (0 for an empty group: its output is its input)."""
+    def group(nodes: Group, indices: Sequence[int], held: int) -> int:
+        """Visit a group (its nodes and their rows) whose input is kept alive elsewhere;
+        returns its output's bytes (0 for an empty group: its output is its input)."""
         last = 0
-        for node in nodes:
-            last = visit(node, held)
+        for node, index in zip(nodes, indices, strict=True):
+            last = visit(node, index, held)
         return last
 
-    def visit(node: Node, held: int) -> int:
+    def visit(node: Node, index: int, held: int) -> int:
         nonlocal peak, peak_row, work, most, work_row
-        row = next(rows)
+        row = rows[index]
         inp, out = row.input_shape, row.output_shape
         in_b, out_b = nbytes(inp), nbytes(out)
         if isinstance(node, Block):
+            groups = node.groups()
+            parts = zip(groups, report.group_rows(index, groups), strict=True)
             if node.chained:  # the block keeps its input while the copies run
-                for g in node.groups():
-                    group(g, held + in_b)
+                for g, indices in parts:
+                    group(g, indices, held + in_b)
                 return out_b
             done = 0
-            for g in node.groups():
-                done += group(g, held + in_b + done)
+            for g, indices in parts:
+                done += group(g, indices, held + in_b + done)
             need = held + in_b + done + out_b + SLACK_BYTES
             work += 2 * (done + out_b) / size * WORK_ELEMENT
         else:
@@ -132,7 +134,7 @@ def plan(report: Report) -> Plan:
         return out_b
 
     if report.spec is not None and report.input_shape is not None:
-        group(report.spec.layers, 0)
+        group(report.spec.layers, report.roots, 0)
     return Plan(peak, peak_row, work, work_row)
 
 
@@ -173,7 +175,8 @@ def blas_threads(configured: int) -> int:
 
 @dataclass
 class Pass:
-    """One walk over the layer tree in report order, recording each row's verdict."""
+    """One walk over the layer tree, each node with its row (the rows' own parent links),
+    recording each row's verdict."""
 
     report: Report
     tick: Callable[[], None]
@@ -181,7 +184,8 @@ class Pass:
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(SEED)
         self.block = (self.rng.standard_normal(BLOCK) * 0.05).astype(np.float32)
-        self.index = 0
+        self.current = 0
+        """The row of the node running now (the last one started)."""
         self.verified: list[bool | None] = [None] * len(self.report.layers)
         self.problems: list[Problem] = []
 
@@ -215,21 +219,22 @@ class Pass:
                 f"formula gives {format_shape(row.output_shape)}: this is a bug in cnncalc, "
                 "please report it with this spec", row.path, row.location))
 
-    def group(self, group: Group, x: Array) -> Array:
-        for node in group:
-            x = self.node(node, x)
+    def group(self, group: Group, rows: Sequence[int], x: Array) -> Array:
+        for node, index in zip(group, rows, strict=True):
+            x = self.node(node, index, x)
         return x
 
-    def node(self, node: Node, x: Array) -> Array:
-        index = self.index
-        self.index += 1
+    def node(self, node: Node, index: int, x: Array) -> Array:
+        self.current = index
         if isinstance(node, Block):
+            groups = node.groups()
+            parts = zip(groups, self.report.group_rows(index, groups), strict=True)
             if node.chained:
                 y = x
-                for g in node.groups():
-                    y = self.group(g, y)
+                for g, rows in parts:
+                    y = self.group(g, rows, y)
             else:
-                outs = [self.group(g, x) for g in node.groups()]
+                outs = [self.group(g, rows, x) for g, rows in parts]
                 y = node.merge(outs)
                 del outs
         else:
@@ -308,15 +313,16 @@ def verify_report(report: Report, max_memory: int | None = None,
     try:
         with _threads(need.work):
             # the input is not kept here: the pass frees each activation once used
-            run.group(layers, run.rng.standard_normal((report.batch, *report.input_shape),
-                                                      dtype=np.float32))
+            run.group(layers, report.roots,
+                      run.rng.standard_normal((report.batch, *report.input_shape),
+                                              dtype=np.float32))
     except MemoryError:
-        row = report.layers[max(0, min(run.index, len(report.layers)) - 1)]
+        row = report.layers[run.current]
         return _skipped(report, "this machine ran out of memory", row,
                         ("lower --max-memory (max_memory=) to the memory this machine has "
                          "free, or lower --batch",))
     except Exception as exc:  # a kernel failing is a bug in cnncalc: report, never raise
-        row = report.layers[max(0, min(run.index, len(report.layers)) - 1)]
+        row = report.layers[run.current]
         run.problems.append(Problem(
             Severity.ERROR, "V001", f"the forward pass failed: {type(exc).__name__}: {exc}; "
             "this is a bug in cnncalc, please report it with this spec", row.path, row.location))

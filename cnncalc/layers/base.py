@@ -156,6 +156,9 @@ class Node:
     formula: ClassVar[str] = "same shape, no parameters"
     chained: ClassVar[bool] = False
     """A block whose groups run one after another (``repeat``)."""
+    torch_helper: ClassVar[str] = ""
+    """Source of the ``nn.Module`` class this kind's exported module uses, when PyTorch has
+    none (a block's ``Residual``); ``cnncalc export`` defines it in the file's header."""
 
     # Traits: what lints ask of a kind instead of listing kinds.
     codes: ClassVar[frozenset[str]] = frozenset()
@@ -313,12 +316,13 @@ class Block(Node):
         return sum(size_of(g) for g in self.groups())
 
     def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
-        """The block's output shape from its groups' outputs (parallel blocks)."""
-        return outs[-1], []
+        """The block's output shape from its groups' outputs: every parallel (not
+        ``chained``) block defines it; a chained block's output is its last group's."""
+        raise NotImplementedError
 
     def merge(self, arrays: Sequence[Array]) -> Array:
-        """The forward pass of :meth:`join`."""
-        return arrays[-1]
+        """The forward pass of :meth:`join` (parallel blocks only, as ``join``)."""
+        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------- windows
