@@ -407,8 +407,6 @@ def conv_transpose2d(
     return out
 
 
-
-
 def linear(x: F32, w: F32, b: F32 | None) -> F32:
     """Fully connected layer ``y = x @ w + b`` with ``w`` ``(in, out)``; a volume is
     flattened (NHWC order) first."""

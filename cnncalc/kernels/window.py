@@ -17,11 +17,9 @@ F32 = npt.NDArray[np.float32]
 _TAP_CHUNK_ELEMS = 1 << 16
 
 
-
 def _f32(a: Any) -> F32:
     """Return ``a`` as a float32 ndarray (no copy when it already is one)."""
     return np.asarray(a, dtype=np.float32)
-
 
 
 # --------------------------------------------------------------------------------------
@@ -107,8 +105,6 @@ def _sl(axis: int, s: slice) -> tuple[slice, ...]:
     idx = [slice(None)] * 4
     idx[axis] = s
     return tuple(idx)
-
-
 
 
 def _map(x: F32, fn: Callable[[F32], F32], row: int = 1) -> F32:
