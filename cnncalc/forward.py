@@ -36,38 +36,16 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from . import kernels
+from .cost import WORK_ELEMENT, WORK_MAC, WORK_STEP, Cost
 from .diagnostics import Problem, Severity
-from .layers import (
-    FC,
-    LRN,
-    AdaptiveAvgPool,
-    BatchNorm,
-    Block,
-    Conv,
-    Deconv,
-    DepthwiseConv,
-    Dropout,
-    Flatten,
-    GlobalAvgPool,
-    Group,
-    Identity,
-    Layer,
-    Node,
-    Pad,
-    Pool,
-    ReLU,
-    ReLU6,
-    Tanh,
-    Upsample,
-)
+from .layers import Block, Group, Layer, Node
 from .report import LayerRow, Report, with_verified
 from .shapes import Shape, elements, format_shape
 
@@ -82,89 +60,16 @@ SLACK_BYTES = 4 << 20
 """Counted at every layer on top of the modelled buffers: chunk temporaries of the
 element-wise kernels, the random block, small per-layer arrays."""
 
-WORK_MAC = 0.1
-"""Work units (about 1 ns each) per multiply-add inside a BLAS GEMM."""
-WORK_ELEMENT = 1.0
-"""Work units per element per NumPy pass (element-wise ops, copies, reductions)."""
-WORK_STEP = 5000.0
-"""Work units per step of a Python-level loop in a kernel (a few NumPy calls)."""
 MAX_WORK = 2e10
 """The most work the pass takes on (about 20 s at the rates above on this kind of CPU)."""
 
 
 # --------------------------------------------------------------------------- cost model
 
-@dataclass(frozen=True, slots=True)
-class Cost:
-    """One layer's kernel: bytes it allocates besides its output, and its work."""
-
-    scratch: int
-    work: float
-
-
-def _conv_cost(node: Conv | DepthwiseConv, inp: Shape, out: Shape, n: int) -> Cost:
-    w_shape = node.weight_shapes(inp)["w"]
-    groups = node.groups if isinstance(node, Conv) else inp[2]
-    plan = kernels.conv2d_plan((n, *inp), w_shape, node.stride, node.pads(inp),
-                               node.dilation, groups)
-    macs = plan.macs
-    if plan.path == "depthwise":  # element-wise multiply-adds, not a GEMM
-        work = 2 * macs * WORK_ELEMENT
-    else:
-        work = macs * WORK_MAC + (macs // max(1, out[2] // groups)) * WORK_ELEMENT
-    return Cost(plan.scratch, work + plan.steps * WORK_STEP)
-
-
-def _deconv_cost(node: Deconv, inp: Shape, out: Shape, n: int) -> Cost:
-    w_shape = node.weight_shapes(inp)["w"]
-    xs = (n, *inp)
-    macs = n * inp[0] * inp[1] * w_shape[0] * w_shape[1] * (inp[2] // node.groups) * out[2]
-    steps = (node.groups * w_shape[0] * w_shape[1]
-             * -(-inp[0] // kernels.deconv_rows(xs, w_shape)))
-    return Cost(kernels.scratch_conv_transpose2d(xs, w_shape),
-                macs * WORK_MAC + 3 * macs / max(1, inp[2] // node.groups) * WORK_ELEMENT
-                + steps * WORK_STEP)
-
-
-def _pool_cost(node: Pool, inp: Shape, out: Shape, n: int) -> Cost:
-    kernel, stride = node.kernel, node.stride or node.kernel
-    scratch = kernels.scratch_pool2d((n, *inp), kernel, stride, node.pads(inp), node.ceil_mode)
-
-    def passes(k: int) -> float:
-        return k if k <= 4 else math.log2(k) + 4
-    a1 = n * max(inp[0], (out[0] - 1) * stride[0] + kernel[0]) * inp[1] * inp[2]
-    a2 = n * out[0] * max(inp[1], (out[1] - 1) * stride[1] + kernel[1]) * inp[2]
-    return Cost(scratch, (a1 * passes(kernel[0]) + a2 * passes(kernel[1])) * WORK_ELEMENT)
-
-
 def layer_cost(node: Layer, inp: Shape, out: Shape, batch: int) -> Cost:
-    """The scratch bytes and work of ``node``'s kernel on ``batch`` inputs of shape ``inp``."""
-    ein, eout = batch * elements(inp), batch * elements(out)
-    if isinstance(node, Conv | DepthwiseConv):
-        return _conv_cost(node, inp, out, batch)
-    if isinstance(node, Deconv):
-        return _deconv_cost(node, inp, out, batch)
-    if isinstance(node, Pool):
-        return _pool_cost(node, inp, out, batch)
-    if isinstance(node, AdaptiveAvgPool):
-        scratch = kernels.scratch_adaptive_avg_pool2d((batch, *inp), node.size)
-        steps = 2 + (out[0] + out[1]) * batch * inp[1] * inp[2] // (1 << 16)
-        return Cost(scratch, 8 * (ein + eout + batch * out[0] * inp[1] * inp[2]) * WORK_ELEMENT
-                    + steps * WORK_STEP)
-    if isinstance(node, LRN):
-        return Cost(kernels.scratch_lrn((batch, *inp)),
-                    12 * ein * WORK_ELEMENT + (ein // (1 << 16) + 1) * WORK_STEP)
-    if isinstance(node, FC):
-        return Cost(0, ein * node.units * WORK_MAC + eout * WORK_ELEMENT)
-    if isinstance(node, GlobalAvgPool):
-        return Cost(16 * batch * inp[-1], 2 * ein * WORK_ELEMENT)
-    if isinstance(node, BatchNorm):
-        return Cost(32 * inp[-1], 2 * ein * WORK_ELEMENT)
-    if isinstance(node, ReLU | ReLU6 | Tanh | Identity | Dropout | Flatten | Pad | Upsample):
-        return Cost(0, 2 * (ein + eout) * WORK_ELEMENT)
-    # chunked element-wise kernels (leakyrelu, prelu, elu, gelu, silu, sigmoid, ...)
-    return Cost(kernels.scratch_elementwise((batch, *inp)),
-                60 * ein * WORK_ELEMENT + (ein // (1 << 16) + 1) * WORK_STEP)
+    """The scratch bytes and work of ``node``'s kernel on ``batch`` inputs of shape ``inp``
+    (each kind answers for its own kernel)."""
+    return node.cost(inp, out, batch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,34 +87,36 @@ def plan(report: Report) -> Plan:
     """Walk the layer tree as `Pass` will, adding up the bytes alive at every step."""
     size = np.dtype(np.float32).itemsize
     batch = report.batch
-    rows: Iterator[LayerRow] = iter(report.layers)
+    rows = report.layers
     peak, peak_row = 0, None
     work, most, work_row = 0.0, 0.0, None
 
     def nbytes(shape: Shape | None) -> int:
         return 0 if shape is None else elements(shape) * batch * size
 
-    def group(nodes: Group, held: int) -> int:
-        """Visit a group whose input is kept alive elsewhere; returns its output's bytes
-        (0 for an empty group: its output is its input)."""
+    def group(nodes: Group, indices: Sequence[int], held: int) -> int:
+        """Visit a group (its nodes and their rows) whose input is kept alive elsewhere;
+        returns its output's bytes (0 for an empty group: its output is its input)."""
         last = 0
-        for node in nodes:
-            last = visit(node, held)
+        for node, index in zip(nodes, indices, strict=True):
+            last = visit(node, index, held)
         return last
 
-    def visit(node: Node, held: int) -> int:
+    def visit(node: Node, index: int, held: int) -> int:
         nonlocal peak, peak_row, work, most, work_row
-        row = next(rows)
+        row = rows[index]
         inp, out = row.input_shape, row.output_shape
         in_b, out_b = nbytes(inp), nbytes(out)
         if isinstance(node, Block):
+            groups = node.groups()
+            parts = zip(groups, report.group_rows(index, groups), strict=True)
             if node.chained:  # the block keeps its input while the copies run
-                for g in node.groups():
-                    group(g, held + in_b)
+                for g, indices in parts:
+                    group(g, indices, held + in_b)
                 return out_b
             done = 0
-            for g in node.groups():
-                done += group(g, held + in_b + done)
+            for g, indices in parts:
+                done += group(g, indices, held + in_b + done)
             need = held + in_b + done + out_b + SLACK_BYTES
             work += 2 * (done + out_b) / size * WORK_ELEMENT
         else:
@@ -227,7 +134,7 @@ def plan(report: Report) -> Plan:
         return out_b
 
     if report.spec is not None and report.input_shape is not None:
-        group(report.spec.layers, 0)
+        group(report.spec.layers, report.roots, 0)
     return Plan(peak, peak_row, work, work_row)
 
 
@@ -268,7 +175,8 @@ def blas_threads(configured: int) -> int:
 
 @dataclass
 class Pass:
-    """One walk over the layer tree in report order, recording each row's verdict."""
+    """One walk over the layer tree, each node with its row (the rows' own parent links),
+    recording each row's verdict."""
 
     report: Report
     tick: Callable[[], None]
@@ -276,7 +184,8 @@ class Pass:
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(SEED)
         self.block = (self.rng.standard_normal(BLOCK) * 0.05).astype(np.float32)
-        self.index = 0
+        self.current = 0
+        """The row of the node running now (the last one started)."""
         self.verified: list[bool | None] = [None] * len(self.report.layers)
         self.problems: list[Problem] = []
 
@@ -310,21 +219,22 @@ class Pass:
                 f"formula gives {format_shape(row.output_shape)}: this is a bug in cnncalc, "
                 "please report it with this spec", row.path, row.location))
 
-    def group(self, group: Group, x: Array) -> Array:
-        for node in group:
-            x = self.node(node, x)
+    def group(self, group: Group, rows: Sequence[int], x: Array) -> Array:
+        for node, index in zip(group, rows, strict=True):
+            x = self.node(node, index, x)
         return x
 
-    def node(self, node: Node, x: Array) -> Array:
-        index = self.index
-        self.index += 1
+    def node(self, node: Node, index: int, x: Array) -> Array:
+        self.current = index
         if isinstance(node, Block):
+            groups = node.groups()
+            parts = zip(groups, self.report.group_rows(index, groups), strict=True)
             if node.chained:
                 y = x
-                for g in node.groups():
-                    y = self.group(g, y)
+                for g, rows in parts:
+                    y = self.group(g, rows, y)
             else:
-                outs = [self.group(g, x) for g in node.groups()]
+                outs = [self.group(g, rows, x) for g, rows in parts]
                 y = node.merge(outs)
                 del outs
         else:
@@ -403,15 +313,16 @@ def verify_report(report: Report, max_memory: int | None = None,
     try:
         with _threads(need.work):
             # the input is not kept here: the pass frees each activation once used
-            run.group(layers, run.rng.standard_normal((report.batch, *report.input_shape),
-                                                      dtype=np.float32))
+            run.group(layers, report.roots,
+                      run.rng.standard_normal((report.batch, *report.input_shape),
+                                              dtype=np.float32))
     except MemoryError:
-        row = report.layers[max(0, min(run.index, len(report.layers)) - 1)]
+        row = report.layers[run.current]
         return _skipped(report, "this machine ran out of memory", row,
                         ("lower --max-memory (max_memory=) to the memory this machine has "
                          "free, or lower --batch",))
     except Exception as exc:  # a kernel failing is a bug in cnncalc: report, never raise
-        row = report.layers[max(0, min(run.index, len(report.layers)) - 1)]
+        row = report.layers[run.current]
         run.problems.append(Problem(
             Severity.ERROR, "V001", f"the forward pass failed: {type(exc).__name__}: {exc}; "
             "this is a bug in cnncalc, please report it with this spec", row.path, row.location))
@@ -421,4 +332,6 @@ def verify_report(report: Report, max_memory: int | None = None,
     return with_verified(report, run.verified, run.problems)
 
 
-__all__: Sequence[str] = ["DEFAULT_MAX_MEMORY", "Progress", "estimate_peak_bytes", "plan", "verify_report"]
+__all__: Sequence[str] = [
+    "DEFAULT_MAX_MEMORY", "WORK_ELEMENT", "WORK_MAC", "WORK_STEP", "Cost", "Progress",
+    "estimate_peak_bytes", "plan", "verify_report"]

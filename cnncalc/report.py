@@ -6,7 +6,7 @@ import nothing but the spec they describe, so no stage needs another to see them
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence, Sized
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -125,6 +125,19 @@ class Report:
             if row.parent is not None:
                 out[row.parent].append(i)
         return tuple(tuple(c) for c in out)
+
+    @cached_property
+    def roots(self) -> tuple[int, ...]:
+        """The rows of the spec's top-level nodes (no parent), in spec order."""
+        return tuple(i for i, row in enumerate(self.layers) if row.parent is None)
+
+    def group_rows(self, index: int, groups: Sequence[Sized]) -> Iterator[Sequence[int]]:
+        """Block row ``index``'s children cut into its ``groups``' rows, one slice per group
+        (every node of a group has exactly one row; a repeat's copies follow each other)."""
+        rows, start = self.children[index], 0
+        for group in groups:
+            yield rows[start:start + len(group)]
+            start += len(group)
 
     @property
     def errors(self) -> list[Problem]:

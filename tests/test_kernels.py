@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover - CI installs torch (.ci/run)
 
 from cnncalc import kernels as K
 from cnncalc import layers as L
+from cnncalc.kernels import conv as KC  # the conv module: its tunables and its `windows`
 from cnncalc.values import Padding
 
 pytestmark = pytest.mark.filterwarnings("error")  # no overflow/invalid-value warnings
@@ -417,7 +418,7 @@ def test_convs_share_windows(monkeypatch: pytest.MonkeyPatch) -> None:
         calls.append(args[0].shape)
         return real(*args)
 
-    monkeypatch.setattr(K, "windows", spy)
+    monkeypatch.setattr(KC, "windows", spy)
     x = randn(rng_for("spy", 0), 1, 6, 6, 4)
     K.conv2d(x, randn(rng_for("spy", 1), 3, 3, 4, 2), None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
     K.conv2d(x, randn(rng_for("spy", 2), 3, 3, 1, 4), None, (1, 1), (0, 0, 0, 0), (1, 1), 4)
@@ -486,9 +487,9 @@ def test_conv2d_named_cases(
 def test_conv2d_im2col_blocking(monkeypatch: pytest.MonkeyPatch, block_bytes: int) -> None:
     """Row blocks within an image (each padding only its own input slab), several images
     per block, and the cache-sized chunks of the tap loops all give the same result."""
-    monkeypatch.setattr(K, "_IM2COL_BLOCK_BYTES", block_bytes)
-    monkeypatch.setattr(K, "_IM2COL_MIN_ROWS", 1)
-    monkeypatch.setattr(K, "_TAP_CHUNK_ELEMS", block_bytes // 8)
+    monkeypatch.setattr(KC, "_IM2COL_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(KC, "_IM2COL_MIN_ROWS", 1)
+    monkeypatch.setattr(KC, "_TAP_CHUNK_ELEMS", block_bytes // 8)
     rng = rng_for("blocking", block_bytes)
     cases = [
         # n, h, c, f, kernel, stride, padding, dilation, groups
@@ -544,9 +545,9 @@ def test_conv_transpose2d_vs_reference(seed: int) -> None:
 def test_conv_taps_path_and_chunks(monkeypatch: pytest.MonkeyPatch, gemm_bytes: int) -> None:
     """The tap-by-tap conv (taken for huge kernels, paddings or dilations) and the chunked
     transposed conv agree with the loop references on every random configuration."""
-    monkeypatch.setattr(K, "_SLAB_MAX_BYTES", -1)
-    monkeypatch.setattr(K, "_IM2COL_MAX_BYTES", -(1 << 40))
-    monkeypatch.setattr(K, "_TAP_GEMM_BYTES", gemm_bytes)
+    monkeypatch.setattr(KC, "_SLAB_MAX_BYTES", -1)
+    monkeypatch.setattr(KC, "_IM2COL_MAX_BYTES", -(1 << 40))
+    monkeypatch.setattr(KC, "_TAP_GEMM_BYTES", gemm_bytes)
     paths = set()
     for seed in SEEDS_CONV:
         cfg = conv_config(seed)
@@ -773,7 +774,6 @@ ACTIVATIONS: dict[str, Activation] = {
     ),
     "tanh": (K.tanh, math.tanh, lambda t: torch.tanh(t)),
     "hardswish": (K.hardswish, lambda v: v * min(max(v + 3, 0.0), 6.0) / 6, lambda t: tf.hardswish(t)),
-    "identity": (K.identity, lambda v: v, lambda t: t),
 }
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import values as v
-from ..shapes import Shape
+from ..cost import Cost, copy_cost
+from ..shapes import Shape, elements
 from .base import Array, Counts, Layer, OutputRange, arg, kernels, py_float
 
 
@@ -25,6 +26,9 @@ class ReLU(Layer):
     identity_on_non_negative: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.ReLU()"
 
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return copy_cost(batch * elements(inp), batch * elements(out))
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.relu(x)
 
@@ -42,6 +46,9 @@ class ReLU6(Layer):
     output_range: ClassVar[OutputRange | None] = OutputRange("[0, 6]", 0.0, 6.0)
     idempotent: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.ReLU6()"
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return copy_cost(batch * elements(inp), batch * elements(out))
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.relu6(x)
@@ -172,6 +179,9 @@ class Tanh(Layer):
     activation: ClassVar[bool] = True
     output_range: ClassVar[OutputRange | None] = OutputRange("(−1, 1)", -1.0, 1.0)
     torch_module: ClassVar[str] = "nn.Tanh()"
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return copy_cost(batch * elements(inp), batch * elements(out))
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.tanh(x)

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .. import values as v
+from ..cost import WORK_ELEMENT, WORK_STEP, Cost
 from ..diagnostics import Finding
-from ..shapes import Shape, format_shape, is_volume
+from ..shapes import Shape, elements, format_shape, is_volume
 from ..values import Pair
 
 if TYPE_CHECKING:  # numpy stays off the import path of `cnncalc check`
@@ -155,6 +156,9 @@ class Node:
     formula: ClassVar[str] = "same shape, no parameters"
     chained: ClassVar[bool] = False
     """A block whose groups run one after another (``repeat``)."""
+    torch_helper: ClassVar[str] = ""
+    """Source of the ``nn.Module`` class this kind's exported module uses, when PyTorch has
+    none (a block's ``Residual``); ``cnncalc export`` defines it in the file's header."""
 
     # Traits: what lints ask of a kind instead of listing kinds.
     codes: ClassVar[frozenset[str]] = frozenset()
@@ -278,6 +282,13 @@ class Layer(Node):
         """Shapes of the arrays the forward kernel needs (weights, biases, statistics)."""
         return {}
 
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        """The scratch bytes and work of this kind's kernel on ``batch`` inputs of shape
+        ``inp`` (default: a chunked element-wise kernel, e.g. gelu or sigmoid)."""
+        ein = batch * elements(inp)
+        return Cost(kernels.scratch_elementwise((batch, *inp)),
+                    60 * ein * WORK_ELEMENT + (ein // (1 << 16) + 1) * WORK_STEP)
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return x
 
@@ -305,12 +316,13 @@ class Block(Node):
         return sum(size_of(g) for g in self.groups())
 
     def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
-        """The block's output shape from its groups' outputs (parallel blocks)."""
-        return outs[-1], []
+        """The block's output shape from its groups' outputs: every parallel (not
+        ``chained``) block defines it; a chained block's output is its last group's."""
+        raise NotImplementedError
 
     def merge(self, arrays: Sequence[Array]) -> Array:
-        """The forward pass of :meth:`join`."""
-        return arrays[-1]
+        """The forward pass of :meth:`join` (parallel blocks only, as ``join``)."""
+        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------- windows

@@ -78,6 +78,17 @@ class Residual(Block):
     codes: ClassVar[frozenset[str]] = frozenset({"G007"})
     formula: ClassVar[str] = "body(x) + shortcut(x): shapes must match; params body + shortcut"
 
+    torch_helper: ClassVar[str] = '''\
+class Residual(nn.Module):
+    """body(x) + shortcut(x)."""
+
+    def __init__(self, body: nn.Module, shortcut: nn.Module) -> None:
+        super().__init__()
+        self.body, self.shortcut = body, shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + self.shortcut(x)'''
+
     body: Group = arg(GROUP, positional=True)
     shortcut: Group = arg(GROUP, ())
 
@@ -89,7 +100,7 @@ class Residual(Block):
 
     def pytorch(self, inp: Shape, parts: Sequence[str],
                 sequence: Callable[[Sequence[str]], str]) -> str:
-        return f"Residual({parts[0]}, {parts[1]})"  # the class is in the exported file's header
+        return f"Residual({parts[0]}, {parts[1]})"  # the class: `torch_helper`
 
     def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
         body, shortcut = outs
@@ -138,6 +149,17 @@ class Concat(Block):
     codes: ClassVar[frozenset[str]] = frozenset({"G008"})
     formula: ClassVar[str] = "branches stacked along C: H×W must agree; params the sum"
 
+    torch_helper: ClassVar[str] = '''\
+class Concat(nn.Module):
+    """Branches side by side along the channels."""
+
+    def __init__(self, *branches: nn.Module) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([branch(x) for branch in self.branches], dim=1)'''
+
     branches: tuple[Group, ...] = arg(GROUP, positional=True, variadic=True)
 
     def groups(self) -> Sequence[Group]:
@@ -148,7 +170,7 @@ class Concat(Block):
 
     def pytorch(self, inp: Shape, parts: Sequence[str],
                 sequence: Callable[[Sequence[str]], str]) -> str:
-        return f"Concat({', '.join(parts)})"  # the class is in the exported file's header
+        return f"Concat({', '.join(parts)})"  # the class: `torch_helper`
 
     def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
         if all(len(o) == 1 for o in outs):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import values as v
+from ..cost import WORK_ELEMENT, WORK_MAC, WORK_STEP, Cost
 from ..diagnostics import Finding, Fix
 from ..shapes import Shape, format_shape, is_volume, transposed_size
 from ..values import Padding, Pair
@@ -112,6 +113,9 @@ class Conv(Windowed):
             shapes["b"] = (self.output_shape(inp)[2],)
         return shapes
 
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return _conv_cost(self, self.groups, inp, out, batch)
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.conv2d(x, w["w"], w.get("b"), self.stride, self.pads(x.shape[1:]),
                               self.dilation, self.groups)
@@ -163,6 +167,9 @@ class DepthwiseConv(Windowed):
         c = self.output_shape(inp)[2]
         return {"w": (*self.kernel, 1, c), **({"b": (c,)} if self.bias else {})}
 
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return _conv_cost(self, inp[2], inp, out, batch)
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.conv2d(x, w["w"], w.get("b"), self.stride, self.pads(x.shape[1:]),
                               self.dilation, x.shape[3])
@@ -170,6 +177,19 @@ class DepthwiseConv(Windowed):
     def torch(self, inp: Shape) -> str:
         return torch_conv("nn.Conv2d", inp[2], inp[2] * self.multiplier, self, inp, inp[2],
                           self.bias)
+
+
+def _conv_cost(layer: Conv | DepthwiseConv, groups: int, inp: Shape, out: Shape,
+               n: int) -> Cost:
+    """The cost of a (grouped or depthwise) convolution, from the path its kernel takes."""
+    plan = kernels.conv2d_plan((n, *inp), layer.weight_shapes(inp)["w"], layer.stride,
+                               layer.pads(inp), layer.dilation, groups)
+    macs = plan.macs
+    if plan.path == "depthwise":  # element-wise multiply-adds, not a GEMM
+        work = 2 * macs * WORK_ELEMENT
+    else:
+        work = macs * WORK_MAC + (macs // max(1, out[2] // groups)) * WORK_ELEMENT
+    return Cost(plan.scratch, work + plan.steps * WORK_STEP)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -245,6 +265,16 @@ class Deconv(Layer):
         if self.bias:
             shapes["b"] = (self.filters,)
         return shapes
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        w_shape, n = self.weight_shapes(inp)["w"], batch
+        xs = (n, *inp)
+        macs = n * inp[0] * inp[1] * w_shape[0] * w_shape[1] * (inp[2] // self.groups) * out[2]
+        steps = (self.groups * w_shape[0] * w_shape[1]
+                 * -(-inp[0] // kernels.deconv_rows(xs, w_shape)))
+        return Cost(kernels.scratch_conv_transpose2d(xs, w_shape),
+                    macs * WORK_MAC + 3 * macs / max(1, inp[2] // self.groups) * WORK_ELEMENT
+                    + steps * WORK_STEP)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.conv_transpose2d(x, w["w"], w.get("b"), self.stride, self.padding,

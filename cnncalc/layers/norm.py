@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import values as v
-from ..shapes import Shape, is_volume
+from ..cost import WORK_ELEMENT, WORK_STEP, Cost
+from ..shapes import Shape, elements, is_volume
 from .base import Array, Counts, Layer, arg, kernels, py_float
 
 
@@ -35,6 +36,9 @@ class BatchNorm(Layer):
         stats = {"mean": c, "var": c}
         return {"gamma": c, "beta": c, **stats} if self.affine else stats
 
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return Cost(32 * inp[-1], 2 * batch * elements(inp) * WORK_ELEMENT)
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.batch_norm(x, w.get("gamma"), w.get("beta"), w["mean"], w["var"], self.eps)
 
@@ -57,6 +61,11 @@ class LRN(Layer):
     alpha: float = arg(v.real, 1e-4)
     beta: float = arg(v.real, 0.75)
     k: float = arg(v.real, 1.0)
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        ein = batch * elements(inp)
+        return Cost(kernels.scratch_lrn((batch, *inp)),
+                    12 * ein * WORK_ELEMENT + (ein // (1 << 16) + 1) * WORK_STEP)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.lrn(x, self.size, self.alpha, self.beta, self.k)

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import values as v
+from ..cost import WORK_ELEMENT, WORK_STEP, Cost
 from ..diagnostics import Finding, Fix
-from ..shapes import Shape, is_volume
+from ..shapes import Shape, elements, is_volume
 from ..values import Padding, Pair
 from .base import Array, Layer, Step, arg, kernels, needs_volume
 from .window import Windowed
@@ -70,6 +71,16 @@ class Pool(Windowed):
                for w in self.windows(inp)):
             return "a 1×1 window with stride 1 passes every value through unchanged"
         return ""
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        n, kernel, stride = batch, self.kernel, self.stride or self.kernel
+        scratch = kernels.scratch_pool2d((n, *inp), kernel, stride, self.pads(inp), self.ceil_mode)
+
+        def passes(k: int) -> float:
+            return k if k <= 4 else math.log2(k) + 4
+        a1 = n * max(inp[0], (out[0] - 1) * stride[0] + kernel[0]) * inp[1] * inp[2]
+        a2 = n * out[0] * max(inp[1], (out[1] - 1) * stride[1] + kernel[1]) * inp[2]
+        return Cost(scratch, (a1 * passes(kernel[0]) + a2 * passes(kernel[1])) * WORK_ELEMENT)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -131,6 +142,9 @@ class GlobalAvgPool(Layer):
 
     def step(self, inp: Shape) -> Step | None:
         return Step((inp[0], inp[1]), (inp[0], inp[1]))
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return Cost(16 * batch * inp[-1], 2 * batch * elements(inp) * WORK_ELEMENT)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.global_avg_pool(x)
@@ -199,6 +213,13 @@ class AdaptiveAvgPool(Layer):
         k = tuple(widest_adaptive_window(n, o) for n, o in zip(inp[:2], self.size, strict=True))
         s = tuple(max(1, n // o) for n, o in zip(inp[:2], self.size, strict=True))
         return Step((k[0], k[1]), (s[0], s[1]))
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        ein, eout = batch * elements(inp), batch * elements(out)
+        scratch = kernels.scratch_adaptive_avg_pool2d((batch, *inp), self.size)
+        steps = 2 + (out[0] + out[1]) * batch * inp[1] * inp[2] // (1 << 16)
+        return Cost(scratch, 8 * (ein + eout + batch * out[0] * inp[1] * inp[2]) * WORK_ELEMENT
+                    + steps * WORK_STEP)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.adaptive_avg_pool2d(x, self.size)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import values as v
+from ..cost import WORK_ELEMENT, WORK_MAC, Cost, copy_cost
 from ..diagnostics import Finding
 from ..shapes import Shape, elements, format_shape, is_volume
 from ..values import Pair
@@ -28,6 +29,9 @@ class Identity(Layer):
     reshapes_only: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.Identity()"
 
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return copy_cost(batch * elements(inp), batch * elements(out))
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Dropout(Layer):
@@ -46,6 +50,9 @@ class Dropout(Layer):
 
     def does_nothing(self, inp: Shape) -> str:
         return "p = 0 drops nothing" if self.p == 0 else ""
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return copy_cost(batch * elements(inp), batch * elements(out))
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -70,6 +77,9 @@ class Flatten(Layer):
 
     def step(self, inp: Shape) -> Step | None:
         return None
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return copy_cost(batch * elements(inp), batch * elements(out))
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.flatten(x)
@@ -119,6 +129,10 @@ class FC(Layer):
             shapes["b"] = (self.units,)
         return shapes
 
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        ein, eout = batch * elements(inp), batch * elements(out)
+        return Cost(0, ein * self.units * WORK_MAC + eout * WORK_ELEMENT)
+
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.linear(x, w["w"], w.get("b"))  # flattens a volume as a view
 
@@ -150,6 +164,9 @@ class Pad(Layer):
 
     def does_nothing(self, inp: Shape) -> str:
         return "it adds no padding" if self.p == (0, 0) else ""
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return copy_cost(batch * elements(inp), batch * elements(out))
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.pad2d(x, (self.p[0], self.p[0], self.p[1], self.p[1]))
@@ -184,6 +201,9 @@ class Upsample(Layer):
 
     def step(self, inp: Shape) -> Step | None:
         return None
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return copy_cost(batch * elements(inp), batch * elements(out))
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.upsample_nearest(x, self.scale)

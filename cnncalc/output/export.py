@@ -1,16 +1,17 @@
 """``cnncalc export``: an analysed spec as PyTorch source code.
 
-Each layer kind writes its own module (``Layer.torch``); blocks become the small
-``Residual`` and ``Concat`` modules defined in the generated file's header. The
-generated code needs only ``torch``; cnncalc itself never imports it.
+Each layer kind writes its own module (``Node.pytorch``); a kind that needs a small
+module class of its own (``Residual``, ``Concat``) brings its source (``torch_helper``),
+which the generated file's header defines. The generated code needs only ``torch``;
+cnncalc itself never imports it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Sequence
 
-from ..layers import Block, Group, Node
-from ..report import LayerRow, Report
+from ..layers import KINDS, Block, Group, Node
+from ..report import Report
 from ..shapes import format_shape
 from ..version import __version__
 from .formats import clean, clean_report
@@ -31,26 +32,7 @@ NAME = {name}
 DESCRIPTION = {description}
 
 
-class Residual(nn.Module):
-    """body(x) + shortcut(x)."""
-
-    def __init__(self, body: nn.Module, shortcut: nn.Module) -> None:
-        super().__init__()
-        self.body, self.shortcut = body, shortcut
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x) + self.shortcut(x)
-
-
-class Concat(nn.Module):
-    """Branches side by side along the channels."""
-
-    def __init__(self, *branches: nn.Module) -> None:
-        super().__init__()
-        self.branches = nn.ModuleList(branches)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([branch(x) for branch in self.branches], dim=1)
+{helpers}
 
 
 def build() -> nn.Module:
@@ -64,24 +46,32 @@ if __name__ == "__main__":
 '''
 
 
+def helpers() -> str:
+    """The module classes the kinds' exported source uses, each kind's own
+    (``Node.torch_helper``), in catalog order."""
+    return "\n\n\n".join(kind.torch_helper for kind in KINDS if kind.torch_helper)
+
+
 class Writer:
-    """Walks the layer tree in report order (rows are pre-order), writing module source."""
+    """Walks the layer tree, each node with its row (the rows' parent links), writing
+    module source."""
 
     def __init__(self, report: Report) -> None:
-        self.rows: Iterator[LayerRow] = iter(report.layers)
+        self.report = report
 
-    def group(self, group: Group, depth: int) -> str:
+    def group(self, group: Group, rows: Sequence[int], depth: int) -> str:
         if not group:
             return "nn.Identity()"
-        return self.sequence([self.node(n, depth + 1) for n in group], depth)
+        return self.sequence([self.node(n, i, depth + 1) for n, i in zip(group, rows, strict=True)], depth)
 
-    def node(self, node: Node, depth: int) -> tuple[str, str]:
+    def node(self, node: Node, index: int, depth: int) -> tuple[str, str]:
         """(module source, comment) for one node: the node writes its own module."""
-        row = next(self.rows)
+        row = self.report.layers[index]
         assert row.input_shape is not None  # export runs only on valid reports
         inner = depth + 1 if node.chained else depth
         groups = node.groups() if isinstance(node, Block) else ()  # a leaf has none
-        parts = [self.group(g, inner) for g in groups]
+        parts = [self.group(g, rows, inner)
+                 for g, rows in zip(groups, self.report.group_rows(index, groups), strict=True)]
         text = node.label() if row.is_block else row.spec
         comment = f"{row.path} {text} → {format_shape(row.output_shape)}"
         return node.pytorch(row.input_shape, parts,
@@ -111,7 +101,7 @@ def to_pytorch(report: Report) -> str:
         raise ValueError("only a valid architecture can be exported")
     name, description = report.name, report.spec.description
     report = clean_report(report)
-    body = Writer(report).group(report.spec.layers if report.spec else (), 1)
+    body = Writer(report).group(report.spec.layers if report.spec else (), report.roots, 1)
     shape = report.input_shape
     assert shape is not None  # checked above
     nchw = (report.batch, shape[2], shape[0], shape[1]) if len(shape) == 3 else \
@@ -123,4 +113,4 @@ def to_pytorch(report: Report) -> str:
                      output=format_shape(t.output_shape), params=t.params,
                      non_trainable=t.non_trainable, macs=t.macs)
     return HEADER.format(docstring=docstring(doc), name=ascii(name), description=ascii(description),
-                         shape_nchw=nchw, body=body)
+                         shape_nchw=nchw, helpers=helpers(), body=body)
