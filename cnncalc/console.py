@@ -35,7 +35,7 @@ def show(text: Styled) -> None:
     """Print a rendered text: through rich's console when colouring, else as plain text
     (rich's console is never imported when the output goes to a pipe or a file)."""
     if colour():
-        from rich.console import Console
+        from rich.console import Console  # rich only on a terminal
         Console(highlight=False, soft_wrap=True, force_terminal=True, no_color=False,
                 color_system="standard" if not sys.stdout.isatty() else "auto",
                 ).print(text.to_rich())

@@ -256,7 +256,7 @@ def _threads(work: float) -> AbstractContextManager[object]:
     """Limit BLAS threads per `blas_threads` for the pass (nothing for small passes)."""
     if work < SMALL_WORK:
         return nullcontext()
-    from threadpoolctl import ThreadpoolController
+    from threadpoolctl import ThreadpoolController  # ~30 ms: only for passes that use BLAS
     ctl = ThreadpoolController()
     blas = [lib.num_threads for lib in ctl.select(user_api="blas").lib_controllers]
     limit: AbstractContextManager[object] = ctl.limit(

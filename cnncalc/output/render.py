@@ -74,7 +74,7 @@ class Styled:
         return "".join(t for t, _ in self.parts)
 
     def to_rich(self) -> RichText:
-        from rich.text import Text
+        from rich.text import Text  # rich only when colouring a terminal
         text = Text()
         for part, style in self.parts:
             text.append(part, join_style(self.style, style) or None)

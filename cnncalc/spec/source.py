@@ -9,15 +9,18 @@ nothing blocks), and never more than :data:`MAX_SPEC_BYTES` + 1 bytes of a file 
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from .. import zoo
 from ..diagnostics import Location, syntax_error
+from ..layers import LAYERS
 from .syntax import clip
 
 MAX_SPEC_BYTES = 2**20
@@ -91,7 +94,6 @@ def read(origin: Origin, stdin: BinaryIO | None = None) -> Source:
     """Read what :func:`classify` found; every failure is a :class:`SpecSyntaxError`."""
     if origin.kind == "stdin":
         if stdin is None:
-            import sys
             if sys.stdin is None or not hasattr(sys.stdin, "buffer"):
                 raise syntax_error("S008", "there is no standard input to read", None,
                                    ("pipe the spec in: cnncalc - < net.yaml",))
@@ -112,9 +114,6 @@ def read(origin: Origin, stdin: BinaryIO | None = None) -> Source:
 
 def _not_a_layer_nor_zoo(word: str) -> None:
     """``cnncalc resnet5``: a single word that is no layer is a mistyped zoo name or file."""
-    import difflib
-
-    from ..layers import LAYERS
     if word.lower() in LAYERS:
         return  # `cnncalc relu`: the one-line parser says the input volume is missing
     close = difflib.get_close_matches(word.lower().replace("-", "_"), zoo.names(), 3, 0.6)
