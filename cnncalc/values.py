@@ -155,11 +155,6 @@ def count(text: str) -> int:
     return whole(text, 1)
 
 
-def natural(text: str) -> int:
-    """0 … :data:`MAX_SIZE`."""
-    return whole(text, 0)
-
-
 def total(text: str) -> int:
     """An exact count or budget in ``expect:`` (params, MACs, FLOPs): 0 … :data:`MAX_COUNT`.
 

@@ -65,7 +65,6 @@ class Flow:
             for g, group in enumerate(groups):
                 for j, member in enumerate(group):
                     self.place[member.path] = (row, g, j)
-        self._feeds: dict[str, bool] = {}
         self._reduced: dict[str, LayerRow | None] = {}
         self.before: dict[str, LayerRow] = {}
         for row in rows:
@@ -108,27 +107,6 @@ class Flow:
         while nxt is not None and not nxt.is_block and skip(node_of(nxt)):
             nxt = self.next(nxt)
         return nxt
-
-    def feeds_output(self, row: LayerRow) -> bool:
-        """True when nothing with weights of its own, and no join, lies between ``row``
-        and the network's output. Remembered for every row the walk passes, so asking
-        for every row costs time linear in the rows."""
-        walked: list[str] = []
-        where, nxt = self.after(row)
-        answer: bool | None = None
-        while answer is None:
-            if where != "row" or nxt is None:
-                answer = where == "end"
-            elif nxt.is_block or node_of(nxt).weighted:
-                answer = False
-            elif nxt.path in self._feeds:
-                answer = self._feeds[nxt.path]
-            else:
-                walked.append(nxt.path)
-                where, nxt = self.after(nxt)
-        for path in walked:
-            self._feeds[path] = answer
-        return answer
 
     def reduced_by(self, row: LayerRow) -> LayerRow | None:
         """The nearest layer before ``row`` whose input differs from ``row``'s in H×W (the
