@@ -11,7 +11,6 @@ from ..shapes import Shape, elements
 from .base import Array, Counts, Layer, OutputRange, arg, kernels, py_float
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class ReLU(Layer):
     """max(0, x): same shape, no parameters.
 
@@ -33,7 +32,6 @@ class ReLU(Layer):
         return kernels.relu(x)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class ReLU6(Layer):
     """min(max(0, x), 6).
 
@@ -74,7 +72,6 @@ class LeakyReLU(Layer):
         return f"nn.LeakyReLU({py_float(self.slope)})"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class PReLU(Layer):
     """x if x > 0 else a·x with one learned a.
 
@@ -118,7 +115,6 @@ class ELU(Layer):
         return f"nn.ELU({py_float(self.alpha)})"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class GELU(Layer):
     """x·Φ(x).
 
@@ -134,7 +130,6 @@ class GELU(Layer):
         return kernels.gelu(x)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class SiLU(Layer):
     """x·σ(x) (swish).
 
@@ -150,7 +145,6 @@ class SiLU(Layer):
         return kernels.silu(x)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Sigmoid(Layer):
     """1/(1 + e⁻ˣ).
 
@@ -167,7 +161,6 @@ class Sigmoid(Layer):
         return kernels.sigmoid(x)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Tanh(Layer):
     """tanh(x).
 
@@ -187,7 +180,6 @@ class Tanh(Layer):
         return kernels.tanh(x)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class HardSwish(Layer):
     """x·relu6(x + 3)/6.
 
@@ -203,7 +195,6 @@ class HardSwish(Layer):
         return kernels.hardswish(x)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Softmax(Layer):
     """eˣ/Σeˣ over the channels.
 

@@ -149,7 +149,12 @@ class OutputRange:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Node:
-    """Anything that can stand in a sequence: a layer or a block."""
+    """Anything that can stand in a sequence: a layer or a block.
+
+    A kind with arguments is a frozen ``@dataclass``; a kind that adds no fields is a plain
+    subclass and inherits its base's generated ``__init__`` and frozen ``__setattr__``
+    (generating them again costs start-up time on every ``cnncalc check``).
+    """
 
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
@@ -234,7 +239,6 @@ def describe_group(group: Group) -> str:
     return "[" + " -> ".join(n.describe() for n in group) + "]"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Layer(Node):
     """A leaf layer. Subclasses override what differs from 'same shape, no parameters'."""
 
@@ -303,7 +307,6 @@ class Layer(Node):
         return self.torch(inp)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Block(Node):
     """Holds groups of layers. ``chained`` groups run one after another (``repeat``);
     otherwise every group gets the block's input and :meth:`join` combines them."""

@@ -83,7 +83,6 @@ class Pool(Windowed):
         return Cost(scratch, (a1 * passes(kernel[0]) + a2 * passes(kernel[1])) * WORK_ELEMENT)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class MaxPool(Pool):
     """Max pooling. The lecture's 2×2 stride-2 pool halves 224×224×64 to 112×112×64.
 
@@ -102,7 +101,6 @@ class MaxPool(Pool):
         return torch_pool("nn.MaxPool2d", "nn.ConstantPad2d({}, float('-inf'))", self, inp)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class AvgPool(Pool):
     """Average pooling (padding counts in the divisor, as PyTorch's default).
 
@@ -121,7 +119,6 @@ class AvgPool(Pool):
         return torch_pool("nn.AvgPool2d", "nn.ZeroPad2d({})", self, inp)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class GlobalAvgPool(Layer):
     """Average over all of H×W: output 1×1×C.
 
@@ -153,7 +150,6 @@ class GlobalAvgPool(Layer):
         return "nn.AdaptiveAvgPool2d(1)"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class GlobalMaxPool(GlobalAvgPool):
     """Maximum over all of H×W: output 1×1×C.
 

@@ -16,7 +16,6 @@ from ..values import Pair
 from .base import Array, Counts, Layer, Step, Width, arg, count_lines, kernels, needs_volume, py_float
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Identity(Layer):
     """Passes its input through.
 
@@ -55,7 +54,6 @@ class Dropout(Layer):
         return copy_cost(batch * elements(inp), batch * elements(out))
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Flatten(Layer):
     """H×W×C → one vector of H·W·C.
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 
 from .. import values as v
@@ -15,7 +14,6 @@ from ..values import Padding, Pair
 from .base import Layer, Step, count_lines, needs_volume
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Windowed(Layer):
     """Shared by conv and pooling: a kernel sliding with a stride over padded input."""
 
