@@ -9,6 +9,7 @@ PyTorch with the same inputs and weights (NHWC <-> NCHW, HWIO <-> OIHW transpose
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -25,8 +26,11 @@ except ImportError:  # pragma: no cover - CI installs torch (.ci/run)
 
 from cnncalc import kernels as K
 from cnncalc import layers as L
-from cnncalc.kernels import conv as KC  # the conv module: its tunables and its `windows`
 from cnncalc.values import Padding
+
+# the conv module (its tunables and its `windows`): by module path, since the package's
+# `conv` attribute is the N-D conv function
+KC = importlib.import_module("cnncalc.kernels.conv")
 
 pytestmark = pytest.mark.filterwarnings("error")  # no overflow/invalid-value warnings
 needs_torch = pytest.mark.skipif(
