@@ -37,6 +37,9 @@ _IM2COL_MAX_BYTES = 32 << 20
 _SLAB_MAX_BYTES = 8 << 20
 # Bytes of the gathered input and product chunks of the tap-by-tap paths.
 _TAP_GEMM_BYTES = 1 << 20
+# Bytes NumPy's buffered ufunc loop may allocate for a strided, broadcast window view
+# (the depthwise multiply): bufsize (8192) elements per operand, measured ~66 KB.
+_UFUNC_BUFFER_BYTES = 1 << 17
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,8 @@ def conv_plan(
     if groups > 1 and cg == 1:
         ry = max(1, _TAP_CHUNK_ELEMS // max(1, inner * f))
         pad_bytes = 4 * n * prod(padded_sizes) * c if padded else 0
-        return plan("depthwise", ry, pad_bytes + 4 * min(ry, o0) * inner * f,
+        return plan("depthwise", ry,
+                    pad_bytes + 4 * min(ry, o0) * inner * f + _UFUNC_BUFFER_BYTES,
                     n * _ceil_div(o0, ry) * taps)
     if groups == 1 and taps == 1 and outs == sizes and not padded:
         return plan("direct", 0, 0, 1)
