@@ -31,6 +31,7 @@ from cnncalc.values import Padding
 # the conv module (its tunables and its `windows`): by module path, since the package's
 # `conv` attribute is the N-D conv function
 KC = importlib.import_module("cnncalc.kernels.conv")
+KD = importlib.import_module("cnncalc.kernels.deconv")  # the transposed conv's tunables
 
 pytestmark = pytest.mark.filterwarnings("error")  # no overflow/invalid-value warnings
 needs_torch = pytest.mark.skipif(
@@ -552,6 +553,7 @@ def test_conv_taps_path_and_chunks(monkeypatch: pytest.MonkeyPatch, gemm_bytes: 
     monkeypatch.setattr(KC, "_SLAB_MAX_BYTES", -1)
     monkeypatch.setattr(KC, "_IM2COL_MAX_BYTES", -(1 << 40))
     monkeypatch.setattr(KC, "_TAP_GEMM_BYTES", gemm_bytes)
+    monkeypatch.setattr(KD, "_TAP_GEMM_BYTES", gemm_bytes)
     paths = set()
     for seed in SEEDS_CONV:
         cfg = conv_config(seed)

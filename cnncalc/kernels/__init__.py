@@ -1,6 +1,6 @@
 """NumPy compute kernels for cnncalc's forward pass, one module per family:
 `window` (sliding windows, padding, chunking: the helper every kernel shares),
-`conv`, `pool`, `norm`, `elementwise` (activations) and `shape`.
+`conv`, `deconv`, `pool`, `norm`, `elementwise` (activations) and `shape`.
 
 Conventions (the caller validates arguments; nothing here re-checks them):
 
@@ -36,12 +36,14 @@ from .conv import (
     conv2d,
     conv2d_plan,
     conv_plan,
-    conv_transpose,
-    conv_transpose2d,
-    deconv_rows,
     linear,
     scratch_conv,
     scratch_conv2d,
+)
+from .deconv import (
+    conv_transpose,
+    conv_transpose2d,
+    deconv_rows,
     scratch_conv_transpose,
     scratch_conv_transpose2d,
 )

@@ -15,6 +15,8 @@ F32 = npt.NDArray[np.float32]
 
 # Elements per chunk of the tap-by-tap (depthwise, pooling) loops, sized for L2.
 _TAP_CHUNK_ELEMS = 1 << 16
+# Bytes of the gathered input and product chunks of the tap-by-tap (transposed) convs.
+_TAP_GEMM_BYTES = 1 << 20
 
 
 def _f32(a: Any) -> F32:
