@@ -516,3 +516,20 @@ def test_two_d_wrappers_are_the_nd_kernels() -> None:
         K.scratch_conv(x.shape, w.shape, (2, 1), pads, (1, 2), 2))
     assert K.scratch_pool2d(x.shape, (3, 2), (2, 2), (1, 0, 1, 1), True) == (
         K.scratch_pool(x.shape, (3, 2), (2, 2), ((1, 0), (1, 1)), True))
+
+
+@pytest.mark.parametrize("rank", RANKS)
+def test_channel_kernels_are_rank_agnostic(rank: int) -> None:
+    """Batch norm, LRN, PReLU and the activations act on the channels (last axis) alone:
+    a 1-D or 3-D volume gives what its cells give as a flat (N*cells, C) batch."""
+    rng = rng_for(f"chan{rank}", 0)
+    c = 6
+    x = randn(rng, 2, *([3] * rank), c)
+    flat = x.reshape(-1, c)
+    mean, var = randn(rng, c), np.abs(randn(rng, c)) + 0.1
+    gamma, beta, slope = randn(rng, c), randn(rng, c), randn(rng, c)
+    for fn in (lambda v: K.batch_norm(v, gamma, beta, mean, var, 1e-5),
+               lambda v: K.lrn(v, 3, 1e-2, 0.75, 2.0), lambda v: K.prelu(v, slope),
+               K.relu, K.gelu, K.softmax, K.hardswish):
+        exact(fn(x), fn(flat).reshape(x.shape))
+    exact(K.flatten(x), x.reshape(2, -1))  # channels-last (row-major) order
