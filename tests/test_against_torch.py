@@ -105,7 +105,28 @@ class Repeat:
         return f"[{chain_text(self.group)}] * {self.times}"
 
 
-Node = Leaf | Residual | Concat | Repeat
+@dataclass
+class Gate:
+    body: list[Node]
+    style: str = "same"
+    kind: str = "gate"
+
+    @property
+    def text(self) -> str:
+        return f"gate([{chain_text(self.body)}])"
+
+
+@dataclass
+class Split:
+    branches: list[list[Node]]
+    kind: str = "split"
+
+    @property
+    def text(self) -> str:
+        return "split(" + ", ".join(f"[{chain_text(b)}]" for b in self.branches) + ")"
+
+
+Node = Leaf | Residual | Concat | Repeat | Gate | Split
 
 
 def chain_text(nodes: Sequence[Node]) -> str:
@@ -120,13 +141,18 @@ def tags_of(nodes: Sequence[Node]) -> set[str]:
         else:
             out.add(n.kind)
             groups = ([n.body, n.shortcut] if isinstance(n, Residual) else
-                      n.branches if isinstance(n, Concat) else [n.group])
+                      n.branches if isinstance(n, Concat | Split) else
+                      [n.body] if isinstance(n, Gate) else [n.group])
             for grp in groups:
                 out |= tags_of(grp)
             if isinstance(n, Residual) and n.shortcut:
                 out.add("residual:projection")
             if isinstance(n, Concat) and any(not b for b in n.branches):
                 out.add("concat:identity-branch")
+            if isinstance(n, Gate):
+                out.add(f"gate:{n.style}")
+            if isinstance(n, Split) and any(not b for b in n.branches):
+                out.add("split:identity-branch")
     return out
 
 
@@ -153,6 +179,36 @@ class ConcatChannels(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([b(x) for b in self.branches], dim=1)
+
+
+class GateMul(nn.Module):
+    """x * body(x), the body's output broadcast as cnncalc's gate allows (same shape,
+    N×C×1×1 or N×C, N×1×H×W); anything else torch might broadcast is rejected."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        n, c = x.shape[:2]
+        if y.dim() == 2 and x.dim() == 4 and y.shape == (n, c):
+            y = y[:, :, None, None]
+        ok = y.shape == x.shape or (y.dim() == x.dim() and (
+            y.shape == (n, c, *[1] * (x.dim() - 2)) or y.shape == (n, 1, *x.shape[2:])))
+        if not ok:
+            raise Reject(f"gate shapes {tuple(x.shape)} and {tuple(y.shape)}")
+        return x * y
+
+
+class SplitChannels(nn.Module):
+    def __init__(self, branches: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = torch.chunk(x, len(self.branches), dim=1)
+        return torch.cat([b(p) for b, p in zip(self.branches, parts, strict=True)], dim=1)
 
 
 @dataclass
@@ -199,6 +255,21 @@ def instantiate(node: Node, x: torch.Tensor, quick: bool = True
         block = ResidualAdd(body, short)
         y = block(x)
         entries = eb + es
+    elif isinstance(node, Gate):
+        body, _, entries = instantiate_chain(node.body, x, quick)
+        block = GateMul(body)
+        y = block(x)
+    elif isinstance(node, Split):
+        if x.shape[1] % len(node.branches):
+            raise Reject("split does not divide the channels")
+        mods, entries = [], []
+        for branch, part in zip(node.branches, torch.chunk(x, len(node.branches), dim=1),
+                                strict=True):
+            m, _, e = instantiate_chain(branch, part, quick)
+            mods.append(m)
+            entries += e
+        block = SplitChannels(mods)
+        y = block(x)
     else:
         mods, entries = [], []
         for branch in node.branches:
@@ -611,9 +682,9 @@ WEIGHTS: dict[tuple[bool, str], dict[str, float]] = {
     (True, "free"): {"conv": 8, "dwconv": 3, "deconv": 3, "pool": 7, "global": 1.5,
                      "adaptiveavgpool": 1.5, "bn": 3, "activation": 5, "flatten": 1.5,
                      "fc": 1.5, "pad": 1.5, "upsample": 1.5, "residual": 3, "concat": 2.5,
-                     "repeat": 1.5},
+                     "repeat": 1.5, "gate": 1.5, "split": 1.5},
     (True, "keep"): {"conv": 5, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 3, "activation": 3,
-                     "residual": 1, "repeat": 0.5},
+                     "residual": 1, "repeat": 0.5, "gate": 0.7, "split": 0.7},
     (True, "keep_hw"): {"conv": 6, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 2,
                         "activation": 3, "residual": 1, "concat": 0.7},
     (False, "free"): {"fc": 5, "bn": 2, "activation": 4, "flatten": 0.5, "residual": 1.5,
@@ -623,7 +694,7 @@ WEIGHTS: dict[tuple[bool, str], dict[str, float]] = {
 }
 WEIGHTS[False, "keep_hw"] = WEIGHTS[False, "free"]
 
-BLOCKS = ("residual", "concat", "repeat")
+BLOCKS = ("residual", "concat", "repeat", "gate", "split")
 Built = tuple[Node, nn.Module, torch.Tensor, list[Entry]]
 
 
@@ -637,6 +708,10 @@ def draw(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
         return draw_concat(g, x, depth)
     if kind == "repeat":
         return draw_repeat(g, x, depth, mode)
+    if kind == "gate":
+        return draw_gate(g, x, depth)
+    if kind == "split":
+        return draw_split(g, x, depth)
     node = draw_leaf(g, kind, x, mode)
     return (node, *instantiate(node, x))
 
@@ -684,6 +759,51 @@ def draw_concat(g: random.Random, x: torch.Tensor, depth: int) -> Built:
     if all(not b for b in branches):
         raise Reject("nothing but identity branches")
     node = Concat(branches)
+    return (node, *instantiate(node, x))
+
+
+def draw_gate(g: random.Random, x: torch.Tensor, depth: int) -> Built:
+    """Squeeze-and-excitation (conv 1×1 on the pooled map, or fc on the pooled vector),
+    spatial attention (a 1-channel map), or a body that keeps the shape."""
+    c, style = x.shape[1], g.random()
+    scale = simple("sigmoid", "sigmoid", nn.Sigmoid) if g.random() < 0.7 else activation(g, x)
+    body: list[Node]
+    if style < 0.45:
+        squeeze = max(1, c // g.choice([1, 2, 4]))
+        if g.random() < 0.5:
+            body = [draw_leaf(g, "global", x, "free"), conv(squeeze, (1, 1), style=g), relu(),
+                    conv(c, (1, 1), style=g), scale]
+        else:
+            body = [simple("gap", "gap", lambda: nn.AdaptiveAvgPool2d(1), volume_only=True),
+                    fc(squeeze, style=g), relu(), fc(c, style=g), scale]
+        tag = "channel"
+    elif style < 0.7:
+        k = g.choice([1, 3, 5])
+        body = [conv(1, (k, k), p=(k // 2, k // 2), style=g), scale]
+        tag = "spatial"
+    else:
+        body, _, _, _ = gen_chain(g, x, g.randint(1, 2), depth + 1, "keep")
+        tag = "same"
+    if not body:
+        raise Reject("empty body")
+    node = Gate(body, tag)
+    return (node, *instantiate(node, x))
+
+
+def draw_split(g: random.Random, x: torch.Tensor, depth: int) -> Built:
+    ways = [n for n in (2, 3, 4) if x.shape[1] % n == 0]
+    if not ways:
+        raise Reject("no branch count divides the channels")
+    n = g.choice(ways)
+    part = torch.chunk(x, n, dim=1)[0]
+    branches: list[list[Node]] = []
+    for _ in range(n):
+        if g.random() < 0.35:
+            branches.append([])
+        else:
+            nodes, _, _, _ = gen_chain(g, part, g.randint(1, 2), depth + 1, "keep_hw")
+            branches.append(nodes)
+    node = Split(branches)
     return (node, *instantiate(node, x))
 
 
@@ -832,7 +952,8 @@ OPTION_TAGS = {
     "deconv:output_padding", "deconv:groups", "deconv:dilation", "deconv:asymmetric",
     "pool:ceil", "pool:padding", "pool:same", "pool:stride>kernel", "pool:asymmetric",
     "bias=false", "bn:affine=false", "fc:on-volume", "fc:on-flat", "pad:asymmetric",
-    "upsample:asymmetric", "residual:projection", "concat:identity-branch",
+    "upsample:asymmetric", "residual:projection", "concat:identity-branch", "gate:channel",
+    "gate:spatial", "gate:same", "split:identity-branch",
 }
 REQUIRED_TAGS = {kind.name for kind in KINDS} | OPTION_TAGS
 """Every kind of the registry (a kind the generator cannot draw fails the coverage test

@@ -59,7 +59,7 @@ from .pool import (
     scratch_adaptive_avg_pool2d,
     scratch_pool2d,
 )
-from .shape import add, concat, flatten, upsample_nearest
+from .shape import add, concat, flatten, gate, split, upsample_nearest
 from .window import pad2d, windows
 
 __all__ = [
@@ -76,6 +76,7 @@ __all__ = [
     "elu",
     "erf",
     "flatten",
+    "gate",
     "gelu",
     "global_avg_pool",
     "global_max_pool",
@@ -98,6 +99,7 @@ __all__ = [
     "sigmoid",
     "silu",
     "softmax",
+    "split",
     "tanh",
     "upsample_nearest",
     "windows",

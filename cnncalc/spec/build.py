@@ -268,6 +268,8 @@ def convert(a: Argument, raw: Arg) -> Any:
             groups = [build_group(g) for g in value.groups]
             return groups if a.variadic else tuple(n for g in groups for n in g)
         if isinstance(value, Scalar):
+            if value.text.strip().lower() in a.words:
+                return value.text.strip().lower()  # the kind takes the word (shortcut=auto)
             if not value.from_yaml and not value.text[:1].isalpha():
                 raise ValueError(f"expects a group of layers like [conv(64, 3) -> relu], "
                                  f"not '{clip(value.text)}'")
