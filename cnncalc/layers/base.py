@@ -194,6 +194,9 @@ class Node:
     """Its output channels are an argument of its own (conv's filters, fc's units)."""
     join_pins_channels: ClassVar[bool] = False
     """A block whose join needs every group to give the same channels (residual's add)."""
+    join_scales: ClassVar[bool] = False
+    """A block whose join multiplies its input by its group's output (a gate): a sigmoid,
+    hardsigmoid or softmax ending that group is what it asks for, not a misplaced one."""
 
     location: Any = field(default=None, kw_only=True, compare=False, repr=False)
     """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""

@@ -325,6 +325,8 @@ class Gate(Block):
     """
 
     name: ClassVar[str] = "gate"
+    join_pins_channels: ClassVar[bool] = True  # the body's channels must be the input's (or 1)
+    join_scales: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"G011"})
     formula: ClassVar[str] = ("x ⊙ body(x): the body gives H×W×C, 1×1×C, C or H×W×1; "
                               "params the body's; the multiply is not a MAC")
