@@ -252,6 +252,13 @@ def test_times_zero_is_the_identity() -> None:
     assert all(r.verified for r in report.layers)
 
 
+def test_times_zero_still_checks_names_and_arguments() -> None:
+    """`* 0` builds nothing, but what it repeats is checked (spec §10)."""
+    report = cnncalc.analyze("8x8x3 -> [relu -> conv(3, 3, bogus=1) -> residual([foo])] * 0")
+    assert where(report) == [(1, 30, "A002"), (1, 52, "A001")]
+    assert where(cnncalc.analyze("8x8x3 -> foo * 0")) == [(1, 10, "A001")]
+
+
 def test_times_in_yaml_one_line_strings_and_its_bound() -> None:
     yaml_text = "input: 8x8x4\nlayers:\n  - conv(4, 3, p=1) * 2\n  - relu * 0\n"
     code, out, _ = run("-", "--format", "json", stdin=yaml_text)
