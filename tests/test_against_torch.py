@@ -77,9 +77,15 @@ class Residual:
     body: list[Node]
     shortcut: list[Node]
     kind: str = "residual"
+    word: str = ""
+    """``auto`` or ``if_same``: the spec says the word, ``shortcut`` is what it should become."""
+    adds: bool = True
+    """False: ``if_same`` on a body that changes the shape (no shortcut, no add)."""
 
     @property
     def text(self) -> str:
+        if self.word:
+            return f"residual([{chain_text(self.body)}], shortcut={self.word})"
         extra = f", shortcut=[{chain_text(self.shortcut)}]" if self.shortcut else ""
         return f"residual([{chain_text(self.body)}]{extra})"
 
@@ -99,9 +105,13 @@ class Repeat:
     group: list[Node]
     times: int
     kind: str = "repeat"
+    bare: bool = False
+    """A single layer written without brackets (``relu * 2``)."""
 
     @property
     def text(self) -> str:
+        if self.bare:
+            return f"{chain_text(self.group)} * {self.times}"
         return f"[{chain_text(self.group)}] * {self.times}"
 
 
@@ -147,6 +157,14 @@ def tags_of(nodes: Sequence[Node]) -> set[str]:
                 out |= tags_of(grp)
             if isinstance(n, Residual) and n.shortcut:
                 out.add("residual:projection")
+            if isinstance(n, Residual) and n.word:
+                out.add(f"residual:{n.word}" + ("" if n.adds else ":none"))
+                if n.shortcut:
+                    out.add("residual:auto:projection")
+            if isinstance(n, Repeat) and n.bare:
+                out.add("repeat:single-layer")
+            if isinstance(n, Repeat) and not n.times:
+                out.add("repeat:zero")
             if isinstance(n, Concat) and any(not b for b in n.branches):
                 out.add("concat:identity-branch")
             if isinstance(n, Gate):
@@ -249,6 +267,8 @@ def instantiate(node: Node, x: torch.Tensor, quick: bool = True
             reps.append(m)
             entries += e
         block: nn.Module = nn.Sequential(*reps)
+    elif isinstance(node, Residual) and not node.adds:
+        block, y, entries = instantiate_chain(node.body, x, quick)
     elif isinstance(node, Residual):
         body, _, eb = instantiate_chain(node.body, x, quick)
         short, _, es = instantiate_chain(node.shortcut, x, quick)
@@ -717,6 +737,8 @@ def draw(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
 
 
 def draw_residual(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
+    if x.dim() == 4 and g.random() < 0.4:
+        return draw_residual_word(g, x, depth, mode)
     if mode == "keep" or g.random() < 0.5:  # body keeps the shape: identity shortcut
         body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, "keep")
         shortcut: list[Node] = []
@@ -728,6 +750,30 @@ def draw_residual(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> B
     if not body:
         raise Reject("empty body")
     node = Residual(body, shortcut)
+    return (node, *instantiate(node, x))
+
+
+def draw_residual_word(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
+    """``shortcut=auto`` (the identity or torchvision's projection, worked out here from
+    the shapes alone) or ``shortcut=if_same`` (the identity or no shortcut)."""
+    word = g.choice(["auto", "auto", "if_same"])
+    body_mode = "keep" if g.random() < 0.4 else mode
+    body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, body_mode)
+    if not body:
+        raise Reject("empty body")
+    shortcut: list[Node] = []
+    adds = True
+    if y.shape != x.shape and word == "if_same":
+        adds = False
+    elif y.shape != x.shape:
+        if y.dim() != 4:
+            raise Reject("no automatic projection onto a flat vector")
+        strides = (-(-x.shape[2] // y.shape[2]), -(-x.shape[3] // y.shape[3]))
+        if any((n - 1) // s + 1 != o for n, o, s in zip(x.shape[2:], y.shape[2:], strides,
+                                                         strict=True)):
+            raise Reject("the body grows: no automatic projection")
+        shortcut = [conv(y.shape[1], (1, 1), strides, bias=False), batchnorm()]
+    node = Residual(body, shortcut, word=word, adds=adds)
     return (node, *instantiate(node, x))
 
 
@@ -812,7 +858,8 @@ def draw_repeat(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Bui
     nodes, _, _, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, group_mode)
     if not nodes:
         raise Reject("empty group")
-    node = Repeat(nodes, g.randint(2, 3))
+    bare = len(nodes) == 1 and isinstance(nodes[0], Leaf) and g.random() < 0.5
+    node = Repeat(nodes, 0 if g.random() < 0.1 else g.randint(2, 3), bare=bare)
     return (node, *instantiate(node, x))
 
 
@@ -953,7 +1000,9 @@ OPTION_TAGS = {
     "pool:ceil", "pool:padding", "pool:same", "pool:stride>kernel", "pool:asymmetric",
     "bias=false", "bn:affine=false", "fc:on-volume", "fc:on-flat", "pad:asymmetric",
     "upsample:asymmetric", "residual:projection", "concat:identity-branch", "gate:channel",
-    "gate:spatial", "gate:same", "split:identity-branch",
+    "gate:spatial", "gate:same", "split:identity-branch", "residual:auto", "residual:if_same",
+    "residual:auto:projection",
+    "residual:if_same:none", "repeat:single-layer", "repeat:zero",
 }
 REQUIRED_TAGS = {kind.name for kind in KINDS} | OPTION_TAGS
 """Every kind of the registry (a kind the generator cannot draw fails the coverage test
