@@ -182,7 +182,8 @@ class Residual(nn.Module):
             lines.append(f"shortcut={self.policy}: the body keeps {format_shape(inp)}, so the "
                          "shortcut is the identity")
         if self.adds:
-            lines.append(f"output body + shortcut: {format_shape(out)}")
+            lines.append(f"body {format_shape(outs[0])} + shortcut {format_shape(outs[1])} = "
+                         f"{format_shape(out)}")
         return lines
 
     def pytorch(self, inp: Shape, parts: Sequence[str],
