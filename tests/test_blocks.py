@@ -303,3 +303,27 @@ def test_export_runs_in_torch_and_reproduces_the_counts(spec: str) -> None:
     t = report.totals
     assert (params, stats, macs) == (t.params, t.non_trainable, t.macs)
     assert tuple(out) == t.output_shape
+
+
+# --------------------------------------------------------------------------- memory plan
+
+def test_memory_plan_keeps_a_gates_input_and_body_output_alive_at_the_multiply() -> None:
+    from cnncalc.forward import SLACK_BYTES, plan
+
+    report = cnncalc.analyze("64x64x16 -> gate([conv(16, 1) -> sigmoid])")
+    tensor = 64 * 64 * 16 * 4
+    need = plan(report)
+    # at the multiply: the input, the body's output and the product (+ the slack every row has)
+    assert need.peak_bytes >= 3 * tensor + SLACK_BYTES
+
+
+def test_memory_plan_keeps_every_split_branch_output_until_the_concatenation() -> None:
+    from cnncalc.forward import SLACK_BYTES, plan
+
+    report = cnncalc.analyze("64x64x48 -> split([conv(16, 1)], [conv(32, 1)], [])")
+    need = plan(report)
+    slice_, out = 64 * 64 * 16 * 4, 64 * 64 * (16 + 32 + 16) * 4
+    # the input (the slices are views of it), the branches' outputs (the identity branch's
+    # is its slice), and the concatenation
+    assert need.peak_bytes >= 3 * slice_ + (16 + 32) // 16 * slice_ + out + SLACK_BYTES
+    assert need.peak_row is not None and need.peak_row.path == "1"
