@@ -327,3 +327,50 @@ def test_memory_plan_keeps_every_split_branch_output_until_the_concatenation() -
     # is its slice), and the concatenation
     assert need.peak_bytes >= 3 * slice_ + (16 + 32) // 16 * slice_ + out + SLACK_BYTES
     assert need.peak_row is not None and need.peak_row.path == "1"
+
+
+# --------------------------------------------------------------------------- YAML and formats
+
+GATE_YAML = """\
+input: 56x56x64
+layers:
+  - gate: gap -> fc(16) -> relu -> fc(64) -> sigmoid
+  - gate:
+      - gap
+      - conv(16, 1)
+      - relu
+      - conv(64, 1)
+      - sigmoid
+  - gate:
+      body: conv(1, 7, p=3) -> sigmoid
+  - split:
+      - []
+      - conv(32, 1) -> relu
+"""
+
+
+def test_gate_and_split_yaml_forms(tmp_path: Path) -> None:
+    spec = tmp_path / "blocks.yaml"
+    spec.write_text(GATE_YAML)
+    report = cnncalc.analyze(spec)
+    assert report.ok
+    se = 64 * 16 + 16 + 16 * 64 + 64
+    assert report.totals.params == se + se + (7 * 7 * 64 + 1) + (32 * 32 + 32)
+    assert [r.path for r in report.layers if r.is_block] == ["1", "2", "3", "4"]
+    assert [(r.location.line, r.location.column) for r in report.layers if r.is_block] == [
+        (3, 5), (4, 5), (10, 5), (12, 5)]
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "markdown"])
+def test_every_format_shows_gate_and_split_rows(fmt: str) -> None:
+    code, out, _ = run("--no-verify", "--format", fmt,
+                       "8x8x64 -> gate([gap -> fc(16) -> fc(64)]) -> split([], [conv(32, 1)])")
+    assert code == 0
+    if fmt == "json":
+        rows = json.loads(out)["layers"]
+        assert [(r["path"], r["kind"]) for r in rows] == [
+            ("1", "gate"), ("1.1.1", "gap"), ("1.1.2", "fc"), ("1.1.3", "fc"), ("2", "split"),
+            ("2.2.1", "conv")]
+        assert rows[0]["params"] == 64 * 16 + 16 + 16 * 64 + 64
+    else:
+        assert "gate" in out and "split" in out and "2.2.1" in out
