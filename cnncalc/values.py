@@ -165,8 +165,8 @@ def total(text: str) -> int:
 
 
 def repeat_count(text: str) -> int:
-    """A repeat count (``* N``): 1 … :data:`MAX_REPEAT`."""
-    return whole(text, 1, MAX_REPEAT)
+    """A repeat count (``* N``): 0 (the identity) … :data:`MAX_REPEAT`."""
+    return whole(text, 0, MAX_REPEAT)
 
 
 def _pair(text: str, minimum: int) -> Pair:

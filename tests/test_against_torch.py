@@ -77,9 +77,15 @@ class Residual:
     body: list[Node]
     shortcut: list[Node]
     kind: str = "residual"
+    word: str = ""
+    """``auto`` or ``if_same``: the spec says the word, ``shortcut`` is what it should become."""
+    adds: bool = True
+    """False: ``if_same`` on a body that changes the shape (no shortcut, no add)."""
 
     @property
     def text(self) -> str:
+        if self.word:
+            return f"residual([{chain_text(self.body)}], shortcut={self.word})"
         extra = f", shortcut=[{chain_text(self.shortcut)}]" if self.shortcut else ""
         return f"residual([{chain_text(self.body)}]{extra})"
 
@@ -99,13 +105,38 @@ class Repeat:
     group: list[Node]
     times: int
     kind: str = "repeat"
+    bare: bool = False
+    """A single layer written without brackets (``relu * 2``)."""
 
     @property
     def text(self) -> str:
+        if self.bare:
+            return f"{chain_text(self.group)} * {self.times}"
         return f"[{chain_text(self.group)}] * {self.times}"
 
 
-Node = Leaf | Residual | Concat | Repeat
+@dataclass
+class Gate:
+    body: list[Node]
+    style: str = "same"
+    kind: str = "gate"
+
+    @property
+    def text(self) -> str:
+        return f"gate([{chain_text(self.body)}])"
+
+
+@dataclass
+class Split:
+    branches: list[list[Node]]
+    kind: str = "split"
+
+    @property
+    def text(self) -> str:
+        return "split(" + ", ".join(f"[{chain_text(b)}]" for b in self.branches) + ")"
+
+
+Node = Leaf | Residual | Concat | Repeat | Gate | Split
 
 
 def chain_text(nodes: Sequence[Node]) -> str:
@@ -120,13 +151,26 @@ def tags_of(nodes: Sequence[Node]) -> set[str]:
         else:
             out.add(n.kind)
             groups = ([n.body, n.shortcut] if isinstance(n, Residual) else
-                      n.branches if isinstance(n, Concat) else [n.group])
+                      n.branches if isinstance(n, Concat | Split) else
+                      [n.body] if isinstance(n, Gate) else [n.group])
             for grp in groups:
                 out |= tags_of(grp)
             if isinstance(n, Residual) and n.shortcut:
                 out.add("residual:projection")
+            if isinstance(n, Residual) and n.word:
+                out.add(f"residual:{n.word}" + ("" if n.adds else ":none"))
+                if n.shortcut:
+                    out.add("residual:auto:projection")
+            if isinstance(n, Repeat) and n.bare:
+                out.add("repeat:single-layer")
+            if isinstance(n, Repeat) and not n.times:
+                out.add("repeat:zero")
             if isinstance(n, Concat) and any(not b for b in n.branches):
                 out.add("concat:identity-branch")
+            if isinstance(n, Gate):
+                out.add(f"gate:{n.style}")
+            if isinstance(n, Split) and any(not b for b in n.branches):
+                out.add("split:identity-branch")
     return out
 
 
@@ -153,6 +197,36 @@ class ConcatChannels(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([b(x) for b in self.branches], dim=1)
+
+
+class GateMul(nn.Module):
+    """x * body(x), the body's output broadcast as cnncalc's gate allows (same shape,
+    N×C×1×1 or N×C, N×1×H×W); anything else torch might broadcast is rejected."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        n, c = x.shape[:2]
+        if y.dim() == 2 and x.dim() == 4 and y.shape == (n, c):
+            y = y[:, :, None, None]
+        ok = y.shape == x.shape or (y.dim() == x.dim() and (
+            y.shape == (n, c, *[1] * (x.dim() - 2)) or y.shape == (n, 1, *x.shape[2:])))
+        if not ok:
+            raise Reject(f"gate shapes {tuple(x.shape)} and {tuple(y.shape)}")
+        return x * y
+
+
+class SplitChannels(nn.Module):
+    def __init__(self, branches: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = torch.chunk(x, len(self.branches), dim=1)
+        return torch.cat([b(p) for b, p in zip(self.branches, parts, strict=True)], dim=1)
 
 
 @dataclass
@@ -193,12 +267,29 @@ def instantiate(node: Node, x: torch.Tensor, quick: bool = True
             reps.append(m)
             entries += e
         block: nn.Module = nn.Sequential(*reps)
+    elif isinstance(node, Residual) and not node.adds:
+        block, y, entries = instantiate_chain(node.body, x, quick)
     elif isinstance(node, Residual):
         body, _, eb = instantiate_chain(node.body, x, quick)
         short, _, es = instantiate_chain(node.shortcut, x, quick)
         block = ResidualAdd(body, short)
         y = block(x)
         entries = eb + es
+    elif isinstance(node, Gate):
+        body, _, entries = instantiate_chain(node.body, x, quick)
+        block = GateMul(body)
+        y = block(x)
+    elif isinstance(node, Split):
+        if x.shape[1] % len(node.branches):
+            raise Reject("split does not divide the channels")
+        mods, entries = [], []
+        for branch, part in zip(node.branches, torch.chunk(x, len(node.branches), dim=1),
+                                strict=True):
+            m, _, e = instantiate_chain(branch, part, quick)
+            mods.append(m)
+            entries += e
+        block = SplitChannels(mods)
+        y = block(x)
     else:
         mods, entries = [], []
         for branch in node.branches:
@@ -611,9 +702,9 @@ WEIGHTS: dict[tuple[bool, str], dict[str, float]] = {
     (True, "free"): {"conv": 8, "dwconv": 3, "deconv": 3, "pool": 7, "global": 1.5,
                      "adaptiveavgpool": 1.5, "bn": 3, "activation": 5, "flatten": 1.5,
                      "fc": 1.5, "pad": 1.5, "upsample": 1.5, "residual": 3, "concat": 2.5,
-                     "repeat": 1.5},
+                     "repeat": 1.5, "gate": 1.5, "split": 1.5},
     (True, "keep"): {"conv": 5, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 3, "activation": 3,
-                     "residual": 1, "repeat": 0.5},
+                     "residual": 1, "repeat": 0.5, "gate": 0.7, "split": 0.7},
     (True, "keep_hw"): {"conv": 6, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 2,
                         "activation": 3, "residual": 1, "concat": 0.7},
     (False, "free"): {"fc": 5, "bn": 2, "activation": 4, "flatten": 0.5, "residual": 1.5,
@@ -623,7 +714,7 @@ WEIGHTS: dict[tuple[bool, str], dict[str, float]] = {
 }
 WEIGHTS[False, "keep_hw"] = WEIGHTS[False, "free"]
 
-BLOCKS = ("residual", "concat", "repeat")
+BLOCKS = ("residual", "concat", "repeat", "gate", "split")
 Built = tuple[Node, nn.Module, torch.Tensor, list[Entry]]
 
 
@@ -637,11 +728,17 @@ def draw(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
         return draw_concat(g, x, depth)
     if kind == "repeat":
         return draw_repeat(g, x, depth, mode)
+    if kind == "gate":
+        return draw_gate(g, x, depth)
+    if kind == "split":
+        return draw_split(g, x, depth)
     node = draw_leaf(g, kind, x, mode)
     return (node, *instantiate(node, x))
 
 
 def draw_residual(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
+    if x.dim() == 4 and g.random() < 0.4:
+        return draw_residual_word(g, x, depth, mode)
     if mode == "keep" or g.random() < 0.5:  # body keeps the shape: identity shortcut
         body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, "keep")
         shortcut: list[Node] = []
@@ -653,6 +750,30 @@ def draw_residual(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> B
     if not body:
         raise Reject("empty body")
     node = Residual(body, shortcut)
+    return (node, *instantiate(node, x))
+
+
+def draw_residual_word(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
+    """``shortcut=auto`` (the identity or torchvision's projection, worked out here from
+    the shapes alone) or ``shortcut=if_same`` (the identity or no shortcut)."""
+    word = g.choice(["auto", "auto", "if_same"])
+    body_mode = "keep" if g.random() < 0.4 else mode
+    body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, body_mode)
+    if not body:
+        raise Reject("empty body")
+    shortcut: list[Node] = []
+    adds = True
+    if y.shape != x.shape and word == "if_same":
+        adds = False
+    elif y.shape != x.shape:
+        if y.dim() != 4:
+            raise Reject("no automatic projection onto a flat vector")
+        strides = (-(-x.shape[2] // y.shape[2]), -(-x.shape[3] // y.shape[3]))
+        if any((n - 1) // s + 1 != o for n, o, s in zip(x.shape[2:], y.shape[2:], strides,
+                                                         strict=True)):
+            raise Reject("the body grows: no automatic projection")
+        shortcut = [conv(y.shape[1], (1, 1), strides, bias=False), batchnorm()]
+    node = Residual(body, shortcut, word=word, adds=adds)
     return (node, *instantiate(node, x))
 
 
@@ -687,12 +808,58 @@ def draw_concat(g: random.Random, x: torch.Tensor, depth: int) -> Built:
     return (node, *instantiate(node, x))
 
 
+def draw_gate(g: random.Random, x: torch.Tensor, depth: int) -> Built:
+    """Squeeze-and-excitation (conv 1×1 on the pooled map, or fc on the pooled vector),
+    spatial attention (a 1-channel map), or a body that keeps the shape."""
+    c, style = x.shape[1], g.random()
+    scale = simple("sigmoid", "sigmoid", nn.Sigmoid) if g.random() < 0.7 else activation(g, x)
+    body: list[Node]
+    if style < 0.45:
+        squeeze = max(1, c // g.choice([1, 2, 4]))
+        if g.random() < 0.5:
+            body = [draw_leaf(g, "global", x, "free"), conv(squeeze, (1, 1), style=g), relu(),
+                    conv(c, (1, 1), style=g), scale]
+        else:
+            body = [simple("gap", "gap", lambda: nn.AdaptiveAvgPool2d(1), volume_only=True),
+                    fc(squeeze, style=g), relu(), fc(c, style=g), scale]
+        tag = "channel"
+    elif style < 0.7:
+        k = g.choice([1, 3, 5])
+        body = [conv(1, (k, k), p=(k // 2, k // 2), style=g), scale]
+        tag = "spatial"
+    else:
+        body, _, _, _ = gen_chain(g, x, g.randint(1, 2), depth + 1, "keep")
+        tag = "same"
+    if not body:
+        raise Reject("empty body")
+    node = Gate(body, tag)
+    return (node, *instantiate(node, x))
+
+
+def draw_split(g: random.Random, x: torch.Tensor, depth: int) -> Built:
+    ways = [n for n in (2, 3, 4) if x.shape[1] % n == 0]
+    if not ways:
+        raise Reject("no branch count divides the channels")
+    n = g.choice(ways)
+    part = torch.chunk(x, n, dim=1)[0]
+    branches: list[list[Node]] = []
+    for _ in range(n):
+        if g.random() < 0.35:
+            branches.append([])
+        else:
+            nodes, _, _, _ = gen_chain(g, part, g.randint(1, 2), depth + 1, "keep_hw")
+            branches.append(nodes)
+    node = Split(branches)
+    return (node, *instantiate(node, x))
+
+
 def draw_repeat(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
     group_mode = mode if mode != "free" else g.choice(["keep", "keep", "free"])
     nodes, _, _, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, group_mode)
     if not nodes:
         raise Reject("empty group")
-    node = Repeat(nodes, g.randint(2, 3))
+    bare = len(nodes) == 1 and isinstance(nodes[0], Leaf) and g.random() < 0.5
+    node = Repeat(nodes, 0 if g.random() < 0.1 else g.randint(2, 3), bare=bare)
     return (node, *instantiate(node, x))
 
 
@@ -832,7 +999,10 @@ OPTION_TAGS = {
     "deconv:output_padding", "deconv:groups", "deconv:dilation", "deconv:asymmetric",
     "pool:ceil", "pool:padding", "pool:same", "pool:stride>kernel", "pool:asymmetric",
     "bias=false", "bn:affine=false", "fc:on-volume", "fc:on-flat", "pad:asymmetric",
-    "upsample:asymmetric", "residual:projection", "concat:identity-branch",
+    "upsample:asymmetric", "residual:projection", "concat:identity-branch", "gate:channel",
+    "gate:spatial", "gate:same", "split:identity-branch", "residual:auto", "residual:if_same",
+    "residual:auto:projection",
+    "residual:if_same:none", "repeat:single-layer", "repeat:zero",
 }
 REQUIRED_TAGS = {kind.name for kind in KINDS} | OPTION_TAGS
 """Every kind of the registry (a kind the generator cannot draw fails the coverage test

@@ -84,6 +84,11 @@ KIND_SPECS: dict[str, list[str]] = {
     "residual": ["256x256x16 -> residual([conv(16, 3, p=1) -> bn -> relu -> conv(16, 3, p=1)])",
                  "256x256x16 -> residual([conv(32, 3, s=2, p=1)], shortcut=[conv(32, 1, s=2)])"],
     "concat": ["256x256x16 -> concat([conv(16, 1)], [conv(16, 3, p=1)], [maxpool(3, s=1, p=1)], [])"],
+    "gate": ["256x256x32 -> gate([gap -> conv(8, 1) -> relu -> conv(32, 1) -> sigmoid])",
+             "256x256x32 -> gate([conv(1, 3, p=1) -> sigmoid])",
+             "256x256x32 -> gate([conv(32, 3, p=1) -> sigmoid])"],
+    "split": ["256x256x32 -> split([], [conv(16, 3, p=1) -> relu])",
+              "256x256x48 -> split([conv(16, 1)], [maxpool(3, s=1, p=1)], [dwconv(3, p=1)])"],
 }
 
 ADVERSARIAL = [

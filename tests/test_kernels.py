@@ -1057,6 +1057,10 @@ MERGES: dict[str, tuple[L.Block, Callable[[list[Arr]], Arr]]] = {
     "residual": (L.Residual((L.Identity(),)),
                  lambda arrays: (arrays[0].astype(np.float64) + arrays[1]).astype(np.float32)),
     "concat": (L.Concat(((), ())), lambda arrays: np.concatenate(arrays, axis=-1)),
+    # a gate's groups are its body and the identity: it merges (body(x), x) into x ⊙ body(x)
+    "gate": (L.Gate((L.Sigmoid(),)),
+             lambda arrays: (arrays[1].astype(np.float64) * arrays[0]).astype(np.float32)),
+    "split": (L.Split(((), ())), lambda arrays: np.concatenate(arrays, axis=-1)),
 }
 """Parallel block kind name → (example, naive reference of how it merges its groups'
 outputs). Chained blocks (repeat) merge nothing."""
@@ -1083,3 +1087,30 @@ def test_block_merge_vs_reference(name: str) -> None:
     rng = rng_for("merge:" + name, 0)
     arrays = [randn(rng, 2, 3, 4, 5), randn(rng, 2, 3, 4, 5)]
     close(block.merge(arrays), ref(arrays))
+
+
+@pytest.mark.parametrize("body_shape", [(2, 3, 4, 5), (2, 1, 1, 5), (2, 5), (2, 3, 4, 1)])
+def test_gate_broadcasts_as_its_shape_rule_allows(body_shape: tuple[int, ...]) -> None:
+    """Every form of §4's broadcast (same, 1×1×C, C, H×W×1) against a naive loop."""
+    rng = rng_for("gate:" + "x".join(map(str, body_shape)), 0)
+    x, y = randn(rng, 2, 3, 4, 5), randn(rng, *body_shape)
+    want = np.empty((2, 3, 4, 5), dtype=np.float64)
+    for n, i, j, c in np.ndindex(*want.shape):
+        f = (y[n, c] if y.ndim == 2 else
+             y[n, min(i, y.shape[1] - 1), min(j, y.shape[2] - 1), min(c, y.shape[3] - 1)])
+        want[n, i, j, c] = float(x[n, i, j, c]) * float(f)
+    close(L.Gate((L.Sigmoid(),)).merge([y, x]), want.astype(np.float32))
+
+
+@pytest.mark.parametrize("ways", [1, 2, 3, 6])
+def test_split_slices_are_the_channel_runs_a_loop_cuts(ways: int) -> None:
+    rng = rng_for(f"split:{ways}", 0)
+    x = randn(rng, 2, 3, 4, 6)
+    block = L.Split(tuple(() for _ in range(ways)))
+    parts = block.slices(x)
+    width = 6 // ways
+    assert len(parts) == ways
+    for k, part in enumerate(parts):
+        for c in range(width):
+            assert np.array_equal(part[..., c], x[..., k * width + c])
+    assert np.array_equal(block.merge(parts), x)

@@ -78,7 +78,7 @@ from .pool import (
     scratch_pool,
     scratch_pool2d,
 )
-from .shape import add, concat, flatten, upsample_nearest
+from .shape import add, concat, flatten, gate, split, upsample_nearest
 from .window import Pads, pad, pad2d, windows
 
 __all__ = [
@@ -101,6 +101,7 @@ __all__ = [
     "elu",
     "erf",
     "flatten",
+    "gate",
     "gelu",
     "global_avg_pool",
     "global_max_pool",
@@ -129,6 +130,7 @@ __all__ = [
     "sigmoid",
     "silu",
     "softmax",
+    "split",
     "tanh",
     "upsample_nearest",
     "windows",

@@ -49,7 +49,7 @@ from .base import (
     needs_volume,
     py_float,
 )
-from .blocks import Concat, Repeat, Residual, first_flattener
+from .blocks import Concat, Gate, Repeat, Residual, Split, first_flattener
 from .conv import Conv, Deconv, DepthwiseConv, common_divisors, torch_conv
 from .norm import LRN, BatchNorm
 from .pool import (
@@ -99,6 +99,7 @@ __all__ = [
     "DepthwiseConv",
     "Dropout",
     "Flatten",
+    "Gate",
     "GlobalAvgPool",
     "GlobalMaxPool",
     "Group",
@@ -120,6 +121,7 @@ __all__ = [
     "SiLU",
     "Sigmoid",
     "Softmax",
+    "Split",
     "Step",
     "Tanh",
     "Upsample",

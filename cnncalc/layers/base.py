@@ -50,10 +50,13 @@ def GROUP(text: str) -> str:
 
 
 def arg(convert: v.Converter, default: Any = dataclasses.MISSING, *, short: str | None = None,
-        positional: bool = False, variadic: bool = False, help: str = "") -> Any:
-    """Declare a layer argument: how its text converts, its short name, its default."""
+        positional: bool = False, variadic: bool = False, help: str = "",
+        words: tuple[str, ...] = ()) -> Any:
+    """Declare a layer argument: how its text converts, its short name, its default;
+    ``words``: a group argument that also takes one of these words instead of a group
+    (``shortcut=auto``), passed to the kind as the lower-case word."""
     meta = {"convert": convert, "short": short, "positional": positional,
-            "variadic": variadic, "help": help}
+            "variadic": variadic, "help": help, "words": words}
     if default is dataclasses.MISSING:
         return field(metadata=meta)
     return field(default=default, metadata=meta)
@@ -69,6 +72,7 @@ class Argument:
     positional: bool
     variadic: bool
     help: str
+    words: tuple[str, ...] = ()
 
 
 def arguments(kind: type[Node]) -> tuple[Argument, ...]:
@@ -85,7 +89,8 @@ def _arguments(kind: Any) -> tuple[Argument, ...]:  # Any: mypy sees dataclass t
         m = f.metadata
         required = f.default is dataclasses.MISSING
         out.append(Argument(f.name, m["convert"], required, None if required else f.default,
-                            m["short"], m["positional"], m["variadic"], m["help"]))
+                            m["short"], m["positional"], m["variadic"], m["help"],
+                            m["words"]))
     return tuple(out)
 
 
@@ -189,6 +194,9 @@ class Node:
     """Its output channels are an argument of its own (conv's filters, fc's units)."""
     join_pins_channels: ClassVar[bool] = False
     """A block whose join needs every group to give the same channels (residual's add)."""
+    join_scales: ClassVar[bool] = False
+    """A block whose join multiplies its input by its group's output (a gate): a sigmoid,
+    hardsigmoid or softmax ending that group is what it asks for, not a misplaced one."""
 
     location: Any = field(default=None, kw_only=True, compare=False, repr=False)
     """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""
@@ -318,10 +326,29 @@ class Block(Node):
         """Rows this block's groups expand to (``size_of`` measures one group)."""
         return sum(size_of(g) for g in self.groups())
 
+    def settle(self, inp: Shape | None, first: Shape | None) -> tuple[Block, list[Finding]]:
+        """This block as analysed once its first group gave ``first`` on ``inp`` (None:
+        unknown): a block whose later groups depend on that (``residual(shortcut=auto)``)
+        returns a copy with them filled in. Every walk calls it after the first group."""
+        return self, []
+
+    def inputs(self, inp: Shape) -> tuple[list[Shape] | None, list[Finding]]:
+        """Each group's input on the block's input ``inp`` (parallel blocks), or None with
+        the findings when the groups cannot be given one (a split that does not divide)."""
+        return [inp] * len(self.groups()), []
+
+    def slices(self, x: Array) -> list[Array]:
+        """The forward pass of :meth:`inputs`."""
+        return [x] * len(self.groups())
+
     def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
         """The block's output shape from its groups' outputs: every parallel (not
         ``chained``) block defines it; a chained block's output is its last group's."""
         raise NotImplementedError
+
+    def explain_block(self, inp: Shape, outs: Sequence[Shape], out: Shape) -> list[str]:
+        """The arithmetic of the join (``cnncalc explain``): ``outs`` are the groups' outputs."""
+        return [self.formula]
 
     def merge(self, arrays: Sequence[Array]) -> Array:
         """The forward pass of :meth:`join` (parallel blocks only, as ``join``)."""
