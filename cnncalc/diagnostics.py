@@ -92,7 +92,8 @@ RULES: dict[str, Rule] = dict(
               "goes unread.", "224x224x3 -> conv(64, 7, s=2, p=3)", N, E, None),
         _rule("G003", "kernel-too-large", "The (dilated) window is larger than the padded input.",
               "3x3x8 -> conv(8, 5)", E),
-        _rule("G004", "bad-groups", "groups must divide both input channels and filters.",
+        _rule("G004", "bad-groups",
+              "groups must divide the channels (a conv's: its input channels and its filters).",
               "8x8x6 -> conv(8, 3, g=4)", E),
         _rule("G005", "pool-padding", "Pool padding must be at most half the kernel (PyTorch's rule).",
               "maxpool(2, p=2)", E),
@@ -104,6 +105,9 @@ RULES: dict[str, Rule] = dict(
               "concat([conv(8, 3)], [conv(8, 1)])", E),
         _rule("G009", "empty-output", "The layer would produce an empty volume.",
               "3x3x1 -> deconv(1, 3, p=5)", E),
+        _rule("G013", "single-position",
+              "Instance norm on one position per channel: every output would be β "
+              "(PyTorch refuses it).", "8x8x4 -> gap -> instancenorm", E),
         # X: expectations and budgets in a YAML `expect:` block (exit 1).
         _rule("X001", "expect-output", "The output shape differs from `expect: output`.",
               "expect: {output: 10}", E),
@@ -165,7 +169,7 @@ RULES: dict[str, Rule] = dict(
 
 
 ALWAYS_REPORTED: tuple[str, ...] = (
-    "S", "A", "G003", "G004", "G005", "G006", "G007", "G008", "G009", "V001")
+    "S", "A", "G003", "G004", "G005", "G006", "G007", "G008", "G009", "G013", "V001")
 """Code prefixes ``--select``/``--ignore`` never hide: the spec cannot be read (S), names a
 layer or argument that does not exist or a value it rejects (A), or describes a network whose
 output (or weights) cannot be computed or built (kernel too large, bad groups, pool padding,

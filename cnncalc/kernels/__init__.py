@@ -30,6 +30,7 @@ from .conv import (
     conv_transpose2d,
     deconv_rows,
     linear,
+    linear_channels,
     scratch_conv2d,
     scratch_conv_transpose2d,
 )
@@ -37,8 +38,10 @@ from .elementwise import (
     elu,
     erf,
     gelu,
+    hardsigmoid,
     hardswish,
     leaky_relu,
+    mish,
     prelu,
     relu,
     relu6,
@@ -48,7 +51,16 @@ from .elementwise import (
     softmax,
     tanh,
 )
-from .norm import batch_norm, lrn, scratch_lrn
+from .norm import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    layer_scale,
+    lrn,
+    scratch_lrn,
+    scratch_norm,
+)
 from .pool import (
     adaptive_avg_pool2d,
     avg_pool2d,
@@ -59,7 +71,7 @@ from .pool import (
     scratch_adaptive_avg_pool2d,
     scratch_pool2d,
 )
-from .shape import add, concat, flatten, upsample_nearest
+from .shape import add, channel_shuffle, concat, flatten, upsample_nearest
 from .window import pad2d, windows
 
 __all__ = [
@@ -68,6 +80,7 @@ __all__ = [
     "add",
     "avg_pool2d",
     "batch_norm",
+    "channel_shuffle",
     "concat",
     "conv2d",
     "conv2d_plan",
@@ -79,11 +92,18 @@ __all__ = [
     "gelu",
     "global_avg_pool",
     "global_max_pool",
+    "group_norm",
+    "hardsigmoid",
     "hardswish",
+    "instance_norm",
+    "layer_norm",
+    "layer_scale",
     "leaky_relu",
     "linear",
+    "linear_channels",
     "lrn",
     "max_pool2d",
+    "mish",
     "pad2d",
     "pool_out_size",
     "prelu",
@@ -94,6 +114,7 @@ __all__ = [
     "scratch_conv_transpose2d",
     "scratch_elementwise",
     "scratch_lrn",
+    "scratch_norm",
     "scratch_pool2d",
     "sigmoid",
     "silu",

@@ -163,6 +163,26 @@ def hardswish(x: F32) -> F32:
     return _map(x, chunk)
 
 
+def hardsigmoid(x: F32) -> F32:
+    """``y = min(max(x + 3, 0), 6) / 6`` (PyTorch's Hardsigmoid), in [0, 1]."""
+    def chunk(v: F32) -> F32:
+        r: F32 = np.clip(v + np.float32(3.0), np.float32(0.0), np.float32(6.0))
+        r /= np.float32(6.0)
+        return r
+    return _map(x, chunk)
+
+
+def mish(x: F32) -> F32:
+    """``y = x * tanh(softplus(x))``, ``softplus(x) = log(1 + exp(x))``, in float64 on
+    chunks (``logaddexp`` never overflows), rounded once to float32."""
+    def chunk(v: F32) -> F32:
+        d = v.astype(np.float64)
+        t = np.tanh(np.logaddexp(0.0, d))
+        t *= d
+        return t.astype(np.float32)
+    return _map(x, chunk)
+
+
 def softmax(x: F32) -> F32:
     """``y_c = exp(x_c - max x) / sum_c' exp(x_c' - max x)`` over the last axis."""
     def chunk(v: F32) -> F32:

@@ -276,6 +276,12 @@ class Layer(Node):
         """Why this layer computes nothing on ``inp`` (lint L009), or ``""``."""
         return ""
 
+    def cancels_channel_bias(self, inp: Shape) -> str:
+        """Why a constant added to each channel just before this layer (a conv's or fc's
+        bias) cannot change its output on ``inp`` — it subtracts each channel's own mean
+        (lint L007) — or ``""`` when a per-channel bias survives it."""
+        return ""
+
     def without_bias(self) -> Layer | None:
         """This layer with its bias switched off, when it has one that is on."""
         if not getattr(self, "bias", False):
