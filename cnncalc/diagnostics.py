@@ -106,8 +106,8 @@ RULES: dict[str, Rule] = dict(
         _rule("G009", "empty-output", "The layer would produce an empty volume.",
               "3x3x1 -> deconv(1, 3, p=5)", E),
         _rule("G013", "single-position",
-              "Instance norm on one position per channel: every output would be β "
-              "(PyTorch refuses it).", "8x8x4 -> gap -> instancenorm", E),
+              "A norm whose every group holds one value (instance norm on one position): "
+              "every output would be β (PyTorch refuses it).", "8x8x4 -> gap -> instancenorm", E),
         # X: expectations and budgets in a YAML `expect:` block (exit 1).
         _rule("X001", "expect-output", "The output shape differs from `expect: output`.",
               "expect: {output: 10}", E),

@@ -455,8 +455,14 @@ def layernorm(affine: bool = True, *, style: random.Random | None = None) -> Lea
 def groupnorm(groups: int, affine: bool = True, *, style: random.Random | None = None) -> Leaf:
     text = spell(style, ["groupnorm", "gn"], [str(groups)],
                  [("affine", "affine", str(affine).lower(), affine)])
-    return Leaf("groupnorm", text, lambda shape: nn.GroupNorm(groups, shape[1], affine=affine),
-                volume_only=False)
+    def make(shape: torch.Size) -> nn.Module:
+        if shape[2:].numel() * shape[1] == groups:
+            # one value per group: the output is β whatever the input; torch runs it for a
+            # batch of 2 (not of 1), spec G013 makes it an error (a documented divergence)
+            raise Reject("one value per group")
+        return nn.GroupNorm(groups, shape[1], affine=affine)
+
+    return Leaf("groupnorm", text, make, volume_only=False)
 
 
 def instancenorm(affine: bool = False, *, style: random.Random | None = None) -> Leaf:

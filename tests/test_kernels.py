@@ -774,6 +774,9 @@ ACTIVATIONS: dict[str, Activation] = {
     ),
     "tanh": (K.tanh, math.tanh, lambda t: torch.tanh(t)),
     "hardswish": (K.hardswish, lambda v: v * min(max(v + 3, 0.0), 6.0) / 6, lambda t: tf.hardswish(t)),
+    "hardsigmoid": (K.hardsigmoid, lambda v: min(max(v + 3, 0.0), 6.0) / 6,
+                    lambda t: tf.hardsigmoid(t)),
+    "mish": (K.mish, lambda v: _mish(v), lambda t: tf.mish(t)),
 }
 
 

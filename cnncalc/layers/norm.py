@@ -106,6 +106,10 @@ def _norm_cost(inp: Shape, batch: int) -> Cost:
                 12 * ein * WORK_ELEMENT + 3 * (ein // (1 << 16) + batch) * WORK_STEP)
 
 
+def _gamma_beta(affine: bool) -> str:
+    return "; then γ (a weight) and β (a bias) per channel" if affine else ""
+
+
 def _positions(inp: Shape) -> int:
     return elements(inp[:-1]) if is_volume(inp) else 1
 
@@ -133,7 +137,7 @@ class LayerNorm(Layer):
     def explain(self, inp: Shape, out: Shape) -> list[str]:
         over = (f"normalises the {inp[-1]:,} channels at each of {_positions(inp):,} positions"
                 if is_volume(inp) else f"normalises the {inp[0]:,} elements of the flat vector")
-        return [over, *count_lines(self.counts(inp, out), f"γ {inp[-1]:,} + β")]
+        return [over + _gamma_beta(self.affine), *count_lines(self.counts(inp, out))]
 
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
         return _affine_shapes(self.affine, inp)
@@ -155,6 +159,20 @@ class ChannelsLastLayerNorm(nn.LayerNorm):
     def torch(self, inp: Shape) -> str:
         kind = "ChannelsLastLayerNorm" if is_volume(inp) else "nn.LayerNorm"  # `torch_helper`
         return f"{kind}({inp[-1]}, eps={py_float(self.eps)}, elementwise_affine={self.affine})"
+
+
+def single_value(layer: Layer, inp: Shape, per_group: int, affine: bool) -> Iterator[Finding]:
+    """G013 when each normalised group holds one value (``per_group`` channels at every
+    position): x − mean is 0, so the output is β whatever the input (PyTorch refuses it)."""
+    if per_group * _positions(inp) == 1:
+        ln = LayerNorm(cast(Any, layer).eps, affine)
+        where = "1 position" if is_volume(inp) else "a flat vector"
+        yield Finding(
+            "G013", f"{layer.describe()} on {format_shape(inp)} ({where}) normalises each "
+            f"channel on its own, one value each: x − mean is 0 and every output is "
+            f"β{'' if affine else ' = 0'}",
+            fixes=(Fix(f"{ln.describe()} (normalises the {inp[-1]:,} channels together)",
+                       layer, (ln,)),), fatal=True)
 
 
 def groups_findings(layer: Layer, groups: int, inp: Shape) -> Iterator[Finding]:
@@ -180,7 +198,7 @@ class GroupNorm(Layer):
 
     name: ClassVar[str] = "groupnorm"
     aliases: ClassVar[tuple[str, ...]] = ("gn",)
-    codes: ClassVar[frozenset[str]] = frozenset({"G004"})
+    codes: ClassVar[frozenset[str]] = frozenset({"G004", "G013"})
     formula: ClassVar[str] = "same shape (groups must divide C); params 2C (γ, β)"
 
     groups: int = arg(v.count, positional=True, help="number of channel groups")
@@ -189,6 +207,8 @@ class GroupNorm(Layer):
 
     def check(self, inp: Shape) -> Iterator[Finding]:
         yield from groups_findings(self, self.groups, inp)
+        if inp[-1] % self.groups == 0:
+            yield from single_value(self, inp, inp[-1] // self.groups, self.affine)
 
     def counts(self, inp: Shape, out: Shape) -> Counts:
         return _affine_counts(self.affine, inp)
@@ -201,8 +221,9 @@ class GroupNorm(Layer):
     def explain(self, inp: Shape, out: Shape) -> list[str]:
         c = inp[-1]
         return [f"{self.groups:,} groups of {c:,}/{self.groups:,} = {c // self.groups:,} channels, "
-                f"each normalised over {c // self.groups:,}·{_positions(inp):,} values",
-                *count_lines(self.counts(inp, out), f"γ {c:,} + β")]
+                f"each normalised over {c // self.groups:,}·{_positions(inp):,} = "
+                f"{c // self.groups * _positions(inp):,} values"
+                + _gamma_beta(self.affine), *count_lines(self.counts(inp, out))]
 
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
         return _affine_shapes(self.affine, inp)
@@ -242,12 +263,8 @@ class InstanceNorm(Layer):
                 f"is a flat vector of {format_shape(inp)} (one position per channel)",
                 fixes=(Fix(f"{ln.describe()} (normalises the {inp[0]:,} elements together)",
                            self, (ln,)),), fatal=True)
-        elif _positions(inp) == 1:
-            yield Finding(
-                "G013", f"instancenorm on {format_shape(inp)}: each channel has 1 position, so "
-                f"(x − mean) is 0 and every output is β{'' if self.affine else ' = 0'}",
-                fixes=(Fix(f"{ln.describe()} (normalises the {inp[-1]:,} channels together)",
-                           self, (ln,)),), fatal=True)
+        else:
+            yield from single_value(self, inp, 1, self.affine)
 
     def counts(self, inp: Shape, out: Shape) -> Counts:
         return _affine_counts(self.affine, inp)
@@ -257,7 +274,7 @@ class InstanceNorm(Layer):
 
     def explain(self, inp: Shape, out: Shape) -> list[str]:
         return [f"each of the {inp[-1]:,} channels normalised over its {_positions(inp):,} "
-                "positions", *count_lines(self.counts(inp, out), f"γ {inp[-1]:,} + β")]
+                "positions" + _gamma_beta(self.affine), *count_lines(self.counts(inp, out))]
 
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
         return _affine_shapes(self.affine, inp)
@@ -298,7 +315,7 @@ class LayerScale(Layer):
 
     def explain(self, inp: Shape, out: Shape) -> list[str]:
         return [f"x·γ, one γ per channel (initially {self.init:g})",
-                *count_lines(self.counts(inp, out), f"γ {inp[-1]:,}")]
+                *count_lines(self.counts(inp, out))]
 
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
         return {"gamma": (inp[-1],)}
