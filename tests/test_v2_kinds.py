@@ -166,6 +166,18 @@ def test_activation_lints_know_the_new_activations(spec: str, code: str) -> None
     assert code in lint_codes(spec)
 
 
+def test_per_position_fc_is_not_a_dominant_fc() -> None:
+    """L005 is about an fc that flattens an unpooled map; fc(flatten=false) sees C inputs."""
+    assert "L005" in lint_codes("8x8x64 -> conv(64, 1) -> fc(512)")
+    assert "L005" not in lint_codes("8x8x64 -> conv(64, 1) -> fc(512, flatten=false)")
+
+
+def test_shuffle_that_moves_nothing_is_flagged() -> None:
+    assert "L009" in lint_codes("8x8x6 -> shuffle(1)")
+    assert "L009" in lint_codes("8x8x6 -> shuffle(6)")
+    assert "L009" not in lint_codes("8x8x6 -> shuffle(3)")
+
+
 def test_hardsigmoid_before_softmax_bounds_the_top_probability() -> None:
     r = cnncalc.analyze("64 -> fc(10) -> hardsigmoid -> softmax")
     p = next(p for p in r.problems if p.code == "L012")

@@ -30,6 +30,8 @@ def dominant_fc(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, F
             continue
         inp = row.input_shape
         assert inp is not None
+        if node.per_position(inp):
+            continue  # fc(flatten=false) sees one position's channels: pooling cannot shrink it
         volume: Shape | None = inp if is_volume(inp) else None
         flattener: LayerRow | None = None
         prev = flow.before.get(row.path)
