@@ -173,13 +173,18 @@ def hardsigmoid(x: F32) -> F32:
 
 
 def mish(x: F32) -> F32:
-    """``y = x * tanh(softplus(x))``, ``softplus(x) = log(1 + exp(x))``, in float64 on
-    chunks (``logaddexp`` never overflows), rounded once to float32."""
+    """``y = x * tanh(softplus(x))``, ``softplus(x) = log(1 + exp(x))``, evaluated as
+    ``x * m / (m + 2)`` with ``m = e^x (e^x + 2)`` (the same function: tanh(log u) =
+    (u² − 1)/(u² + 1), u = 1 + e^x), which has no cancellation for negative x and, with x
+    clamped at 20 inside the exponential (where the ratio is 1 in float32), no overflow."""
     def chunk(v: F32) -> F32:
-        d = v.astype(np.float64)
-        t = np.tanh(np.logaddexp(0.0, d))
-        t *= d
-        return t.astype(np.float32)
+        e: F32 = np.exp(np.minimum(v, np.float32(20.0)))
+        m = e + np.float32(2.0)
+        m *= e
+        e = m + np.float32(2.0)
+        np.divide(m, e, out=m)
+        m *= v
+        return m
     return _map(x, chunk)
 
 

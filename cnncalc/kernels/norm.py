@@ -89,7 +89,7 @@ def scratch_norm(shape: tuple[int, ...]) -> int:
     """Bytes `layer_norm`, `group_norm` and `instance_norm` allocate besides their
     output: four float64 chunks of whole channel rows, and per-channel statistics."""
     c = shape[-1] if shape else 1
-    return 4 * 8 * _norm_rows(c) * c + 6 * 8 * c
+    return 4 * 8 * _norm_rows(c) * c + 10 * 8 * c
 
 
 def _affine(y: npt.NDArray[np.float64], gamma: F32 | None, beta: F32 | None) -> None:
@@ -122,32 +122,41 @@ def group_norm(x: F32, groups: int, gamma: F32 | None, beta: F32 | None, eps: fl
     """Group norm (PyTorch's ``F.group_norm`` on channels-last): the C channels split
     into ``groups`` runs of C/groups; each sample's group is normalised over its channels
     and every position (any rank; a flat vector has one position), then the per-channel
-    affine. Two float64 passes over chunks of positions give mean and biased variance."""
+    affine. Two float64 passes over chunks of whole positions give per-channel sums (then
+    per group) of x and of (x − group mean)², a third writes the output."""
     x = _f32(x)
     n, c = x.shape[0], x.shape[-1]
     k = c // groups
-    src = x.reshape(n, -1, groups, k)
+    src = x.reshape(n, -1, c)
     positions = src.shape[1]
     out = np.empty(src.shape, dtype=np.float32)
     step = _norm_rows(c)
     count = positions * k
+
+    def per_group(per_channel: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Per-channel totals → each channel's group total, repeated over its channels."""
+        return np.repeat(per_channel.reshape(groups, k).sum(axis=1), k)
+
     for i in range(n):
-        total = np.zeros(groups, dtype=np.float64)
+        total = np.zeros(c, dtype=np.float64)
         for p0 in range(0, positions, step):
-            total += src[i, p0 : p0 + step].sum(axis=(0, 2), dtype=np.float64)
-        mean = (total / count)[:, None]
-        sq = np.zeros(groups, dtype=np.float64)
-        for p0 in range(0, positions, step):
-            part = src[i, p0 : p0 + step].astype(np.float64)
-            part -= mean
-            sq += np.square(part, out=part).sum(axis=(0, 2))
-        rstd = (1.0 / np.sqrt(sq / count + eps))[:, None]
+            total += src[i, p0 : p0 + step].sum(axis=0, dtype=np.float64)
+        mean = per_group(total) / count
+        sq = np.zeros(c, dtype=np.float64)
         for p0 in range(0, positions, step):
             part = src[i, p0 : p0 + step].astype(np.float64)
             part -= mean
-            part *= rstd
-            y = part.reshape(part.shape[0], c)
-            _affine(y, gamma, beta)
+            sq += np.square(part, out=part).sum(axis=0)
+        scale = 1.0 / np.sqrt(per_group(sq) / count + eps)
+        if gamma is not None:
+            scale *= np.asarray(gamma, dtype=np.float64)
+        shift = -mean * scale
+        if beta is not None:
+            shift += np.asarray(beta, dtype=np.float64)
+        for p0 in range(0, positions, step):
+            part = src[i, p0 : p0 + step].astype(np.float64)
+            part *= scale
+            part += shift
             out[i, p0 : p0 + step] = part
     return out.reshape(x.shape)
 
