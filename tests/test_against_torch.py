@@ -1012,6 +1012,13 @@ FIXED: dict[str, tuple[str, tuple[int, int, int], Callable[[], list[Node]]]] = {
         deconv(4, (2, 4), (3, 2), (0, 1), (2, 1), (2, 1))]),
     "stride-outruns-kernel": ("13x13x4", (13, 13, 4), lambda: [
         conv(8, (1, 1), (3, 3), g=4), pool("maxpool", (2, 2), (3, 3), (1, 1), True)]),
+    "convnext-block": ("14x14x96", (14, 14, 96), lambda: [Residual(
+        [dwconv((7, 7), p=(3, 3)), layernorm(), fc_per_position(384),
+         simple("gelu", "gelu", nn.GELU), fc_per_position(96), layerscale()], [])]),
+    "norms-shuffle-activations": ("9x7x16", (9, 7, 16), lambda: [
+        conv(32, (3, 3), p=(1, 1)), groupnorm(8), simple("mish", "mish", nn.Mish), shuffle(4),
+        instancenorm(True), simple("hardsigmoid", "hardsigmoid", nn.Hardsigmoid),
+        layernorm(False), fc(10), layernorm(), groupnorm(5)]),
     "pad-upsample-adaptive-fc": ("5x6x3", (5, 6, 3), lambda: [
         pad((1, 2)), upsample((2, 3)), adaptive((3, 2)), batchnorm(affine=False), fc(7),
         batchnorm(), fc(3, bias=False)]),
