@@ -138,7 +138,8 @@ RULES: dict[str, Rule] = dict(
               "conv leaves output pixels no tap reaches.", "32x32x3 -> conv(16, 2, s=3)",
               W, W, N),
         _rule("L007", "bias-before-bn",
-              "A conv/fc bias directly followed by batch norm, which cancels it.",
+              "A conv/fc bias directly followed by a norm that subtracts each channel's mean "
+              "(batch norm, instance norm, group norm with one channel per group).",
               "32x32x3 -> conv(16, 3, p=1) -> bn -> relu", N, W, None),
         _rule("L008", "excessive-dropout",
               "Dropout with p ≥ 0.9, or two dropouts in a row.",
