@@ -62,6 +62,12 @@ def test_convnext_block_by_hand() -> None:
     assert r.totals.macs == 56 * 56 * (49 * 96 + 2 * 96 * 384)
 
 
+def test_residual_error_names_the_layer_that_really_flattened() -> None:
+    _, p = only("8x8x4 -> residual([fc(4, flatten=false) -> flatten])", "G007")
+    assert "flatten flattened the 8×8×4 volume" in p.message  # type: ignore[attr-defined]
+    assert "fc(4, flatten=false) flattened" not in p.message  # type: ignore[attr-defined]
+
+
 def test_same_size_kinds_keep_the_receptive_field() -> None:
     r = cnncalc.analyze("16x16x8 -> conv(8, 3) -> ln -> gn(2) -> instancenorm -> layerscale "
                         "-> hardsigmoid -> mish -> shuffle(2) -> fc(4, flatten=false)")

@@ -224,6 +224,11 @@ class Node:
         """A short name for a table row (a block's full text can be long)."""
         return self.name
 
+    def flattens_volume(self) -> bool:
+        """This node turns a volume into a flat vector: the ``flattens`` trait, unless an
+        argument of its own says otherwise (``fc(flatten=false)``)."""
+        return self.flattens
+
     def pytorch(self, inp: Shape, parts: Sequence[str],
                 sequence: Callable[[Sequence[str]], str]) -> str:
         """This node's PyTorch module as Python source (``cnncalc export``): ``inp`` is its

@@ -124,6 +124,9 @@ class FC(Layer):
     bias: bool = arg(v.boolean, True)
     flatten: bool = arg(v.boolean, True, help="false: map the channels at every position")
 
+    def flattens_volume(self) -> bool:
+        return self.flatten
+
     def per_position(self, inp: Shape) -> bool:
         """Maps the channels at every position of a volume (``flatten=false``)."""
         return not self.flatten and is_volume(inp)
