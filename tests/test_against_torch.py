@@ -502,6 +502,78 @@ def fc(units: int, bias: bool = True, *, style: random.Random | None = None) -> 
                 tags=frozenset({"bias=false"} if not bias else ()))
 
 
+class ChannelsLast(nn.Module):
+    """``inner`` applied to the channels of an N×C×… tensor at every position (moved last
+    and back): ``nn.LayerNorm(C)`` on channels-last, ``nn.Linear`` at every pixel."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x.movedim(1, -1)).movedim(-1, 1)
+
+
+class ScaleChannels(nn.Module):
+    """x·γ per channel (ConvNeXt's layer scale), γ a parameter named ``weight``."""
+
+    def __init__(self, channels: int, init: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((channels,), init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight.view(-1, *([1] * (x.dim() - 2)))
+
+
+def fc_per_position(units: int, bias: bool = True, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["fc", "linear", "dense"], [str(units)],
+                 [("bias", "bias", str(bias).lower(), bias), ("flatten", "flatten", "false", False)])
+    return Leaf("fc", text, lambda shape: ChannelsLast(nn.Linear(shape[1], units, bias=bias)),
+                tags=frozenset({"fc:per-position", *({"bias=false"} if not bias else ())}))
+
+
+def layernorm(affine: bool = True, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["layernorm", "ln"], [], [("affine", "affine", str(affine).lower(),
+                                                   affine)])
+
+    def make(shape: torch.Size) -> nn.Module:
+        norm = nn.LayerNorm(shape[1], elementwise_affine=affine)
+        return ChannelsLast(norm) if len(shape) > 2 else norm
+
+    return Leaf("layernorm", text, make, volume_only=False)
+
+
+def groupnorm(groups: int, affine: bool = True, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["groupnorm", "gn"], [str(groups)],
+                 [("affine", "affine", str(affine).lower(), affine)])
+    def make(shape: torch.Size) -> nn.Module:
+        if shape[2:].numel() * shape[1] == groups:
+            # one value per group: the output is β whatever the input; torch runs it for a
+            # batch of 2 (not of 1), spec G013 makes it an error (a documented divergence)
+            raise Reject("one value per group")
+        return nn.GroupNorm(groups, shape[1], affine=affine)
+
+    return Leaf("groupnorm", text, make, volume_only=False)
+
+
+def instancenorm(affine: bool = False, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["instancenorm"], [], [("affine", "affine", str(affine).lower(),
+                                                not affine)])
+    return Leaf("instancenorm", text,
+                lambda shape: nn.InstanceNorm2d(shape[1], affine=affine, track_running_stats=False))
+
+
+def layerscale(init: float | None = None) -> Leaf:
+    text = "layerscale" if init is None else f"layerscale(init={init})"
+    return Leaf("layerscale", text,
+                lambda shape: ScaleChannels(shape[1], 1e-6 if init is None else init))
+
+
+def shuffle(groups: int, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["shuffle", "channelshuffle"], [str(groups)], [])
+    return Leaf("shuffle", text, lambda shape: nn.ChannelShuffle(groups))
+
+
 def fc_tags(leaf: Leaf, x: torch.Tensor) -> Leaf:
     extra = "fc:on-volume" if x.dim() == 4 else "fc:on-flat"
     return Leaf(leaf.kind, leaf.text, leaf.make, leaf.volume_only, leaf.tags | {extra})
@@ -552,6 +624,8 @@ ACTIVATIONS: dict[str, tuple[Callable[[random.Random], tuple[str, Callable[[], n
     "sigmoid": (lambda g: ("sigmoid", nn.Sigmoid), False),
     "tanh": (lambda g: ("tanh", nn.Tanh), False),
     "hardswish": (lambda g: ("hardswish", nn.Hardswish), False),
+    "hardsigmoid": (lambda g: ("hardsigmoid", nn.Hardsigmoid), False),
+    "mish": (lambda g: ("mish", nn.Mish), False),
     "softmax": (lambda g: ("softmax", lambda: nn.Softmax(dim=1)), False),
     "lrn": (lambda g: ("lrn", lambda: nn.LocalResponseNorm(5)) if g.random() < 0.5
             else ("lrn(3)", lambda: nn.LocalResponseNorm(3)), True),
@@ -690,7 +764,21 @@ def draw_leaf(g: random.Random, kind: str, x: torch.Tensor, mode: str) -> Leaf:
         return flatten()
     if kind == "fc":
         units = x.shape[1] if mode == "keep" else g.randint(1, 32)
+        if x.dim() == 4 and (mode == "keep_hw" or g.random() < 0.3):
+            return fc_per_position(units, g.random() > 0.2, style=g)
         return fc_tags(fc(units, g.random() > 0.2, style=g), x)
+    if kind == "layernorm":
+        return layernorm(g.random() > 0.15, style=g)
+    if kind == "groupnorm":  # mostly a divisor of C; torch rejects the others (re-drawn)
+        c = x.shape[1]
+        groups = g.choice(divisors(c)) if g.random() < 0.9 else g.randint(1, c + 1)
+        return groupnorm(groups, g.random() > 0.15, style=g)
+    if kind == "instancenorm":
+        return instancenorm(g.random() < 0.4, style=g)
+    if kind == "layerscale":
+        return layerscale(None if g.random() < 0.5 else g.choice([0.1, 1.0, 2.5]))
+    if kind == "shuffle":
+        return shuffle(g.choice(divisors(x.shape[1])), style=g)
     if kind == "pad":
         return pad(rand_pair(g, 0, 3), style=g)
     if kind == "upsample":
@@ -698,19 +786,24 @@ def draw_leaf(g: random.Random, kind: str, x: torch.Tensor, mode: str) -> Leaf:
     raise AssertionError(kind)
 
 
+V2_NORMS = {"layernorm": 0.8, "groupnorm": 0.8, "instancenorm": 0.6, "layerscale": 0.6,
+            "shuffle": 0.6}
+"""The v2 kinds that keep the shape of a volume (spec §4's v2 table)."""
+
 WEIGHTS: dict[tuple[bool, str], dict[str, float]] = {
     (True, "free"): {"conv": 8, "dwconv": 3, "deconv": 3, "pool": 7, "global": 1.5,
                      "adaptiveavgpool": 1.5, "bn": 3, "activation": 5, "flatten": 1.5,
                      "fc": 1.5, "pad": 1.5, "upsample": 1.5, "residual": 3, "concat": 2.5,
-                     "repeat": 1.5, "gate": 1.5, "split": 1.5},
+                     "repeat": 1.5, "gate": 1.5, "split": 1.5, **V2_NORMS},
     (True, "keep"): {"conv": 5, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 3, "activation": 3,
-                     "residual": 1, "repeat": 0.5, "gate": 0.7, "split": 0.7},
+                     "residual": 1, "repeat": 0.5, "gate": 0.7, "split": 0.7, "fc": 0.5,
+                     **V2_NORMS},
     (True, "keep_hw"): {"conv": 6, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 2,
-                        "activation": 3, "residual": 1, "concat": 0.7},
+                        "activation": 3, "residual": 1, "concat": 0.7, "fc": 0.7, **V2_NORMS},
     (False, "free"): {"fc": 5, "bn": 2, "activation": 4, "flatten": 0.5, "residual": 1.5,
-                      "concat": 1.5, "repeat": 1},
+                      "concat": 1.5, "repeat": 1, "layernorm": 0.7, "groupnorm": 0.7},
     (False, "keep"): {"fc": 3, "bn": 2, "activation": 3, "flatten": 0.3, "residual": 0.5,
-                      "repeat": 0.3},
+                      "repeat": 0.3, "layernorm": 0.5, "groupnorm": 0.5},
 }
 WEIGHTS[False, "keep_hw"] = WEIGHTS[False, "free"]
 
@@ -737,7 +830,7 @@ def draw(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
 
 
 def draw_residual(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
-    if x.dim() == 4 and g.random() < 0.4:
+    if x.dim() == 4 and g.random() < 0.5:
         return draw_residual_word(g, x, depth, mode)
     if mode == "keep" or g.random() < 0.5:  # body keeps the shape: identity shortcut
         body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, "keep")
@@ -757,7 +850,7 @@ def draw_residual_word(g: random.Random, x: torch.Tensor, depth: int, mode: str)
     """``shortcut=auto`` (the identity or torchvision's projection, worked out here from
     the shapes alone) or ``shortcut=if_same`` (the identity or no shortcut)."""
     word = g.choice(["auto", "auto", "if_same"])
-    body_mode = "keep" if g.random() < 0.4 else mode
+    body_mode = "keep" if g.random() < 0.2 else mode
     body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, body_mode)
     if not body:
         raise Reject("empty body")
@@ -998,7 +1091,8 @@ OPTION_TAGS = {
     "conv:groups", "dwconv:multiplier", "dwconv:same", "dwconv:dilation",
     "deconv:output_padding", "deconv:groups", "deconv:dilation", "deconv:asymmetric",
     "pool:ceil", "pool:padding", "pool:same", "pool:stride>kernel", "pool:asymmetric",
-    "bias=false", "bn:affine=false", "fc:on-volume", "fc:on-flat", "pad:asymmetric",
+    "bias=false", "bn:affine=false", "fc:on-volume", "fc:on-flat", "fc:per-position",
+    "pad:asymmetric",
     "upsample:asymmetric", "residual:projection", "concat:identity-branch", "gate:channel",
     "gate:spatial", "gate:same", "split:identity-branch", "residual:auto", "residual:if_same",
     "residual:auto:projection",
@@ -1089,6 +1183,13 @@ FIXED: dict[str, tuple[str, tuple[int, int, int], Callable[[], list[Node]]]] = {
         deconv(4, (2, 4), (3, 2), (0, 1), (2, 1), (2, 1))]),
     "stride-outruns-kernel": ("13x13x4", (13, 13, 4), lambda: [
         conv(8, (1, 1), (3, 3), g=4), pool("maxpool", (2, 2), (3, 3), (1, 1), True)]),
+    "convnext-block": ("14x14x96", (14, 14, 96), lambda: [Residual(
+        [dwconv((7, 7), p=(3, 3)), layernorm(), fc_per_position(384),
+         simple("gelu", "gelu", nn.GELU), fc_per_position(96), layerscale()], [])]),
+    "norms-shuffle-activations": ("9x7x16", (9, 7, 16), lambda: [
+        conv(32, (3, 3), p=(1, 1)), groupnorm(8), simple("mish", "mish", nn.Mish), shuffle(4),
+        instancenorm(True), simple("hardsigmoid", "hardsigmoid", nn.Hardsigmoid),
+        layernorm(False), fc(10), layernorm(), groupnorm(5)]),
     "pad-upsample-adaptive-fc": ("5x6x3", (5, 6, 3), lambda: [
         pad((1, 2)), upsample((2, 3)), adaptive((3, 2)), batchnorm(affine=False), fc(7),
         batchnorm(), fc(3, bias=False)]),

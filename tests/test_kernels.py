@@ -780,6 +780,9 @@ ACTIVATIONS: dict[str, Activation] = {
     ),
     "tanh": (K.tanh, math.tanh, lambda t: torch.tanh(t)),
     "hardswish": (K.hardswish, lambda v: v * min(max(v + 3, 0.0), 6.0) / 6, lambda t: tf.hardswish(t)),
+    "hardsigmoid": (K.hardsigmoid, lambda v: min(max(v + 3, 0.0), 6.0) / 6,
+                    lambda t: tf.hardsigmoid(t)),
+    "mish": (K.mish, lambda v: _mish(v), lambda t: tf.mish(t)),
 }
 
 
@@ -990,6 +993,50 @@ def _sigmoid(v: float) -> float:
     return 1 / (1 + math.exp(-v)) if v > -700 else 0.0
 
 
+def ref_group_norm(x: Arr, groups: int, gamma: Arr | None, beta: Arr | None, eps: float) -> Arr:
+    """Loop reference: each sample's group of C/groups channels normalised over those
+    channels and every position (any rank; layer norm over C is one group per position,
+    instance norm one channel per group)."""
+    n, c = x.shape[0], x.shape[-1]
+    k = c // groups
+    flat = x.reshape(n, -1, c)
+    out = np.empty(flat.shape, dtype=np.float64)
+    for i in range(n):
+        for g in range(groups):
+            vals = [float(flat[i, p, ch]) for p in range(flat.shape[1])
+                    for ch in range(g * k, (g + 1) * k)]
+            mean = sum(vals) / len(vals)
+            var = sum((v - mean) ** 2 for v in vals) / len(vals)
+            for p in range(flat.shape[1]):
+                for ch in range(g * k, (g + 1) * k):
+                    y = (float(flat[i, p, ch]) - mean) / math.sqrt(var + eps)
+                    if gamma is not None and beta is not None:
+                        y = y * float(gamma[ch]) + float(beta[ch])
+                    out[i, p, ch] = y
+    return out.reshape(x.shape).astype(np.float32)
+
+
+def ref_layer_norm(x: Arr, gamma: Arr | None, beta: Arr | None, eps: float) -> Arr:
+    """Loop reference: every position's C channels normalised together."""
+    rows = x.reshape(-1, 1, x.shape[-1])  # each position a sample with one position
+    return ref_group_norm(rows, 1, gamma, beta, eps).reshape(x.shape)
+
+
+def ref_shuffle(x: Arr, groups: int) -> Arr:
+    c = x.shape[-1]
+    k = c // groups
+    out = np.empty_like(x)
+    for i in range(groups):
+        for j in range(k):
+            out[..., j * groups + i] = x[..., i * k + j]
+    return out
+
+
+def _mish(v: float) -> float:
+    softplus = v + math.log1p(math.exp(-v)) if v > 0 else math.log1p(math.exp(v))
+    return v * math.tanh(softplus)
+
+
 def _layer_examples() -> dict[str, tuple[Any, tuple[int, ...], Ref]]:
     def pooled(mode: str) -> Ref:
         return lambda layer, x, w: ref_pool(x, layer.kernel, layer.stride or layer.kernel,
@@ -1039,6 +1086,20 @@ def _layer_examples() -> dict[str, tuple[Any, tuple[int, ...], Ref]]:
         "hardswish": (L.HardSwish(), (4, 3, 2),
                       _scalar(lambda ly, v: v * min(max(v + 3, 0.0), 6.0) / 6)),
         "softmax": (L.Softmax(), (4, 3, 5), lambda ly, x, w: _softmax(x)),
+        "layernorm": (L.LayerNorm(eps=1e-3), (4, 3, 6),
+                      lambda ly, x, w: ref_layer_norm(x, w.get("gamma"), w.get("beta"), ly.eps)),
+        "groupnorm": (L.GroupNorm(3), (4, 3, 6),
+                      lambda ly, x, w: ref_group_norm(x, ly.groups, w.get("gamma"), w.get("beta"),
+                                                      ly.eps)),
+        "instancenorm": (L.InstanceNorm(affine=True), (4, 3, 5),
+                         lambda ly, x, w: ref_group_norm(x, x.shape[-1], w.get("gamma"),
+                                                         w.get("beta"), ly.eps)),
+        "layerscale": (L.LayerScale(), (4, 3, 5),
+                       lambda ly, x, w: (x.astype(np.float64) * w["gamma"]).astype(np.float32)),
+        "hardsigmoid": (L.HardSigmoid(), (4, 3, 2),
+                        _scalar(lambda ly, v: min(max(v + 3, 0.0), 6.0) / 6)),
+        "mish": (L.Mish(), (4, 3, 2), _scalar(lambda ly, v: _mish(v))),
+        "shuffle": (L.Shuffle(3), (4, 3, 6), lambda ly, x, w: ref_shuffle(x, ly.groups)),
         "identity": (L.Identity(), (4, 3, 2), lambda ly, x, w: x),
         "dropout": (L.Dropout(0.3), (4, 3, 2), lambda ly, x, w: x),  # inference
         "flatten": (L.Flatten(), (4, 3, 2), lambda ly, x, w: x.reshape(len(x), -1)),

@@ -1,4 +1,5 @@
-"""Shape plumbing: flatten, nearest upsampling, residual add and channel concat."""
+"""Shape plumbing: flatten, nearest upsampling, channel shuffle, residual add and channel
+concat."""
 
 from __future__ import annotations
 
@@ -47,3 +48,13 @@ def gate(x: F32, y: F32) -> F32:
 def split(x: F32, n: int) -> list[F32]:
     """``x`` cut into ``n`` equal slices along the channel (last) axis (views)."""
     return list(np.split(x, n, axis=-1))
+
+
+def channel_shuffle(x: F32, groups: int) -> F32:
+    """PyTorch's ``ChannelShuffle`` on the last axis (any rank): the C channels, read as a
+    ``groups × C/groups`` matrix, are transposed: ``y[..., j*groups + i] = x[..., i*(C/groups) + j]``
+    (a copy)."""
+    x = _f32(x)
+    c = x.shape[-1]
+    split = x.reshape(*x.shape[:-1], groups, c // groups)
+    return np.ascontiguousarray(np.swapaxes(split, -1, -2)).reshape(x.shape)

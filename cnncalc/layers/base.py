@@ -232,6 +232,11 @@ class Node:
         """A short name for a table row (a block's full text can be long)."""
         return self.name
 
+    def flattens_volume(self) -> bool:
+        """This node turns a volume into a flat vector: the ``flattens`` trait, unless an
+        argument of its own says otherwise (``fc(flatten=false)``)."""
+        return self.flattens
+
     def pytorch(self, inp: Shape, parts: Sequence[str],
                 sequence: Callable[[Sequence[str]], str]) -> str:
         """This node's PyTorch module as Python source (``cnncalc export``): ``inp`` is its
@@ -282,6 +287,12 @@ class Layer(Node):
 
     def does_nothing(self, inp: Shape) -> str:
         """Why this layer computes nothing on ``inp`` (lint L009), or ``""``."""
+        return ""
+
+    def cancels_channel_bias(self, inp: Shape) -> str:
+        """Why a constant added to each channel just before this layer (a conv's or fc's
+        bias) cannot change its output on ``inp`` — it subtracts each channel's own mean
+        (lint L007) — or ``""`` when a per-channel bias survives it."""
         return ""
 
     def without_bias(self) -> Layer | None:

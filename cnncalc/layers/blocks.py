@@ -55,7 +55,7 @@ def first_flattener(group: Group) -> Node | None:
     stack = list(reversed(group))
     while stack:
         node = stack.pop()
-        if node.flattens:
+        if node.flattens_volume():
             return node
         if isinstance(node, Block):
             for g in reversed([node.layers] if isinstance(node, Repeat) else node.groups()):
