@@ -331,7 +331,8 @@ def bench_convs(cases: list[ConvCase], runs: int, title: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5, help="timed rounds (the best time is kept)")
+    ap.add_argument("--runs", type=int, default=5,
+                    help="timed rounds (networks: the best time is kept; single convs: the median)")
     ap.add_argument("--layers", action="store_true", help="also print seconds per kernel kind")
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparisons")
     ap.add_argument("--no-nets", action="store_true", help="skip VGG-16 and ResNet-50")
