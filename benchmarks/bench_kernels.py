@@ -1,12 +1,18 @@
 """Benchmark cnncalc's NumPy kernels against numpy's matmul peak and against PyTorch.
 
-Run: ``python benchmarks/bench_kernels.py [--runs N] [--layers]``
+Run: ``python benchmarks/bench_kernels.py [--runs N] [--layers] [--no-nets] [--no-convs]``
 
 Prints the float32 matmul peak measured in this run, then VGG-16 (conv + fc stack) and
 ResNet-50 (torchvision v1.5 layout) forwards at 224x224x3, batch 1, composed directly
 from ``cnncalc.kernels`` (random weights generated before timing): best-of-N seconds,
 GFLOP/s (2 * MACs / time) and fraction of the matmul peak, then the same networks in
 PyTorch (same weights, ``no_grad``, eval, same thread count) and the time ratio.
+
+Then single convolutions, each against torch's conv1d/conv3d in the same interleaved
+rounds: every distinct conv of R3D-18 (torchvision's video ResNet-18 on a 16x112x112x3
+clip; the count says how often it occurs, the total weighs each by it) and 1-D convs of
+M5 (raw audio). A shared machine is noisy, so each round times ours and torch's back to
+back and the median of the per-round ratios is quoted, next to the median times.
 """
 
 from __future__ import annotations
@@ -245,14 +251,92 @@ def torch_models(vgg: dict[str, Any], res: dict[str, Any]) -> tuple[Any, Any]:
     return tvgg, tres
 
 
+# ------------------------------------------------------------------------ single convs
+
+# (name, count in the network, input (*spatial, C), kernel, filters, stride, padding)
+ConvCase = tuple[str, int, tuple[int, ...], tuple[int, ...], int, tuple[int, ...], tuple[int, ...]]
+R3D18_CONVS: list[ConvCase] = [
+    ("stem 16x112x112x3 3x7x7/1x2x2 ->64", 1, (16, 112, 112, 3), (3, 7, 7), 64, (1, 2, 2), (1, 3, 3)),
+    ("layer1 16x56x56x64 3^3 ->64", 4, (16, 56, 56, 64), (3, 3, 3), 64, (1, 1, 1), (1, 1, 1)),
+    ("layer2.0 16x56x56x64 3^3/2 ->128", 1, (16, 56, 56, 64), (3, 3, 3), 128, (2, 2, 2), (1, 1, 1)),
+    ("layer2 8x28x28x128 3^3 ->128", 3, (8, 28, 28, 128), (3, 3, 3), 128, (1, 1, 1), (1, 1, 1)),
+    ("layer2 proj 16x56x56x64 1^3/2", 1, (16, 56, 56, 64), (1, 1, 1), 128, (2, 2, 2), (0, 0, 0)),
+    ("layer3.0 8x28x28x128 3^3/2 ->256", 1, (8, 28, 28, 128), (3, 3, 3), 256, (2, 2, 2), (1, 1, 1)),
+    ("layer3 4x14x14x256 3^3 ->256", 3, (4, 14, 14, 256), (3, 3, 3), 256, (1, 1, 1), (1, 1, 1)),
+    ("layer3 proj 8x28x28x128 1^3/2", 1, (8, 28, 28, 128), (1, 1, 1), 256, (2, 2, 2), (0, 0, 0)),
+    ("layer4.0 4x14x14x256 3^3/2 ->512", 1, (4, 14, 14, 256), (3, 3, 3), 512, (2, 2, 2), (1, 1, 1)),
+    ("layer4 2x7x7x512 3^3 ->512", 3, (2, 7, 7, 512), (3, 3, 3), 512, (1, 1, 1), (1, 1, 1)),
+    ("layer4 proj 4x14x14x256 1^3/2", 1, (4, 14, 14, 256), (1, 1, 1), 512, (2, 2, 2), (0, 0, 0)),
+]  # fmt: skip
+M5_CONVS: list[ConvCase] = [
+    ("M5 conv1 16384x1 k80/16 p32 ->32", 1, (16384, 1), (80,), 32, (16,), (32,)),
+    ("M5 256x32 k3 p1 ->32", 1, (256, 32), (3,), 32, (1,), (1,)),
+    ("1-D 16000x1 k80/4 ->32", 1, (16000, 1), (80,), 32, (4,), (0,)),
+]  # fmt: skip
+
+
+def bench_convs(cases: list[ConvCase], runs: int, title: str) -> None:
+    """Time each conv (batch 1, no bias) against torch in interleaved rounds; print
+    median times, the median per-round time ratio and the max relative difference."""
+    import torch
+
+    rng = np.random.default_rng(1)
+    fns = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d,
+           3: torch.nn.functional.conv3d}  # fmt: skip
+    print(f"{title}: median of {runs} paired rounds (ours, then torch)")
+    tot_ours = tot_torch = 0.0
+    for name, count, shape, kernel, f, stride, pad in cases:
+        x = rng.standard_normal((1, *shape), dtype=np.float32)
+        w = he(rng, (*kernel, shape[-1], f), int(np.prod(kernel)) * shape[-1])
+        pads = tuple((p, p) for p in pad)
+        dil = (1,) * len(kernel)
+        xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))
+        wt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(w, (-2, -1), (1, 0))))
+        tconv = fns[len(kernel)]
+
+        def ours(x: F32 = x, w: F32 = w, stride: Any = stride, pads: Any = pads,
+                 dil: Any = dil) -> F32:
+            return K.conv(x, w, None, stride, pads, dil, 1)
+
+        def theirs(xt: Any = xt, wt: Any = wt, stride: Any = stride, pad: Any = pad,
+                   tconv: Any = tconv) -> Any:
+            with torch.no_grad():
+                return tconv(xt, wt, None, stride, pad)
+
+        y, ref = ours(), np.moveaxis(theirs().numpy(), 1, -1)
+        err = float(np.abs(y - ref).max() / (np.abs(ref).max() + 1e-30))
+        t0 = time.perf_counter()
+        ours()
+        reps = max(1, int(0.02 / max(time.perf_counter() - t0, 1e-7)))  # >= ~20 ms a sample
+        t_o, t_t = [], []
+        for _ in range(runs):
+            for fn, acc in ((ours, t_o), (theirs, t_t)):
+                t0 = time.perf_counter()
+                for _ in range(reps):
+                    fn()
+                acc.append((time.perf_counter() - t0) / reps)
+        mo, mt = float(np.median(t_o)), float(np.median(t_t))
+        ratio = float(np.median(np.array(t_o) / np.array(t_t)))
+        plan = K.conv_plan(x.shape, w.shape, stride, pads, dil, 1)
+        tot_ours += count * mo
+        tot_torch += count * mt
+        print(f"  {name:<36} x{count}  ours {mo * 1e3:8.2f} ms ({plan.path:<6})  torch "
+              f"{mt * 1e3:8.2f} ms  ratio {ratio:.2f}x  (diff {err:.0e})")
+    print(f"  {'total (weighted by count)':<36}     ours {tot_ours * 1e3:8.2f} ms           torch "
+          f"{tot_torch * 1e3:8.2f} ms  ratio {tot_ours / tot_torch:.2f}x")
+
+
 # ------------------------------------------------------------------------------- main
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5, help="timed rounds (the best time is kept)")
+    ap.add_argument("--runs", type=int, default=5,
+                    help="timed rounds (networks: the best time is kept; single convs: the median)")
     ap.add_argument("--layers", action="store_true", help="also print seconds per kernel kind")
-    ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparisons")
+    ap.add_argument("--no-nets", action="store_true", help="skip VGG-16 and ResNet-50")
+    ap.add_argument("--no-convs", action="store_true", help="skip the single-conv rows")
     args = ap.parse_args()
 
     threads = numpy_threads()
@@ -267,7 +351,7 @@ def main() -> None:
     x = rng.standard_normal((1, 224, 224, 3), dtype=np.float32)
     vgg = vgg16_weights(rng)
     res = resnet50_weights(rng)
-    nets: list[tuple[str, float, Callable[[Timer], F32]]] = [
+    nets: list[tuple[str, float, Callable[[Timer], F32]]] = [] if args.no_nets else [
         ("VGG-16", 15.470e9, lambda tm: vgg16_numpy(x, vgg, tm)),
         ("ResNet-50", 4.089e9, lambda tm: resnet50_numpy(x, res, tm)),
     ]
@@ -321,6 +405,10 @@ def main() -> None:
                 f"{name:<9} torch:           {t:.3f} s  {2 * macs / t / 1e9:6.1f} GFLOP/s  "
                 f"-> cnncalc/torch time ratio {best[name] / t:.2f}x  (max rel. output diff {err:.1e})"
             )
+    if not (args.no_torch or args.no_convs):
+        torch.set_num_threads(threads)
+        bench_convs(R3D18_CONVS, args.runs, "R3D-18 convs (3-D, batch 1)")
+        bench_convs(M5_CONVS, args.runs, "1-D convs (batch 1)")
     print(f"1-min load average before/after: {load0:.2f} / {os.getloadavg()[0]:.2f}")
 
 

@@ -497,6 +497,33 @@ def test_scratch_bounds_allocations(rank: int, seed: int) -> None:
         K.scratch_adaptive_avg_pool(x.shape, outs) + SLACK)
 
 
+@pytest.mark.parametrize("rank", RANKS)
+@pytest.mark.parametrize(("path", "groups"), [("images", 1), ("images", 2), ("rows", 1),
+                                              ("rows", 2), ("direct", 1)])
+def test_conv_transposed_gemm(monkeypatch: pytest.MonkeyPatch, rank: int, path: str,
+                              groups: int) -> None:
+    """A GEMM block with fewer rows than filters runs as ``w.T @ col.T`` (R3D-18's
+    layer4: 98 rows, 512 filters): same answer as the loop reference, bias included,
+    within its scratch figure; a block with more rows than filters does not."""
+    if path == "rows":
+        monkeypatch.setattr(KC, "_IM2COL_BLOCK_BYTES", 1)
+        monkeypatch.setattr(KC, "_IM2COL_MIN_ROWS", 1)
+    rng = rng_for(f"gemm-t{rank}{path}{groups}", 0)
+    sizes = {1: (5,), 2: (3, 4), 3: (2, 3, 3)}[rank]
+    ks = (1,) * rank if path == "direct" else {1: (2,), 2: (2, 3), 3: (2, 1, 2)}[rank]
+    pads = tuple((0, 0) if path == "direct" else (1, 0) for _ in range(rank))
+    x = randn(rng, 2, *sizes, 3 * groups)
+    for fg, transposed in ((2048, True), (1, False)):
+        w, b = randn(rng, *ks, 3, fg * groups), randn(rng, fg * groups)
+        cfg = {"x": x, "w": w, "b": b, "stride": (1,) * rank, "padding": pads,
+               "dilation": (1,) * rank, "groups": groups}
+        plan = K.conv_plan(x.shape, w.shape, cfg["stride"], pads, cfg["dilation"], groups)
+        assert (plan.path, plan.transposed) == (path, transposed)
+        check_conv(cfg)
+        got = extra_bytes(lambda cfg=cfg: K.conv(**cfg))
+        assert got <= plan.scratch + SLACK, (got, plan.scratch)
+
+
 def test_two_d_wrappers_are_the_nd_kernels() -> None:
     """The 2-D names take (top, bottom, left, right) and give the N-D kernels' answers."""
     rng = rng_for("wrap", 0)
