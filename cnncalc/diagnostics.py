@@ -104,6 +104,8 @@ RULES: dict[str, Rule] = dict(
               "concat([conv(8, 3)], [conv(8, 1)])", E),
         _rule("G009", "empty-output", "The layer would produce an empty volume.",
               "3x3x1 -> deconv(1, 3, p=5)", E),
+        _rule("G010", "rank-mismatch", "A per-axis size of the wrong length, or a rank-explicit "
+              "alias (conv3d) on an input of another rank.", "32x32x3 -> conv3d(8, 3)", E),
         # X: expectations and budgets in a YAML `expect:` block (exit 1).
         _rule("X001", "expect-output", "The output shape differs from `expect: output`.",
               "expect: {output: 10}", E),
@@ -165,7 +167,7 @@ RULES: dict[str, Rule] = dict(
 
 
 ALWAYS_REPORTED: tuple[str, ...] = (
-    "S", "A", "G003", "G004", "G005", "G006", "G007", "G008", "G009", "V001")
+    "S", "A", "G003", "G004", "G005", "G006", "G007", "G008", "G009", "G010", "V001")
 """Code prefixes ``--select``/``--ignore`` never hide: the spec cannot be read (S), names a
 layer or argument that does not exist or a value it rejects (A), or describes a network whose
 output (or weights) cannot be computed or built (kernel too large, bad groups, pool padding,

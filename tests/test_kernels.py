@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - CI installs torch (.ci/run)
 from cnncalc import kernels as K
 from cnncalc import layers as L
 from cnncalc.kernels import conv as KC  # the conv module: its tunables and its `windows`
+from cnncalc.layers.base import flat
 from cnncalc.values import Padding
 
 pytestmark = pytest.mark.filterwarnings("error")  # no overflow/invalid-value warnings
@@ -986,23 +987,25 @@ def _sigmoid(v: float) -> float:
 
 def _layer_examples() -> dict[str, tuple[Any, tuple[int, ...], Ref]]:
     def pooled(mode: str) -> Ref:
-        return lambda layer, x, w: ref_pool(x, layer.kernel, layer.stride or layer.kernel,
-                                            layer.pads(x.shape[1:]),
+        return lambda layer, x, w: ref_pool(x, *layer.axes(x.shape[1:])[:2],
+                                            flat(layer.pads(x.shape[1:])),
                                             layer.output_shape(x.shape[1:])[:2], mode)
 
     return {
         "conv": (L.Conv(6, (3, 3), stride=(2, 1), padding=Padding((1, 1)), dilation=(1, 2),
                         groups=2), (9, 8, 4),
-                 lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.stride,
-                                             ly.pads(x.shape[1:]), ly.dilation, ly.groups)),
+                 lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.axes(x.shape[1:])[1],
+                                             flat(ly.pads(x.shape[1:])),
+                                             ly.axes(x.shape[1:])[2], ly.groups)),
         "dwconv": (L.DepthwiseConv((3, 3), padding=Padding((1, 1)), multiplier=2), (7, 6, 3),
-                   lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.stride,
-                                               ly.pads(x.shape[1:]), ly.dilation, x.shape[3])),
+                   lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.axes(x.shape[1:])[1],
+                                               flat(ly.pads(x.shape[1:])),
+                                               ly.axes(x.shape[1:])[2], x.shape[3])),
         "deconv": (L.Deconv(4, (3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1),
                             groups=2), (5, 4, 4),
-                   lambda ly, x, w: ref_conv_transpose2d(x, w["w"], w.get("b"), ly.stride,
-                                                         ly.padding, ly.output_padding,
-                                                         ly.dilation, ly.groups)),
+                   lambda ly, x, w: ref_conv_transpose2d(x, w["w"], w.get("b"),
+                                                         *ly.axes(x.shape[1:])[1:],
+                                                         ly.groups)),
         "maxpool": (L.MaxPool((3, 3), stride=(2, 2), padding=Padding((1, 1)), ceil_mode=True),
                     (8, 7, 3), pooled("max")),
         "avgpool": (L.AvgPool((3, 3), stride=(2, 2), padding=Padding((1, 1))), (8, 7, 3),
