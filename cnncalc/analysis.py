@@ -9,7 +9,7 @@ stage: :mod:`cnncalc.api` runs the stages in order.
 from __future__ import annotations
 
 from .diagnostics import Finding, Mode, Problem, Severity, resolve
-from .layers import Block, Counts, Group, Layer, Node, Step
+from .layers import IDENTITY_STEP, Block, Counts, Group, Layer, Node, Step
 from .report import DTYPES, LayerRow, Report, Totals
 from .shapes import Shape, elements, format_shape
 from .spec.build import Spec
@@ -38,6 +38,8 @@ def advance(rf: RF, step: Step | None) -> RF:
     """``r' = r + (k − 1)·j``, ``j' = j·s`` on each axis (a step's one number stands for all)."""
     if rf is None or step is None:
         return None
+    if step is IDENTITY_STEP:
+        return rf
     r = len(rf[0])
     kernel, stride = per_axis(step.kernel, r), per_axis(step.stride, r)
     field = tuple(f + (k - 1) * j for f, k, j in zip(rf[0], kernel, rf[1], strict=True))

@@ -10,8 +10,9 @@ kind's checks, shape rule and counts may resolve its sizes with
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from .. import values as v
 from ..diagnostics import Finding, Fix
@@ -22,16 +23,23 @@ PER_AXIS = (v.pair, v.natural_pair)
 """The converters whose values are per-axis sizes (``padding`` is one too, unless ``same``)."""
 
 
+@functools.cache
+def _per_axis_fields(kind: Any) -> tuple[str, ...]:  # Any: mypy sees dataclass types unhashable
+    """The names of ``kind``'s arguments that may hold per-axis sizes (once per kind)."""
+    return tuple(f.name for f in dataclasses.fields(kind)
+                 if f.metadata.get("convert") in (*PER_AXIS, v.padding))
+
+
 def per_axis_values(node: Any) -> Iterator[tuple[str, Sizes, Any]]:
     """``(argument name, sizes as written, how to write new sizes back)`` for every per-axis
     argument of ``node`` that is set."""
-    for f in dataclasses.fields(node):
-        convert = f.metadata.get("convert")
-        value = getattr(node, f.name)
-        if convert in PER_AXIS and isinstance(value, tuple):
-            yield f.name, value, lambda s: s
-        elif isinstance(value, Padding) and not value.same:
-            yield f.name, value.sizes, lambda s: Padding(s)
+    for name in _per_axis_fields(cast(Any, type(node))):
+        value = getattr(node, name)
+        if isinstance(value, Padding):
+            if not value.same:
+                yield name, value.sizes, Padding
+        elif isinstance(value, tuple):
+            yield name, value, tuple
 
 
 def ranked_name(base: str, r: int) -> str:

@@ -5,6 +5,7 @@ and the fixes they suggest."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator
 from fractions import Fraction
 from math import prod
@@ -42,10 +43,7 @@ class Windowed(Layer):
 
     def windows(self, inp: Shape) -> tuple[Window, ...]:
         """One :class:`~cnncalc.shapes.Window` per spatial axis."""
-        kernel, stride, dilation = self.axes(inp)
-        pads = self.geometry()[2].resolve(inp[:-1], kernel, stride, dilation)
-        return tuple(Window(n, k, s, b, e, d, self.uses_ceil()) for n, k, s, (b, e), d
-                     in zip(inp[:-1], kernel, stride, pads, dilation, strict=True))
+        return _windows(self, inp)
 
     def pads(self, inp: Shape) -> tuple[tuple[int, int], ...]:
         """``(begin, end)`` padding per spatial axis."""
@@ -83,6 +81,16 @@ class Windowed(Layer):
         formula = "·".join(str(k) for k in (*kernel, per_group, out[-1]))
         spatial = " · " + "·".join(str(n) for n in out[:-1])
         return window_lines(self, inp, out) + count_lines(c, formula, spatial)
+
+
+@functools.lru_cache(maxsize=1024)
+def _windows(layer: Windowed, inp: Shape) -> tuple[Window, ...]:
+    """:meth:`Windowed.windows`, remembered: checks, shape, counts, step, lints and fixes all
+    ask for the same layer's windows on the same input (layers hash by identity)."""
+    kernel, stride, dilation = layer.axes(inp)
+    pads = layer.geometry()[2].resolve(inp[:-1], kernel, stride, dilation)
+    return tuple(Window(n, k, s, b, e, d, layer.uses_ceil()) for n, k, s, (b, e), d
+                 in zip(inp[:-1], kernel, stride, pads, dilation, strict=True))
 
 
 def _joined(names: list[str]) -> str:
