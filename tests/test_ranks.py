@@ -21,9 +21,14 @@ from dataclasses import dataclass, field
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cnncalc
+from cnncalc.api import analyze_spec
 from cnncalc.cli import main
+from cnncalc.spec.parse import read_spec
+from tests.test_fixes import check_fixes_apply, layer
 
 torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[test]')")
 from torch import nn  # noqa: E402
@@ -504,10 +509,6 @@ def test_fixes_touch_only_the_axes_that_need_them() -> None:
     "8x8x8x2 -> residual([conv(2, 3, s=2, p=1)])",
 ])
 def test_every_fix_in_1d_and_3d_analyses_cleanly(spec: str) -> None:
-    from cnncalc.api import analyze_spec
-    from cnncalc.spec.parse import read_spec
-    from tests.test_fixes import check_fixes_apply
-
     parsed, _ = read_spec(spec)
     report = analyze_spec(parsed, "default")
     shown = 0
@@ -582,3 +583,25 @@ def test_yaml_mapping_inputs_of_every_rank() -> None:
 def test_lints_are_rank_aware(spec: str, code: str) -> None:
     found = {p.code for p in cnncalc.analyze(spec).problems}
     assert code in found, found
+
+
+@st.composite
+def ranked_specs(draw: st.DrawFn) -> str:
+    r = draw(st.sampled_from([1, 3]))
+    sides = [draw(st.integers(1, 12 if r == 3 else 40)) for _ in range(r)]
+    c = draw(st.sampled_from([1, 3, 4, 8]))
+    layers = draw(st.lists(layer(), min_size=1, max_size=5))
+    tail = draw(st.sampled_from(["", " -> gap -> fc(10)", " -> flatten -> fc(10)"]))
+    return "x".join(map(str, (*sides, c))) + " -> " + " -> ".join(layers) + tail
+
+
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(ranked_specs(), st.sampled_from(["default", "strict", "lenient"]))
+def test_every_shown_fix_in_1d_and_3d_analyses_cleanly(text: str, mode: str) -> None:
+    """The random fix test of tests/test_fixes.py on 1-D and 3-D inputs (its 2-x-sized pool
+    kernels are G010 there, whose fixes must apply too)."""
+    spec, _ = read_spec(text)
+    report = analyze_spec(spec, mode)  # type: ignore[arg-type]
+    for p in report.problems:
+        assert len(p.suggestions) >= len({f.template or f.text for f in p.fixes})
+        check_fixes_apply(report, p)
