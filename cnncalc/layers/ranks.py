@@ -42,7 +42,7 @@ def per_axis_values(node: Any) -> Iterator[tuple[str, Sizes, Any]]:
             yield name, value, tuple
 
 
-def ranked_name(base: str, r: int) -> str:
+def ranked_name(base: str, r: int | str) -> str:
     """A rank-explicit alias: ``conv`` → ``conv3d``; ``conv{r}dtranspose`` → ``conv1dtranspose``.
 
     >>> ranked_name("conv", 3), ranked_name("conv{r}dtranspose", 1)
