@@ -13,8 +13,11 @@ Prints every figure (one run, best of a few repeats):
   the pass's thread policy (cnncalc.forward.blas_threads), BLAS's default threads, and one
   thread (best of a few runs each). The policy should be close to the best of the two.
 
+- R3D-18 (16×112×112×3 clips, 3-D convolutions) and M5 (1-D audio) the same way, and
+  `cnncalc summary r3d_18 --max-memory 2GiB` as a whole process (seconds, peak RSS).
+
 Targets: VGG-16's pass ≥ 60 % of the matmul peak and ≤ 1.3× torch; ResNet-50 ≤ 2× torch;
-`cnncalc summary vgg16` ≤ 1.0 s and ≤ 700 MB peak RSS.
+R3D-18 ≤ 1.5× torch and within 2 GiB; `cnncalc summary vgg16` ≤ 1.0 s and ≤ 700 MB peak RSS.
 """
 
 from __future__ import annotations
@@ -74,7 +77,10 @@ def torch_forward(name: str) -> float | None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
     model = _torch_model(name, nn)
     model.eval()
-    x = torch.randn(1, 3, 224, 224)
+    path = zoo.path(name)
+    assert path is not None
+    shape = analyze(path).input_shape  # channels last; torch wants them second
+    x = torch.randn(1, shape[-1], *shape[:-1])
     with torch.no_grad():
         model(x)
         return min(_timed(lambda: model(x)) for _ in range(REPEAT + 2))
@@ -90,15 +96,15 @@ def _torch_model(name: str, nn: object) -> object:
     return module.build()
 
 
-def whole_process(name: str) -> tuple[float, float]:
+def whole_process(name: str, *extra: str) -> tuple[float, float]:
     """Seconds and peak RSS (MB) of `cnncalc summary NAME` with verification on."""
     exe = shutil.which("cnncalc") or str(Path(sys.executable).with_name("cnncalc"))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run([exe, "summary", name], capture_output=True, env=env)  # caches bytecode
+    subprocess.run([exe, "summary", name, *extra], capture_output=True, env=env)  # bytecode
     best, rss = float("inf"), 0.0
     for _ in range(REPEAT):
         start = time.perf_counter()
-        proc = subprocess.Popen([exe, "summary", name, "--format", "json"],
+        proc = subprocess.Popen([exe, "summary", name, "--format", "json", *extra],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         out = proc.stdout.read() if proc.stdout else b""
         _, status, usage = os.wait4(proc.pid, 0)
@@ -148,11 +154,14 @@ def contended(name: str = "vgg16") -> None:
 def main() -> None:
     # First, while this process is small: a forked child's peak RSS starts at its parent's.
     seconds, rss = whole_process("vgg16")
+    video = whole_process("r3d_18", "--max-memory", "2GiB") if zoo.path("r3d_18") else None
     threads = os.environ.get("OMP_NUM_THREADS", str(os.cpu_count()))
     peak = matmul_peak()
     print(f"cores {os.cpu_count()}, threads {threads}; numpy {np.__version__}")
     print(f"numpy float32 matmul peak: {peak:.1f} GFLOP/s")
-    for name in ("vgg16", "resnet50"):
+    for name in ("vgg16", "resnet50", "r3d_18", "m5"):
+        if zoo.path(name) is None:
+            continue
         total, macs = cnncalc_forward(name)
         gflops = 2 * macs / total / 1e9
         print(f"{name}: cnncalc pass {total:.3f} s, {gflops:.1f} GFLOP/s = "
@@ -162,6 +171,9 @@ def main() -> None:
             print(f"{name}: torch forward {t:.3f} s; cnncalc pass / torch = {total / t:.2f}×")
     print(f"cnncalc summary vgg16 (verified), whole process: {seconds:.3f} s, "
           f"peak RSS {rss:.0f} MB")
+    if video is not None:
+        print(f"cnncalc summary r3d_18 --max-memory 2GiB (verified), whole process: "
+              f"{video[0]:.3f} s, peak RSS {video[1]:.0f} MB")
     contended()
 
 

@@ -47,7 +47,7 @@ from .cost import WORK_ELEMENT, WORK_MAC, WORK_STEP, Cost
 from .diagnostics import Problem, Severity
 from .layers import Block, Group, Layer, Node
 from .report import LayerRow, Report, with_verified
-from .shapes import Shape, elements, format_shape, rank, rank_name
+from .shapes import Shape, elements, format_shape
 
 Array = np.ndarray
 SEED = 20261129
@@ -283,11 +283,6 @@ class Progress(Protocol):
     def stop(self) -> None: ...
 
 
-def two_d(shape: Shape | None) -> bool:
-    """A shape the 2-D kernels take: an H×W×C volume or a flat vector."""
-    return shape is None or len(shape) in (1, 3)
-
-
 def verify_report(report: Report, max_memory: int | None = None,
                   progress: Progress | None = None) -> Report:
     """Run the forward pass when it fits ``max_memory`` (default `DEFAULT_MAX_MEMORY`)
@@ -297,11 +292,6 @@ def verify_report(report: Report, max_memory: int | None = None,
     if not report.ok or report.input_shape is None:
         return report
     budget = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
-    other = next((r for r in report.layers if not two_d(r.input_shape)), None)
-    if other is not None:
-        return _skipped(report, "the NumPy kernels run 2-D (H×W×C) volumes only for now, and "
-                        f"this layer's input is {rank_name(rank(other.input_shape or ()))}",
-                        other, ())
     try:
         need = plan(report)
     except (OverflowError, ValueError, MemoryError):  # numbers beyond any float estimate

@@ -9,6 +9,7 @@ PyTorch with the same inputs and weights (NHWC <-> NCHW, HWIO <-> OIHW transpose
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -25,9 +26,12 @@ except ImportError:  # pragma: no cover - CI installs torch (.ci/run)
 
 from cnncalc import kernels as K
 from cnncalc import layers as L
-from cnncalc.kernels import conv as KC  # the conv module: its tunables and its `windows`
-from cnncalc.layers.base import flat
 from cnncalc.values import Padding
+
+# the conv module (its tunables and its `windows`): by module path, since the package's
+# `conv` attribute is the N-D conv function
+KC = importlib.import_module("cnncalc.kernels.conv")
+KD = importlib.import_module("cnncalc.kernels.deconv")  # the transposed conv's tunables
 
 pytestmark = pytest.mark.filterwarnings("error")  # no overflow/invalid-value warnings
 needs_torch = pytest.mark.skipif(
@@ -549,6 +553,7 @@ def test_conv_taps_path_and_chunks(monkeypatch: pytest.MonkeyPatch, gemm_bytes: 
     monkeypatch.setattr(KC, "_SLAB_MAX_BYTES", -1)
     monkeypatch.setattr(KC, "_IM2COL_MAX_BYTES", -(1 << 40))
     monkeypatch.setattr(KC, "_TAP_GEMM_BYTES", gemm_bytes)
+    monkeypatch.setattr(KD, "_TAP_GEMM_BYTES", gemm_bytes)
     paths = set()
     for seed in SEEDS_CONV:
         cfg = conv_config(seed)
@@ -983,6 +988,11 @@ def _fc(layer: Any, x: Arr, w: dict[str, Arr]) -> Arr:
 
 def _sigmoid(v: float) -> float:
     return 1 / (1 + math.exp(-v)) if v > -700 else 0.0
+
+
+def flat(pads: tuple[tuple[int, int], ...]) -> tuple[int, int, int, int]:
+    """A layer's per-axis ``((top, bottom), (left, right))`` as the 2-D references take it."""
+    return pads[0][0], pads[0][1], pads[1][0], pads[1][1]
 
 
 def _layer_examples() -> dict[str, tuple[Any, tuple[int, ...], Ref]]:

@@ -306,12 +306,16 @@ ZOO_NOTES = {
     # L013: AlexNet's 5×5 conv2 and LeNet's 5×5 C3/C5 (1990s/2012 designs).
     "alexnet": {"L001", "L005", "L013"},
     "cs231n": set(),
+    "densenet121": set(),
     "googlenet": {"L001"},
     "lenet5": {"L001", "L013"},
     "mobilenet_v2": {"L001"},
     "resnet18": set(),
     "resnet50": set(),
+    "resnext50_32x4d": set(),
+    "squeezenet1_1": {"L001"},
     "vgg16": {"L005"},
+    "wide_resnet50_2": set(),
 }
 
 

@@ -605,3 +605,87 @@ def test_every_shown_fix_in_1d_and_3d_analyses_cleanly(text: str, mode: str) -> 
     for p in report.problems:
         assert len(p.suggestions) >= len({f.template or f.text for f in p.fixes})
         check_fixes_apply(report, p)
+
+
+# --------------------------------------------------------------------------- forward pass
+
+
+@pytest.mark.parametrize("seed", SEEDS[::4])
+def test_forward_pass_verifies_every_rank(seed: int) -> None:
+    """The NumPy pass runs the random 1-D/2-D/3-D networks and proves every shape."""
+    case = generate(seed)
+    report = cnncalc.analyze(case.spec, mode="lenient", verify=True)
+    assert report.ok, report.problems
+    assert all(row.verified for row in report.layers), [
+        (row.path, row.spec, row.verified) for row in report.layers]
+
+
+def _torch_weight(kind: str, w: object) -> torch.Tensor:
+    t = torch.from_numpy(w)  # type: ignore[call-overload]
+    r = t.dim() - 2
+    # conv: (*kernel, C/g, F) → (F, C/g, *kernel); deconv: (*kernel, C, F/g) → (C, F/g, *kernel)
+    order = (r + 1, r, *range(r)) if kind == "conv" else (r, r + 1, *range(r))
+    return t.permute(*order).contiguous()
+
+
+@pytest.mark.parametrize("spec", [
+    "20x6 -> conv1d(4, 3, s=2, p=same, d=2, g=2)",
+    "5x7x6x4 -> conv3d(6, 3x2x3, s=1x2x1, p=1x0x1, g=2)",
+    "5x7x6x4 -> dwconv(3, s=2, p=same, m=2)",
+    "9x4 -> deconv1d(3, 3, s=2, p=1, op=1)",
+    "3x4x5x4 -> deconv(6, 2x3x2, s=2x1x2, p=0x1x0, g=2)",
+    "11x3 -> maxpool(3, s=2, p=1, ceil=true)",
+    "5x7x6x2 -> avgpool3d(2x3x2, s=2, p=1x1x0, ceil=true)",
+    "5x7x6x2 -> adaptiveavgpool(2x3x4)",
+    "13x2 -> upsample(3) -> pad(2)",
+])
+def test_layer_forward_matches_torch_functional(spec: str) -> None:
+    """Each spatial kind's own forward() (its arguments passed on per axis to the N-D
+    kernels) against torch.nn.functional on the same input and weights."""
+    import numpy as np
+    import torch.nn.functional as tf
+
+    report = cnncalc.analyze(spec, mode="lenient")
+    assert report.ok, report.problems
+    rng = np.random.default_rng(0)
+    for row in report.layers:
+        layer, inp = row.node, row.input_shape
+        assert inp is not None and row.output_shape is not None
+        r = len(inp) - 1
+        x = rng.standard_normal((2, *inp)).astype(np.float32)
+        w = {k: rng.standard_normal(s).astype(np.float32)
+             for k, s in layer.weight_shapes(inp).items()}  # type: ignore[union-attr]
+        got = layer.forward(x, w)  # type: ignore[union-attr]
+        xt = torch.from_numpy(x).movedim(-1, 1)
+        kind = row.kind
+        if kind in ("conv", "dwconv"):
+            _, stride, dilation = layer.axes(inp)  # type: ignore[union-attr]
+            pads = [n for pair in reversed(layer.pads(inp)) for n in pair]  # type: ignore[union-attr]
+            conv_fn = (tf.conv1d, tf.conv2d, tf.conv3d)[r - 1]
+            groups = inp[-1] if kind == "dwconv" else layer.groups  # type: ignore[union-attr]
+            want = conv_fn(tf.pad(xt, pads), _torch_weight("conv", w["w"]),
+                           torch.from_numpy(w["b"]) if "b" in w else None, stride=stride,
+                           dilation=dilation, groups=groups)
+        elif kind == "deconv":
+            _, stride, padding, op, dilation = layer.axes(inp)  # type: ignore[union-attr]
+            fn = (tf.conv_transpose1d, tf.conv_transpose2d, tf.conv_transpose3d)[r - 1]
+            want = fn(xt, _torch_weight("deconv", w["w"]), torch.from_numpy(w["b"]),
+                      stride=stride, padding=padding, output_padding=op,
+                      groups=layer.groups, dilation=dilation)  # type: ignore[union-attr]
+        elif kind in ("maxpool", "avgpool"):
+            kernel, stride, _ = layer.axes(inp)  # type: ignore[union-attr]
+            padding = tuple(b for b, _ in layer.pads(inp))  # type: ignore[union-attr]
+            fn = ((tf.max_pool1d, tf.max_pool2d, tf.max_pool3d) if kind == "maxpool" else
+                  (tf.avg_pool1d, tf.avg_pool2d, tf.avg_pool3d))[r - 1]
+            want = fn(xt, kernel, stride, padding, ceil_mode=True)
+        elif kind == "adaptiveavgpool":
+            fn = (tf.adaptive_avg_pool1d, tf.adaptive_avg_pool2d, tf.adaptive_avg_pool3d)[r - 1]
+            want = fn(xt, row.output_shape[:-1])
+        elif kind == "upsample":
+            want = tf.interpolate(xt, scale_factor=float(layer.scale[0]), mode="nearest")  # type: ignore[union-attr]
+        else:
+            want = tf.pad(xt, [layer.p[0]] * (2 * r))  # type: ignore[union-attr]
+        want = want.movedim(1, -1).numpy()
+        assert got.shape == want.shape == (2, *row.output_shape), row.spec
+        # float32 sums of at most a few dozen products: ~1e-6 relative each
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=row.spec)

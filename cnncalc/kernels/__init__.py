@@ -1,18 +1,25 @@
 """NumPy compute kernels for cnncalc's forward pass, one module per family:
 `window` (sliding windows, padding, chunking: the helper every kernel shares),
-`conv`, `pool`, `norm`, `elementwise` (activations) and `shape`.
+`conv`, `deconv`, `pool`, `norm`, `elementwise` (activations) and `shape`.
 
 Conventions (the caller validates arguments; nothing here re-checks them):
 
-* Volumes are NHWC ``(batch, height, width, channels)``; flat vectors are ``(N, F)``.
+* Volumes are channels-last ``(batch, *spatial, channels)`` with ``r`` = 1, 2 or 3
+  spatial axes (``(N, L, C)``, NHWC ``(N, H, W, C)``, ``(N, D, H, W, C)``); flat
+  vectors are ``(N, F)``. Every per-axis argument (kernel, stride, dilation, output
+  size, scale) is a tuple of length ``r``; paddings are one ``(begin, end)`` pair per
+  axis. Blocks and chunks run along the first spatial axis ("rows").
 * Everything is float32 in and float32 out; no kernel mutates its inputs.
-* Conv weights are HWIO ``(kh, kw, C // groups, F)``; transposed-conv weights are
-  ``(kh, kw, C_in, F // groups)`` (PyTorch's ``(C_in, F // groups, kh, kw)`` moved
-  to HW-first); linear weights are ``(in, out)``.
-* 2-D paddings of convs and pools are ``(top, bottom, left, right)``.
+* Conv weights are ``(*kernel, C // groups, F)`` (HWIO in 2-D); transposed-conv weights
+  are ``(*kernel, C_in, F // groups)`` (PyTorch's ``(C_in, F // groups, *kernel)``
+  moved kernel-first); linear weights are ``(in, out)``.
+* The 2-D names (`conv2d`, `conv_transpose2d`, `max_pool2d`, `avg_pool2d`,
+  `adaptive_avg_pool2d`, `pad2d`, `conv2d_plan`, `scratch_conv2d`, `scratch_pool2d`,
+  ...) are thin wrappers taking the 2-D ``(top, bottom, left, right)`` padding
+  (`conv_transpose2d`: PyTorch's symmetric ``(pad_h, pad_w)``).
 * Sliding windows of the im2col convolutions come from the one helper `windows`, a
-  zero-copy ``(N, H', W', kh, kw, C)`` view of an already padded input; pools are
-  separable (rows, then columns).
+  zero-copy ``(N, *out, *kernel, C)`` view of an already padded input; pools are
+  separable (one spatial axis after another).
 * Every kernel derives its output size from its input and its own arguments (kernel,
   stride, padding, dilation, ceil mode), never from cnncalc's shape rules: the
   forward pass checks those rules, so it must not reuse them.
@@ -25,12 +32,19 @@ from __future__ import annotations
 
 from .conv import (
     ConvPlan,
+    conv,
     conv2d,
     conv2d_plan,
+    conv_plan,
+    linear,
+    scratch_conv,
+    scratch_conv2d,
+)
+from .deconv import (
+    conv_transpose,
     conv_transpose2d,
     deconv_rows,
-    linear,
-    scratch_conv2d,
+    scratch_conv_transpose,
     scratch_conv_transpose2d,
 )
 from .elementwise import (
@@ -50,27 +64,38 @@ from .elementwise import (
 )
 from .norm import batch_norm, lrn, scratch_lrn
 from .pool import (
+    adaptive_avg_pool,
     adaptive_avg_pool2d,
+    avg_pool,
     avg_pool2d,
     global_avg_pool,
     global_max_pool,
+    max_pool,
     max_pool2d,
     pool_out_size,
+    scratch_adaptive_avg_pool,
     scratch_adaptive_avg_pool2d,
+    scratch_pool,
     scratch_pool2d,
 )
 from .shape import add, concat, flatten, upsample_nearest
-from .window import pad2d, windows
+from .window import Pads, pad, pad2d, windows
 
 __all__ = [
     "ConvPlan",
+    "Pads",
+    "adaptive_avg_pool",
     "adaptive_avg_pool2d",
     "add",
+    "avg_pool",
     "avg_pool2d",
     "batch_norm",
     "concat",
+    "conv",
     "conv2d",
     "conv2d_plan",
+    "conv_plan",
+    "conv_transpose",
     "conv_transpose2d",
     "deconv_rows",
     "elu",
@@ -83,17 +108,23 @@ __all__ = [
     "leaky_relu",
     "linear",
     "lrn",
+    "max_pool",
     "max_pool2d",
+    "pad",
     "pad2d",
     "pool_out_size",
     "prelu",
     "relu",
     "relu6",
+    "scratch_adaptive_avg_pool",
     "scratch_adaptive_avg_pool2d",
+    "scratch_conv",
     "scratch_conv2d",
+    "scratch_conv_transpose",
     "scratch_conv_transpose2d",
     "scratch_elementwise",
     "scratch_lrn",
+    "scratch_pool",
     "scratch_pool2d",
     "sigmoid",
     "silu",

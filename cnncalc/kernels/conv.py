@@ -1,12 +1,26 @@
-"""Convolution (im2col GEMM, tap-by-tap, depthwise), transposed convolution and the dense layer."""
+"""Convolution (im2col GEMM, tap-by-tap, depthwise) and the dense layer, for channels-last
+volumes with 1, 2 or 3 spatial axes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import product
+from math import prod
 
 import numpy as np
 
-from .window import _TAP_CHUNK_ELEMS, F32, _f32, _out_size, _pad, _tap_range, windows
+from .window import (
+    _TAP_CHUNK_ELEMS,
+    _TAP_GEMM_BYTES,
+    F32,
+    Pads,
+    _f32,
+    _out_size,
+    _pad,
+    _tap_range,
+    pairs2d,
+    windows,
+)
 
 # Bytes of im2col rows built at a time by the GEMM convolution: a block that stays in
 # the last-level cache while the GEMM consumes it (one big im2col of VGG's second layer
@@ -22,13 +36,14 @@ _IM2COL_MAX_BYTES = 32 << 20
 # Largest padded input slab the im2col path may build; beyond it (huge padding or
 # dilation) the conv goes tap by tap, reading only the real input.
 _SLAB_MAX_BYTES = 8 << 20
-# Bytes of the gathered input and product chunks of the tap-by-tap paths.
-_TAP_GEMM_BYTES = 1 << 20
+# Bytes NumPy's buffered ufunc loop may allocate for a strided, broadcast window view
+# (the depthwise multiply): bufsize (8192) elements per operand, measured ~66 KB.
+_UFUNC_BUFFER_BYTES = 1 << 17
 
 
 @dataclass(frozen=True, slots=True)
 class ConvPlan:
-    """How `conv2d` computes one conv: the path, rows (or images) per block, the bytes
+    """How `conv` computes one conv: the path, rows (or images) per block, the bytes
     it allocates besides the output, the Python-level loop steps it takes, and the
     multiply-adds it does (the taps path skips taps that only read padding)."""
 
@@ -36,9 +51,88 @@ class ConvPlan:
     rows: int
     scratch: int
     steps: int
-    stride: tuple[int, int]
-    dilation: tuple[int, int]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
     macs: int
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def conv_plan(
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    stride: tuple[int, ...],
+    padding: Pads,
+    dilation: tuple[int, ...],
+    groups: int,
+) -> ConvPlan:
+    """Choose `conv`'s path for these shapes (the same function decides when it runs).
+
+    Blocks and chunks run along the first spatial axis ("rows"); the other spatial axes
+    are whole in every block. ``direct``: a 1x1 stride-1 unpadded dense conv is one GEMM.
+    ``images``/``rows``: im2col blocks of whole small images or of output rows (at most
+    ``_IM2COL_MAX_BYTES`` plus one output row, with a padded slab of at most
+    ``_SLAB_MAX_BYTES``), one GEMM per block and group. ``taps``: otherwise (huge kernels,
+    paddings or dilations), one GEMM per tap reading only real input. ``depthwise``:
+    C/groups == 1, per-channel multiply-adds on the padded input.
+    """
+    n, *sizes, c = x_shape
+    *ks, cg, f = w_shape
+    fg = f // groups
+    padded_sizes = [s + b + e for s, (b, e) in zip(sizes, padding, strict=True)]
+    outs = [_out_size(ps, k, s, d) for ps, k, s, d in zip(padded_sizes, ks, stride, dilation, strict=True)]
+    # a stride that fits one window, or a dilation of a 1-tap kernel, changes nothing
+    stride = tuple(s if o > 1 else 1 for s, o in zip(stride, outs, strict=True))
+    dilation = tuple(d if k > 1 else 1 for d, k in zip(dilation, ks, strict=True))
+    padded = any(b or e for b, e in padding)
+    taps = prod(ks)
+    wcopy = 4 * taps * cg * fg
+    per_image = prod(outs)
+    inner = prod(outs[1:])  # output cells per output row
+    o0 = outs[0]
+    macs = n * per_image * taps * cg * f
+
+    def plan(path: str, rows: int, scratch: int, steps: int) -> ConvPlan:
+        return ConvPlan(path, rows, scratch, steps, stride, dilation, macs)
+
+    if groups > 1 and cg == 1:
+        ry = max(1, _TAP_CHUNK_ELEMS // max(1, inner * f))
+        pad_bytes = 4 * n * prod(padded_sizes) * c if padded else 0
+        return plan("depthwise", ry,
+                    pad_bytes + 4 * min(ry, o0) * inner * f + _UFUNC_BUFFER_BYTES,
+                    n * _ceil_div(o0, ry) * taps)
+    if groups == 1 and taps == 1 and outs == sizes and not padded:
+        return plan("direct", 0, 0, 1)
+    k = taps * cg
+    result = 0 if groups == 1 else 1  # per-group GEMM results go through a temporary
+    rows = max(1, min(max(_IM2COL_BLOCK_BYTES // (4 * k), _IM2COL_MIN_ROWS),
+                      _IM2COL_MAX_BYTES // (4 * k)))
+    row_cells = prod(padded_sizes[1:])  # padded input cells per input row
+    if per_image <= rows:
+        nb = min(n, max(1, rows // per_image))
+        pad_bytes = 4 * nb * prod(padded_sizes) * c if padded else 0
+        if pad_bytes <= _SLAB_MAX_BYTES:
+            block = nb * per_image
+            return plan("images", nb, pad_bytes + 4 * block * (k + result * fg) + wcopy,
+                        groups * _ceil_div(n, nb))
+    ry = min(o0, max(1, rows // max(1, inner)))
+    slab = (4 * ((ry - 1) * stride[0] + dilation[0] * (ks[0] - 1) + 1) * row_cells * c
+            if padded else 0)
+    col = 4 * ry * inner * (k + result * fg)
+    if slab <= _SLAB_MAX_BYTES and col <= _IM2COL_MAX_BYTES + 4 * inner * k:
+        return plan("rows", ry, slab + col + wcopy, groups * n * _ceil_div(o0, ry))
+    ry = max(1, _TAP_GEMM_BYTES // (4 * n * max(1, inner) * (cg + fg)))
+    reach = [min(k_a, (s - 1 + b) // d + 1)
+             for k_a, s, (b, _), d in zip(ks, sizes, padding, dilation, strict=True)]
+    if sum(reach) <= 100_000:  # multiply-adds of the taps that read real input
+        macs = n * prod(
+            sum(hi - lo for lo, hi in (_tap_range(p * d - b, st, s, o) for p in range(t)))
+            for t, d, (b, _), st, s, o in zip(reach, dilation, padding, stride, sizes, outs, strict=True)
+        ) * cg * f
+    steps = ks[0] + reach[0] * (sum(ks[1:]) + prod(reach[1:]) * _ceil_div(o0, ry))
+    return plan("taps", ry, 4 * n * min(ry, o0) * inner * (cg + fg), groups * steps)
 
 
 def conv2d_plan(
@@ -49,67 +143,20 @@ def conv2d_plan(
     dilation: tuple[int, int],
     groups: int,
 ) -> ConvPlan:
-    """Choose `conv2d`'s path for these shapes (the same function decides when it runs).
+    """`conv_plan` with the 2-D ``(top, bottom, left, right)`` padding."""
+    return conv_plan(x_shape, w_shape, stride, pairs2d(padding), dilation, groups)
 
-    ``direct``: a 1x1 stride-1 unpadded dense conv is one GEMM. ``images``/``rows``:
-    im2col blocks of whole small images or of output rows (at most
-    ``_IM2COL_MAX_BYTES`` plus one output row, with a padded slab of at most
-    ``_SLAB_MAX_BYTES``), one GEMM per block and group. ``taps``: otherwise (huge kernels,
-    paddings or dilations), one GEMM per tap reading only real input. ``depthwise``:
-    C/groups == 1, per-channel multiply-adds on the padded input.
-    """
-    n, h, w, c = x_shape
-    kh, kw, cg, f = w_shape
-    fg = f // groups
-    top, bottom, left, right = padding
-    oh = _out_size(h + top + bottom, kh, stride[0], dilation[0])
-    ow = _out_size(w + left + right, kw, stride[1], dilation[1])
-    # a stride that fits one window, or a dilation of a 1-tap kernel, changes nothing
-    stride = (stride[0] if oh > 1 else 1, stride[1] if ow > 1 else 1)
-    dilation = (dilation[0] if kh > 1 else 1, dilation[1] if kw > 1 else 1)
-    padded = any(padding)
-    wcopy = 4 * kh * kw * cg * fg
-    macs = n * oh * ow * kh * kw * cg * f
 
-    def plan(path: str, rows: int, scratch: int, steps: int) -> ConvPlan:
-        return ConvPlan(path, rows, scratch, steps, stride, dilation, macs)
-
-    if groups > 1 and cg == 1:
-        ry = max(1, _TAP_CHUNK_ELEMS // max(1, ow * f))
-        pad_bytes = 4 * n * (h + top + bottom) * (w + left + right) * c if padded else 0
-        return plan("depthwise", ry, pad_bytes + 4 * min(ry, oh) * ow * f,
-                    n * -(-oh // ry) * kh * kw)
-    if groups == 1 and kh == kw == 1 and (oh, ow) == (h, w) and not padded:
-        return plan("direct", 0, 0, 1)
-    k = kh * kw * cg
-    result = 0 if groups == 1 else 1  # per-group GEMM results go through a temporary
-    rows = max(1, min(max(_IM2COL_BLOCK_BYTES // (4 * k), _IM2COL_MIN_ROWS),
-                      _IM2COL_MAX_BYTES // (4 * k)))
-    per_image = oh * ow
-    wp = w + left + right
-    if per_image <= rows:
-        nb = min(n, max(1, rows // per_image))
-        pad_bytes = 4 * nb * (h + top + bottom) * wp * c if padded else 0
-        if pad_bytes <= _SLAB_MAX_BYTES:
-            block = nb * per_image
-            return plan("images", nb, pad_bytes + 4 * block * (k + result * fg) + wcopy,
-                        groups * -(-n // nb))
-    ry = min(oh, max(1, rows // ow))
-    slab = 4 * ((ry - 1) * stride[0] + dilation[0] * (kh - 1) + 1) * wp * c if padded else 0
-    col = 4 * ry * ow * (k + result * fg)
-    if slab <= _SLAB_MAX_BYTES and col <= _IM2COL_MAX_BYTES + 4 * ow * k:
-        return plan("rows", ry, slab + col + wcopy, groups * n * -(-oh // ry))
-    ry = max(1, _TAP_GEMM_BYTES // (4 * n * max(1, ow) * (cg + fg)))
-    taps_h = min(kh, (h - 1 + top) // dilation[0] + 1)
-    taps_w = min(kw, (w - 1 + left) // dilation[1] + 1)
-    if taps_h + taps_w <= 100_000:  # multiply-adds of the taps that read real input
-        reach_h = sum(b - a for a, b in (_tap_range(p * dilation[0] - top, stride[0], h, oh)
-                                         for p in range(taps_h)))
-        reach_w = sum(b - a for a, b in (_tap_range(q * dilation[1] - left, stride[1], w, ow)
-                                         for q in range(taps_w)))
-        macs = n * reach_h * reach_w * cg * f
-    return plan("taps", ry, 4 * n * min(ry, oh) * ow * (cg + fg),
-                groups * (kh + taps_h * (kw + taps_w * -(-oh // ry))))
+def scratch_conv(
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    stride: tuple[int, ...],
+    padding: Pads,
+    dilation: tuple[int, ...],
+    groups: int,
+) -> int:
+    """Bytes `conv` allocates besides its output (see `conv_plan`)."""
+    return conv_plan(x_shape, w_shape, stride, padding, dilation, groups).scratch
 
 
 def scratch_conv2d(
@@ -120,12 +167,12 @@ def scratch_conv2d(
     dilation: tuple[int, int],
     groups: int,
 ) -> int:
-    """Bytes `conv2d` allocates besides its output (see `conv2d_plan`)."""
-    return conv2d_plan(x_shape, w_shape, stride, padding, dilation, groups).scratch
+    """Bytes `conv2d` allocates besides its output (see `conv_plan`)."""
+    return conv_plan(x_shape, w_shape, stride, pairs2d(padding), dilation, groups).scratch
 
 
 def _gemm_block(col: F32, wmat: F32, b: F32 | None, target: F32) -> None:
-    """``target = col @ wmat + b`` where ``target`` is a 4-D block of the output (a
+    """``target = col @ wmat + b`` where ``target`` is a block of the output (a
     contiguous one is written in place; a group's channel slice through a temporary)."""
     f = wmat.shape[1]
     if target.flags.c_contiguous:
@@ -142,12 +189,12 @@ def _gemm_block(col: F32, wmat: F32, b: F32 | None, target: F32) -> None:
 
 def _conv_gemm(
     x: F32,
-    padding: tuple[int, int, int, int],
+    padding: Pads,
     wmat: F32,
     b: F32 | None,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
     out: F32,
     path: str,
     rows: int,
@@ -155,125 +202,198 @@ def _conv_gemm(
     """Dense conv of one group: im2col in cache-sized blocks, one GEMM per block.
 
     ``images``: several whole (small) padded images per block; ``rows``: blocks of
-    output rows within one image, each padding just the input rows it reads (a small
-    slab that stays in cache). ``x`` and ``out`` may be channel slices (groups).
+    output rows (first spatial axis) within one image, each padding just the input rows
+    it reads (a small slab that stays in cache). ``x`` and ``out`` may be channel slices
+    (groups).
     """
-    n, oh, ow, _ = out.shape
-    _, h, w, c = x.shape
-    kh, kw = kernel
-    sh = stride[0]
-    top, _, left, _ = padding
-    k = kh * kw * c
-    padded = any(padding)
+    n, *outs, _ = out.shape
+    _, *sizes, c = x.shape
+    k = prod(kernel) * c
+    padded = any(b0 or e0 for b0, e0 in padding)
     if path == "images":
         nb = rows
-        per_image = oh * ow
+        per_image = prod(outs)
         buf = np.empty((min(nb, n) * per_image, k), dtype=np.float32)
         for n0 in range(0, n, nb):
             n1 = min(n, n0 + nb)
             col = buf[: (n1 - n0) * per_image]
-            view = windows(_pad(x[n0:n1], padding, 0.0), kernel, stride, dilation, (oh, ow))
-            np.copyto(col.reshape(n1 - n0, oh, ow, kh, kw, c), view)
+            view = windows(_pad(x[n0:n1], padding, 0.0), kernel, stride, dilation, tuple(outs))
+            np.copyto(col.reshape(n1 - n0, *outs, *kernel, c), view)
             _gemm_block(col, wmat, b, out[n0:n1])
         return
     ry = rows
-    keff_h = dilation[0] * (kh - 1) + 1
-    buf = np.empty((ry * ow, k), dtype=np.float32)
-    slab = (np.zeros((1, (ry - 1) * sh + keff_h, w + padding[2] + padding[3], c), dtype=np.float32)
-            if padded else None)
+    o0, rest = outs[0], tuple(outs[1:])
+    h, sh, top = sizes[0], stride[0], padding[0][0]
+    keff_h = dilation[0] * (kernel[0] - 1) + 1
+    inner = prod(rest)
+    buf = np.empty((ry * inner, k), dtype=np.float32)
+    slab = (np.zeros((1, (ry - 1) * sh + keff_h,
+                      *(s + b0 + e0 for s, (b0, e0) in zip(sizes[1:], padding[1:], strict=True)), c),
+                     dtype=np.float32) if padded else None)
+    interior = tuple(slice(b0, b0 + s) for s, (b0, _) in zip(sizes[1:], padding[1:], strict=True))
     for i in range(n):
-        for y0 in range(0, oh, ry):
-            y1 = min(oh, y0 + ry)
+        for y0 in range(0, o0, ry):
+            y1 = min(o0, y0 + ry)
             r0 = y0 * sh - top  # first input row read by this block (may be padding)
             nr = (y1 - 1 - y0) * sh + keff_h
             if slab is not None:
                 src = slab[:, :nr]
                 lo = min(max(-r0, 0), nr)
                 hi = max(min(h - r0, nr), lo)
-                src[:, :lo, left : left + w] = 0.0
-                src[:, hi:, left : left + w] = 0.0
-                src[:, lo:hi, left : left + w] = x[i : i + 1, r0 + lo : r0 + hi]
+                src[(slice(None), slice(0, lo), *interior)] = 0.0
+                src[(slice(None), slice(hi, None), *interior)] = 0.0
+                src[(slice(None), slice(lo, hi), *interior)] = x[i : i + 1, r0 + lo : r0 + hi]
             else:
                 src = x[i : i + 1, r0 : r0 + nr]
-            col = buf[: (y1 - y0) * ow]
-            view = windows(src, kernel, stride, dilation, (y1 - y0, ow))
-            np.copyto(col.reshape(1, y1 - y0, ow, kh, kw, c), view)
+            col = buf[: (y1 - y0) * inner]
+            view = windows(src, kernel, stride, dilation, (y1 - y0, *rest))
+            np.copyto(col.reshape(1, y1 - y0, *rest, *kernel, c), view)
             _gemm_block(col, wmat, b, out[i : i + 1, y0:y1])
+
+
+def _axis_taps(k: int, d: int, s: int, pad_begin: int, size: int, n_out: int
+               ) -> list[tuple[int, int, int]]:
+    """Taps ``(p, lo, hi)`` of one axis that read real input: outputs ``lo <= i < hi``
+    read input ``i*s + p*d - pad_begin`` (closed-form tap bounds, then exact ranges)."""
+    taps = []
+    for p in range(max(0, -((pad_begin - (n_out - 1) * s) // -d)),
+                   min(k, (size - 1 + pad_begin) // d + 1)):
+        lo, hi = _tap_range(p * d - pad_begin, s, size, n_out)
+        if lo < hi:
+            taps.append((p, lo, hi))
+    return taps
 
 
 def _conv_taps(
     x: F32,
     w: F32,
-    padding: tuple[int, int, int, int],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
+    padding: Pads,
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
     out: F32,
     rows: int,
 ) -> None:
-    """Dense conv of one group, tap by tap: ``out += x[rows, cols] @ w[p, q]`` over the
-    output rows and columns where tap (p, q) reads real input (padding is never built,
-    taps that only read padding cost nothing). ``out`` starts at zero."""
-    n, oh, ow, f = out.shape
-    _, h, wd, c = x.shape
-    kh, kw = w.shape[:2]
-    sh, sw = stride
-    dh, dw = dilation
-    top, _, left, _ = padding
-    cols = []
-    # only taps that read real input for some output: closed-form bounds, then exact ranges
-    for q in range(max(0, -((left - (ow - 1) * sw) // -dw)), min(kw, (wd - 1 + left) // dw + 1)):
-        j_lo, j_hi = _tap_range(q * dw - left, sw, wd, ow)
-        if j_lo < j_hi:
-            cols.append((q, j_lo, j_hi))
-    for p in range(max(0, -((top - (oh - 1) * sh) // -dh)), min(kh, (h - 1 + top) // dh + 1)):
-        i_lo, i_hi = _tap_range(p * dh - top, sh, h, oh)
-        for q, j_lo, j_hi in cols if i_lo < i_hi else ():
-            c0 = j_lo * sw + q * dw - left
-            cs = slice(c0, c0 + (j_hi - j_lo - 1) * sw + 1, sw)
+    """Dense conv of one group, tap by tap: ``out += x[cells] @ w[tap]`` over the
+    output cells where the tap reads real input (padding is never built, taps that only
+    read padding cost nothing), in chunks of output rows. ``out`` starts at zero."""
+    n, *outs, f = out.shape
+    _, *sizes, c = x.shape
+    r = len(outs)
+    per_axis = [_axis_taps(w.shape[a], dilation[a], stride[a], padding[a][0], sizes[a], outs[a])
+                for a in range(r)]
+    sh, dh, top = stride[0], dilation[0], padding[0][0]
+    for p, i_lo, i_hi in per_axis[0]:
+        for rest in product(*per_axis[1:]):
+            xs = tuple(slice(lo * s + q * d - b0, lo * s + q * d - b0 + (hi - lo - 1) * s + 1, s)
+                       for (q, lo, hi), s, d, (b0, _) in zip(rest, stride[1:], dilation[1:],
+                                                             padding[1:], strict=True))
+            os = tuple(slice(lo, hi) for _, lo, hi in rest)
+            counts = tuple(hi - lo for _, lo, hi in rest)
+            wt = w[(p, *(q for q, _, _ in rest))]
             for i0 in range(i_lo, i_hi, rows):
                 i1 = min(i_hi, i0 + rows)
                 r0 = i0 * sh + p * dh - top
-                xs = x[:, r0 : r0 + (i1 - i0 - 1) * sh + 1 : sh, cs]
-                prod = np.matmul(np.ascontiguousarray(xs).reshape(-1, c), w[p, q])
-                out[:, i0:i1, j_lo:j_hi] += prod.reshape(n, i1 - i0, j_hi - j_lo, f)
+                src = x[(slice(None), slice(r0, r0 + (i1 - i0 - 1) * sh + 1, sh), *xs)]
+                prod_ = np.matmul(np.ascontiguousarray(src).reshape(-1, c), wt)
+                out[(slice(None), slice(i0, i1), *os)] += prod_.reshape(n, i1 - i0, *counts, f)
 
 
 def _conv_depthwise(
     xp: F32,
     w: F32,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
     out: F32,
 ) -> None:
-    """groups == C conv: per-channel weights times kh*kw shifted window slices.
+    """groups == C conv: per-channel weights times prod(kernel) shifted window slices.
 
-    ``out[n, y, x, c*m + j] = sum_{p,q} xp[n, y*s_h + p*d_h, x*s_w + q*d_w, c]
-    * w[p, q, 0, c*m + j]``
+    ``out[n, *y, c*m + j] = sum_{taps p} xp[n, *(y*s + p*d), c] * w[*p, 0, c*m + j]``
     """
-    n, oh, ow, f = out.shape
-    kh, kw = kernel
-    c = xp.shape[3]
+    n, *outs, f = out.shape
+    r = len(kernel)
+    c = xp.shape[-1]
     mult = f // c
-    view = windows(xp, kernel, stride, dilation, (oh, ow))
-    wr = w.reshape(kh, kw, c, mult)
-    out5 = out.reshape(n, oh, ow, c, mult)
+    view = windows(xp, kernel, stride, dilation, tuple(outs))
+    wr = w.reshape(*kernel, c, mult)
+    out5 = out.reshape(n, *outs, c, mult)
     # chunks of output rows keep the accumulator and the temporary in L2
-    ry = max(1, _TAP_CHUNK_ELEMS // max(1, ow * f))
-    tmp_full = np.empty((min(ry, oh), ow, c, mult), dtype=np.float32)
+    inner = prod(outs[1:])
+    ry = max(1, _TAP_CHUNK_ELEMS // max(1, inner * f))
+    tmp_full = np.empty((min(ry, outs[0]), *outs[1:], c, mult), dtype=np.float32)
+    lead: tuple[slice, ...] = (slice(None),) * r
+    taps = list(product(*(range(k) for k in kernel)))
     for i in range(n):
-        for y0 in range(0, oh, ry):
-            y1 = min(oh, y0 + ry)
+        for y0 in range(0, outs[0], ry):
+            y1 = min(outs[0], y0 + ry)
             acc = out5[i, y0:y1]
             tmp = tmp_full[: y1 - y0]
-            vv = view[i, y0:y1, :, :, :, :, None]
-            np.multiply(vv[:, :, 0, 0], wr[0, 0], out=acc)
-            for p in range(kh):
-                for q in range(kw):
-                    if p == 0 and q == 0:
-                        continue
-                    np.multiply(vv[:, :, p, q], wr[p, q], out=tmp)
+            vv = view[i, y0:y1, ..., None]
+            for j, t in enumerate(taps):
+                at: tuple[slice | int, ...] = (*lead, *t)
+                np.multiply(vv[at], wr[t], out=tmp if j else acc)
+                if j:
                     acc += tmp
+
+
+def conv(
+    x: F32,
+    w: F32,
+    b: F32 | None,
+    stride: tuple[int, ...],
+    padding: Pads,
+    dilation: tuple[int, ...],
+    groups: int,
+) -> F32:
+    """N-D convolution (cross-correlation, like every framework), channels-last in and
+    out: ``x`` is ``(N, *spatial, C)`` with 1-3 spatial axes, ``w`` is
+    ``(*kernel, C/G, F)``, ``padding`` is one ``(begin, end)`` pair per spatial axis.
+
+    ``y[n, *i, f] = b[f] + sum_{p, c} xp[n, *(i*s + p*d), g*C/G + c] * w[*p, c, f]``
+    with ``g = f // (F/G)`` and ``xp`` = ``x`` zero-padded.  Output size per axis
+    ``floor((L + begin + end - d*(k-1) - 1) / s) + 1``, derived here from the input
+    alone.  Depthwise conv is ``groups == C`` (``F = C * multiplier``).  Besides the
+    output, it allocates exactly what `scratch_conv` reports.
+    """
+    x = _f32(x)
+    w = _f32(w)
+    bb = None if b is None else _f32(b)
+    *ks, cg, f = w.shape
+    kernel = tuple(ks)
+    n, *sizes, _ = x.shape
+    outs = tuple(_out_size(s + b0 + e0, k, st, d) for s, (b0, e0), k, st, d
+                 in zip(sizes, padding, kernel, stride, dilation, strict=True))
+    plan = conv_plan(x.shape, w.shape, stride, padding, dilation, groups)
+    path, rows, stride, dilation = plan.path, plan.rows, plan.stride, plan.dilation
+    fg = f // groups
+    if path == "depthwise":
+        out = np.empty((n, *outs, f), dtype=np.float32)
+        _conv_depthwise(_pad(x, padding, 0.0), w, kernel, stride, dilation, out)
+        if bb is not None:
+            out += bb
+        return out
+    if path == "direct":
+        out = np.empty((n, *outs, f), dtype=np.float32)
+        o2 = out.reshape(-1, f)
+        np.matmul(x.reshape(-1, cg), w.reshape(cg, f), out=o2)
+        if bb is not None:
+            o2 += bb
+        return out
+    if path == "taps":
+        out = np.zeros((n, *outs, f), dtype=np.float32)
+        for g in range(groups):
+            _conv_taps(x[..., g * cg : (g + 1) * cg], w[..., g * fg : (g + 1) * fg], padding,
+                       stride, dilation, out[..., g * fg : (g + 1) * fg], rows)
+        if bb is not None:
+            out += bb
+        return out
+    out = np.empty((n, *outs, f), dtype=np.float32)
+    for g in range(groups):
+        wmat = np.ascontiguousarray(w[..., g * fg : (g + 1) * fg].reshape(-1, fg))
+        _conv_gemm(x[..., g * cg : (g + 1) * cg], padding, wmat,
+                   None if bb is None else bb[g * fg : (g + 1) * fg], kernel, stride, dilation,
+                   out[..., g * fg : (g + 1) * fg], path, rows)
+    return out
 
 
 def conv2d(
@@ -285,126 +405,9 @@ def conv2d(
     dilation: tuple[int, int],
     groups: int,
 ) -> F32:
-    """2-D convolution (cross-correlation, like every framework), NHWC in and out.
-
-    ``y[n, i, j, f] = b[f] + sum_{p,q,c} xp[n, i*s_h + p*d_h, j*s_w + q*d_w, g*C/G + c]
-    * w[p, q, c, f]`` with ``g = f // (F/G)`` and ``xp`` = ``x`` zero-padded by
-    ``padding = (top, bottom, left, right)``; ``w`` is HWIO ``(kh, kw, C/G, F)``.
-    Output ``H' = floor((H + top + bottom - d_h*(kh-1) - 1) / s_h) + 1`` (same for W),
-    derived here from the input alone.  Depthwise conv is ``groups == C``
-    (``F = C * multiplier``).  Besides the output, it allocates exactly what
-    `scratch_conv2d` reports.
-    """
-    x = _f32(x)
-    w = _f32(w)
-    bb = None if b is None else _f32(b)
-    kh, kw, cg, f = w.shape
-    n, h, wd, _ = x.shape
-    top, bottom, left, right = padding
-    oh = _out_size(h + top + bottom, kh, stride[0], dilation[0])
-    ow = _out_size(wd + left + right, kw, stride[1], dilation[1])
-    plan = conv2d_plan(x.shape, w.shape, stride, padding, dilation, groups)
-    path, rows, stride, dilation = plan.path, plan.rows, plan.stride, plan.dilation
-    fg = f // groups
-    if path == "depthwise":
-        out = np.empty((n, oh, ow, f), dtype=np.float32)
-        _conv_depthwise(_pad(x, padding, 0.0), w, (kh, kw), stride, dilation, out)
-        if bb is not None:
-            out += bb
-        return out
-    if path == "direct":
-        out = np.empty((n, oh, ow, f), dtype=np.float32)
-        o2 = out.reshape(n * oh * ow, f)
-        np.matmul(x.reshape(n * oh * ow, cg), w.reshape(cg, f), out=o2)
-        if bb is not None:
-            o2 += bb
-        return out
-    if path == "taps":
-        out = np.zeros((n, oh, ow, f), dtype=np.float32)
-        for g in range(groups):
-            _conv_taps(x[..., g * cg : (g + 1) * cg], w[..., g * fg : (g + 1) * fg], padding,
-                       stride, dilation, out[..., g * fg : (g + 1) * fg], rows)
-        if bb is not None:
-            out += bb
-        return out
-    out = np.empty((n, oh, ow, f), dtype=np.float32)
-    for g in range(groups):
-        wmat = np.ascontiguousarray(w[..., g * fg : (g + 1) * fg].reshape(kh * kw * cg, fg))
-        _conv_gemm(x[..., g * cg : (g + 1) * cg], padding, wmat,
-                   None if bb is None else bb[g * fg : (g + 1) * fg], (kh, kw), stride, dilation,
-                   out[..., g * fg : (g + 1) * fg], path, rows)
-    return out
-
-
-def scratch_conv_transpose2d(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> int:
-    """Bytes `conv_transpose2d` allocates besides its output: one gathered input chunk and
-    one product chunk (at least one input row)."""
-    n, _, wd, _ = x_shape
-    cin, fg = w_shape[2:]
-    return 4 * n * deconv_rows(x_shape, w_shape) * wd * (cin + fg)
-
-
-def deconv_rows(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> int:
-    n, _, wd, _ = x_shape
-    _, _, cin, fg = w_shape
-    return max(1, _TAP_GEMM_BYTES // (4 * n * wd * (cin + fg)))
-
-
-def conv_transpose2d(
-    x: F32,
-    w: F32,
-    b: F32 | None,
-    stride: tuple[int, int],
-    padding: tuple[int, int],
-    output_padding: tuple[int, int],
-    dilation: tuple[int, int],
-    groups: int,
-) -> F32:
-    """Transposed convolution with PyTorch ``ConvTranspose2d`` semantics, NHWC.
-
-    Every input pixel scatters ``x[n, i, j, :] @ w[p, q]`` to output row
-    ``i*s_h - pad_h + p*d_h`` and column ``j*s_w - pad_w + q*d_w`` (per group; ``w``
-    is ``(kh, kw, C_in, F/G)``), i.e. ``H' = (H-1)*s - 2*pad + d*(k-1) + output_padding + 1``.
-    Computed tap by tap: one GEMM per tap and chunk of input rows, added straight into
-    the strided output rows it lands on (only where it lands inside the output), so no
-    work is spent on inserted zeros and nothing larger than a chunk is allocated.
-    """
-    x = _f32(x)
-    w = _f32(w)
-    n, h, wd, cin = x.shape
-    kh, kw, _, fg = w.shape
-    g = groups
-    cg = cin // g
-    f = fg * g
-    sh, sw = stride
-    ph, pw = padding
-    dh, dw = dilation
-    oh = (h - 1) * sh - 2 * ph + dh * (kh - 1) + output_padding[0] + 1
-    ow = (wd - 1) * sw - 2 * pw + dw * (kw - 1) + output_padding[1] + 1
-    out = np.zeros((n, oh, ow, f), dtype=np.float32)
-    rows = deconv_rows(x.shape, w.shape)
-    cols = []
-    for q in range(kw):
-        j_lo, j_hi = _tap_range(q * dw - pw, sw, ow, wd)
-        if j_lo < j_hi:
-            cols.append((q, j_lo, j_hi))
-    for p in range(kh):
-        i_lo, i_hi = _tap_range(p * dh - ph, sh, oh, h)
-        for q, j_lo, j_hi in cols if i_lo < i_hi else ():
-            x0 = j_lo * sw + q * dw - pw
-            xs = slice(x0, x0 + (j_hi - j_lo - 1) * sw + 1, sw)
-            for i0 in range(i_lo, i_hi, rows):
-                i1 = min(i_hi, i0 + rows)
-                y0 = i0 * sh + p * dh - ph
-                ys = slice(y0, y0 + (i1 - i0 - 1) * sh + 1, sh)
-                for gi in range(g):
-                    a = np.ascontiguousarray(x[:, i0:i1, j_lo:j_hi, gi * cg : (gi + 1) * cg])
-                    prod = np.matmul(a.reshape(-1, cg), w[p, q, gi * cg : (gi + 1) * cg])
-                    out[:, ys, xs, gi * fg : (gi + 1) * fg] += prod.reshape(
-                        n, i1 - i0, j_hi - j_lo, fg)
-    if b is not None:
-        out += _f32(b)
-    return out
+    """2-D `conv` of an NHWC volume with HWIO weights ``(kh, kw, C/G, F)`` and
+    ``padding = (top, bottom, left, right)``."""
+    return conv(x, w, b, stride, pairs2d(padding), dilation, groups)
 
 
 def linear(x: F32, w: F32, b: F32 | None) -> F32:

@@ -1,13 +1,15 @@
-"""Pooling: separable max/average pools, global pools and adaptive average pooling."""
+"""Pooling: separable max/average pools, global pools and adaptive average pooling, for
+channels-last volumes with 1, 2 or 3 spatial axes."""
 
 from __future__ import annotations
 
+from math import prod
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .window import _TAP_CHUNK_ELEMS, F32, _f32, _sl
+from .window import _TAP_CHUNK_ELEMS, F32, Pads, _f32, _sl, pairs2d
 
 
 def pool_out_size(size: int, k: int, s: int, pad_begin: int, pad_end: int, ceil_mode: bool) -> int:
@@ -32,8 +34,8 @@ def pool_out_size(size: int, k: int, s: int, pad_begin: int, pad_end: int, ceil_
 
 def _pool_axis(a: F32, axis: int, k: int, s: int, pad: tuple[int, int], n_out: int,
                kind: str) -> F32:
-    """Max (``kind="max"``) or sum over windows of ``k`` along ``axis`` (1 or 2) of an
-    NHWC array: output ``i`` reduces padded positions ``i*s .. i*s + k - 1``.
+    """Max (``kind="max"``) or sum over windows of ``k`` along spatial ``axis`` (1..r) of a
+    channels-last array: output ``i`` reduces padded positions ``i*s .. i*s + k - 1``.
 
     Cost independent of ``k``'s size beyond a logarithm: small windows fold tap by tap;
     large max windows use doubling (``m_2w[i] = max(m_w[i], m_w[i+w])``, log2 k passes);
@@ -75,32 +77,76 @@ def _pool_axis(a: F32, axis: int, k: int, s: int, pad: tuple[int, int], n_out: i
     return np.subtract(at(cs, k), at(cs, 0)).astype(np.float32)
 
 
+def _pool_passes(sizes: list[int], outs: list[int], kernel: tuple[int, ...],
+                 stride: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Per separable pass ``a`` (one spatial axis at a time, first axis first): the cells
+    (without batch and channels) of its padded working array and of its input."""
+    passes = []
+    for a in range(len(sizes)):
+        shape = [*outs[:a], *sizes[a:]]
+        held = prod(shape)
+        shape[a] = max(sizes[a], (outs[a] - 1) * stride[a] + kernel[a])
+        passes.append((prod(shape), held if a else 0))
+    return passes
+
+
+def scratch_pool(x_shape: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
+                 padding: Pads, ceil_mode: bool) -> int:
+    """Bytes `max_pool`/`avg_pool` allocate besides the output: per axis pass a padded
+    copy and up to 4 arrays its size (the largest of the passes, plus the previous
+    pass's result, held during the next)."""
+    n, *sizes, c = x_shape
+    outs = [pool_out_size(s, k, st, b, e, ceil_mode)
+            for s, k, st, (b, e) in zip(sizes, kernel, stride, padding, strict=True)]
+    passes = _pool_passes(sizes, outs, kernel, stride)
+    return 4 * n * c * (5 * max(w for w, _ in passes) + max(h for _, h in passes))
+
+
 def scratch_pool2d(x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
                    padding: tuple[int, int, int, int], ceil_mode: bool) -> int:
-    """Bytes `max_pool2d`/`avg_pool2d` allocate besides the output: per axis pass a padded
-    copy and up to 4 arrays its size (the largest of the two passes, plus the first
-    pass's result, held during the second)."""
-    n, h, w, c = x_shape
-    top, bottom, left, right = padding
-    oh = pool_out_size(h, kernel[0], stride[0], top, bottom, ceil_mode)
-    ow = pool_out_size(w, kernel[1], stride[1], left, right, ceil_mode)
-    a1 = n * max(h, (oh - 1) * stride[0] + kernel[0]) * w * c
-    a2 = n * oh * max(w, (ow - 1) * stride[1] + kernel[1]) * c
-    return 4 * (5 * max(a1, a2) + n * oh * w * c)
+    """`scratch_pool` with the 2-D ``(top, bottom, left, right)`` padding."""
+    return scratch_pool(x_shape, kernel, stride, pairs2d(padding), ceil_mode)
 
 
-def _pool_geometry(x: F32, kernel: tuple[int, int], stride: tuple[int, int],
-                   padding: tuple[int, int, int, int], ceil_mode: bool
-                   ) -> tuple[tuple[int, int], tuple[int, int]]:
-    _, h, w, _ = x.shape
-    top, bottom, left, right = padding
-    oh = pool_out_size(h, kernel[0], stride[0], top, bottom, ceil_mode)
-    ow = pool_out_size(w, kernel[1], stride[1], left, right, ceil_mode)
-    if min(oh, ow) < 1:
-        raise ValueError(f"pool: a {kernel} window does not fit in a {h}x{w} input padded by "
-                         f"{padding}")
+def _pool_geometry(x: F32, kernel: tuple[int, ...], stride: tuple[int, ...],
+                   padding: Pads, ceil_mode: bool) -> tuple[list[int], list[int]]:
+    _, *sizes, _ = x.shape
+    outs = [pool_out_size(s, k, st, b, e, ceil_mode)
+            for s, k, st, (b, e) in zip(sizes, kernel, stride, padding, strict=True)]
+    if min(outs) < 1:
+        raise ValueError(f"pool: a {kernel} window does not fit in a "
+                         f"{'x'.join(map(str, sizes))} input padded by {padding}")
     # one window per axis: its stride never matters (and a huge one must not overflow)
-    return (oh, ow), (stride[0] if oh > 1 else 1, stride[1] if ow > 1 else 1)
+    return outs, [st if o > 1 else 1 for st, o in zip(stride, outs, strict=True)]
+
+
+def _separable(x: F32, kernel: tuple[int, ...], stride: list[int], padding: Pads,
+               outs: list[int], kind: str) -> F32:
+    """The pool's max or sum over windows, one spatial axis after another."""
+    for a, (k, st, pads, o) in enumerate(zip(kernel, stride, padding, outs, strict=True)):
+        x = _pool_axis(x, a + 1, k, st, pads, o, kind)
+    return np.ascontiguousarray(x)
+
+
+def max_pool(
+    x: F32,
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    padding: Pads,
+    ceil_mode: bool,
+) -> F32:
+    """Max pooling of ``(N, *spatial, C)`` (1-3 spatial axes), PyTorch
+    ``max_pool1d/2d/3d`` semantics (padding cells are -inf; ``padding`` is one
+    ``(begin, end)`` pair per axis).
+
+    ``y[n, *i, c] = max_p xp[n, *(i*s + p), c]``; the output size comes from
+    `pool_out_size` (the input, kernel, stride, padding and ``ceil_mode``); in ceil
+    mode the last window may run past the padded edge (those cells are -inf as well).
+    Separable: one spatial axis after another, first axis first.
+    """
+    x = _f32(x)
+    outs, st = _pool_geometry(x, kernel, stride, padding, ceil_mode)
+    return _separable(x, kernel, st, padding, outs, "max")
 
 
 def max_pool2d(
@@ -110,29 +156,47 @@ def max_pool2d(
     padding: tuple[int, int, int, int],
     ceil_mode: bool,
 ) -> F32:
-    """Max pooling, PyTorch ``max_pool2d`` semantics (padding cells are -inf).
-
-    ``y[n, i, j, c] = max_{p,q} xp[n, i*s_h + p, j*s_w + q, c]``; the output size comes
-    from `pool_out_size` (the input, kernel, stride, padding and ``ceil_mode``); in ceil
-    mode the last window may run past the padded edge (those cells are -inf as well).
-    Separable: rows first, then columns.
-    """
-    x = _f32(x)
-    (oh, ow), stride = _pool_geometry(x, kernel, stride, padding, ceil_mode)
-    top, bottom, left, right = padding
-    rows = _pool_axis(x, 1, kernel[0], stride[0], (top, bottom), oh, "max")
-    return np.ascontiguousarray(_pool_axis(rows, 2, kernel[1], stride[1], (left, right), ow, "max"))
+    """2-D `max_pool` with ``padding = (top, bottom, left, right)``."""
+    return max_pool(x, kernel, stride, pairs2d(padding), ceil_mode)
 
 
 def _avg_divisor(
     size: int, k: int, s: int, pad_begin: int, pad_end: int, out: int, include_pad: bool
 ) -> npt.NDArray[np.float64]:
-    """Per-output-index window sizes along one axis, as PyTorch's avg_pool2d counts them."""
+    """Per-output-index window sizes along one axis, as PyTorch's avg_pool counts them."""
     start = np.arange(out) * s - pad_begin
     end = np.minimum(start + k, size + pad_end)
     if include_pad:
         return (end - start).astype(np.float64)
     return (np.minimum(end, size) - np.maximum(start, 0)).astype(np.float64)
+
+
+def avg_pool(
+    x: F32,
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    padding: Pads,
+    ceil_mode: bool,
+    count_include_pad: bool = True,
+) -> F32:
+    """Average pooling of ``(N, *spatial, C)``, PyTorch ``avg_pool1d/2d/3d`` semantics.
+
+    ``y[n, *i, c] = sum_{window} xp / D[i]`` (padding counts as 0).  The divisor is the
+    product over axes of ``D_a[i_a]``, where per axis ``start = i*s - pad_begin`` and
+    ``end = min(start + k, in + pad_end)``: ``D = end - start`` with
+    ``count_include_pad`` (so ceil-mode overhang past the padded edge is not counted),
+    otherwise ``min(end, in) - max(start, 0)`` (real input cells only).  Output size as
+    `max_pool`.
+    """
+    x = _f32(x)
+    outs, st = _pool_geometry(x, kernel, stride, padding, ceil_mode)
+    _, *sizes, _ = x.shape
+    out = _separable(x, kernel, st, padding, outs, "sum")
+    r = len(sizes)
+    for a, (size, k, s, (b, e), o) in enumerate(zip(sizes, kernel, st, padding, outs, strict=True)):
+        div = _avg_divisor(size, k, s, b, e, o, count_include_pad).astype(np.float32)
+        out /= div.reshape([-1 if d == a + 1 else 1 for d in range(r + 2)])
+    return out
 
 
 def avg_pool2d(
@@ -143,40 +207,23 @@ def avg_pool2d(
     ceil_mode: bool,
     count_include_pad: bool = True,
 ) -> F32:
-    """Average pooling, PyTorch ``avg_pool2d`` semantics.
-
-    ``y[n, i, j, c] = sum_{window} xp / D[i, j]`` (padding counts as 0).  The divisor
-    ``D = D_h[i] * D_w[j]``, where per axis ``start = i*s - pad_begin`` and
-    ``end = min(start + k, in + pad_end)``: ``D = end - start`` with
-    ``count_include_pad`` (so ceil-mode overhang past the padded edge is not counted),
-    otherwise ``min(end, in) - max(start, 0)`` (real input cells only).  Output size as
-    `max_pool2d`.
-    """
-    x = _f32(x)
-    (oh, ow), stride = _pool_geometry(x, kernel, stride, padding, ceil_mode)
-    _, h, w, _ = x.shape
-    top, bottom, left, right = padding
-    rows = _pool_axis(x, 1, kernel[0], stride[0], (top, bottom), oh, "sum")
-    out = np.ascontiguousarray(_pool_axis(rows, 2, kernel[1], stride[1], (left, right), ow, "sum"))
-    del rows
-    dh = _avg_divisor(h, kernel[0], stride[0], top, bottom, oh, count_include_pad)
-    dw = _avg_divisor(w, kernel[1], stride[1], left, right, ow, count_include_pad)
-    out /= dh.astype(np.float32)[None, :, None, None]
-    out /= dw.astype(np.float32)[None, None, :, None]
-    return out
+    """2-D `avg_pool` with ``padding = (top, bottom, left, right)``."""
+    return avg_pool(x, kernel, stride, pairs2d(padding), ceil_mode, count_include_pad)
 
 
 def global_avg_pool(x: F32) -> F32:
-    """``y[n, 0, 0, c] = mean_{i,j} x[n, i, j, c]`` -> ``(N, 1, 1, C)``."""
+    """``y[n, 0.., c] = mean over the spatial axes of x[n, .., c]`` -> ``(N, 1, ..., 1, C)``
+    (the rank is kept)."""
     x = _f32(x)
-    mean: npt.NDArray[np.float64] = x.mean(axis=(1, 2), keepdims=True, dtype=np.float64)
+    mean: npt.NDArray[np.float64] = x.mean(axis=tuple(range(1, x.ndim - 1)), keepdims=True,
+                                           dtype=np.float64)
     return mean.astype(np.float32)
 
 
 def global_max_pool(x: F32) -> F32:
-    """``y[n, 0, 0, c] = max_{i,j} x[n, i, j, c]`` -> ``(N, 1, 1, C)``."""
+    """``y[n, 0.., c] = max over the spatial axes of x[n, .., c]`` -> ``(N, 1, ..., 1, C)``."""
     x = _f32(x)
-    return np.asarray(x.max(axis=(1, 2), keepdims=True), dtype=np.float32)
+    return np.asarray(x.max(axis=tuple(range(1, x.ndim - 1)), keepdims=True), dtype=np.float32)
 
 
 def _prefix_sum(a: F32, axis: int) -> npt.NDArray[np.float64]:
@@ -206,28 +253,48 @@ def _adaptive_axis(a: F32, axis: int, n_out: int) -> F32:
         i = np.arange(i0, min(n_out, i0 + step))
         start, end = (i * length) // n_out, -((-(i + 1) * length) // n_out)
         seg = np.take(cs, end, axis=axis) - np.take(cs, start, axis=axis)
-        div = (end - start).astype(np.float64).reshape([-1 if d == axis else 1 for d in range(4)])
+        div = (end - start).astype(np.float64).reshape([-1 if d == axis else 1 for d in range(a.ndim)])
         seg /= div
         out[_sl(axis, slice(i0, i0 + len(i)))] = seg
     return out
 
 
+def scratch_adaptive_avg_pool(x_shape: tuple[int, ...], out: tuple[int, ...]) -> int:
+    """Bytes `adaptive_avg_pool` allocates besides its output: per axis pass, a float64
+    prefix sum of its input, its input (the previous pass's result) and its result (when
+    not the output), and chunk temporaries (at least one index)."""
+    n, *sizes, c = x_shape
+    r = len(sizes)
+    worst = 0
+    for a in range(r):
+        shape = [*out[:a], *sizes[a:]]
+        held = prod(shape) if a else 0
+        result = prod([*out[: a + 1], *sizes[a + 1 :]]) if a < r - 1 else 0
+        per_index = prod(shape) // max(1, shape[a])
+        chunk = 3 * 8 * max(_TAP_CHUNK_ELEMS, n * per_index * c)
+        pre = 8 * n * c * prod(shape) // max(1, shape[a]) * (shape[a] + 1)
+        worst = max(worst, pre + 4 * n * c * (held + result) + chunk)
+    return worst
+
+
 def scratch_adaptive_avg_pool2d(x_shape: tuple[int, ...], out_hw: tuple[int, int]) -> int:
-    """Bytes `adaptive_avg_pool2d` allocates besides its output: a float64 prefix sum per
-    axis pass, the row pass's result, and chunk temporaries (at least one index)."""
-    n, h, w, c = x_shape
-    oh = out_hw[0]
-    rows = 4 * n * oh * w * c
-    chunk = 3 * 8 * max(_TAP_CHUNK_ELEMS, n * w * c, n * oh * c)
-    return max(8 * n * (h + 1) * w * c, 8 * n * oh * (w + 1) * c) + rows + chunk
+    """`scratch_adaptive_avg_pool` of an NHWC volume."""
+    return scratch_adaptive_avg_pool(x_shape, out_hw)
+
+
+def adaptive_avg_pool(x: F32, out: tuple[int, ...]) -> F32:
+    """PyTorch ``adaptive_avg_pool1d/2d/3d`` of ``(N, *spatial, C)``: along each axis,
+    output ``i`` averages input ``floor(i*L/o) .. ceil((i+1)*L/o) - 1``.
+
+    Computed separably (one axis after another): a box's mean is the mean of its row
+    means. Work is linear in the input and output sizes (prefix sums).
+    """
+    x = _f32(x)
+    for a, o in enumerate(out):
+        x = _adaptive_axis(x, a + 1, o)
+    return x
 
 
 def adaptive_avg_pool2d(x: F32, out_hw: tuple[int, int]) -> F32:
-    """PyTorch ``adaptive_avg_pool2d``: cell ``(i, j)`` averages rows
-    ``floor(i*H/oh) .. ceil((i+1)*H/oh) - 1`` and the analogous columns.
-
-    Computed separably (rows first, then columns): a rectangle's mean is the mean of
-    its row means. Work is linear in the input and output sizes (prefix sums).
-    """
-    x = _f32(x)
-    return _adaptive_axis(_adaptive_axis(x, 1, out_hw[0]), 2, out_hw[1])
+    """2-D `adaptive_avg_pool` of an NHWC volume."""
+    return adaptive_avg_pool(x, out_hw)

@@ -8,18 +8,22 @@ from .window import F32, _f32
 
 
 def flatten(x: F32) -> F32:
-    """``(N, H, W, C) -> (N, H*W*C)`` in NHWC (row-major) order (a copy)."""
+    """``(N, *spatial, C) -> (N, prod(spatial)*C)`` in channels-last (row-major) order
+    (a copy); the forward pass and export reconcile it with PyTorch's channels-first
+    flatten."""
     x = _f32(x)
     return np.array(x, dtype=np.float32, order="C").reshape(x.shape[0], -1)
 
 
-def upsample_nearest(x: F32, scale: tuple[int, int]) -> F32:
-    """Nearest-neighbour upsampling by integer factors: ``y[n, i, j] = x[n, i//s_h, j//s_w]``."""
+def upsample_nearest(x: F32, scale: tuple[int, ...]) -> F32:
+    """Nearest-neighbour upsampling of ``(N, *spatial, C)`` by integer factors per
+    spatial axis: ``y[n, *i, c] = x[n, *(i // s), c]``."""
     x = _f32(x)
-    n, h, w, c = x.shape
-    sh, sw = scale
-    big = np.broadcast_to(x[:, :, None, :, None, :], (n, h, sh, w, sw, c))
-    return big.reshape(n, h * sh, w * sw, c)
+    n, *sizes, c = x.shape
+    spread = [d for size in sizes for d in (size, 1)]
+    big = np.broadcast_to(x.reshape(n, *spread, c),
+                          (n, *(d for size, s in zip(sizes, scale, strict=True) for d in (size, s)), c))
+    return big.reshape(n, *(size * s for size, s in zip(sizes, scale, strict=True)), c)
 
 
 def add(a: F32, b: F32) -> F32:

@@ -15,6 +15,8 @@ F32 = npt.NDArray[np.float32]
 
 # Elements per chunk of the tap-by-tap (depthwise, pooling) loops, sized for L2.
 _TAP_CHUNK_ELEMS = 1 << 16
+# Bytes of the gathered input and product chunks of the tap-by-tap (transposed) convs.
+_TAP_GEMM_BYTES = 1 << 20
 
 
 def _f32(a: Any) -> F32:
@@ -27,51 +29,70 @@ def _f32(a: Any) -> F32:
 # --------------------------------------------------------------------------------------
 
 
+Pads = tuple[tuple[int, int], ...]
+"""Per spatial axis ``(begin, end)`` padding."""
+
+
 def windows(
     x: F32,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
-    out_hw: tuple[int, int],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    out: tuple[int, ...],
 ) -> F32:
-    """Read-only view of the sliding windows of an (already padded) NHWC volume.
+    """Read-only view of the sliding windows of an (already padded) channels-last volume
+    ``(N, *spatial, C)`` with ``r = len(kernel)`` spatial axes (1-D, 2-D or 3-D).
 
-    ``v[n, i, j, p, q, c] = x[n, i*s_h + p*d_h, j*s_w + q*d_w, c]`` with shape
-    ``(N, H', W', kh, kw, C)``; no data is copied.  Shared by convolution (im2col is
-    one contiguous copy of it) and pooling (a max/sum over axes 3 and 4).
+    ``v[n, *i, *p, c] = x[n, *(i_a*s_a + p_a*d_a), c]`` with shape
+    ``(N, *out, *kernel, C)``; no data is copied.  Shared by convolution (im2col is
+    one contiguous copy of it) and pooling (a max/sum over the kernel axes).
     Raises ValueError if the windows would reach past ``x`` (never reads out of bounds).
     """
-    kh, kw = kernel
-    sh, sw = stride
-    dh, dw = dilation
-    oh, ow = out_hw
-    n, h, w, c = x.shape
-    if min(oh, ow, kh, kw, sh, sw, dh, dw) < 1 or (
-        (oh - 1) * sh + (kh - 1) * dh >= h or (ow - 1) * sw + (kw - 1) * dw >= w
-    ):
+    r = len(kernel)
+    n, *sizes, c = x.shape
+    if (len(sizes) != r or min(*out, *kernel, *stride, *dilation) < 1
+            or any((o - 1) * s + (k - 1) * d >= size
+                   for o, s, k, d, size in zip(out, stride, kernel, dilation, sizes, strict=True))):
         raise ValueError(
-            f"windows: {out_hw} windows of {kernel} (stride {stride}, dilation {dilation})"
-            f" do not fit in a {h}x{w} input"
+            f"windows: {out} windows of {kernel} (stride {stride}, dilation {dilation})"
+            f" do not fit in a {'x'.join(map(str, sizes))} input"
         )
-    s_n, s_h, s_w, s_c = x.strides
+    s_n, *s_sp, s_c = x.strides
     view: F32 = as_strided(
         x,
-        shape=(n, oh, ow, kh, kw, c),
-        strides=(s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c),
+        shape=(n, *out, *kernel, c),
+        strides=(s_n, *(a * s for a, s in zip(s_sp, stride, strict=True)),
+                 *(a * d for a, d in zip(s_sp, dilation, strict=True)), s_c),
         writeable=False,
     )
     return view
 
 
-def _pad(x: F32, padding: tuple[int, int, int, int], value: float) -> F32:
-    """Pad H and W of an NHWC volume; returns ``x`` itself when there is no padding."""
-    top, bottom, left, right = padding
-    if top == bottom == left == right == 0:
+def _pad(x: F32, padding: Pads, value: float) -> F32:
+    """Pad the spatial axes of ``(N, *spatial, C)``; returns ``x`` itself when there is
+    no padding."""
+    if not any(b or e for b, e in padding):
         return x
-    n, h, w, c = x.shape
-    out = np.full((n, h + top + bottom, w + left + right, c), value, dtype=np.float32)
-    out[:, top : top + h, left : left + w, :] = x
+    n, *sizes, c = x.shape
+    out = np.full((n, *(s + b + e for s, (b, e) in zip(sizes, padding, strict=True)), c), value,
+                  dtype=np.float32)
+    out[(slice(None), *(slice(b, b + s) for s, (b, _) in zip(sizes, padding, strict=True)))] = x
     return out
+
+
+def pad(x: F32, padding: Pads, value: float = 0.0) -> F32:
+    """Constant padding of a channels-last volume ``(N, *spatial, C)``: spatial axis ``a``
+    grows by ``padding[a][0]`` cells before and ``padding[a][1]`` after; new cells hold
+    ``value`` (always a new array)."""
+    x = _f32(x)
+    out = _pad(x, padding, value)
+    return out.copy() if out is x else out
+
+
+def pairs2d(padding: tuple[int, int, int, int]) -> Pads:
+    """The 2-D ``(top, bottom, left, right)`` padding as per-axis pairs."""
+    top, bottom, left, right = padding
+    return ((top, bottom), (left, right))
 
 
 def pad2d(x: F32, padding: tuple[int, int, int, int], value: float = 0.0) -> F32:
@@ -79,9 +100,7 @@ def pad2d(x: F32, padding: tuple[int, int, int, int], value: float = 0.0) -> F32
 
     ``padding`` is ``(top, bottom, left, right)``; new cells hold ``value``.
     """
-    x = _f32(x)
-    out = _pad(x, padding, value)
-    return out.copy() if out is x else out
+    return pad(x, pairs2d(padding), value)
 
 
 def _out_size(size: int, k: int, s: int, d: int) -> int:
@@ -101,10 +120,8 @@ def _tap_range(offset: int, stride: int, size: int, n_out: int) -> tuple[int, in
 
 
 def _sl(axis: int, s: slice) -> tuple[slice, ...]:
-    """An NHWC index selecting ``s`` along ``axis`` and everything elsewhere."""
-    idx = [slice(None)] * 4
-    idx[axis] = s
-    return tuple(idx)
+    """An index selecting ``s`` along ``axis`` and everything elsewhere (any rank)."""
+    return (slice(None),) * axis + (s,)
 
 
 def _map(x: F32, fn: Callable[[F32], F32], row: int = 1) -> F32:

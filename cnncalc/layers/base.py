@@ -388,16 +388,6 @@ def count_lines(c: Counts, formula: str = "", spatial: str = "") -> list[str]:
     return lines
 
 
-def pair(sizes: Sizes) -> tuple[int, int]:
-    """Two per-axis sizes as the 2-D kernels take them (the forward pass runs 2-D only)."""
-    return sizes[0], sizes[-1]
-
-
-def flat(pads: tuple[tuple[int, int], ...]) -> tuple[int, int, int, int]:
-    """``((top, bottom), (left, right))`` → ``(top, bottom, left, right)`` (2-D kernels)."""
-    return pads[0][0], pads[0][1], pads[-1][0], pads[-1][1]
-
-
 # --------------------------------------------------------------------------- export helpers
 
 def py_float(x: float) -> str:

@@ -21,7 +21,7 @@ from ..cost import WORK_ELEMENT, WORK_MAC, WORK_STEP, Cost
 from ..diagnostics import Finding, Fix
 from ..shapes import Shape, format_shape, is_volume, rank, transposed_size
 from ..values import Padding, Sizes, per_axis
-from .base import Array, Counts, Layer, Step, Width, arg, flat, kernels, needs_volume, pair, power_of_two
+from .base import Array, Counts, Layer, Step, Width, arg, kernels, needs_volume, power_of_two
 from .window import SEARCH, Windowed
 
 
@@ -136,8 +136,8 @@ class Conv(Windowed):
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         _, stride, dilation = self.axes(x.shape[1:])
-        return kernels.conv2d(x, w["w"], w.get("b"), pair(stride), flat(self.pads(x.shape[1:])),
-                              pair(dilation), self.groups)
+        return kernels.conv(x, w["w"], w.get("b"), stride, self.pads(x.shape[1:]), dilation,
+                            self.groups)
 
     def torch(self, inp: Shape) -> str:
         return torch_conv("nn.Conv", inp[-1], self.filters, self, inp, self.groups, self.bias)
@@ -194,8 +194,8 @@ class DepthwiseConv(Windowed):
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         _, stride, dilation = self.axes(x.shape[1:])
-        return kernels.conv2d(x, w["w"], w.get("b"), pair(stride), flat(self.pads(x.shape[1:])),
-                              pair(dilation), x.shape[-1])
+        return kernels.conv(x, w["w"], w.get("b"), stride, self.pads(x.shape[1:]), dilation,
+                            x.shape[-1])
 
     def torch(self, inp: Shape) -> str:
         return torch_conv("nn.Conv", inp[-1], inp[-1] * self.multiplier, self, inp, inp[-1],
@@ -206,8 +206,8 @@ def _conv_cost(layer: Conv | DepthwiseConv, groups: int, inp: Shape, out: Shape,
                n: int) -> Cost:
     """The cost of a (grouped or depthwise) convolution, from the path its kernel takes."""
     _, stride, dilation = layer.axes(inp)
-    plan = kernels.conv2d_plan((n, *inp), layer.weight_shapes(inp)["w"], pair(stride),
-                               flat(layer.pads(inp)), pair(dilation), groups)
+    plan = kernels.conv_plan((n, *inp), layer.weight_shapes(inp)["w"], stride,
+                             layer.pads(inp), dilation, groups)
     macs = plan.macs
     if plan.path == "depthwise":  # element-wise multiply-adds, not a GEMM
         work = 2 * macs * WORK_ELEMENT
@@ -305,14 +305,15 @@ class Deconv(Layer):
         kernel = math.prod(w_shape[:-2])
         macs = n * math.prod(inp[:-1]) * kernel * (inp[-1] // self.groups) * out[-1]
         steps = (self.groups * kernel * -(-inp[0] // kernels.deconv_rows(xs, w_shape)))
-        return Cost(kernels.scratch_conv_transpose2d(xs, w_shape),
+        return Cost(kernels.scratch_conv_transpose(xs, w_shape),
                     macs * WORK_MAC + 3 * macs / max(1, inp[-1] // self.groups) * WORK_ELEMENT
                     + steps * WORK_STEP)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         _, stride, padding, output_padding, dilation = self.axes(x.shape[1:])
-        return kernels.conv_transpose2d(x, w["w"], w.get("b"), pair(stride), pair(padding),
-                                        pair(output_padding), pair(dilation), self.groups)
+        return kernels.conv_transpose(x, w["w"], w.get("b"), stride,
+                                      tuple((p, p) for p in padding), output_padding, dilation,
+                                      self.groups)
 
     def torch(self, inp: Shape) -> str:
         kernel, stride, padding, output_padding, dilation = self.axes(inp)

@@ -13,7 +13,7 @@ from ..cost import WORK_ELEMENT, WORK_STEP, Cost
 from ..diagnostics import Finding, Fix
 from ..shapes import Shape, elements, is_volume, rank
 from ..values import Padding, Sizes, per_axis
-from .base import Array, Layer, Step, arg, flat, kernels, needs_volume, pair
+from .base import Array, Layer, Step, arg, kernels, needs_volume
 from .conv import torch_pad
 from .window import Windowed
 
@@ -86,8 +86,8 @@ class Pool(Windowed):
 
     def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
         kernel, stride, _ = self.axes(inp)
-        scratch = kernels.scratch_pool2d((batch, *inp), pair(kernel), pair(stride),
-                                         flat(self.pads(inp)), self.ceil_mode)
+        scratch = kernels.scratch_pool((batch, *inp), kernel, stride, self.pads(inp),
+                                       self.ceil_mode)
 
         def passes(k: int) -> float:
             return k if k <= 4 else math.log2(k) + 4
@@ -112,8 +112,7 @@ class MaxPool(Pool):
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         kernel, stride, _ = self.axes(x.shape[1:])
-        return kernels.max_pool2d(x, pair(kernel), pair(stride), flat(self.pads(x.shape[1:])),
-                                  self.ceil_mode)
+        return kernels.max_pool(x, kernel, stride, self.pads(x.shape[1:]), self.ceil_mode)
 
     def torch(self, inp: Shape) -> str:
         return torch_pool("nn.MaxPool", "float('-inf')", self, inp)
@@ -131,8 +130,7 @@ class AvgPool(Pool):
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         kernel, stride, _ = self.axes(x.shape[1:])
-        return kernels.avg_pool2d(x, pair(kernel), pair(stride), flat(self.pads(x.shape[1:])),
-                                  self.ceil_mode)
+        return kernels.avg_pool(x, kernel, stride, self.pads(x.shape[1:]), self.ceil_mode)
 
     def torch(self, inp: Shape) -> str:
         return torch_pool("nn.AvgPool", "0.0", self, inp)
@@ -236,13 +234,13 @@ class AdaptiveAvgPool(Layer):
 
     def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
         ein, eout = batch * elements(inp), batch * elements(out)
-        scratch = kernels.scratch_adaptive_avg_pool2d((batch, *inp), pair(self.sizes(inp)))
+        scratch = kernels.scratch_adaptive_avg_pool((batch, *inp), self.sizes(inp))
         middle = batch * out[0] * elements(inp[1:])
         steps = 2 + sum(out[:-1]) * batch * elements(inp[1:]) // (1 << 16)
         return Cost(scratch, 8 * (ein + eout + middle) * WORK_ELEMENT + steps * WORK_STEP)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
-        return kernels.adaptive_avg_pool2d(x, pair(self.sizes(x.shape[1:])))
+        return kernels.adaptive_avg_pool(x, self.sizes(x.shape[1:]))
 
     def torch(self, inp: Shape) -> str:
         return f"nn.AdaptiveAvgPool{rank(inp)}d({self.sizes(inp)})"

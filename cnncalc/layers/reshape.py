@@ -21,10 +21,8 @@ from .base import (
     Width,
     arg,
     count_lines,
-    flat,
     kernels,
     needs_volume,
-    pair,
     py_float,
 )
 from .conv import torch_pad
@@ -185,7 +183,7 @@ class Pad(Layer):
         return copy_cost(batch * elements(inp), batch * elements(out))
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
-        return kernels.pad2d(x, flat(tuple((p, p) for p in self.amounts(x.shape[1:]))))
+        return kernels.pad(x, tuple((p, p) for p in self.amounts(x.shape[1:])))
 
     def torch(self, inp: Shape) -> str:
         return torch_pad(tuple((p, p) for p in self.amounts(inp)))
@@ -226,7 +224,7 @@ class Upsample(Layer):
         return copy_cost(batch * elements(inp), batch * elements(out))
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
-        return kernels.upsample_nearest(x, pair(self.scales(x.shape[1:])))
+        return kernels.upsample_nearest(x, self.scales(x.shape[1:]))
 
     def torch(self, inp: Shape) -> str:
         return f"nn.Upsample(scale_factor={self.scales(inp)}, mode='nearest')"
