@@ -689,3 +689,16 @@ def test_layer_forward_matches_torch_functional(spec: str) -> None:
         assert got.shape == want.shape == (2, *row.output_shape), row.spec
         # float32 sums of at most a few dozen products: ~1e-6 relative each
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=row.spec)
+
+
+def test_input_size_fixes_name_the_axes_they_change() -> None:
+    (p,) = cnncalc.analyze("16x112x112x3 -> conv(8, 1x7x7, s=1x2x2)").errors
+    assert "input height and width 111 or 113 instead of 112" in p.suggestions
+    (p,) = [p for p in cnncalc.analyze("16x16x16x3 -> conv(8, 3x2x2, s=2)").problems
+            if p.code == "G001"]
+    assert "input depth 15 or 17 instead of 16" in p.suggestions   # (15 − 3)/2 + 1 = 7 ✓
+    (p,) = cnncalc.analyze("8001x1 -> conv(8, 80, s=4)").errors
+    assert "input length 8000 or 8004 instead of 8001" in p.suggestions
+    # axes with different arithmetic: one fix changes them all, each to its nearest size
+    (p,) = cnncalc.analyze("16x112x112x3 -> conv(8, 3, s=2)").errors
+    assert "input 15×111×111×3 instead of 16×112×112×3" in p.suggestions

@@ -217,13 +217,14 @@ def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterato
 
 
 def _input_fixes(layer: Windowed, inp: Shape, ws: tuple[Window, ...]) -> Iterator[Fix]:
-    """Input sizes that make the division exact: the offending axes only (every axis, as
-    ``input size``, when they all share the size and all need it)."""
+    """Input sizes that make the division exact, on the offending axes only: one fix for
+    all of them when they share their arithmetic (``input size`` when that is every axis,
+    ``input height and width`` in 3-D), else one per axis and one changing them all."""
     names = axis_names(rank(inp))
     inexact = [a for a, w in enumerate(ws) if w.leftover]
-    together = len(ws) > 1 and len(inexact) == len(ws) and len(
-        {(w.size, w.leftover, w.stride) for w in ws}) == 1
-    if len(inexact) > 1 and not together:  # every offending axis at once, to the nearest size
+    alike = len({(ws[a].size, ws[a].leftover, ws[a].stride) for a in inexact}) == 1
+    groups = [inexact] if alike else [[a] for a in inexact]
+    if len(groups) > 1:  # every offending axis at once, each to its nearest size
         near = list(inp[:-1])
         for a in inexact:
             w = ws[a]
@@ -233,13 +234,13 @@ def _input_fixes(layer: Windowed, inp: Shape, ws: tuple[Window, ...]) -> Iterato
         shape = (*near, inp[-1])
         yield Fix(f"input {format_shape(shape)} instead of {format_shape(inp)}", layer,
                   layer_input=shape)
-    for a in inexact[:1] if together else inexact:
-        w = ws[a]
+    for axes in groups:
+        w = ws[axes[0]]
         below, above = w.size - w.leftover, w.size + w.stride - w.leftover
         sizes = [n for n in (below, above) if n > 0 and n + w.pad_begin + w.pad_end >= w.k_eff]
-        name = "size" if together else names[a]
+        name = "size" if len(axes) == len(ws) > 1 else _joined([names[a] for a in axes])
         for n in sizes:
-            shape = tuple(n if together or i == a else m for i, m in enumerate(inp[:-1]))
+            shape = tuple(n if i in axes else m for i, m in enumerate(inp[:-1]))
             yield Fix(f"input {name} {n} instead of {w.size}", layer,
                       layer_input=(*shape, inp[-1]),
                       template=f"input {name} {{}} instead of {w.size}", value=str(n))
