@@ -407,7 +407,7 @@ def format_sizes(p: Sizes) -> str:
     >>> format_sizes((3,)), format_sizes((3, 5)), format_sizes((3, 3))
     ('3', '3x5', '3x3')
     """
-    return "x".join(str(n) for n in p)
+    return str(p[0]) if len(p) == 1 else "x".join(map(str, p))
 
 
 format_pair = format_sizes
