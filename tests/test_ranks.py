@@ -702,3 +702,15 @@ def test_input_size_fixes_name_the_axes_they_change() -> None:
     # axes with different arithmetic: one fix changes them all, each to its nearest size
     (p,) = cnncalc.analyze("16x112x112x3 -> conv(8, 3, s=2)").errors
     assert "input 15×111×111×3 instead of 16×112×112×3" in p.suggestions
+
+
+def test_the_division_message_names_the_axes_in_1d_and_3d() -> None:
+    (p,) = cnncalc.analyze("16x112x112x3 -> conv(8, 3, s=2)").errors
+    assert p.message.startswith("depth (16 − 3 + 2·0)/2 + 1 = 7.5 and height and width "
+                                "(112 − 3 + 2·0)/2 + 1 = 55.5 are not integers: the last slice, "
+                                "row and column of the input are never read")
+    (p,) = cnncalc.analyze("8001x1 -> conv(8, 80, s=4)").errors
+    assert p.message == ("length (8001 − 80 + 2·0)/4 + 1 = 1981.25 is not an integer: the last "
+                         "position of the input is never read")
+    lines = cnncalc.analyze("16x112x112x3 -> conv(8, 1x3x3, s=1x2x2, p=0x1x1)").layers[0]
+    assert lines.output_shape == (16, 56, 56, 8)

@@ -137,9 +137,16 @@ def division_findings(layer: Windowed, inp: Shape, ws: tuple[Window, ...]
     inexact = [w for w in ws if w.leftover]
     if not inexact:
         return
-    sums = sorted({arithmetic(w) for w in inexact})
-    formula = " and ".join(sums) + (" are not integers" if len(sums) > 1 else " is not an integer")
     names = axis_names(rank(inp))
+    if rank(inp) == 2:  # the lecture's images: the arithmetic says which axis it is
+        sums = sorted({arithmetic(w) for w in inexact})
+    else:  # a length, or depth beside height and width: name the axes
+        by_sum: dict[str, list[str]] = {}
+        for axis, w in zip(names, ws, strict=True):
+            if w.leftover:
+                by_sum.setdefault(arithmetic(w), []).append(axis)
+        sums = [f"{_joined(axes)} {text}" for text, axes in by_sum.items()]
+    formula = " and ".join(sums) + (" are not integers" if len(sums) > 1 else " is not an integer")
     losing = {axis: w.lost for axis, w in zip(names, ws, strict=True) if w.lost > w.gap}
     fixes = tuple(suggest_fixes(layer, inp, restride=bool(losing))) if fixes_wanted() else ()
     if losing:
