@@ -132,12 +132,19 @@ class Walker:
         else:
             outs: list[Shape | None] = []
             rfs: list[RF] = []
-            for n, group in enumerate(node.groups(), 1):
-                o, branch_rf, counts = self.group(group, inp, rf, f"{path}.{n}.", depth + 1,
-                                                  index)
+            ins, findings = node.inputs(inp) if inp is not None else (None, [])
+            self.problems += resolve(findings, self.mode, path, node.location)
+            n = 0
+            while n < len(groups := node.groups()):
+                o, branch_rf, counts = self.group(groups[n], ins[n] if ins else None, rf,
+                                                  f"{path}.{n + 1}.", depth + 1, index)
                 outs.append(o)
                 rfs.append(branch_rf)
                 total += counts
+                if n == 0:  # a block may fill in its later groups from the first's output
+                    node, findings = node.settle(inp, o)
+                    self.problems += resolve(findings, self.mode, path, node.location)
+                n += 1
             out = None
             if inp is not None and all(o is not None for o in outs):
                 out, findings = node.join(inp, [o for o in outs if o is not None])

@@ -104,7 +104,7 @@ def main() -> None:
 
 
 FILTER_NOTE = ("Hides lints, notes, G001/G002 and failed expectations (X) from the listing "
-               "and the exit status; never syntax (S), name or argument (A), G003-G009 or "
+               "and the exit status; never syntax (S), name or argument (A), G003-G009, G013 or "
                "V001 errors.")
 
 

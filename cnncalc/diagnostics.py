@@ -92,7 +92,8 @@ RULES: dict[str, Rule] = dict(
               "goes unread.", "224x224x3 -> conv(64, 7, s=2, p=3)", N, E, None),
         _rule("G003", "kernel-too-large", "The (dilated) window is larger than the padded input.",
               "3x3x8 -> conv(8, 5)", E),
-        _rule("G004", "bad-groups", "groups must divide both input channels and filters.",
+        _rule("G004", "bad-groups",
+              "groups must divide the channels (a conv's: its input channels and its filters).",
               "8x8x6 -> conv(8, 3, g=4)", E),
         _rule("G005", "pool-padding", "Pool padding must be at most half the kernel (PyTorch's rule).",
               "maxpool(2, p=2)", E),
@@ -106,6 +107,13 @@ RULES: dict[str, Rule] = dict(
               "3x3x1 -> deconv(1, 3, p=5)", E),
         _rule("G010", "rank-mismatch", "A per-axis size of the wrong length, or a rank-explicit "
               "alias (conv3d) on an input of another rank.", "32x32x3 -> conv3d(8, 3)", E),
+        _rule("G011", "gate-mismatch", "A gate's body output does not broadcast onto its input.",
+              "8x8x16 -> gate([gap -> fc(4)])", E),
+        _rule("G012", "split-indivisible", "A split's branch count does not divide the channels.",
+              "8x8x16 -> split([], [], [])", E),
+        _rule("G013", "single-position",
+              "A norm whose every group holds one value (instance norm on one position): "
+              "every output would be β (PyTorch refuses it).", "8x8x4 -> gap -> instancenorm", E),
         # X: expectations and budgets in a YAML `expect:` block (exit 1).
         _rule("X001", "expect-output", "The output shape differs from `expect: output`.",
               "expect: {output: 10}", E),
@@ -136,7 +144,8 @@ RULES: dict[str, Rule] = dict(
               "conv leaves output pixels no tap reaches.", "32x32x3 -> conv(16, 2, s=3)",
               W, W, N),
         _rule("L007", "bias-before-bn",
-              "A conv/fc bias directly followed by batch norm, which cancels it.",
+              "A conv/fc bias directly followed by a norm that subtracts each channel's mean "
+              "(batch norm, instance norm, group norm with one channel per group).",
               "32x32x3 -> conv(16, 3, p=1) -> bn -> relu", N, W, None),
         _rule("L008", "excessive-dropout",
               "Dropout with p ≥ 0.9, or two dropouts in a row.",
@@ -167,7 +176,8 @@ RULES: dict[str, Rule] = dict(
 
 
 ALWAYS_REPORTED: tuple[str, ...] = (
-    "S", "A", "G003", "G004", "G005", "G006", "G007", "G008", "G009", "G010", "V001")
+    "S", "A", "G003", "G004", "G005", "G006", "G007", "G008", "G009", "G010", "G011", "G012",
+    "G013", "V001")
 """Code prefixes ``--select``/``--ignore`` never hide: the spec cannot be read (S), names a
 layer or argument that does not exist or a value it rejects (A), or describes a network whose
 output (or weights) cannot be computed or built (kernel too large, bad groups, pool padding,

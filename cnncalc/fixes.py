@@ -113,7 +113,18 @@ class Walk:
                     return None
                 out = self.group(group, out, f"{path}.{r}.")
             return out
-        outs = [self.group(g, inp, f"{path}.{n}.") for n, g in enumerate(node.groups(), 1)]
+        ins, findings = node.inputs(inp)
+        self.problems += resolve(findings, self.mode, path, None)
+        if ins is None:
+            return None
+        outs: list[Shape | None] = []
+        n = 0
+        while n < len(groups := node.groups()):
+            outs.append(self.group(groups[n], ins[n], f"{path}.{n + 1}."))
+            if n == 0:  # a block may fill in its later groups from the first's output
+                node, findings = node.settle(inp, outs[0])
+                self.problems += resolve(findings, self.mode, path, None)
+            n += 1
         known = [o for o in outs if o is not None]
         if len(known) < len(outs):
             return None
@@ -286,10 +297,12 @@ class Verifier:
             node = parent.node
             if not isinstance(node, Block) or node.chained or parent.input_shape is None:
                 return False
+            ins, _ = node.inputs(parent.input_shape)
+            if ins is None:
+                return False
             outs: list[Shape] = []
             for g, members in enumerate(flow.groups[parent.path]):
-                o = out if g == group else members[-1].output_shape if members else \
-                    parent.input_shape
+                o = out if g == group else members[-1].output_shape if members else ins[g]
                 if o is None:
                     return False
                 outs.append(o)

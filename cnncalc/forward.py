@@ -108,6 +108,7 @@ def plan(report: Report) -> Plan:
         inp, out = row.input_shape, row.output_shape
         in_b, out_b = nbytes(inp), nbytes(out)
         if isinstance(node, Block):
+            node = row.node if isinstance(row.node, Block) else node  # as the walk settled it
             groups = node.groups()
             parts = zip(groups, report.group_rows(index, groups), strict=True)
             if node.chained:  # the block keeps its input while the copies run
@@ -227,6 +228,8 @@ class Pass:
     def node(self, node: Node, index: int, x: Array) -> Array:
         self.current = index
         if isinstance(node, Block):
+            settled = self.report.layers[index].node  # as the walk settled it (auto shortcuts)
+            node = settled if isinstance(settled, Block) else node
             groups = node.groups()
             parts = zip(groups, self.report.group_rows(index, groups), strict=True)
             if node.chained:
@@ -234,7 +237,8 @@ class Pass:
                 for g, rows in parts:
                     y = self.group(g, rows, y)
             else:
-                outs = [self.group(g, rows, x) for g, rows in parts]
+                outs = [self.group(g, rows, xi)
+                        for (g, rows), xi in zip(parts, node.slices(x), strict=True)]
                 y = node.merge(outs)
                 del outs
         else:

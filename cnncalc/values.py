@@ -165,8 +165,8 @@ def total(text: str) -> int:
 
 
 def repeat_count(text: str) -> int:
-    """A repeat count (``* N``): 1 … :data:`MAX_REPEAT`."""
-    return whole(text, 1, MAX_REPEAT)
+    """A repeat count (``* N``): 0 (the identity) … :data:`MAX_REPEAT`."""
+    return whole(text, 0, MAX_REPEAT)
 
 
 MAX_RANK = 3
@@ -282,13 +282,25 @@ def boolean(text: str) -> bool:
     raise ValueError(f"{quoted(text)} is not true or false")
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+"""The largest float32: frameworks store ``eps``, slopes and initial values as float32."""
+
+
 def real(text: str) -> float:
-    """A real number (``eps``, ``slope``…), read exactly and rounded to a float once.
+    """A real number (``eps``, ``slope``…), read exactly and rounded to a float once; refused
+    beyond float32's range, where PyTorch would store infinity.
 
     >>> real("1e-5"), real("0.5")
     (1e-05, 0.5)
+    >>> real("-1e39")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: '-1e39' is beyond float32's range (±3.4·10³⁸), where frameworks store it: ...
     """
-    return float(number(text))
+    exact = number(text)
+    if abs(exact) > FLOAT32_MAX:
+        raise ValueError(f"{quoted(text)} is beyond float32's range (±3.4·10³⁸), where "
+                         "frameworks store it: it would become infinity")
+    return float(exact)
 
 
 def positive_real(text: str) -> float:

@@ -77,9 +77,15 @@ class Residual:
     body: list[Node]
     shortcut: list[Node]
     kind: str = "residual"
+    word: str = ""
+    """``auto`` or ``if_same``: the spec says the word, ``shortcut`` is what it should become."""
+    adds: bool = True
+    """False: ``if_same`` on a body that changes the shape (no shortcut, no add)."""
 
     @property
     def text(self) -> str:
+        if self.word:
+            return f"residual([{chain_text(self.body)}], shortcut={self.word})"
         extra = f", shortcut=[{chain_text(self.shortcut)}]" if self.shortcut else ""
         return f"residual([{chain_text(self.body)}]{extra})"
 
@@ -99,13 +105,38 @@ class Repeat:
     group: list[Node]
     times: int
     kind: str = "repeat"
+    bare: bool = False
+    """A single layer written without brackets (``relu * 2``)."""
 
     @property
     def text(self) -> str:
+        if self.bare:
+            return f"{chain_text(self.group)} * {self.times}"
         return f"[{chain_text(self.group)}] * {self.times}"
 
 
-Node = Leaf | Residual | Concat | Repeat
+@dataclass
+class Gate:
+    body: list[Node]
+    style: str = "same"
+    kind: str = "gate"
+
+    @property
+    def text(self) -> str:
+        return f"gate([{chain_text(self.body)}])"
+
+
+@dataclass
+class Split:
+    branches: list[list[Node]]
+    kind: str = "split"
+
+    @property
+    def text(self) -> str:
+        return "split(" + ", ".join(f"[{chain_text(b)}]" for b in self.branches) + ")"
+
+
+Node = Leaf | Residual | Concat | Repeat | Gate | Split
 
 
 def chain_text(nodes: Sequence[Node]) -> str:
@@ -120,13 +151,26 @@ def tags_of(nodes: Sequence[Node]) -> set[str]:
         else:
             out.add(n.kind)
             groups = ([n.body, n.shortcut] if isinstance(n, Residual) else
-                      n.branches if isinstance(n, Concat) else [n.group])
+                      n.branches if isinstance(n, Concat | Split) else
+                      [n.body] if isinstance(n, Gate) else [n.group])
             for grp in groups:
                 out |= tags_of(grp)
             if isinstance(n, Residual) and n.shortcut:
                 out.add("residual:projection")
+            if isinstance(n, Residual) and n.word:
+                out.add(f"residual:{n.word}" + ("" if n.adds else ":none"))
+                if n.shortcut:
+                    out.add("residual:auto:projection")
+            if isinstance(n, Repeat) and n.bare:
+                out.add("repeat:single-layer")
+            if isinstance(n, Repeat) and not n.times:
+                out.add("repeat:zero")
             if isinstance(n, Concat) and any(not b for b in n.branches):
                 out.add("concat:identity-branch")
+            if isinstance(n, Gate):
+                out.add(f"gate:{n.style}")
+            if isinstance(n, Split) and any(not b for b in n.branches):
+                out.add("split:identity-branch")
     return out
 
 
@@ -153,6 +197,36 @@ class ConcatChannels(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([b(x) for b in self.branches], dim=1)
+
+
+class GateMul(nn.Module):
+    """x * body(x), the body's output broadcast as cnncalc's gate allows (same shape,
+    N×C×1×1 or N×C, N×1×H×W); anything else torch might broadcast is rejected."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        n, c = x.shape[:2]
+        if y.dim() == 2 and x.dim() == 4 and y.shape == (n, c):
+            y = y[:, :, None, None]
+        ok = y.shape == x.shape or (y.dim() == x.dim() and (
+            y.shape == (n, c, *[1] * (x.dim() - 2)) or y.shape == (n, 1, *x.shape[2:])))
+        if not ok:
+            raise Reject(f"gate shapes {tuple(x.shape)} and {tuple(y.shape)}")
+        return x * y
+
+
+class SplitChannels(nn.Module):
+    def __init__(self, branches: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = torch.chunk(x, len(self.branches), dim=1)
+        return torch.cat([b(p) for b, p in zip(self.branches, parts, strict=True)], dim=1)
 
 
 @dataclass
@@ -193,12 +267,29 @@ def instantiate(node: Node, x: torch.Tensor, quick: bool = True
             reps.append(m)
             entries += e
         block: nn.Module = nn.Sequential(*reps)
+    elif isinstance(node, Residual) and not node.adds:
+        block, y, entries = instantiate_chain(node.body, x, quick)
     elif isinstance(node, Residual):
         body, _, eb = instantiate_chain(node.body, x, quick)
         short, _, es = instantiate_chain(node.shortcut, x, quick)
         block = ResidualAdd(body, short)
         y = block(x)
         entries = eb + es
+    elif isinstance(node, Gate):
+        body, _, entries = instantiate_chain(node.body, x, quick)
+        block = GateMul(body)
+        y = block(x)
+    elif isinstance(node, Split):
+        if x.shape[1] % len(node.branches):
+            raise Reject("split does not divide the channels")
+        mods, entries = [], []
+        for branch, part in zip(node.branches, torch.chunk(x, len(node.branches), dim=1),
+                                strict=True):
+            m, _, e = instantiate_chain(branch, part, quick)
+            mods.append(m)
+            entries += e
+        block = SplitChannels(mods)
+        y = block(x)
     else:
         mods, entries = [], []
         for branch in node.branches:
@@ -411,6 +502,78 @@ def fc(units: int, bias: bool = True, *, style: random.Random | None = None) -> 
                 tags=frozenset({"bias=false"} if not bias else ()))
 
 
+class ChannelsLast(nn.Module):
+    """``inner`` applied to the channels of an N×C×… tensor at every position (moved last
+    and back): ``nn.LayerNorm(C)`` on channels-last, ``nn.Linear`` at every pixel."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x.movedim(1, -1)).movedim(-1, 1)
+
+
+class ScaleChannels(nn.Module):
+    """x·γ per channel (ConvNeXt's layer scale), γ a parameter named ``weight``."""
+
+    def __init__(self, channels: int, init: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((channels,), init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight.view(-1, *([1] * (x.dim() - 2)))
+
+
+def fc_per_position(units: int, bias: bool = True, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["fc", "linear", "dense"], [str(units)],
+                 [("bias", "bias", str(bias).lower(), bias), ("flatten", "flatten", "false", False)])
+    return Leaf("fc", text, lambda shape: ChannelsLast(nn.Linear(shape[1], units, bias=bias)),
+                tags=frozenset({"fc:per-position", *({"bias=false"} if not bias else ())}))
+
+
+def layernorm(affine: bool = True, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["layernorm", "ln"], [], [("affine", "affine", str(affine).lower(),
+                                                   affine)])
+
+    def make(shape: torch.Size) -> nn.Module:
+        norm = nn.LayerNorm(shape[1], elementwise_affine=affine)
+        return ChannelsLast(norm) if len(shape) > 2 else norm
+
+    return Leaf("layernorm", text, make, volume_only=False)
+
+
+def groupnorm(groups: int, affine: bool = True, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["groupnorm", "gn"], [str(groups)],
+                 [("affine", "affine", str(affine).lower(), affine)])
+    def make(shape: torch.Size) -> nn.Module:
+        if shape[2:].numel() * shape[1] == groups:
+            # one value per group: the output is β whatever the input; torch runs it for a
+            # batch of 2 (not of 1), spec G013 makes it an error (a documented divergence)
+            raise Reject("one value per group")
+        return nn.GroupNorm(groups, shape[1], affine=affine)
+
+    return Leaf("groupnorm", text, make, volume_only=False)
+
+
+def instancenorm(affine: bool = False, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["instancenorm"], [], [("affine", "affine", str(affine).lower(),
+                                                not affine)])
+    return Leaf("instancenorm", text,
+                lambda shape: nn.InstanceNorm2d(shape[1], affine=affine, track_running_stats=False))
+
+
+def layerscale(init: float | None = None) -> Leaf:
+    text = "layerscale" if init is None else f"layerscale(init={init})"
+    return Leaf("layerscale", text,
+                lambda shape: ScaleChannels(shape[1], 1e-6 if init is None else init))
+
+
+def shuffle(groups: int, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, ["shuffle", "channelshuffle"], [str(groups)], [])
+    return Leaf("shuffle", text, lambda shape: nn.ChannelShuffle(groups))
+
+
 def fc_tags(leaf: Leaf, x: torch.Tensor) -> Leaf:
     extra = "fc:on-volume" if x.dim() == 4 else "fc:on-flat"
     return Leaf(leaf.kind, leaf.text, leaf.make, leaf.volume_only, leaf.tags | {extra})
@@ -461,6 +624,8 @@ ACTIVATIONS: dict[str, tuple[Callable[[random.Random], tuple[str, Callable[[], n
     "sigmoid": (lambda g: ("sigmoid", nn.Sigmoid), False),
     "tanh": (lambda g: ("tanh", nn.Tanh), False),
     "hardswish": (lambda g: ("hardswish", nn.Hardswish), False),
+    "hardsigmoid": (lambda g: ("hardsigmoid", nn.Hardsigmoid), False),
+    "mish": (lambda g: ("mish", nn.Mish), False),
     "softmax": (lambda g: ("softmax", lambda: nn.Softmax(dim=1)), False),
     "lrn": (lambda g: ("lrn", lambda: nn.LocalResponseNorm(5)) if g.random() < 0.5
             else ("lrn(3)", lambda: nn.LocalResponseNorm(3)), True),
@@ -599,7 +764,21 @@ def draw_leaf(g: random.Random, kind: str, x: torch.Tensor, mode: str) -> Leaf:
         return flatten()
     if kind == "fc":
         units = x.shape[1] if mode == "keep" else g.randint(1, 32)
+        if x.dim() == 4 and (mode == "keep_hw" or g.random() < 0.3):
+            return fc_per_position(units, g.random() > 0.2, style=g)
         return fc_tags(fc(units, g.random() > 0.2, style=g), x)
+    if kind == "layernorm":
+        return layernorm(g.random() > 0.15, style=g)
+    if kind == "groupnorm":  # mostly a divisor of C; torch rejects the others (re-drawn)
+        c = x.shape[1]
+        groups = g.choice(divisors(c)) if g.random() < 0.9 else g.randint(1, c + 1)
+        return groupnorm(groups, g.random() > 0.15, style=g)
+    if kind == "instancenorm":
+        return instancenorm(g.random() < 0.4, style=g)
+    if kind == "layerscale":
+        return layerscale(None if g.random() < 0.5 else g.choice([0.1, 1.0, 2.5]))
+    if kind == "shuffle":
+        return shuffle(g.choice(divisors(x.shape[1])), style=g)
     if kind == "pad":
         return pad(rand_pair(g, 0, 3), style=g)
     if kind == "upsample":
@@ -607,23 +786,28 @@ def draw_leaf(g: random.Random, kind: str, x: torch.Tensor, mode: str) -> Leaf:
     raise AssertionError(kind)
 
 
+V2_NORMS = {"layernorm": 0.8, "groupnorm": 0.8, "instancenorm": 0.6, "layerscale": 0.6,
+            "shuffle": 0.6}
+"""The v2 kinds that keep the shape of a volume (spec §4's v2 table)."""
+
 WEIGHTS: dict[tuple[bool, str], dict[str, float]] = {
     (True, "free"): {"conv": 8, "dwconv": 3, "deconv": 3, "pool": 7, "global": 1.5,
                      "adaptiveavgpool": 1.5, "bn": 3, "activation": 5, "flatten": 1.5,
                      "fc": 1.5, "pad": 1.5, "upsample": 1.5, "residual": 3, "concat": 2.5,
-                     "repeat": 1.5},
+                     "repeat": 1.5, "gate": 1.5, "split": 1.5, **V2_NORMS},
     (True, "keep"): {"conv": 5, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 3, "activation": 3,
-                     "residual": 1, "repeat": 0.5},
+                     "residual": 1, "repeat": 0.5, "gate": 0.7, "split": 0.7, "fc": 0.5,
+                     **V2_NORMS},
     (True, "keep_hw"): {"conv": 6, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 2,
-                        "activation": 3, "residual": 1, "concat": 0.7},
+                        "activation": 3, "residual": 1, "concat": 0.7, "fc": 0.7, **V2_NORMS},
     (False, "free"): {"fc": 5, "bn": 2, "activation": 4, "flatten": 0.5, "residual": 1.5,
-                      "concat": 1.5, "repeat": 1},
+                      "concat": 1.5, "repeat": 1, "layernorm": 0.7, "groupnorm": 0.7},
     (False, "keep"): {"fc": 3, "bn": 2, "activation": 3, "flatten": 0.3, "residual": 0.5,
-                      "repeat": 0.3},
+                      "repeat": 0.3, "layernorm": 0.5, "groupnorm": 0.5},
 }
 WEIGHTS[False, "keep_hw"] = WEIGHTS[False, "free"]
 
-BLOCKS = ("residual", "concat", "repeat")
+BLOCKS = ("residual", "concat", "repeat", "gate", "split")
 Built = tuple[Node, nn.Module, torch.Tensor, list[Entry]]
 
 
@@ -637,11 +821,17 @@ def draw(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
         return draw_concat(g, x, depth)
     if kind == "repeat":
         return draw_repeat(g, x, depth, mode)
+    if kind == "gate":
+        return draw_gate(g, x, depth)
+    if kind == "split":
+        return draw_split(g, x, depth)
     node = draw_leaf(g, kind, x, mode)
     return (node, *instantiate(node, x))
 
 
 def draw_residual(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
+    if x.dim() == 4 and g.random() < 0.5:
+        return draw_residual_word(g, x, depth, mode)
     if mode == "keep" or g.random() < 0.5:  # body keeps the shape: identity shortcut
         body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, "keep")
         shortcut: list[Node] = []
@@ -653,6 +843,30 @@ def draw_residual(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> B
     if not body:
         raise Reject("empty body")
     node = Residual(body, shortcut)
+    return (node, *instantiate(node, x))
+
+
+def draw_residual_word(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
+    """``shortcut=auto`` (the identity or torchvision's projection, worked out here from
+    the shapes alone) or ``shortcut=if_same`` (the identity or no shortcut)."""
+    word = g.choice(["auto", "auto", "if_same"])
+    body_mode = "keep" if g.random() < 0.2 else mode
+    body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, body_mode)
+    if not body:
+        raise Reject("empty body")
+    shortcut: list[Node] = []
+    adds = True
+    if y.shape != x.shape and word == "if_same":
+        adds = False
+    elif y.shape != x.shape:
+        if y.dim() != 4:
+            raise Reject("no automatic projection onto a flat vector")
+        strides = (-(-x.shape[2] // y.shape[2]), -(-x.shape[3] // y.shape[3]))
+        if any((n - 1) // s + 1 != o for n, o, s in zip(x.shape[2:], y.shape[2:], strides,
+                                                         strict=True)):
+            raise Reject("the body grows: no automatic projection")
+        shortcut = [conv(y.shape[1], (1, 1), strides, bias=False), batchnorm()]
+    node = Residual(body, shortcut, word=word, adds=adds)
     return (node, *instantiate(node, x))
 
 
@@ -687,12 +901,58 @@ def draw_concat(g: random.Random, x: torch.Tensor, depth: int) -> Built:
     return (node, *instantiate(node, x))
 
 
+def draw_gate(g: random.Random, x: torch.Tensor, depth: int) -> Built:
+    """Squeeze-and-excitation (conv 1×1 on the pooled map, or fc on the pooled vector),
+    spatial attention (a 1-channel map), or a body that keeps the shape."""
+    c, style = x.shape[1], g.random()
+    scale = simple("sigmoid", "sigmoid", nn.Sigmoid) if g.random() < 0.7 else activation(g, x)
+    body: list[Node]
+    if style < 0.45:
+        squeeze = max(1, c // g.choice([1, 2, 4]))
+        if g.random() < 0.5:
+            body = [draw_leaf(g, "global", x, "free"), conv(squeeze, (1, 1), style=g), relu(),
+                    conv(c, (1, 1), style=g), scale]
+        else:
+            body = [simple("gap", "gap", lambda: nn.AdaptiveAvgPool2d(1), volume_only=True),
+                    fc(squeeze, style=g), relu(), fc(c, style=g), scale]
+        tag = "channel"
+    elif style < 0.7:
+        k = g.choice([1, 3, 5])
+        body = [conv(1, (k, k), p=(k // 2, k // 2), style=g), scale]
+        tag = "spatial"
+    else:
+        body, _, _, _ = gen_chain(g, x, g.randint(1, 2), depth + 1, "keep")
+        tag = "same"
+    if not body:
+        raise Reject("empty body")
+    node = Gate(body, tag)
+    return (node, *instantiate(node, x))
+
+
+def draw_split(g: random.Random, x: torch.Tensor, depth: int) -> Built:
+    ways = [n for n in (2, 3, 4) if x.shape[1] % n == 0]
+    if not ways:
+        raise Reject("no branch count divides the channels")
+    n = g.choice(ways)
+    part = torch.chunk(x, n, dim=1)[0]
+    branches: list[list[Node]] = []
+    for _ in range(n):
+        if g.random() < 0.35:
+            branches.append([])
+        else:
+            nodes, _, _, _ = gen_chain(g, part, g.randint(1, 2), depth + 1, "keep_hw")
+            branches.append(nodes)
+    node = Split(branches)
+    return (node, *instantiate(node, x))
+
+
 def draw_repeat(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
     group_mode = mode if mode != "free" else g.choice(["keep", "keep", "free"])
     nodes, _, _, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, group_mode)
     if not nodes:
         raise Reject("empty group")
-    node = Repeat(nodes, g.randint(2, 3))
+    bare = len(nodes) == 1 and isinstance(nodes[0], Leaf) and g.random() < 0.5
+    node = Repeat(nodes, 0 if g.random() < 0.1 else g.randint(2, 3), bare=bare)
     return (node, *instantiate(node, x))
 
 
@@ -831,8 +1091,12 @@ OPTION_TAGS = {
     "conv:groups", "dwconv:multiplier", "dwconv:same", "dwconv:dilation",
     "deconv:output_padding", "deconv:groups", "deconv:dilation", "deconv:asymmetric",
     "pool:ceil", "pool:padding", "pool:same", "pool:stride>kernel", "pool:asymmetric",
-    "bias=false", "bn:affine=false", "fc:on-volume", "fc:on-flat", "pad:asymmetric",
-    "upsample:asymmetric", "residual:projection", "concat:identity-branch",
+    "bias=false", "bn:affine=false", "fc:on-volume", "fc:on-flat", "fc:per-position",
+    "pad:asymmetric",
+    "upsample:asymmetric", "residual:projection", "concat:identity-branch", "gate:channel",
+    "gate:spatial", "gate:same", "split:identity-branch", "residual:auto", "residual:if_same",
+    "residual:auto:projection",
+    "residual:if_same:none", "repeat:single-layer", "repeat:zero",
 }
 REQUIRED_TAGS = {kind.name for kind in KINDS} | OPTION_TAGS
 """Every kind of the registry (a kind the generator cannot draw fails the coverage test
@@ -919,6 +1183,13 @@ FIXED: dict[str, tuple[str, tuple[int, int, int], Callable[[], list[Node]]]] = {
         deconv(4, (2, 4), (3, 2), (0, 1), (2, 1), (2, 1))]),
     "stride-outruns-kernel": ("13x13x4", (13, 13, 4), lambda: [
         conv(8, (1, 1), (3, 3), g=4), pool("maxpool", (2, 2), (3, 3), (1, 1), True)]),
+    "convnext-block": ("14x14x96", (14, 14, 96), lambda: [Residual(
+        [dwconv((7, 7), p=(3, 3)), layernorm(), fc_per_position(384),
+         simple("gelu", "gelu", nn.GELU), fc_per_position(96), layerscale()], [])]),
+    "norms-shuffle-activations": ("9x7x16", (9, 7, 16), lambda: [
+        conv(32, (3, 3), p=(1, 1)), groupnorm(8), simple("mish", "mish", nn.Mish), shuffle(4),
+        instancenorm(True), simple("hardsigmoid", "hardsigmoid", nn.Hardsigmoid),
+        layernorm(False), fc(10), layernorm(), groupnorm(5)]),
     "pad-upsample-adaptive-fc": ("5x6x3", (5, 6, 3), lambda: [
         pad((1, 2)), upsample((2, 3)), adaptive((3, 2)), batchnorm(affine=False), fc(7),
         batchnorm(), fc(3, bias=False)]),

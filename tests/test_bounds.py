@@ -178,6 +178,8 @@ CASES = [
     ("8x8x3 -> conv(8, 3, p=" + "9" * 5000 + ")", ["999"]),
     ("8x8x3 -> [relu] * 1000001", ["1000001"]),
     ("8x8x3 -> dropout(1e-9999999)", ["1e-9999999"]),  # refused as too close to 0
+    # float arguments are stored as float32: beyond ±3.4e38 they would become infinity
+    ("8x8x3 -> layerscale(init=1e39) -> bn(eps=4e38) -> leakyrelu(-1e39)", ["1e39", "4e38", "-1e39"]),
     # outputs beyond 2**63 − 1 elements: an error at the layer, never a huge number
     ("8x8x3 -> adaptiveavgpool(2147483647)", ["adaptiveavgpool"]),
     ("1024x1024x3 -> upsample(65536) -> upsample(65536) -> relu", ["upsample"]),  # the 2nd

@@ -46,15 +46,31 @@ OLD_NAMES = {
     "upsampling2d": "Upsample", "repeat": "Repeat", "residual": "Residual", "concat": "Concat",
 }
 
+# The kinds of language v2 (spec §4's table of v2 additions), each after the kind it follows
+# in its family's module.
+V2_NAMES = {
+    "layernorm": "LayerNorm", "ln": "LayerNorm", "groupnorm": "GroupNorm", "gn": "GroupNorm",
+    "instancenorm": "InstanceNorm", "layerscale": "LayerScale", "hardsigmoid": "HardSigmoid",
+    "mish": "Mish", "shuffle": "Shuffle", "channelshuffle": "Shuffle", "gate": "Gate",
+    "split": "Split",
+}
+V2_AFTER = {"LayerNorm": "LRN", "GroupNorm": "LayerNorm", "InstanceNorm": "GroupNorm",
+            "LayerScale": "InstanceNorm", "HardSigmoid": "HardSwish", "Mish": "HardSigmoid",
+            "Shuffle": "FC", "Gate": "Concat", "Split": "Gate"}
+
+
 def test_every_old_name_still_resolves_to_the_same_kind() -> None:
-    for name, kind in OLD_NAMES.items():
+    for name, kind in {**OLD_NAMES, **V2_NAMES}.items():
         assert LAYERS[name] is getattr(layers, kind), name
 
 
 def test_catalog_order_is_kept() -> None:
-    """`cnncalc layers` lists kinds as before the split (lrn now follows bn, its family)."""
+    """`cnncalc layers` lists kinds as before the split (lrn now follows bn, its family),
+    the v2 kinds each in its family."""
     old = list(dict.fromkeys(OLD_NAMES.values()))
     old.insert(old.index("BatchNorm") + 1, old.pop(old.index("LRN")))
+    for kind, after in V2_AFTER.items():
+        old.insert(old.index(after) + 1, kind)
     assert [kind.__name__ for kind in KINDS] == old
 
 

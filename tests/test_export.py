@@ -38,8 +38,8 @@ def measure(model: nn.Module, shape: tuple[int, ...]) -> tuple[int, int, int, li
             macs += mod.weight.numel() * out.shape[2] * out.shape[3]
         elif isinstance(mod, nn.ConvTranspose2d):  # fvcore: weights × input H×W
             macs += mod.weight.numel() * inp[0].shape[2] * inp[0].shape[3]
-        elif isinstance(mod, nn.Linear):
-            macs += mod.weight.numel()
+        elif isinstance(mod, nn.Linear):  # at every position of a channels-last linear
+            macs += mod.weight.numel() * (out[0].numel() // mod.out_features)
 
     for m in model.modules():
         m.register_forward_hook(hook)
@@ -73,6 +73,12 @@ def test_zoo_exports_match_torchvision(name: str) -> None:
     "-> residual([conv(16, 3, s=2, p=1)], shortcut=[conv(16, 1, s=2) -> bn(affine=false)]) "
     "-> concat([conv(4, 1)], [maxpool(3, s=1, p=1)], []) -> [elu -> silu] * 2 "
     "-> hardswish -> sigmoid -> tanh -> identity -> globalmaxpool -> gap -> fc(3) -> softmax",
+    # v2 kinds: ConvNeXt's block, group/instance norm, shuffle, SE-style hardsigmoid, mish
+    "14x14x16 -> residual([dwconv(7, p=3) -> ln -> fc(64, flatten=false) -> gelu "
+    "-> fc(16, flatten=false) -> layerscale]) -> gn(4) -> mish -> shuffle(4) "
+    "-> instancenorm(affine=true) -> conv(8, 1) -> gn(8, affine=false) -> hardsigmoid "
+    "-> instancenorm -> gap -> fc(6, flatten=false) -> flatten -> ln -> fc(5, flatten=false) "
+    "-> gn(1) -> fc(6) -> shuffle(3) -> layernorm(affine=false)",
 ])
 def test_exports_have_cnncalcs_counts(spec: str) -> None:
     report = cnncalc.analyze(spec, mode="lenient")

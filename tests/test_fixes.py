@@ -263,7 +263,11 @@ def layer(draw: st.DrawFn, depth: int = 0) -> str:
         return f"{name}({k}{s}{p})"
     if kind == "act":
         return draw(st.sampled_from(["relu", "relu6", "sigmoid", "dropout(0.5)", "identity",
-                                     "dropout(0.95)", "flatten -> fc(24)", "fc(12)"]))
+                                     "dropout(0.95)", "flatten -> fc(24)", "fc(12)",
+                                     # v2 kinds: groups that may not divide, flat vectors
+                                     "gn(2)", "gn(4)", "shuffle(3)", "instancenorm",
+                                     "layerscale", "ln", "fc(8, flatten=false)", "mish",
+                                     "hardsigmoid"]))
     if kind == "bn":
         return "bn"
     if kind == "dwconv":

@@ -780,6 +780,9 @@ ACTIVATIONS: dict[str, Activation] = {
     ),
     "tanh": (K.tanh, math.tanh, lambda t: torch.tanh(t)),
     "hardswish": (K.hardswish, lambda v: v * min(max(v + 3, 0.0), 6.0) / 6, lambda t: tf.hardswish(t)),
+    "hardsigmoid": (K.hardsigmoid, lambda v: min(max(v + 3, 0.0), 6.0) / 6,
+                    lambda t: tf.hardsigmoid(t)),
+    "mish": (K.mish, lambda v: _mish(v), lambda t: tf.mish(t)),
 }
 
 
@@ -990,26 +993,70 @@ def _sigmoid(v: float) -> float:
     return 1 / (1 + math.exp(-v)) if v > -700 else 0.0
 
 
-def flat(pads: tuple[tuple[int, int], ...]) -> tuple[int, int, int, int]:
+def pads4(pads: tuple[tuple[int, int], ...]) -> tuple[int, int, int, int]:
     """A layer's per-axis ``((top, bottom), (left, right))`` as the 2-D references take it."""
     return pads[0][0], pads[0][1], pads[1][0], pads[1][1]
+
+
+def ref_group_norm(x: Arr, groups: int, gamma: Arr | None, beta: Arr | None, eps: float) -> Arr:
+    """Loop reference: each sample's group of C/groups channels normalised over those
+    channels and every position (any rank; layer norm over C is one group per position,
+    instance norm one channel per group)."""
+    n, c = x.shape[0], x.shape[-1]
+    k = c // groups
+    flat = x.reshape(n, -1, c)
+    out = np.empty(flat.shape, dtype=np.float64)
+    for i in range(n):
+        for g in range(groups):
+            vals = [float(flat[i, p, ch]) for p in range(flat.shape[1])
+                    for ch in range(g * k, (g + 1) * k)]
+            mean = sum(vals) / len(vals)
+            var = sum((v - mean) ** 2 for v in vals) / len(vals)
+            for p in range(flat.shape[1]):
+                for ch in range(g * k, (g + 1) * k):
+                    y = (float(flat[i, p, ch]) - mean) / math.sqrt(var + eps)
+                    if gamma is not None and beta is not None:
+                        y = y * float(gamma[ch]) + float(beta[ch])
+                    out[i, p, ch] = y
+    return out.reshape(x.shape).astype(np.float32)
+
+
+def ref_layer_norm(x: Arr, gamma: Arr | None, beta: Arr | None, eps: float) -> Arr:
+    """Loop reference: every position's C channels normalised together."""
+    rows = x.reshape(-1, 1, x.shape[-1])  # each position a sample with one position
+    return ref_group_norm(rows, 1, gamma, beta, eps).reshape(x.shape)
+
+
+def ref_shuffle(x: Arr, groups: int) -> Arr:
+    c = x.shape[-1]
+    k = c // groups
+    out = np.empty_like(x)
+    for i in range(groups):
+        for j in range(k):
+            out[..., j * groups + i] = x[..., i * k + j]
+    return out
+
+
+def _mish(v: float) -> float:
+    softplus = v + math.log1p(math.exp(-v)) if v > 0 else math.log1p(math.exp(v))
+    return v * math.tanh(softplus)
 
 
 def _layer_examples() -> dict[str, tuple[Any, tuple[int, ...], Ref]]:
     def pooled(mode: str) -> Ref:
         return lambda layer, x, w: ref_pool(x, *layer.axes(x.shape[1:])[:2],
-                                            flat(layer.pads(x.shape[1:])),
+                                            pads4(layer.pads(x.shape[1:])),
                                             layer.output_shape(x.shape[1:])[:2], mode)
 
     return {
         "conv": (L.Conv(6, (3, 3), stride=(2, 1), padding=Padding((1, 1)), dilation=(1, 2),
                         groups=2), (9, 8, 4),
                  lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.axes(x.shape[1:])[1],
-                                             flat(ly.pads(x.shape[1:])),
+                                             pads4(ly.pads(x.shape[1:])),
                                              ly.axes(x.shape[1:])[2], ly.groups)),
         "dwconv": (L.DepthwiseConv((3, 3), padding=Padding((1, 1)), multiplier=2), (7, 6, 3),
                    lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.axes(x.shape[1:])[1],
-                                               flat(ly.pads(x.shape[1:])),
+                                               pads4(ly.pads(x.shape[1:])),
                                                ly.axes(x.shape[1:])[2], x.shape[3])),
         "deconv": (L.Deconv(4, (3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1),
                             groups=2), (5, 4, 4),
@@ -1046,6 +1093,20 @@ def _layer_examples() -> dict[str, tuple[Any, tuple[int, ...], Ref]]:
         "hardswish": (L.HardSwish(), (4, 3, 2),
                       _scalar(lambda ly, v: v * min(max(v + 3, 0.0), 6.0) / 6)),
         "softmax": (L.Softmax(), (4, 3, 5), lambda ly, x, w: _softmax(x)),
+        "layernorm": (L.LayerNorm(eps=1e-3), (4, 3, 6),
+                      lambda ly, x, w: ref_layer_norm(x, w.get("gamma"), w.get("beta"), ly.eps)),
+        "groupnorm": (L.GroupNorm(3), (4, 3, 6),
+                      lambda ly, x, w: ref_group_norm(x, ly.groups, w.get("gamma"), w.get("beta"),
+                                                      ly.eps)),
+        "instancenorm": (L.InstanceNorm(affine=True), (4, 3, 5),
+                         lambda ly, x, w: ref_group_norm(x, x.shape[-1], w.get("gamma"),
+                                                         w.get("beta"), ly.eps)),
+        "layerscale": (L.LayerScale(), (4, 3, 5),
+                       lambda ly, x, w: (x.astype(np.float64) * w["gamma"]).astype(np.float32)),
+        "hardsigmoid": (L.HardSigmoid(), (4, 3, 2),
+                        _scalar(lambda ly, v: min(max(v + 3, 0.0), 6.0) / 6)),
+        "mish": (L.Mish(), (4, 3, 2), _scalar(lambda ly, v: _mish(v))),
+        "shuffle": (L.Shuffle(3), (4, 3, 6), lambda ly, x, w: ref_shuffle(x, ly.groups)),
         "identity": (L.Identity(), (4, 3, 2), lambda ly, x, w: x),
         "dropout": (L.Dropout(0.3), (4, 3, 2), lambda ly, x, w: x),  # inference
         "flatten": (L.Flatten(), (4, 3, 2), lambda ly, x, w: x.reshape(len(x), -1)),
@@ -1064,6 +1125,10 @@ MERGES: dict[str, tuple[L.Block, Callable[[list[Arr]], Arr]]] = {
     "residual": (L.Residual((L.Identity(),)),
                  lambda arrays: (arrays[0].astype(np.float64) + arrays[1]).astype(np.float32)),
     "concat": (L.Concat(((), ())), lambda arrays: np.concatenate(arrays, axis=-1)),
+    # a gate's groups are its body and the identity: it merges (body(x), x) into x ⊙ body(x)
+    "gate": (L.Gate((L.Sigmoid(),)),
+             lambda arrays: (arrays[1].astype(np.float64) * arrays[0]).astype(np.float32)),
+    "split": (L.Split(((), ())), lambda arrays: np.concatenate(arrays, axis=-1)),
 }
 """Parallel block kind name → (example, naive reference of how it merges its groups'
 outputs). Chained blocks (repeat) merge nothing."""
@@ -1090,3 +1155,30 @@ def test_block_merge_vs_reference(name: str) -> None:
     rng = rng_for("merge:" + name, 0)
     arrays = [randn(rng, 2, 3, 4, 5), randn(rng, 2, 3, 4, 5)]
     close(block.merge(arrays), ref(arrays))
+
+
+@pytest.mark.parametrize("body_shape", [(2, 3, 4, 5), (2, 1, 1, 5), (2, 5), (2, 3, 4, 1)])
+def test_gate_broadcasts_as_its_shape_rule_allows(body_shape: tuple[int, ...]) -> None:
+    """Every form of §4's broadcast (same, 1×1×C, C, H×W×1) against a naive loop."""
+    rng = rng_for("gate:" + "x".join(map(str, body_shape)), 0)
+    x, y = randn(rng, 2, 3, 4, 5), randn(rng, *body_shape)
+    want = np.empty((2, 3, 4, 5), dtype=np.float64)
+    for n, i, j, c in np.ndindex(*want.shape):
+        f = (y[n, c] if y.ndim == 2 else
+             y[n, min(i, y.shape[1] - 1), min(j, y.shape[2] - 1), min(c, y.shape[3] - 1)])
+        want[n, i, j, c] = float(x[n, i, j, c]) * float(f)
+    close(L.Gate((L.Sigmoid(),)).merge([y, x]), want.astype(np.float32))
+
+
+@pytest.mark.parametrize("ways", [1, 2, 3, 6])
+def test_split_slices_are_the_channel_runs_a_loop_cuts(ways: int) -> None:
+    rng = rng_for(f"split:{ways}", 0)
+    x = randn(rng, 2, 3, 4, 6)
+    block = L.Split(tuple(() for _ in range(ways)))
+    parts = block.slices(x)
+    width = 6 // ways
+    assert len(parts) == ways
+    for k, part in enumerate(parts):
+        for c in range(width):
+            assert np.array_equal(part[..., c], x[..., k * width + c])
+    assert np.array_equal(block.merge(parts), x)

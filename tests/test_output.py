@@ -304,10 +304,11 @@ UNDEFINED = {
     "G007": "8x8x8 -> residual([conv(16, 3, s=2, p=1)])",
     "G008": "8x8x8 -> concat([conv(8, 3)], [conv(8, 1)])",
     "G009": "3x3x1 -> deconv(1, 3, p=5)",
+    "G013": "8x8x4 -> gap -> instancenorm",
 }
 FILTERS = [("--ignore", "A"), ("--ignore", "S"), ("--ignore", "G"), ("--select", "L"),
            ("--select", "X"), ("--ignore", "A,G,S,V"), ("--select", "L001"),
-           ("--ignore", "G003,G004,G005,G006,G007,G008,G009")]
+           ("--ignore", "G003,G004,G005,G006,G007,G008,G009,G013")]
 
 
 @pytest.mark.parametrize("code", list(UNDEFINED))

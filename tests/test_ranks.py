@@ -198,7 +198,19 @@ def simple(kind: str, text: str, factory: Callable[[], nn.Module], volume_only: 
 def draw_other(g: random.Random, r: int, x: torch.Tensor) -> Leaf:
     c = x.shape[1]
     which = g.choice(["gap", "globalmaxpool", "adaptiveavgpool", "upsample", "pad", "bn",
-                      "relu", "lrn", "dropout", "flatten", "fc"])
+                      "relu", "lrn", "dropout", "flatten", "fc", "instancenorm", "groupnorm",
+                      "shuffle"])
+    divisor = g.choice([i for i in range(1, c + 1) if c % i == 0])
+    if which == "instancenorm":
+        affine = g.random() < 0.5
+        name = pick_name(g, "instancenorm", r)
+        return simple("instancenorm", f"{name}(affine=true)" if affine else name,
+                      lambda: (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)[r - 1](
+                          c, affine=affine))
+    if which == "groupnorm":
+        return simple("groupnorm", f"groupnorm({divisor})", lambda: nn.GroupNorm(divisor, c))
+    if which == "shuffle":
+        return simple("shuffle", f"shuffle({divisor})", lambda: nn.ChannelShuffle(divisor))
     if which == "gap":
         return simple("gap", g.choice(["gap", "globalavgpool", f"globalaveragepooling{r}d"]),
                       lambda: (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
@@ -374,7 +386,8 @@ def test_the_random_corpus_covers_every_rank_and_spatial_kind() -> None:
             seen[tag] = seen.get(tag, 0) + 1
     wanted = {f"{k}:{r}d" for k in ("conv", "dwconv", "deconv", "pool", "input")
               for r in (1, 2, 3)} | {"gap", "globalmaxpool", "adaptiveavgpool", "upsample", "pad",
-                                     "bn", "flatten", "fc", "lrn", "maxpool", "avgpool"}
+                                     "bn", "flatten", "fc", "lrn", "maxpool", "avgpool",
+                                     "instancenorm", "groupnorm", "shuffle"}
     rare = {t: seen.get(t, 0) for t in wanted if seen.get(t, 0) < 3}
     assert not rare, f"too few generated cases with {rare}"
 

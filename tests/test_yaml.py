@@ -144,6 +144,25 @@ def test_flow_list_split_shows_the_fix() -> None:
     assert "conv(64, 3) -> relu" in " ".join(p.suggestions)
 
 
+@pytest.mark.parametrize("item", ["[conv(4, 3, p=1) -> relu] * 3", "[conv(4, 3, p=1)] -> relu"])
+def test_a_group_item_that_yaml_reads_as_a_list_gets_a_quoted_fix(item: str) -> None:
+    """`- [conv -> relu] * 3` is a YAML flow list (and `*` an alias): the fix quotes the
+    item, and the quoted spec analyses cleanly."""
+    text = f"input: 8x8x3\nlayers:\n  - relu\n  - {item}\n"
+    try:
+        cnncalc.analyze(text)
+    except SpecSyntaxError as exc:
+        (p,) = exc.problems
+    else:  # pragma: no cover - the test fails below
+        pytest.fail("a bare [ ... ] item parsed")
+    assert (p.code, p.location.line) == ("S005", 4)
+    (fix,) = p.suggestions
+    quoted = f"'{item}'"
+    assert quoted in fix
+    fixed = cnncalc.analyze(text.replace(f"- {item}", f"- {quoted}"), verify=False)
+    assert fixed.ok and not fixed.errors
+
+
 def test_alias_bomb_is_refused() -> None:
     # Billion laughs: each level references the previous one twice (2**30 layers if expanded).
     doc = "input: 8x8x1\nlayers:\n" + "".join(

@@ -37,6 +37,7 @@ from .conv import (
     conv2d_plan,
     conv_plan,
     linear,
+    linear_channels,
     scratch_conv,
     scratch_conv2d,
 )
@@ -51,8 +52,10 @@ from .elementwise import (
     elu,
     erf,
     gelu,
+    hardsigmoid,
     hardswish,
     leaky_relu,
+    mish,
     prelu,
     relu,
     relu6,
@@ -62,7 +65,16 @@ from .elementwise import (
     softmax,
     tanh,
 )
-from .norm import batch_norm, lrn, scratch_lrn
+from .norm import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    layer_scale,
+    lrn,
+    scratch_lrn,
+    scratch_norm,
+)
 from .pool import (
     adaptive_avg_pool,
     adaptive_avg_pool2d,
@@ -78,7 +90,7 @@ from .pool import (
     scratch_pool,
     scratch_pool2d,
 )
-from .shape import add, concat, flatten, upsample_nearest
+from .shape import add, channel_shuffle, concat, flatten, gate, split, upsample_nearest
 from .window import Pads, pad, pad2d, windows
 
 __all__ = [
@@ -90,6 +102,7 @@ __all__ = [
     "avg_pool",
     "avg_pool2d",
     "batch_norm",
+    "channel_shuffle",
     "concat",
     "conv",
     "conv2d",
@@ -101,15 +114,23 @@ __all__ = [
     "elu",
     "erf",
     "flatten",
+    "gate",
     "gelu",
     "global_avg_pool",
     "global_max_pool",
+    "group_norm",
+    "hardsigmoid",
     "hardswish",
+    "instance_norm",
+    "layer_norm",
+    "layer_scale",
     "leaky_relu",
     "linear",
+    "linear_channels",
     "lrn",
     "max_pool",
     "max_pool2d",
+    "mish",
     "pad",
     "pad2d",
     "pool_out_size",
@@ -124,11 +145,13 @@ __all__ = [
     "scratch_conv_transpose2d",
     "scratch_elementwise",
     "scratch_lrn",
+    "scratch_norm",
     "scratch_pool",
     "scratch_pool2d",
     "sigmoid",
     "silu",
     "softmax",
+    "split",
     "tanh",
     "upsample_nearest",
     "windows",

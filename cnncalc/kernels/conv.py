@@ -419,3 +419,13 @@ def linear(x: F32, w: F32, b: F32 | None) -> F32:
     if b is not None:
         out += _f32(b)
     return out
+
+
+def linear_channels(x: F32, w: F32, b: F32 | None) -> F32:
+    """``y = x @ w + b`` over the last axis at every position (``nn.Linear`` on a
+    channels-last volume of any rank): ``(N, *spatial, C) -> (N, *spatial, out)``."""
+    x = _f32(x)
+    out: F32 = np.matmul(x.reshape(-1, x.shape[-1]), _f32(w))
+    if b is not None:
+        out += _f32(b)
+    return out.reshape(*x.shape[:-1], out.shape[-1])

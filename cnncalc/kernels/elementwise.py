@@ -163,6 +163,31 @@ def hardswish(x: F32) -> F32:
     return _map(x, chunk)
 
 
+def hardsigmoid(x: F32) -> F32:
+    """``y = min(max(x + 3, 0), 6) / 6`` (PyTorch's Hardsigmoid), in [0, 1]."""
+    def chunk(v: F32) -> F32:
+        r: F32 = np.clip(v + np.float32(3.0), np.float32(0.0), np.float32(6.0))
+        r /= np.float32(6.0)
+        return r
+    return _map(x, chunk)
+
+
+def mish(x: F32) -> F32:
+    """``y = x * tanh(softplus(x))``, ``softplus(x) = log(1 + exp(x))``, evaluated as
+    ``x * m / (m + 2)`` with ``m = e^x (e^x + 2)`` (the same function: tanh(log u) =
+    (u² − 1)/(u² + 1), u = 1 + e^x), which has no cancellation for negative x and, with x
+    clamped at 20 inside the exponential (where the ratio is 1 in float32), no overflow."""
+    def chunk(v: F32) -> F32:
+        e: F32 = np.exp(np.minimum(v, np.float32(20.0)))
+        m = e + np.float32(2.0)
+        m *= e
+        e = m + np.float32(2.0)
+        np.divide(m, e, out=m)
+        m *= v
+        return m
+    return _map(x, chunk)
+
+
 def softmax(x: F32) -> F32:
     """``y_c = exp(x_c - max x) / sum_c' exp(x_c' - max x)`` over the last axis."""
     def chunk(v: F32) -> F32:

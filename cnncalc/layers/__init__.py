@@ -29,7 +29,21 @@ from __future__ import annotations
 
 from ..values import Padding
 from . import activation, blocks, conv, norm, pool, reshape
-from .activation import ELU, GELU, HardSwish, LeakyReLU, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Tanh
+from .activation import (
+    ELU,
+    GELU,
+    HardSigmoid,
+    HardSwish,
+    LeakyReLU,
+    Mish,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+)
 from .base import (
     DEFINED,
     GROUP,
@@ -49,9 +63,9 @@ from .base import (
     needs_volume,
     py_float,
 )
-from .blocks import Concat, Repeat, Residual, first_flattener
+from .blocks import Concat, Gate, Repeat, Residual, Split, first_flattener
 from .conv import Conv, Deconv, DepthwiseConv, common_divisors, torch_conv
-from .norm import LRN, BatchNorm
+from .norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LayerScale
 from .pool import (
     AdaptiveAvgPool,
     AvgPool,
@@ -63,7 +77,7 @@ from .pool import (
     widest_adaptive_window,
 )
 from .ranks import ranked_name
-from .reshape import FC, Dropout, Flatten, Identity, Pad, Upsample
+from .reshape import FC, Dropout, Flatten, Identity, Pad, Shuffle, Upsample
 from .window import SEARCH, Windowed, arithmetic, division_findings, suggest_fixes, window_lines
 
 FAMILIES = (conv, pool, norm, activation, reshape, blocks)
@@ -106,14 +120,21 @@ __all__ = [
     "DepthwiseConv",
     "Dropout",
     "Flatten",
+    "Gate",
     "GlobalAvgPool",
     "GlobalMaxPool",
     "Group",
+    "GroupNorm",
+    "HardSigmoid",
     "HardSwish",
     "Identity",
+    "InstanceNorm",
     "Layer",
+    "LayerNorm",
+    "LayerScale",
     "LeakyReLU",
     "MaxPool",
+    "Mish",
     "Node",
     "OutputRange",
     "PReLU",
@@ -124,9 +145,11 @@ __all__ = [
     "ReLU6",
     "Repeat",
     "Residual",
+    "Shuffle",
     "SiLU",
     "Sigmoid",
     "Softmax",
+    "Split",
     "Step",
     "Tanh",
     "Upsample",

@@ -195,6 +195,38 @@ class HardSwish(Layer):
         return kernels.hardswish(x)
 
 
+class HardSigmoid(Layer):
+    """relu6(x + 3)/6, a piecewise-linear sigmoid (MobileNet V3's squeeze-excitation).
+
+    >>> HardSigmoid.output_range, HardSigmoid().counts((8, 8, 3), (8, 8, 3)).params
+    (OutputRange(text='[0, 1]', low=0.0, high=1.0), 0)
+    """
+
+    name: ClassVar[str] = "hardsigmoid"
+    activation: ClassVar[bool] = True
+    output_range: ClassVar[OutputRange | None] = OutputRange("[0, 1]", 0.0, 1.0)
+    torch_module: ClassVar[str] = "nn.Hardsigmoid()"
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.hardsigmoid(x)
+
+
+class Mish(Layer):
+    """x·tanh(softplus(x)) (YOLOv4); its minimum is −0.3088… at x ≈ −1.19.
+
+    >>> Mish().output_shape((8, 8, 3)), Mish.output_range.low
+    ((8, 8, 3), -0.3089)
+    """
+
+    name: ClassVar[str] = "mish"
+    activation: ClassVar[bool] = True
+    output_range: ClassVar[OutputRange | None] = OutputRange("[−0.309, ∞)", -0.3089, None)
+    torch_module: ClassVar[str] = "nn.Mish()"
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.mish(x)
+
+
 class Softmax(Layer):
     """eˣ/Σeˣ over the channels.
 

@@ -52,10 +52,13 @@ def GROUP(text: str) -> str:
 
 
 def arg(convert: v.Converter, default: Any = dataclasses.MISSING, *, short: str | None = None,
-        positional: bool = False, variadic: bool = False, help: str = "") -> Any:
-    """Declare a layer argument: how its text converts, its short name, its default."""
+        positional: bool = False, variadic: bool = False, help: str = "",
+        words: tuple[str, ...] = ()) -> Any:
+    """Declare a layer argument: how its text converts, its short name, its default;
+    ``words``: a group argument that also takes one of these words instead of a group
+    (``shortcut=auto``), passed to the kind as the lower-case word."""
     meta = {"convert": convert, "short": short, "positional": positional,
-            "variadic": variadic, "help": help}
+            "variadic": variadic, "help": help, "words": words}
     if default is dataclasses.MISSING:
         return field(metadata=meta)
     return field(default=default, metadata=meta)
@@ -71,6 +74,7 @@ class Argument:
     positional: bool
     variadic: bool
     help: str
+    words: tuple[str, ...] = ()
 
 
 def arguments(kind: type[Node]) -> tuple[Argument, ...]:
@@ -87,7 +91,8 @@ def _arguments(kind: Any) -> tuple[Argument, ...]:  # Any: mypy sees dataclass t
         m = f.metadata
         required = f.default is dataclasses.MISSING
         out.append(Argument(f.name, m["convert"], required, None if required else f.default,
-                            m["short"], m["positional"], m["variadic"], m["help"]))
+                            m["short"], m["positional"], m["variadic"], m["help"],
+                            m["words"]))
     return tuple(out)
 
 
@@ -198,6 +203,9 @@ class Node:
     goes when it is not a ``…1d`` suffix (Keras' ``conv{r}dtranspose``)."""
     takes_flat: ClassVar[bool] = False
     """Its ``…1d`` alias also takes a flat vector (PyTorch's ``BatchNorm1d``)."""
+    join_scales: ClassVar[bool] = False
+    """A block whose join multiplies its input by its group's output (a gate): a sigmoid,
+    hardsigmoid or softmax ending that group is what it asks for, not a misplaced one."""
 
     location: Any = field(default=None, kw_only=True, compare=False, repr=False)
     """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""
@@ -241,6 +249,11 @@ class Node:
     def label(self) -> str:
         """A short name for a table row (a block's full text can be long)."""
         return self.name
+
+    def flattens_volume(self) -> bool:
+        """This node turns a volume into a flat vector: the ``flattens`` trait, unless an
+        argument of its own says otherwise (``fc(flatten=false)``)."""
+        return self.flattens
 
     def pytorch(self, inp: Shape, parts: Sequence[str],
                 sequence: Callable[[Sequence[str]], str]) -> str:
@@ -303,6 +316,12 @@ class Layer(Node):
         """Why this layer computes nothing on ``inp`` (lint L009), or ``""``."""
         return ""
 
+    def cancels_channel_bias(self, inp: Shape) -> str:
+        """Why a constant added to each channel just before this layer (a conv's or fc's
+        bias) cannot change its output on ``inp`` — it subtracts each channel's own mean
+        (lint L007) — or ``""`` when a per-channel bias survives it."""
+        return ""
+
     def without_bias(self) -> Layer | None:
         """This layer with its bias switched off, when it has one that is on."""
         if not getattr(self, "bias", False):
@@ -345,10 +364,29 @@ class Block(Node):
         """Rows this block's groups expand to (``size_of`` measures one group)."""
         return sum(size_of(g) for g in self.groups())
 
+    def settle(self, inp: Shape | None, first: Shape | None) -> tuple[Block, list[Finding]]:
+        """This block as analysed once its first group gave ``first`` on ``inp`` (None:
+        unknown): a block whose later groups depend on that (``residual(shortcut=auto)``)
+        returns a copy with them filled in. Every walk calls it after the first group."""
+        return self, []
+
+    def inputs(self, inp: Shape) -> tuple[list[Shape] | None, list[Finding]]:
+        """Each group's input on the block's input ``inp`` (parallel blocks), or None with
+        the findings when the groups cannot be given one (a split that does not divide)."""
+        return [inp] * len(self.groups()), []
+
+    def slices(self, x: Array) -> list[Array]:
+        """The forward pass of :meth:`inputs`."""
+        return [x] * len(self.groups())
+
     def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
         """The block's output shape from its groups' outputs: every parallel (not
         ``chained``) block defines it; a chained block's output is its last group's."""
         raise NotImplementedError
+
+    def explain_block(self, inp: Shape, outs: Sequence[Shape], out: Shape) -> list[str]:
+        """The arithmetic of the join (``cnncalc explain``): ``outs`` are the groups' outputs."""
+        return [self.formula]
 
     def merge(self, arrays: Sequence[Array]) -> Array:
         """The forward pass of :meth:`join` (parallel blocks only, as ``join``)."""

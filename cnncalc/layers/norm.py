@@ -1,14 +1,22 @@
-"""Normalisation: ``bn`` (batch norm) and ``lrn`` (local response norm)."""
+"""Normalisation: ``bn`` (batch norm), ``lrn`` (local response norm), the per-sample
+norms ``layernorm``, ``groupnorm`` and ``instancenorm``, and ``layerscale``.
+
+Every kind here works on a volume of any rank ``(*spatial, C)``: channels are
+``shape[-1]``, the positions everything before it."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 from .. import values as v
 from ..cost import WORK_ELEMENT, WORK_STEP, Cost
-from ..shapes import Shape, elements, is_volume, rank
-from .base import Array, Counts, Layer, arg, kernels, py_float
+from ..diagnostics import Finding, Fix
+from ..shapes import Shape, elements, format_shape, is_volume, rank
+from .base import Array, Counts, Layer, arg, count_lines, kernels, py_float
+from .conv import common_divisors
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -33,6 +41,9 @@ class BatchNorm(Layer):
     def counts(self, inp: Shape, out: Shape) -> Counts:
         c = inp[-1]
         return Counts(c if self.affine else 0, c if self.affine else 0, 2 * c, 0)
+
+    def cancels_channel_bias(self, inp: Shape) -> str:
+        return "batch norm subtracts each channel's mean"
 
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
         c: tuple[int, ...] = (inp[-1],)
@@ -80,3 +91,256 @@ class LRN(Layer):
             return lrn
         # PyTorch's LRN needs N×C×…; a flat vector is N×C: give it a length-1 axis and back.
         return f"nn.Sequential(nn.Unflatten(1, ({inp[0]}, 1)), {lrn}, nn.Flatten())"
+
+
+def _affine_counts(affine: bool, inp: Shape) -> Counts:
+    c = inp[-1] if affine else 0
+    return Counts(c, c, 0, 0)
+
+
+def _affine_shapes(affine: bool, inp: Shape) -> dict[str, tuple[int, ...]]:
+    return {"gamma": (inp[-1],), "beta": (inp[-1],)} if affine else {}
+
+
+def _norm_cost(inp: Shape, batch: int) -> Cost:
+    """Three float64 passes over chunks of channel rows (statistics, then the output)."""
+    ein = batch * elements(inp)
+    return Cost(kernels.scratch_norm((batch, *inp)),
+                12 * ein * WORK_ELEMENT + 3 * (ein // (1 << 16) + batch) * WORK_STEP)
+
+
+def _gamma_beta(affine: bool) -> str:
+    return "; then γ (a weight) and β (a bias) per channel" if affine else ""
+
+
+def _positions(inp: Shape) -> int:
+    return elements(inp[:-1]) if is_volume(inp) else 1
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class LayerNorm(Layer):
+    """Layer norm over the C channels at each position (ConvNeXt's LayerNorm2d, PyTorch's
+    ``nn.LayerNorm(C)`` on channels-last); on a flat vector, over its N elements. γ per
+    channel counts as weights, β as biases: 2C params, no running statistics.
+
+    >>> LayerNorm().counts((56, 56, 96), (56, 56, 96)), LayerNorm().counts((768,), (768,)).params
+    (Counts(weights=96, biases=96, non_trainable=0, macs=0), 1536)
+    """
+
+    name: ClassVar[str] = "layernorm"
+    aliases: ClassVar[tuple[str, ...]] = ("ln",)
+    formula: ClassVar[str] = "same shape, normalised over C at each position; params 2C (γ, β)"
+
+    eps: float = arg(v.positive_real, 1e-5)
+    affine: bool = arg(v.boolean, True)
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        return _affine_counts(self.affine, inp)
+
+    def explain(self, inp: Shape, out: Shape) -> list[str]:
+        over = (f"normalises the {inp[-1]:,} channels at each of {_positions(inp):,} positions"
+                if is_volume(inp) else f"normalises the {inp[0]:,} elements of the flat vector")
+        return [over + _gamma_beta(self.affine), *count_lines(self.counts(inp, out))]
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        return _affine_shapes(self.affine, inp)
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return _norm_cost(inp, batch)
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.layer_norm(x, w.get("gamma"), w.get("beta"), self.eps)
+
+    torch_helper: ClassVar[str] = '''\
+class ChannelsLastLayerNorm(nn.LayerNorm):
+    """nn.LayerNorm over the channels of an N×C×… tensor at every position (ConvNeXt's
+    LayerNorm2d, any rank): channels moved last, normalised, moved back."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)'''
+
+    def torch(self, inp: Shape) -> str:
+        kind = "ChannelsLastLayerNorm" if is_volume(inp) else "nn.LayerNorm"  # `torch_helper`
+        return f"{kind}({inp[-1]}, eps={py_float(self.eps)}, elementwise_affine={self.affine})"
+
+
+def single_value(layer: Layer, inp: Shape, per_group: int, affine: bool) -> Iterator[Finding]:
+    """G013 when each normalised group holds one value (``per_group`` channels at every
+    position): x − mean is 0, so the output is β whatever the input (PyTorch refuses it)."""
+    if per_group * _positions(inp) == 1:
+        ln = LayerNorm(cast(Any, layer).eps, affine)
+        where = "1 position" if is_volume(inp) else "a flat vector"
+        yield Finding(
+            "G013", f"{layer.describe()} on {format_shape(inp)} ({where}) normalises each "
+            f"channel on its own, one value each: x − mean is 0 and every output is "
+            f"β{'' if affine else ' = 0'}",
+            fixes=(Fix(f"{ln.describe()} (normalises the {inp[-1]:,} channels together)",
+                       layer, (ln,)),), fatal=True)
+
+
+def groups_findings(layer: Layer, groups: int, inp: Shape) -> Iterator[Finding]:
+    """G004 when ``groups`` does not divide the channels, with the nearest divisors."""
+    c = inp[-1]
+    if c % groups:
+        yield Finding(
+            "G004", f"groups={groups} does not divide the {c:,} channels "
+            f"({c:,} = {groups:,}·{c // groups:,} + {c % groups:,})",
+            fixes=tuple(Fix(new.describe(), layer, (new,)) for new in (
+                cast(Layer, dataclasses.replace(cast(Any, layer), groups=g))
+                for g in common_divisors(c, c, groups, 2))), fatal=True)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class GroupNorm(Layer):
+    """Group norm: the C channels in ``groups`` groups of C/groups, each sample's group
+    normalised over its channels and every position, then γ, β per channel (2C params).
+
+    >>> GroupNorm(32).counts((56, 56, 256), (56, 56, 256)).params, GroupNorm(8).describe()
+    (512, 'groupnorm(8)')
+    """
+
+    name: ClassVar[str] = "groupnorm"
+    aliases: ClassVar[tuple[str, ...]] = ("gn",)
+    codes: ClassVar[frozenset[str]] = frozenset({"G004", "G013"})
+    formula: ClassVar[str] = "same shape (groups must divide C); params 2C (γ, β)"
+
+    groups: int = arg(v.count, positional=True, help="number of channel groups")
+    eps: float = arg(v.positive_real, 1e-5)
+    affine: bool = arg(v.boolean, True)
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        yield from groups_findings(self, self.groups, inp)
+        if inp[-1] % self.groups == 0:
+            yield from single_value(self, inp, inp[-1] // self.groups, self.affine)
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        return _affine_counts(self.affine, inp)
+
+    def cancels_channel_bias(self, inp: Shape) -> str:
+        if self.groups != inp[-1]:
+            return ""
+        return f"{self.describe()} on {inp[-1]:,} channels normalises each channel on its own"
+
+    def explain(self, inp: Shape, out: Shape) -> list[str]:
+        c = inp[-1]
+        return [f"{self.groups:,} groups of {c:,}/{self.groups:,} = {c // self.groups:,} channels, "
+                f"each normalised over {c // self.groups:,}·{_positions(inp):,} = "
+                f"{c // self.groups * _positions(inp):,} values"
+                + _gamma_beta(self.affine), *count_lines(self.counts(inp, out))]
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        return _affine_shapes(self.affine, inp)
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return _norm_cost(inp, batch)
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.group_norm(x, self.groups, w.get("gamma"), w.get("beta"), self.eps)
+
+    def torch(self, inp: Shape) -> str:
+        return (f"nn.GroupNorm({self.groups}, {inp[-1]}, eps={py_float(self.eps)}, "
+                f"affine={self.affine})")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class InstanceNorm(Layer):
+    """Instance norm: each sample's channel normalised over its positions; γ, β per
+    channel only with ``affine=true`` (PyTorch's default is off); never running statistics.
+
+    >>> InstanceNorm().counts((64, 64, 32), (64, 64, 32)).params, InstanceNorm(affine=True).describe()
+    (0, 'instancenorm(affine=true)')
+    """
+
+    name: ClassVar[str] = "instancenorm"
+    ranked: ClassVar[tuple[str, ...]] = ("instancenorm",)
+    codes: ClassVar[frozenset[str]] = frozenset({"G006", "G013"})
+    formula: ClassVar[str] = "same shape, each channel normalised over its positions; params 0 (affine: 2C)"
+
+    affine: bool = arg(v.boolean, False)
+    eps: float = arg(v.positive_real, 1e-5)
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        ln = LayerNorm(self.eps, self.affine)
+        if not is_volume(inp):
+            yield Finding(
+                "G006", f"instancenorm normalises each channel over its positions, but its input "
+                f"is a flat vector of {format_shape(inp)} (one position per channel)",
+                fixes=(Fix(f"{ln.describe()} (normalises the {inp[0]:,} elements together)",
+                           self, (ln,)),), fatal=True)
+        else:
+            yield from single_value(self, inp, 1, self.affine)
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        return _affine_counts(self.affine, inp)
+
+    def cancels_channel_bias(self, inp: Shape) -> str:
+        return "instance norm subtracts each channel's mean over its positions"
+
+    def explain(self, inp: Shape, out: Shape) -> list[str]:
+        return [f"each of the {inp[-1]:,} channels normalised over its {_positions(inp):,} "
+                "positions" + _gamma_beta(self.affine), *count_lines(self.counts(inp, out))]
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        return _affine_shapes(self.affine, inp)
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return _norm_cost(inp, batch)
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.instance_norm(x, w.get("gamma"), w.get("beta"), self.eps)
+
+    def torch(self, inp: Shape) -> str:
+        return (f"nn.InstanceNorm{len(inp) - 1}d({inp[-1]}, eps={py_float(self.eps)}, "
+                f"affine={self.affine}, track_running_stats=False)")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class LayerScale(Layer):
+    """Layer scale (ConvNeXt, CaiT): x·γ with one learned γ per channel, initialised to
+    ``init``: C weights.
+
+    >>> LayerScale().counts((7, 7, 768), (7, 7, 768)), LayerScale(init=0.1).describe()
+    (Counts(weights=768, biases=0, non_trainable=0, macs=0), 'layerscale(init=0.1)')
+    """
+
+    name: ClassVar[str] = "layerscale"
+    codes: ClassVar[frozenset[str]] = frozenset({"G006"})
+    formula: ClassVar[str] = "same shape, x·γ per channel; params C"
+
+    init: float = arg(v.real, 1e-6, help="initial value of every γ")
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        if not is_volume(inp):  # no fix: nothing else scales a flat vector per element
+            yield Finding("G006", f"layerscale scales the channels of a volume, but its input is "
+                          f"a flat vector of {format_shape(inp)}", fatal=True)
+
+    def counts(self, inp: Shape, out: Shape) -> Counts:
+        return Counts(weights=inp[-1])
+
+    def explain(self, inp: Shape, out: Shape) -> list[str]:
+        return [f"x·γ, one γ per channel (initially {self.init:g})",
+                *count_lines(self.counts(inp, out))]
+
+    def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
+        return {"gamma": (inp[-1],)}
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        ein = batch * elements(inp)
+        return Cost(0, 2 * ein * WORK_ELEMENT)
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.layer_scale(x, w["gamma"])
+
+    torch_helper: ClassVar[str] = '''\
+class LayerScale(nn.Module):
+    """x·γ with one learned γ per channel of an N×C×… tensor (ConvNeXt's layer scale)."""
+
+    def __init__(self, channels: int, init: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((channels,), init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight.view(-1, *([1] * (x.dim() - 2)))'''
+
+    def torch(self, inp: Shape) -> str:
+        return f"LayerScale({inp[-1]}, {py_float(self.init)})"  # the class: `torch_helper`

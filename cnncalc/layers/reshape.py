@@ -1,5 +1,5 @@
 """Layers that reshape or pass through: ``identity``, ``dropout``, ``flatten``, ``fc``,
-``pad`` and ``upsample``."""
+``shuffle``, ``pad`` and ``upsample``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ..diagnostics import Finding
 from ..shapes import Shape, elements, format_shape, is_volume, rank
 from ..values import Sizes, per_axis
 from .base import (
+    IDENTITY_STEP,
     Array,
     Counts,
     Layer,
@@ -26,6 +27,7 @@ from .base import (
     py_float,
 )
 from .conv import torch_pad
+from .norm import groups_findings
 
 
 class Identity(Layer):
@@ -97,12 +99,18 @@ class Flatten(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class FC(Layer):
-    """Fully connected: every unit sees the whole (flattened) input.
+    """Fully connected: every unit sees the whole (flattened) input; with ``flatten=false``
+    a volume is not flattened: the same C→units map at every position (``nn.Linear`` on
+    channels-last, ConvNeXt's MLP).
 
-    Output ``units``; weights in·units, biases units; MACs in·units.
+    Output ``units`` (``flatten=false``: ``(*spatial, units)``); weights in·units (C·units),
+    biases units; MACs in·units (positions·C·units).
 
     >>> FC(10).counts((7, 7, 64), (10,))
     Counts(weights=31360, biases=10, non_trainable=0, macs=31360)
+    >>> fc = FC(384, flatten=False)
+    >>> fc.output_shape((56, 56, 96)), fc.counts((56, 56, 96), (56, 56, 384)).macs
+    ((56, 56, 384), 115605504)
     """
 
     name: ClassVar[str] = "fc"
@@ -110,45 +118,120 @@ class FC(Layer):
     flattens: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
     aliases: ClassVar[tuple[str, ...]] = ("linear", "dense")
-    formula: ClassVar[str] = "units (flattens a volume first); params in·units + units"
+    formula: ClassVar[str] = ("units (flattens a volume first); params in·units + units; "
+                              "flatten=false: …×units at every position, params C·units + units")
 
     units: int = arg(v.count, positional=True, help="number of output units")
     bias: bool = arg(v.boolean, True)
+    flatten: bool = arg(v.boolean, True, help="false: map the channels at every position")
+
+    def flattens_volume(self) -> bool:
+        return self.flatten
+
+    def per_position(self, inp: Shape) -> bool:
+        """Maps the channels at every position of a volume (``flatten=false``)."""
+        return not self.flatten and is_volume(inp)
+
+    def fan_in(self, inp: Shape) -> int:
+        return inp[-1] if self.per_position(inp) else elements(inp)
 
     def output_shape(self, inp: Shape) -> Shape:
-        return (self.units,)
+        return (*inp[:-1], self.units) if self.per_position(inp) else (self.units,)
 
     def width(self, inp: Shape) -> Width | None:
         return Width(self.units, "units", self.units,
                      lambda k: dataclasses.replace(self, units=k))
 
     def counts(self, inp: Shape, out: Shape) -> Counts:
-        weights = elements(inp) * self.units
-        return Counts(weights, self.units if self.bias else 0, 0, weights)
+        weights = self.fan_in(inp) * self.units
+        positions = elements(inp[:-1]) if self.per_position(inp) else 1
+        return Counts(weights, self.units if self.bias else 0, 0, weights * positions)
 
     def explain(self, inp: Shape, out: Shape) -> list[str]:
+        c = self.counts(inp, out)
+        if self.per_position(inp):
+            positions = elements(inp[:-1])
+            return [f"maps {inp[-1]:,} channels to {self.units:,} at each of "
+                    f"{format_shape(inp[:-1])} = {positions:,} positions",
+                    *count_lines(c, f"{inp[-1]:,}·{self.units}", f" × {positions:,} positions")]
         flat = [] if len(inp) == 1 else [f"flattens {format_shape(inp)} = {elements(inp):,} inputs"]
-        return flat + count_lines(self.counts(inp, out), f"{elements(inp):,}·{self.units}")
+        return flat + count_lines(c, f"{elements(inp):,}·{self.units}")
 
     def step(self, inp: Shape) -> Step | None:
-        return None
+        return IDENTITY_STEP if self.per_position(inp) else None
 
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
-        shapes: dict[str, tuple[int, ...]] = {"w": (elements(inp), self.units)}
+        shapes: dict[str, tuple[int, ...]] = {"w": (self.fan_in(inp), self.units)}
         if self.bias:
             shapes["b"] = (self.units,)
         return shapes
 
     def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
-        ein, eout = batch * elements(inp), batch * elements(out)
-        return Cost(0, ein * self.units * WORK_MAC + eout * WORK_ELEMENT)
+        eout = batch * elements(out)
+        return Cost(0, self.counts(inp, out).macs * batch * WORK_MAC + eout * WORK_ELEMENT)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        if self.per_position(x.shape[1:]):
+            return kernels.linear_channels(x, w["w"], w.get("b"))
         return kernels.linear(x, w["w"], w.get("b"))  # flattens a volume as a view
 
+    torch_helper: ClassVar[str] = '''\
+class ChannelsLastLinear(nn.Linear):
+    """nn.Linear over the channels of an N×C×… tensor at every position (fc with
+    flatten=false; ConvNeXt's MLP): channels moved last, mapped, moved back."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)'''
+
     def torch(self, inp: Shape) -> str:
+        if self.per_position(inp):  # the class: `torch_helper`
+            return f"ChannelsLastLinear({inp[-1]}, {self.units}, bias={self.bias})"
         linear = f"nn.Linear({elements(inp)}, {self.units}, bias={self.bias})"
         return linear if len(inp) == 1 else f"nn.Sequential(nn.Flatten(), {linear})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Shuffle(Layer):
+    """Channel shuffle (ShuffleNet): the C channels, read as a groups × C/groups matrix,
+    are transposed, so that the next grouped layer mixes every group. Same shape, no params.
+
+    >>> Shuffle(2).output_shape((28, 28, 116)), Shuffle(2).counts((28, 28, 116), (28, 28, 116))
+    ((28, 28, 116), Counts(weights=0, biases=0, non_trainable=0, macs=0))
+    """
+
+    name: ClassVar[str] = "shuffle"
+    aliases: ClassVar[tuple[str, ...]] = ("channelshuffle",)
+    codes: ClassVar[frozenset[str]] = frozenset({"G004"})
+    reshapes_only: ClassVar[bool] = True
+    formula: ClassVar[str] = "same shape, channels interleaved (groups must divide C); no params"
+
+    groups: int = arg(v.count, positional=True, help="number of channel groups")
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        yield from groups_findings(self, self.groups, inp)
+
+    def explain(self, inp: Shape, out: Shape) -> list[str]:
+        c = inp[-1]
+        return [f"{c:,} channels as {self.groups:,}×{c // self.groups:,}, transposed: channel "
+                f"i·{c // self.groups:,} + j moves to j·{self.groups:,} + i; no parameters"]
+
+    def does_nothing(self, inp: Shape) -> str:
+        if self.groups in (1, inp[-1]):
+            return f"groups={self.groups} on {inp[-1]:,} channels leaves every channel in place"
+        return ""
+
+    def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
+        return copy_cost(batch * elements(inp), batch * elements(out))
+
+    def forward(self, x: Array, w: dict[str, Array]) -> Array:
+        return kernels.channel_shuffle(x, self.groups)
+
+    def torch(self, inp: Shape) -> str:
+        shuffle = f"nn.ChannelShuffle({self.groups})"
+        if is_volume(inp):
+            return shuffle
+        # PyTorch's shuffle needs N×C×…; a flat vector is N×C: give it a length-1 axis and back.
+        return f"nn.Sequential(nn.Unflatten(1, ({inp[0]}, 1)), {shuffle}, nn.Flatten())"
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -42,8 +42,8 @@ def layer_after_softmax(report: Report, flow: Flow) -> Iterator[tuple[LayerRow |
         where, nxt = flow.after(row)
         while where == "row" and nxt is not None and node_of(nxt).reshapes_only:
             where, nxt = flow.after(nxt)  # reshaping the probabilities changes nothing
-        if where == "end" or nxt is None:
-            continue
+        if where == "end" or nxt is None or (where == "join" and node_of(nxt).join_scales):
+            continue  # a gate multiplies by the softmax's weights: attention, not a slip
         fixes = ("remove the softmax and give the loss logits (CrossEntropyLoss, or "
                  "from_logits=True in Keras, apply it themselves)",)
         if where == "join":

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from ..diagnostics import Finding, Fix
-from ..layers import FC, BatchNorm, Conv, DepthwiseConv, Dropout, Flatten, GlobalAvgPool, Layer, Pool, ReLU
+from ..layers import FC, Conv, DepthwiseConv, Dropout, Flatten, GlobalAvgPool, Layer, Pool, ReLU
 from ..report import LayerRow, Report
 from ..shapes import Shape, elements, format_shape, is_volume
 from ..values import percent
@@ -30,6 +30,8 @@ def dominant_fc(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, F
             continue
         inp = row.input_shape
         assert inp is not None
+        if node.per_position(inp):
+            continue  # fc(flatten=false) sees one position's channels: pooling cannot shrink it
         volume: Shape | None = inp if is_volume(inp) else None
         flattener: LayerRow | None = None
         prev = flow.before.get(row.path)
@@ -54,18 +56,24 @@ def dominant_fc(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, F
 
 
 def bias_before_bn(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
-    """L007: a conv/fc bias that the batch norm right after cancels."""
+    """L007: a conv/fc bias that the norm right after cancels: one that subtracts each
+    channel's own mean (batch norm, instance norm, group norm with one channel per group;
+    not layer norm, which normalises across the channels; each norm kind answers
+    ``cancels_channel_bias``)."""
     for row in leaves(report):
         node = row.node
         plain = node.without_bias() if isinstance(node, Layer) else None  # leaves hold layers
         if plain is None or not node_of(row).weighted or not row.biases:
             continue
         nxt = flow.next(row)
-        if nxt is None or not isinstance(nxt.node, BatchNorm):
+        if nxt is None or not isinstance(nxt.node, Layer) or nxt.input_shape is None:
+            continue
+        why = nxt.node.cancels_channel_bias(nxt.input_shape)
+        if not why:
             continue
         yield row, Finding(
             "L007", f"{row.spec} adds {row.biases:,} biases that the {nxt.spec} right after removes: "
-            "batch norm subtracts each channel's mean, so a per-channel constant cannot "
+            f"{why}, so a per-channel constant cannot "
             f"survive it ({row.biases:,} wasted parameters)",
             fixes=(Fix(plain.describe(), node, (plain,)),))
 
@@ -131,10 +139,13 @@ def linear_stack(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, 
         second = nxt.node
         inp = row.input_shape
         if isinstance(first, FC) and isinstance(second, FC) and inp is not None:
-            n_in = elements(inp)
+            # the pair is one fc that flattens when either does (flatten=false: per position)
+            one = replace(second, flatten=not (first.per_position(inp)
+                                               and second.per_position(first.output_shape(inp))))
+            n_in = one.fan_in(inp)
             if first.units >= min(n_in, second.units):
-                merged = n_in * second.units + (second.units if second.bias else 0)
-                fixes.append(f"one {second.describe()} on the {n_in:,} inputs: {merged:,} "
+                merged = one.counts(inp, one.output_shape(inp)).params
+                fixes.append(f"one {one.describe()} on the {n_in:,} inputs: {merged:,} "
                              f"parameters instead of {both:,}")
         yield row, Finding("L014", message, fixes=tuple(
             f if isinstance(f, Fix) else Fix(f) for f in fixes))

@@ -38,7 +38,8 @@ def layer_entries() -> list[LayerEntry]:
     for kind, names in seen.items():
         args = ", ".join(
             a.name + (f"/{a.short}" if a.short else "")
-            + ("" if a.required else f"={default_text(a.default)}") + ("…" if a.variadic else "")
+            + ("" if a.required else f"={default_text(a.default)}")
+            + "".join(f"|{w}" for w in a.words) + ("…" if a.variadic else "")
             for a in arguments(kind))
         doc = (kind.__doc__ or "").strip().splitlines()[0]
         rows.append((kind.name, [n for n in names if n != kind.name], args, kind.formula, doc))

@@ -68,6 +68,8 @@ class Writer:
         """(module source, comment) for one node: the node writes its own module."""
         row = self.report.layers[index]
         assert row.input_shape is not None  # export runs only on valid reports
+        if isinstance(node, Block) and isinstance(row.node, Block):
+            node = row.node  # as the walk settled it (an auto shortcut filled in)
         inner = depth + 1 if node.chained else depth
         groups = node.groups() if isinstance(node, Block) else ()  # a leaf has none
         parts = [self.group(g, rows, inner)

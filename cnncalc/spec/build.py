@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -142,7 +142,10 @@ def build_node(item: Value) -> Node:
         except ValueError as exc:
             return _invalid(item, Finding("A006", f"repeat count: {exc}", (),
                                           location=item.times.location))
-        return Repeat(times, build_group(item.body), location=item.location)
+        body = build_group(item.body)
+        if times == 0 and (found := unbuilt(body)):  # `* 0` builds nothing, but is checked
+            return Invalid(text=raw_text(item), findings=found, location=item.location)
+        return Repeat(times, body, location=item.location)
     if isinstance(item, Scalar):
         return _invalid(item, Finding(
             "A006", f"'{clip(item.text)}' is a size, not a layer: only the input comes first",
@@ -152,6 +155,25 @@ def build_node(item: Value) -> Node:
     if isinstance(item, RawGroup):  # pragma: no cover - build_group flattens groups
         return Repeat(1, build_group(item), location=item.location)
     return build_call(item)
+
+
+def unbuilt(group: Group) -> tuple[Finding, ...]:
+    """The findings of every layer in ``group`` that could not be built (blocks searched),
+    in spec order: what ``* 0`` reports although it builds nothing."""
+    found: list[Finding] = []
+    stack = list(reversed(group))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Invalid):  # each finding where it was written
+            found += [f if f.location else replace(f, location=node.location)
+                      for f in node.findings]
+            continue
+        for a in arguments(type(node)):
+            if a.convert is GROUP:
+                value = getattr(node, a.name)
+                for g in reversed(value if a.variadic else (value,)):
+                    stack.extend(reversed(g))
+    return tuple(found)
 
 
 def build_call(call: Call) -> Node:
@@ -240,6 +262,8 @@ def convert(a: Argument, raw: Arg) -> Any:
             groups = [build_group(g) for g in value.groups]
             return groups if a.variadic else tuple(n for g in groups for n in g)
         if isinstance(value, Scalar):
+            if value.text.strip().lower() in a.words:
+                return value.text.strip().lower()  # the kind takes the word (shortcut=auto)
             if not value.from_yaml and not value.text[:1].isalpha():
                 raise ValueError(f"expects a group of layers like [conv(64, 3) -> relu], "
                                  f"not '{clip(value.text)}'")

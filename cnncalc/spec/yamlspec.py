@@ -262,10 +262,16 @@ def load(source: str) -> RawSpec:
 def _yaml_fixes(source: str, what: str, line: int | None) -> tuple[str, ...]:
     """How to fix a YAML syntax error; a `key: a: b` value is told to quote itself."""
     generic = ("check the indentation and quoting near this line",)
-    if "mapping values are not allowed" not in what or line is None:
-        return generic
     lines = source.splitlines()
-    if line >= len(lines):
+    if line is None or line >= len(lines):
+        return generic
+    bracket = re.match(r"^(\s*-\s+)(\[.*\](?:\s*\*\s*\S+)?(?:\s*->.*)?)\s*$", lines[line])
+    if bracket and "'" not in bracket.group(2):
+        # `- [conv(64, 3) -> relu] * 3`: YAML reads `[` as a list and `*` as an alias
+        return (f"a value that starts with [ is a YAML list; quote the line: "
+                f"{bracket.group(1).strip()} '{clip(bracket.group(2), 100)}' (or write "
+                "`repeat: N` with `layers:`)",)
+    if "mapping values are not allowed" not in what:
         return generic
     m = re.match(r"^(\s*(?:-\s+)?)([^\s:#][^:#]*?):\s+(.*?)\s*$", lines[line])
     if not m or ": " not in m.group(3):
