@@ -11,7 +11,8 @@ Prints every figure; run with the project's virtualenv:  python benchmarks/bench
   channel count, group count, multiplier or output size of 2, 10**6 and 2**31 − 1 (the
   bound), lints included (target: the largest within 2× the smallest)
 - analysis time linear in the rows, lints included, for the specs that were quadratic
-  ([identity] * N, N convs on a 1×1 map) and a conv-bn-relu chain (10k rows ≤ 1 s)
+  ([identity] * N, N convs on a 1×1 map) and a conv-bn-relu chain in 2-D, 3-D
+  (16×56×56×16) and 1-D (10k rows ≤ 1 s each)
 """
 
 from __future__ import annotations
@@ -143,6 +144,10 @@ ROW_SPECS = [
     ("[identity] * N", lambda n: f"8x8x3 -> [identity] * {n}"),
     ("N convs on a 1×1 map", lambda n: "1x1x8 -> " + " -> ".join(["conv(8, 3, p=1)"] * n)),
     ("conv-bn-relu chain", lambda n: "64x64x16" + " -> conv(16, 3, p=1) -> bn -> relu" * (n // 3)),
+    ("3-D conv-bn-relu chain", lambda n: "16x56x56x16" + " -> conv3d(16, 3, p=1) -> bn3d -> relu"
+     * (n // 3)),
+    ("1-D conv-bn-relu chain", lambda n: "16000x16" + " -> conv1d(16, 3, p=1) -> bn1d -> relu"
+     * (n // 3)),
 ]
 
 

@@ -9,16 +9,44 @@ stage: :mod:`cnncalc.api` runs the stages in order.
 from __future__ import annotations
 
 from .diagnostics import Finding, Mode, Problem, Severity, resolve
-from .layers import Block, Counts, Group, Layer, Node
+from .layers import IDENTITY_STEP, Block, Counts, Group, Layer, Node, Step
 from .report import DTYPES, LayerRow, Report, Totals
 from .shapes import Shape, elements, format_shape
 from .spec.build import Spec
-from .values import MAX_COUNT, percent
+from .values import MAX_COUNT, per_axis, percent
 
-RF = tuple[int, int, int, int] | None
-"""Receptive field and jump per axis: (r_h, r_w, j_h, j_w); None where undefined (also once
-a number exceeds :data:`~cnncalc.values.MAX_COUNT`, so that strides on a 1×1 map cannot grow
-it without bound)."""
+RF = tuple[tuple[int, ...], tuple[int, ...]] | None
+"""Receptive field and jump, one entry per spatial axis: ((r_h, r_w), (j_h, j_w)); None where
+undefined (also once a number exceeds :data:`~cnncalc.values.MAX_COUNT`, so that strides on a
+1×1 map cannot grow it without bound)."""
+
+
+def start_rf(shape: Shape | None) -> RF:
+    """The receptive field at the input: 1 pixel, jump 1, on each spatial axis (none for a
+    flat vector, which has no spatial axes).
+
+    >>> start_rf((16, 112, 112, 3)), start_rf((4096,))
+    (((1, 1, 1), (1, 1, 1)), None)
+    """
+    if shape is None or len(shape) < 2:
+        return None
+    ones = (1,) * (len(shape) - 1)
+    return ones, ones
+
+
+def advance(rf: RF, step: Step | None) -> RF:
+    """``r' = r + (k − 1)·j``, ``j' = j·s`` on each axis (a step's one number stands for all)."""
+    if rf is None or step is None:
+        return None
+    if step is IDENTITY_STEP:
+        return rf
+    r = len(rf[0])
+    kernel, stride = per_axis(step.kernel, r), per_axis(step.stride, r)
+    field = tuple(f + (k - 1) * j for f, k, j in zip(rf[0], kernel, rf[1], strict=True))
+    jump = tuple(j * s for j, s in zip(rf[1], stride, strict=True))
+    if max(*field, *jump) > MAX_COUNT:
+        return None  # strides beyond a 1×1 map: no input pixel is that far apart
+    return field, jump
 
 
 def oversized(out: Shape) -> Finding | None:
@@ -65,7 +93,7 @@ class Walker:
         out: Shape | None = None
         counts = Counts()
         if inp is not None:
-            findings = list(node.check(inp))
+            findings = list(node.validate(inp))
             self.problems += resolve(findings, self.mode, path, node.location)
             if not any(f.fatal for f in findings):
                 out = node.output_shape(inp)
@@ -74,12 +102,7 @@ class Walker:
                     out = None
             if out is not None:
                 counts = node.counts(inp, out)
-                step = node.step(inp)
-                rf = None if rf is None or step is None else (
-                    rf[0] + (step.kernel[0] - 1) * rf[2], rf[1] + (step.kernel[1] - 1) * rf[3],
-                    rf[2] * step.stride[0], rf[3] * step.stride[1])
-                if rf is not None and max(rf) > MAX_COUNT:
-                    rf = None  # strides beyond a 1×1 map: no input pixel is that far apart
+                rf = advance(rf, node.step(inp)) if len(out) == len(inp) else None
             else:
                 rf = None
         else:
@@ -91,7 +114,7 @@ class Walker:
             path, depth, node.name, node.describe(), inp, out,
             counts.weights if out else None, counts.biases if out else None,
             counts.non_trainable if out else None, counts.macs if out else None,
-            (rf[0], rf[1]) if rf and out else None, (rf[2], rf[3]) if rf and out else None,
+            rf[0] if rf and out else None, rf[1] if rf and out else None,
             act, node.location, node=node, parent=parent))
         return out, rf if out is not None else None, counts
 
@@ -130,16 +153,16 @@ class Walker:
                     out = None
                 self.problems += resolve(findings, self.mode, path, node.location)
             known = [r for r in rfs if r is not None]
-            rf = None if out is None or len(known) < len(rfs) else (
-                max(r[0] for r in known), max(r[1] for r in known),
-                max(r[2] for r in known), max(r[3] for r in known))
+            rf = None if out is None or not known or len(known) < len(rfs) else (
+                tuple(map(max, *(r[0] for r in known))) if len(known) > 1 else known[0][0],
+                tuple(map(max, *(r[1] for r in known))) if len(known) > 1 else known[0][1])
         act = elements(out) * self.batch * self.dtype_size if out is not None else None
         if not node.chained:  # the add or concatenation is a tensor of its own
             self.activation_bytes += act or 0
         self.rows[index] = LayerRow(
             path, depth, node.name, node.describe(), inp, out, total.weights, total.biases,
-            total.non_trainable, total.macs, (rf[0], rf[1]) if rf else None,
-            (rf[2], rf[3]) if rf else None, act, node.location, is_block=True, node=node,
+            total.non_trainable, total.macs, rf[0] if rf else None,
+            rf[1] if rf else None, act, node.location, is_block=True, node=node,
             parent=parent)
         return out, rf, total
 
@@ -150,8 +173,7 @@ def walk(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "flo
     mode = mode or spec.mode or "default"
     size = DTYPES[dtype]
     walker = Walker(mode, batch, size)
-    rf: RF = (1, 1, 1, 1)
-    out, _, _ = walker.group(spec.layers, spec.input, rf, "", 1)
+    out, _, _ = walker.group(spec.layers, spec.input, start_rf(spec.input), "", 1)
     if not spec.layers:
         out = spec.input
     leaves = walker.leaves

@@ -105,6 +105,8 @@ RULES: dict[str, Rule] = dict(
               "concat([conv(8, 3)], [conv(8, 1)])", E),
         _rule("G009", "empty-output", "The layer would produce an empty volume.",
               "3x3x1 -> deconv(1, 3, p=5)", E),
+        _rule("G010", "rank-mismatch", "A per-axis size of the wrong length, or a rank-explicit "
+              "alias (conv3d) on an input of another rank.", "32x32x3 -> conv3d(8, 3)", E),
         _rule("G011", "gate-mismatch", "A gate's body output does not broadcast onto its input.",
               "8x8x16 -> gate([gap -> fc(4)])", E),
         _rule("G012", "split-indivisible", "A split's branch count does not divide the channels.",
@@ -174,8 +176,8 @@ RULES: dict[str, Rule] = dict(
 
 
 ALWAYS_REPORTED: tuple[str, ...] = (
-    "S", "A", "G003", "G004", "G005", "G006", "G007", "G008", "G009", "G011", "G012", "G013",
-    "V001")
+    "S", "A", "G003", "G004", "G005", "G006", "G007", "G008", "G009", "G010", "G011", "G012",
+    "G013", "V001")
 """Code prefixes ``--select``/``--ignore`` never hide: the spec cannot be read (S), names a
 layer or argument that does not exist or a value it rejects (A), or describes a network whose
 output (or weights) cannot be computed or built (kernel too large, bad groups, pool padding,

@@ -59,7 +59,7 @@ def substitute(node: Node, target: Node, nodes: tuple[Node, ...]) -> tuple[Node,
         return nodes
     if not isinstance(node, Block):
         return (node,)
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     for a in arguments(type(node)):
         if a.convert is GROUP:
             value = getattr(node, a.name)
@@ -93,7 +93,7 @@ class Walk:
         if isinstance(node, Block):
             return self.block(node, inp, path)
         assert isinstance(node, Layer)  # a Node is a Block or a Layer
-        findings = list(node.check(inp))
+        findings = list(node.validate(inp))
         self.problems += resolve(findings, self.mode, path, None)
         return None if any(f.fatal for f in findings) else node.output_shape(inp)
 
@@ -323,7 +323,7 @@ class Verifier:
         node = row.node
         if not isinstance(node, Layer):
             return False
-        findings = list(node.check(shape))
+        findings = list(node.validate(shape))
         problems = resolve(findings, self.report.mode, row.path, None)
         return not any(f.fatal or f.code == code for f in findings) and not any(
             p.severity is Severity.ERROR for p in problems)

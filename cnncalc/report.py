@@ -34,8 +34,8 @@ class LayerRow:
     biases: int | None
     non_trainable: int | None
     macs: int | None
-    receptive_field: tuple[int, int] | None
-    jump: tuple[int, int] | None
+    receptive_field: tuple[int, ...] | None
+    jump: tuple[int, ...] | None
     activation_bytes: int | None
     location: Location | None
     is_block: bool = False

@@ -1,6 +1,7 @@
 """Pure shape arithmetic: volumes and the sliding-window rule, with no numpy.
 
-A volume is ``(H, W, C)``; a flat vector is ``(N,)``. Everything here is exact
+A volume is channels-last ``(*spatial, C)`` with one to three spatial axes — ``(L, C)``,
+``(H, W, C)``, ``(D, H, W, C)`` — and a flat vector is ``(N,)``. Everything here is exact
 integer arithmetic; nothing is rounded until it is rendered.
 """
 
@@ -10,11 +11,44 @@ from dataclasses import dataclass
 from math import prod
 
 Shape = tuple[int, ...]
-"""``(H, W, C)`` for a volume, ``(N,)`` for a flat vector."""
+"""``(*spatial, C)`` for a volume (1–3 spatial axes), ``(N,)`` for a flat vector."""
+
+AXES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+"""The spatial axes' names, by rank."""
+
+LETTERS = {0: "N", 1: "L×C", 2: "H×W×C", 3: "D×H×W×C"}
+"""How a volume of each rank is written (0: a flat vector)."""
 
 
 def is_volume(shape: Shape) -> bool:
-    return len(shape) == 3
+    return len(shape) >= 2
+
+
+def rank(shape: Shape) -> int:
+    """The number of spatial axes (0 for a flat vector).
+
+    >>> rank((16000, 1)), rank((32, 32, 3)), rank((16, 112, 112, 3)), rank((4096,))
+    (1, 2, 3, 0)
+    """
+    return len(shape) - 1
+
+
+def rank_name(r: int) -> str:
+    """``1-D (L×C)``; ``a flat vector`` for rank 0.
+
+    >>> rank_name(3), rank_name(0)
+    ('3-D (D×H×W×C)', 'a flat vector')
+    """
+    return f"{r}-D ({LETTERS[r]})" if r else "a flat vector"
+
+
+def axis_names(r: int) -> tuple[str, ...]:
+    return AXES.get(r, tuple(f"axis {i + 1}" for i in range(r)))
+
+
+def spatial(shape: Shape) -> Shape:
+    """The spatial sizes of a volume (``()`` for a flat vector)."""
+    return shape[:-1]
 
 
 def elements(shape: Shape) -> int:

@@ -169,63 +169,95 @@ def repeat_count(text: str) -> int:
     return whole(text, 0, MAX_REPEAT)
 
 
-def _pair(text: str, minimum: int) -> Pair:
+MAX_RANK = 3
+"""The most spatial axes a volume has: ``L×C`` (1-D), ``H×W×C`` (2-D), ``D×H×W×C`` (3-D)."""
+
+Sizes = tuple[int, ...]
+"""A per-axis size as written: one number ``(3,)`` that stands for every spatial axis, or one
+per axis (``3x5`` → ``(3, 5)``); :func:`per_axis` resolves it against an input's rank."""
+
+
+def _sizes(text: str, minimum: int) -> Sizes:
     parts = re.split(r"[x×]", text.strip(), flags=re.IGNORECASE)
-    if len(parts) == 1:
-        n = whole(parts[0], minimum)
-        return n, n
-    if len(parts) == 2 and all(parts):
-        return whole(parts[0], minimum), whole(parts[1], minimum)
-    raise ValueError(f"{quoted(text)} is not a size: write one number (3) or HxW (3x5)")
+    if 1 <= len(parts) <= MAX_RANK and all(parts):
+        return tuple(whole(p, minimum) for p in parts)
+    raise ValueError(f"{quoted(text)} is not a size: write one number (3) or one per axis "
+                     "(3x5, 3x3x3)")
 
 
-def pair(text: str) -> Pair:
-    """A size ≥ 1 for both axes: ``3`` or ``3x5``.
+def pair(text: str) -> Sizes:
+    """A size ≥ 1: one number for every spatial axis (``3``) or one per axis (``1x7``,
+    ``3x3x3``). The rank is not fixed here: it comes from the input (:func:`per_axis`).
 
-    >>> pair("3"), pair("1x7")
-    ((3, 3), (1, 7))
+    >>> pair("3"), pair("1x7"), pair("3x3x3")
+    ((3,), (1, 7), (3, 3, 3))
     """
-    return _pair(text, 1)
+    return _sizes(text, 1)
 
 
-def natural_pair(text: str) -> Pair:
-    """A size ≥ 0 for both axes: ``0x3`` is 0 rows and 3 columns.
+def natural_pair(text: str) -> Sizes:
+    """A size ≥ 0 per axis: ``0x3`` is 0 rows and 3 columns.
 
     >>> natural_pair("0x3")
     (0, 3)
     """
-    return _pair(text, 0)
+    return _sizes(text, 0)
+
+
+size = pair
+natural_size = natural_pair
+
+
+def per_axis(sizes: Sizes, rank: int) -> Sizes:
+    """``sizes`` for ``rank`` spatial axes: one number stands for every axis.
+
+    >>> per_axis((3,), 3), per_axis((1, 7), 2)
+    ((3, 3, 3), (1, 7))
+    """
+    if len(sizes) == 1:
+        return sizes * rank
+    if len(sizes) != rank:
+        raise ValueError(f"{format_sizes(sizes)} has {len(sizes)} sizes, not {rank}")
+    return sizes
+
+
+def fits_rank(sizes: Sizes, rank: int) -> bool:
+    return len(sizes) in (1, rank)
 
 
 @dataclass(frozen=True)
 class Padding:
-    """``same`` (TensorFlow's rule), or explicit symmetric rows×columns (``valid`` is 0)."""
+    """``same`` (TensorFlow's rule), or explicit symmetric padding per axis (``valid`` is 0).
 
-    hw: Pair = (0, 0)
+    ``sizes`` is as written: one number for every axis, or one per axis."""
+
+    sizes: Sizes = (0,)
     same: bool = False
 
-    def resolve(self, size: Pair, kernel: Pair, stride: Pair, dilation: Pair
-                ) -> tuple[int, int, int, int]:
-        """``(top, bottom, left, right)`` for an input of ``size`` (H, W).
+    def resolve(self, size: Sizes, kernel: Sizes, stride: Sizes, dilation: Sizes
+                ) -> tuple[tuple[int, int], ...]:
+        """``(begin, end)`` per axis for an input of spatial ``size`` (kernel, stride and
+        dilation already per axis).
 
         >>> Padding(same=True).resolve((224, 224), (7, 7), (2, 2), (1, 1))
-        (2, 3, 2, 3)
+        ((2, 3), (2, 3))
+        >>> Padding((1,)).resolve((16, 112, 112), (3, 3, 3), (1, 1, 1), (1, 1, 1))
+        ((1, 1), (1, 1), (1, 1))
         """
         if not self.same:
-            return self.hw[0], self.hw[0], self.hw[1], self.hw[1]
-        top, bottom = same_padding(size[0], kernel[0], stride[0], dilation[0])
-        left, right = same_padding(size[1], kernel[1], stride[1], dilation[1])
-        return top, bottom, left, right
+            return tuple((p, p) for p in per_axis(self.sizes, len(size)))
+        return tuple(same_padding(n, k, s, d)
+                     for n, k, s, d in zip(size, kernel, stride, dilation, strict=True))
 
     def __str__(self) -> str:
-        return "same" if self.same else format_pair(self.hw)
+        return "same" if self.same else format_sizes(self.sizes)
 
 
 def padding(text: str) -> Padding:
-    """``same``, ``valid``, ``2`` or ``0x3``.
+    """``same``, ``valid``, ``2``, ``0x3`` or ``0x1x1``.
 
-    >>> padding("same").same, padding("valid").hw, padding("1x2").hw
-    (True, (0, 0), (1, 2))
+    >>> padding("same").same, padding("valid").sizes, padding("1x2").sizes
+    (True, (0,), (1, 2))
     """
     word = text.strip().lower()
     if word == "same":
@@ -237,7 +269,8 @@ def padding(text: str) -> Padding:
     except ValueError:
         if word[:1].isdigit():  # a number's own error says more (too large, not whole…)
             raise
-        raise ValueError(f"{quoted(text)} is not a padding: write a number, HxW, same or valid") from None
+        raise ValueError(f"{quoted(text)} is not a padding: write a number, one per axis "
+                         "(0x1x1), same or valid") from None
 
 
 def boolean(text: str) -> bool:
@@ -302,17 +335,16 @@ def probability(text: str) -> float:
 
 
 def shape(text: str) -> Shape:
-    """An input volume ``HxWxC`` or a flat size ``N``; each size at most :data:`MAX_SIZE`,
-    the whole at most :data:`MAX_COUNT` elements.
+    """An input volume — ``LxC`` (1-D), ``HxWxC`` (2-D), ``DxHxWxC`` (3-D) — or a flat size
+    ``N``; each size at most :data:`MAX_SIZE`, the whole at most :data:`MAX_COUNT` elements.
 
-    >>> shape("32x32x3"), shape("4096")
-    ((32, 32, 3), (4096,))
+    >>> shape("32x32x3"), shape("4096"), shape("16000x1"), shape("16x112x112x3")
+    ((32, 32, 3), (4096,), (16000, 1), (16, 112, 112, 3))
     """
     parts = re.split(r"[x×]", text.strip(), flags=re.IGNORECASE)
-    if len(parts) not in (1, 3) or not all(parts):
-        hint = f" (for one channel: {text.strip()}x1)" if len(parts) == 2 and all(parts) else ""
-        raise ValueError(f"{quoted(text)} is not a shape: write HxWxC (32x32x3) or a flat size "
-                         "(4096)" + hint)
+    if not 1 <= len(parts) <= MAX_RANK + 1 or not all(parts):
+        raise ValueError(f"{quoted(text)} is not a shape: write LxC (16000x1), HxWxC (32x32x3), "
+                         "DxHxWxC (16x112x112x3) or a flat size (4096)")
     sizes = tuple(whole(p, 1) for p in parts)
     if prod(sizes) > MAX_COUNT:
         raise ValueError(f"{quoted(text)} holds {prod(sizes):,} elements, more than {MAX_COUNT:,} "
@@ -381,16 +413,24 @@ def percent(part: int, whole: int, places: int = 1) -> str:
     return fixed_text(Fraction(100 * part, whole), places) + "%"
 
 
-def format_pair(p: Pair) -> str:
-    return str(p[0]) if p[0] == p[1] else f"{p[0]}x{p[1]}"
+def format_sizes(p: Sizes) -> str:
+    """A per-axis size as a spec writes it: ``3``, ``3x5``, ``1x7x7``.
+
+    >>> format_sizes((3,)), format_sizes((3, 5)), format_sizes((3, 3))
+    ('3', '3x5', '3x3')
+    """
+    return str(p[0]) if len(p) == 1 else "x".join(map(str, p))
+
+
+format_pair = format_sizes
 
 
 def format_value(value: Any) -> str:
     """How a typed value is written back in a spec."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return format_pair(value)
+    if isinstance(value, tuple) and value and all(isinstance(v, int) for v in value):
+        return format_sizes(value)
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

@@ -40,7 +40,10 @@ def problems(spec: str, code: str, mode: str = "default") -> list[Problem]:
 def test_pool_padding_that_pads_an_axis_of_size_one_is_not_suggested() -> None:
     # was: 'maxpool(4x1, p=2) → 2×5×3': p=2 on the 1-wide axis is more than half its kernel 1
     (p,) = problems("5x1x3 -> maxpool(4x1)", "G001")
-    assert p.suggestions == ("maxpool(4x1, ceil=true) → 2×1×3", "input height 4 or 8 instead of 5")
+    # v2: padding is per axis, so the height alone may be padded (the width never is)
+    assert p.suggestions == ("maxpool(4x1, ceil=true) → 2×1×3",
+                             "maxpool(4x1, p=2x0) → 2×1×3 (inexact, but only padding goes unread)",
+                             "input height 4 or 8 instead of 5")
 
 
 def test_a_kernel_larger_than_the_input_is_not_suggested() -> None:

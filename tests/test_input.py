@@ -400,15 +400,20 @@ def test_duplicate_expect_keys_generated(keys: list[str]) -> None:
 
 # -- class 19: small ones ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,rank", [("conv3d", 3), ("Conv1d", 1), ("maxpool3d", 3),
-                                       ("BatchNorm1d", 1), ("Conv3DTranspose", 3),
-                                       ("AveragePooling1D", 1), ("adaptiveavgpool3d", 3)])
-def test_rank_explicit_aliases_are_not_offered_the_2d_kind(name: str, rank: int) -> None:
-    r = cnncalc.analyze(f"8x8x3 -> {name}(3, 3)")
+@pytest.mark.parametrize("call,rank", [("conv3d(3, 3)", 3), ("Conv1d(3, 3)", 1),
+                                       ("maxpool3d(3)", 3), ("BatchNorm1d", 1),
+                                       ("Conv3DTranspose(3, 3)", 3), ("AveragePooling1D(3)", 1),
+                                       ("adaptiveavgpool3d(3)", 3)])
+def test_rank_explicit_aliases_on_another_rank_are_g010(call: str, rank: int) -> None:
+    """v2: rank-explicit aliases are accepted and checked: on a 2-D input they are a located
+    G010 that names the rank they need, with the 2-D alias as the fix (never did-you-mean)."""
+    r = cnncalc.analyze(f"9x9x3 -> {call}")
     (p,) = r.errors
-    assert p.code == "A001" and f"is a {rank}-D layer" in p.message
+    assert p.code == "G010" and f"needs a {rank}-D" in p.message and "is 2-D (H×W×C)" in p.message
     assert not any("did you mean" in s for s in p.suggestions)
     assert (p.location.line, p.location.column) == (1, 10)
+    fixed = p.suggestions[0]
+    assert fixed.endswith("2d") and cnncalc.analyze(f"9x9x3 -> {call.replace(call.split('(')[0], fixed)}").ok
 
 
 def test_2d_aliases_still_work() -> None:

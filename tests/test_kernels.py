@@ -993,6 +993,11 @@ def _sigmoid(v: float) -> float:
     return 1 / (1 + math.exp(-v)) if v > -700 else 0.0
 
 
+def pads4(pads: tuple[tuple[int, int], ...]) -> tuple[int, int, int, int]:
+    """A layer's per-axis ``((top, bottom), (left, right))`` as the 2-D references take it."""
+    return pads[0][0], pads[0][1], pads[1][0], pads[1][1]
+
+
 def ref_group_norm(x: Arr, groups: int, gamma: Arr | None, beta: Arr | None, eps: float) -> Arr:
     """Loop reference: each sample's group of C/groups channels normalised over those
     channels and every position (any rank; layer norm over C is one group per position,
@@ -1039,23 +1044,25 @@ def _mish(v: float) -> float:
 
 def _layer_examples() -> dict[str, tuple[Any, tuple[int, ...], Ref]]:
     def pooled(mode: str) -> Ref:
-        return lambda layer, x, w: ref_pool(x, layer.kernel, layer.stride or layer.kernel,
-                                            layer.pads(x.shape[1:]),
+        return lambda layer, x, w: ref_pool(x, *layer.axes(x.shape[1:])[:2],
+                                            pads4(layer.pads(x.shape[1:])),
                                             layer.output_shape(x.shape[1:])[:2], mode)
 
     return {
         "conv": (L.Conv(6, (3, 3), stride=(2, 1), padding=Padding((1, 1)), dilation=(1, 2),
                         groups=2), (9, 8, 4),
-                 lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.stride,
-                                             ly.pads(x.shape[1:]), ly.dilation, ly.groups)),
+                 lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.axes(x.shape[1:])[1],
+                                             pads4(ly.pads(x.shape[1:])),
+                                             ly.axes(x.shape[1:])[2], ly.groups)),
         "dwconv": (L.DepthwiseConv((3, 3), padding=Padding((1, 1)), multiplier=2), (7, 6, 3),
-                   lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.stride,
-                                               ly.pads(x.shape[1:]), ly.dilation, x.shape[3])),
+                   lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.axes(x.shape[1:])[1],
+                                               pads4(ly.pads(x.shape[1:])),
+                                               ly.axes(x.shape[1:])[2], x.shape[3])),
         "deconv": (L.Deconv(4, (3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1),
                             groups=2), (5, 4, 4),
-                   lambda ly, x, w: ref_conv_transpose2d(x, w["w"], w.get("b"), ly.stride,
-                                                         ly.padding, ly.output_padding,
-                                                         ly.dilation, ly.groups)),
+                   lambda ly, x, w: ref_conv_transpose2d(x, w["w"], w.get("b"),
+                                                         *ly.axes(x.shape[1:])[1:],
+                                                         ly.groups)),
         "maxpool": (L.MaxPool((3, 3), stride=(2, 2), padding=Padding((1, 1)), ceil_mode=True),
                     (8, 7, 3), pooled("max")),
         "avgpool": (L.AvgPool((3, 3), stride=(2, 2), padding=Padding((1, 1))), (8, 7, 3),

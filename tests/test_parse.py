@@ -59,7 +59,7 @@ def test_multi_line_one_line_spec_keeps_lines() -> None:
     ("32x32x3 -> conv(10, 2.5)", (1, 21, "A006")),
     ("32x32x3 -> conv(10, 3, p=foo)", (1, 26, "A006")),
     ("32x32x3 -> dropout(1.5)", (1, 20, "A006")),
-    ("28x28 -> conv(4, 3)", (1, 1, "A007")),
+    ("28x28x3x3x3 -> conv(4, 3)", (1, 1, "A007")),
     ("0x32x3 -> conv(4, 3)", (1, 1, "A007")),
 ])
 def test_argument_errors_point_at_the_argument(spec: str, expected: tuple[int, int, str]) -> None:

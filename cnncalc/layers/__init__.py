@@ -20,7 +20,7 @@ stays beside the arithmetic it mirrors (one place to read a kind), mypy sees the
 module's types, and numpy stays off the import path of ``cnncalc check`` — without a
 function-level import in every kind.
 
->>> conv = Conv(filters=10, kernel=(5, 5), padding=Padding((2, 2)))
+>>> conv = Conv(filters=10, kernel=(5,), padding=Padding((2,)))
 >>> conv.output_shape((32, 32, 3)), conv.counts((32, 32, 3), (32, 32, 10)).params
 ((32, 32, 10), 760)
 """
@@ -76,6 +76,7 @@ from .pool import (
     torch_pool,
     widest_adaptive_window,
 )
+from .ranks import ranked_name
 from .reshape import FC, Dropout, Flatten, Identity, Pad, Shuffle, Upsample
 from .window import SEARCH, Windowed, arithmetic, division_findings, suggest_fixes, window_lines
 
@@ -87,8 +88,13 @@ KINDS: tuple[type[Node], ...] = tuple(
     if kind.__module__ == family.__name__ and "name" in vars(kind))
 """Every layer kind: family by family, each in the order its module defines them."""
 
+RANKS: dict[str, int] = {
+    ranked_name(base, r): r for kind in KINDS for base in kind.ranked for r in (1, 2, 3)}
+"""Every rank-explicit alias (``conv3d``; a kind's ``ranked`` names), mapped to its rank."""
+
 LAYERS: dict[str, type[Node]] = {
-    name: kind for kind in KINDS for name in (kind.name, *kind.aliases)}
+    **{name: kind for kind in KINDS for name in (kind.name, *kind.aliases)},
+    **{ranked_name(base, r): kind for kind in KINDS for base in kind.ranked for r in (1, 2, 3)}}
 """Every name a spec may use (lower case), mapped to its kind."""
 
 __all__ = [
@@ -100,6 +106,7 @@ __all__ = [
     "KINDS",
     "LAYERS",
     "LRN",
+    "RANKS",
     "SEARCH",
     "AdaptiveAvgPool",
     "Argument",
@@ -157,6 +164,7 @@ __all__ = [
     "first_flattener",
     "needs_volume",
     "py_float",
+    "ranked_name",
     "suggest_fixes",
     "torch_conv",
     "torch_pool",

@@ -15,7 +15,9 @@ from .. import values as v
 from ..cost import WORK_ELEMENT, WORK_STEP, Cost
 from ..diagnostics import Finding
 from ..shapes import Shape, elements, format_shape, is_volume
-from ..values import Pair
+from ..values import Sizes
+from . import ranks
+from .ranks import ranked_name
 
 if TYPE_CHECKING:  # numpy stays off the import path of `cnncalc check`
     import numpy as np
@@ -116,10 +118,11 @@ class Counts:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """A receptive-field step per axis: ``r' = r + (k − 1)·j``, ``j' = j·s``."""
+    """A receptive-field step per spatial axis: ``r' = r + (k − 1)·j``, ``j' = j·s``
+    (one number stands for every axis)."""
 
-    kernel: Pair = (1, 1)
-    stride: Pair = (1, 1)
+    kernel: Sizes = (1,)
+    stride: Sizes = (1,)
 
 
 IDENTITY_STEP = Step()
@@ -194,12 +197,20 @@ class Node:
     """Its output channels are an argument of its own (conv's filters, fc's units)."""
     join_pins_channels: ClassVar[bool] = False
     """A block whose join needs every group to give the same channels (residual's add)."""
+    ranked: ClassVar[tuple[str, ...]] = ()
+    """Names that take a rank: ``("conv",)`` registers ``conv1d``, ``conv2d`` and ``conv3d``
+    (rank-explicit aliases, checked against the input's rank); ``{r}`` marks where the rank
+    goes when it is not a ``…1d`` suffix (Keras' ``conv{r}dtranspose``)."""
+    takes_flat: ClassVar[bool] = False
+    """Its ``…1d`` alias also takes a flat vector (PyTorch's ``BatchNorm1d``)."""
     join_scales: ClassVar[bool] = False
     """A block whose join multiplies its input by its group's output (a gate): a sigmoid,
     hardsigmoid or softmax ending that group is what it asks for, not a misplaced one."""
 
     location: Any = field(default=None, kw_only=True, compare=False, repr=False)
     """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""
+    alias_rank: int | None = field(default=None, kw_only=True, compare=False, repr=False)
+    """The rank a rank-explicit alias (``conv3d``) named, or None."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -212,7 +223,7 @@ class Node:
         """Canonical spec text: positional arguments, then keywords that differ from defaults.
 
         >>> from cnncalc.layers import Conv, Padding
-        >>> Conv(10, (5, 5), padding=Padding((2, 2))).describe()
+        >>> Conv(10, (5,), padding=Padding((2,))).describe()
         'conv(10, 5, p=2)'
         """
         parts = []
@@ -226,7 +237,14 @@ class Node:
                 parts.append(v.format_value(value))
             elif value != a.default:
                 parts.append(f"{a.short or a.name}={v.format_value(value)}")
-        return f"{self.name}({', '.join(parts)})" if parts else self.name
+        name = self.written_name()
+        return f"{name}({', '.join(parts)})" if parts else name
+
+    def written_name(self) -> str:
+        """``conv``, or ``conv3d`` when a rank-explicit alias was written."""
+        if self.alias_rank is None or not self.ranked:
+            return self.name
+        return ranked_name(self.ranked[0], self.alias_rank)
 
     def label(self) -> str:
         """A short name for a table row (a block's full text can be long)."""
@@ -255,8 +273,17 @@ def describe_group(group: Group) -> str:
 class Layer(Node):
     """A leaf layer. Subclasses override what differs from 'same shape, no parameters'."""
 
+    def validate(self, inp: Shape) -> Iterator[Finding]:
+        """Everything wrong with this layer on ``inp``: the rank checks every kind shares
+        (a rank-explicit alias on another rank, per-axis sizes of the wrong length — G010,
+        see :mod:`.ranks`), then the kind's own :meth:`check`, which may rely on them."""
+        wrong = list(ranks.rank_findings(self, inp))
+        yield from wrong
+        if not wrong:
+            yield from self.check(inp)
+
     def check(self, inp: Shape) -> Iterator[Finding]:
-        """Yield what is wrong with this layer on input ``inp``."""
+        """Yield what is wrong with this layer on input ``inp`` (of a rank its sizes fit)."""
         yield from ()
 
     def check_alone(self) -> Iterator[Finding]:
@@ -370,7 +397,8 @@ class Block(Node):
 
 def needs_volume(layer: Node, inp: Shape) -> Iterator[Finding]:
     if not is_volume(inp):
-        yield Finding("G006", f"{layer.name} needs an H×W×C volume, but its input is a flat "
+        yield Finding("G006", f"{layer.name} needs a volume (L×C, H×W×C or D×H×W×C), but its "
+                      f"input is a flat "
                       f"vector of {format_shape(inp)}", ("put it before the first fc/flatten",),
                       fatal=True)
 

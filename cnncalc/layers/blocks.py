@@ -15,6 +15,7 @@ from .base import GROUP, Array, Block, Group, Node, arg, arguments, describe_gro
 from .conv import Conv
 from .norm import BatchNorm
 from .reshape import FC
+from .window import written
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -81,8 +82,7 @@ def projection(inp: Shape, out: Shape, location: object = None) -> Group | None:
     strides = tuple(-(-i // o) for i, o in zip(inp[:-1], out[:-1], strict=True))
     if any((i - 1) // s + 1 != o for i, o, s in zip(inp[:-1], out[:-1], strides, strict=True)):
         return None
-    conv = Conv(out[-1], cast(v.Pair, (1,) * len(strides)), stride=cast(v.Pair, strides),
-                bias=False, location=location)
+    conv = Conv(out[-1], (1,), stride=written(strides), bias=False, location=location)
     return conv, BatchNorm(location=location)
 
 
@@ -199,10 +199,11 @@ class Residual(nn.Module):
         if self.policy:
             return None, []  # `settle` reported why no shortcut fits
         fixes: list[Fix] = []
-        if is_volume(inp) and is_volume(body):
-            sh, sw = inp[0] // body[0], inp[1] // body[1]
-            if body[0] * sh == inp[0] and body[1] * sw == inp[1]:
-                projection = (Conv(body[2], (1, 1), stride=(sh, sw), bias=False), BatchNorm())
+        if is_volume(inp) and is_volume(body) and len(inp) == len(body):
+            strides = tuple(n // o for n, o in zip(inp[:-1], body[:-1], strict=True))
+            if all(o * s == n for n, o, s in zip(inp[:-1], body[:-1], strides, strict=True)):
+                projection = (Conv(body[-1], (1,), stride=written(strides), bias=False),
+                              BatchNorm())
                 fixes.append(Fix(f"shortcut={describe_group(projection)}", self,
                                  (dataclasses.replace(self, shortcut=projection),)))
         what = "the identity shortcut" if not self.shortcut else "the shortcut"
@@ -215,7 +216,7 @@ class Residual(nn.Module):
                 continue
             notes[i] = (f" (a flat vector: {flattener.describe()} flattened the "
                         f"{format_shape(inp)} volume)")
-            keep = (f"or use conv({other[2]}, 1) to mix channels and keep H×W"
+            keep = (f"or use conv({other[-1]}, 1) to mix channels and keep H×W"
                     if is_volume(other) and isinstance(flattener, FC) else "")
             prose.append(f"a residual adds volumes: move {flattener.describe()} after the "
                          f"residual{', ' + keep if keep else ''}")
@@ -267,8 +268,8 @@ class Concat(nn.Module):
     def join(self, inp: Shape, outs: Sequence[Shape]) -> tuple[Shape | None, list[Finding]]:
         if all(len(o) == 1 for o in outs):
             return (sum(o[0] for o in outs),), []
-        if all(is_volume(o) and o[:2] == outs[0][:2] for o in outs):
-            return (*outs[0][:2], sum(o[2] for o in outs)), []
+        if all(is_volume(o) and o[:-1] == outs[0][:-1] for o in outs):
+            return (*outs[0][:-1], sum(o[-1] for o in outs)), []
         listed = ", ".join(format_shape(o) for o in outs)
         return None, [Finding("G008", f"the branches give {listed}: concatenated branches must "
                               "agree on H×W", ("give every branch the same stride and padding",),

@@ -3,7 +3,7 @@
 The classic example from the lecture: ten 5×5 filters on a 32×32×3 image with
 padding 2 give a 32×32×10 volume and 5·5·3·10 + 10 = 760 parameters.
 
->>> conv = Conv(filters=10, kernel=(5, 5), padding=Padding((2, 2)))
+>>> conv = Conv(filters=10, kernel=(5,), padding=Padding((2,)))
 >>> conv.output_shape((32, 32, 3)), conv.counts((32, 32, 3), (32, 32, 10)).params
 ((32, 32, 10), 760)
 """
@@ -19,8 +19,8 @@ from typing import ClassVar
 from .. import values as v
 from ..cost import WORK_ELEMENT, WORK_MAC, WORK_STEP, Cost
 from ..diagnostics import Finding, Fix
-from ..shapes import Shape, format_shape, is_volume, transposed_size
-from ..values import Padding, Pair
+from ..shapes import Shape, format_shape, is_volume, rank, transposed_size
+from ..values import Padding, Sizes, per_axis
 from .base import Array, Counts, Layer, Step, Width, arg, kernels, needs_volume, power_of_two
 from .window import SEARCH, Windowed
 
@@ -39,51 +39,69 @@ def common_divisors(channels: int, filters: int, groups: int, most: int = 4) -> 
     return found[:most]
 
 
+def torch_pad(pads: tuple[tuple[int, int], ...], value: str = "0.0") -> str:
+    """PyTorch's constant-padding module for per-axis ``(begin, end)`` pads (its argument
+    lists the last axis first); 2-D zero padding is ``nn.ZeroPad2d`` as before.
+
+    >>> torch_pad(((1, 2), (3, 4))), torch_pad(((0, 1),), "float('-inf')")
+    ('nn.ZeroPad2d((3, 4, 1, 2))', "nn.ConstantPad1d((0, 1), float('-inf'))")
+    """
+    flat = tuple(n for pair in reversed(pads) for n in pair)
+    if len(pads) == 2 and value == "0.0":
+        return f"nn.ZeroPad2d({flat})"
+    return f"nn.ConstantPad{len(pads)}d({flat}, {value})"
+
+
 def torch_conv(module: str, cin: int, cout: int, layer: Windowed, inp: Shape, groups: int,
                bias: bool) -> str:
-    """A conv module; asymmetric (``same``) padding becomes an explicit ZeroPad2d in front."""
-    kernel, stride, _, dilation = layer.geometry()
-    top, bottom, left, right = layer.pads(inp)
-    pad, padding = "", (top, left)
-    if (top, left) != (bottom, right):
-        pad, padding = f"nn.ZeroPad2d({(left, right, top, bottom)}), ", (0, 0)
-    conv = (f"{module}({cin}, {cout}, {kernel}, stride={stride}, padding={padding}, "
+    """A conv module (``module`` is ``nn.Conv`` + the rank); asymmetric (``same``) padding
+    becomes an explicit padding module in front."""
+    kernel, stride, dilation = layer.axes(inp)
+    pads = layer.pads(inp)
+    pad, padding = "", tuple(b for b, _ in pads)
+    if any(b != e for b, e in pads):
+        pad, padding = torch_pad(pads) + ", ", (0,) * len(pads)
+    conv = (f"{module}{len(pads)}d({cin}, {cout}, {kernel}, stride={stride}, padding={padding}, "
             f"dilation={dilation}, groups={groups}, bias={bias})")
     return f"nn.Sequential({pad}{conv})" if pad else conv
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Conv(Windowed):
-    """2-D convolution: ``filters`` filters, each as deep as its input (C/groups).
+    """Convolution in 1-D, 2-D or 3-D: ``filters`` filters, each as deep as its input (C/groups).
 
-    Output H'×W'×filters with H' = ⌊(H + p_top + p_bottom − d·(k−1) − 1)/s⌋ + 1;
-    weights k_h·k_w·(C/g)·filters, biases filters; MACs weights·H'·W'.
+    Output H'×W'×filters (per spatial axis) with H' = ⌊(H + p_top + p_bottom − d·(k−1) − 1)/s⌋
+    + 1; weights k_h·k_w·(C/g)·filters (the product over axes), biases filters; MACs
+    weights·H'·W'.
 
-    >>> Conv(1, (3, 3)).output_shape((7, 7, 3)), Conv(1, (3, 3), stride=(2, 2)).output_shape((7, 7, 3))
+    >>> Conv(1, (3,)).output_shape((7, 7, 3)), Conv(1, (3,), stride=(2,)).output_shape((7, 7, 3))
     ((5, 5, 1), (3, 3, 1))
+    >>> Conv(64, (3,), padding=Padding((1,))).counts((16, 112, 112, 3), (16, 112, 112, 64)).params
+    5248
     """
 
     name: ClassVar[str] = "conv"
     sets_channels: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"G004", "G001", "G002", "G003", "G006", "G009"})
-    aliases: ClassVar[tuple[str, ...]] = ("conv2d",)
-    formula: ClassVar[str] = ("H'×W'×filters; H' = ⌊(H + 2p − d·(k−1) − 1)/s⌋ + 1; "
-                              "params k_h·k_w·(C/g)·filters + filters")
+    ranked: ClassVar[tuple[str, ...]] = ("conv",)
+    formula: ClassVar[str] = ("H'×W'×filters; H' = ⌊(H + 2p − d·(k−1) − 1)/s⌋ + 1 per axis "
+                              "(L; H, W; D, H, W); params k_h·k_w·(C/g)·filters + filters")
 
     filters: int = arg(v.count, positional=True, help="number of filters (output channels)")
-    kernel: Pair = arg(v.pair, short="k", positional=True, help="kernel size, n or HxW")
-    stride: Pair = arg(v.pair, (1, 1), short="s")
+    kernel: Sizes = arg(v.pair, short="k", positional=True,
+                        help="kernel size, n or one per axis (3x5, 3x3x3)")
+    stride: Sizes = arg(v.pair, (1,), short="s")
     padding: Padding = arg(v.padding, Padding(), short="p")
-    dilation: Pair = arg(v.pair, (1, 1), short="d")
+    dilation: Sizes = arg(v.pair, (1,), short="d")
     groups: int = arg(v.count, 1, short="g")
     bias: bool = arg(v.boolean, True)
 
-    def geometry(self) -> tuple[Pair, Pair, Padding, Pair]:
+    def geometry(self) -> tuple[Sizes, Sizes, Padding, Sizes]:
         return self.kernel, self.stride, self.padding, self.dilation
 
     def in_per_group(self, inp: Shape) -> int:
-        return inp[2] // self.groups
+        return inp[-1] // self.groups
 
     def width(self, inp: Shape) -> Width | None:
         if not power_of_two(self.groups):
@@ -92,45 +110,47 @@ class Conv(Windowed):
             self, filters=k) if k >= self.groups else None)
 
     def check(self, inp: Shape) -> Iterator[Finding]:
-        if is_volume(inp) and (inp[2] % self.groups or self.filters % self.groups):
-            yield Finding("G004", f"groups={self.groups} must divide the {inp[2]} input channels "
+        if is_volume(inp) and (inp[-1] % self.groups or self.filters % self.groups):
+            yield Finding("G004", f"groups={self.groups} must divide the {inp[-1]} input channels "
                           f"and the {self.filters} filters", fixes=tuple(
                               Fix(f"g={g}", self, (dataclasses.replace(self, groups=g),))
-                              for g in common_divisors(inp[2], self.filters, self.groups)))
+                              for g in common_divisors(inp[-1], self.filters, self.groups)))
         yield from super().check(inp)
 
     def output_shape(self, inp: Shape) -> Shape:
-        return (*self.out_hw(inp), self.filters)
+        return (*self.out_sizes(inp), self.filters)
 
     def counts(self, inp: Shape, out: Shape) -> Counts:
-        weights = self.kernel[0] * self.kernel[1] * self.in_per_group(inp) * out[2]
-        return Counts(weights, out[2] if self.bias else 0, 0, weights * out[0] * out[1])
+        weights = math.prod(self.axes(inp)[0]) * self.in_per_group(inp) * out[-1]
+        return Counts(weights, out[-1] if self.bias else 0, 0, weights * math.prod(out[:-1]))
 
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
         shapes: dict[str, tuple[int, ...]] = {
-            "w": (*self.kernel, self.in_per_group(inp), self.output_shape(inp)[2])}
+            "w": (*self.axes(inp)[0], self.in_per_group(inp), self.filters)}
         if self.bias:
-            shapes["b"] = (self.output_shape(inp)[2],)
+            shapes["b"] = (self.filters,)
         return shapes
 
     def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
         return _conv_cost(self, self.groups, inp, out, batch)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
-        return kernels.conv2d(x, w["w"], w.get("b"), self.stride, self.pads(x.shape[1:]),
-                              self.dilation, self.groups)
+        _, stride, dilation = self.axes(x.shape[1:])
+        return kernels.conv(x, w["w"], w.get("b"), stride, self.pads(x.shape[1:]), dilation,
+                            self.groups)
 
     def torch(self, inp: Shape) -> str:
-        return torch_conv("nn.Conv2d", inp[2], self.filters, self, inp, self.groups, self.bias)
+        return torch_conv("nn.Conv", inp[-1], self.filters, self, inp, self.groups, self.bias)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class DepthwiseConv(Windowed):
-    """Depthwise convolution: each channel convolved on its own, ``multiplier`` filters each.
+    """Depthwise convolution (1-D, 2-D or 3-D): each channel convolved on its own,
+    ``multiplier`` filters each.
 
     Output H'×W'×(C·multiplier); weights k_h·k_w·C·multiplier, biases C·multiplier.
 
-    >>> DepthwiseConv((3, 3), padding=Padding((1, 1))).counts((56, 56, 32), (56, 56, 32)).params
+    >>> DepthwiseConv((3,), padding=Padding((1,))).counts((56, 56, 32), (56, 56, 32)).params
     320
     """
 
@@ -138,68 +158,72 @@ class DepthwiseConv(Windowed):
     weighted: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"G001", "G002", "G003", "G006", "G009"})
     aliases: ClassVar[tuple[str, ...]] = ("depthwise", "depthwiseconv")
-    formula: ClassVar[str] = "H'×W'×(C·multiplier); params k_h·k_w·C·multiplier + C·multiplier"
+    ranked: ClassVar[tuple[str, ...]] = ("dwconv",)
+    formula: ClassVar[str] = ("H'×W'×(C·multiplier) (per axis as conv); "
+                              "params k_h·k_w·C·multiplier + C·multiplier")
 
-    kernel: Pair = arg(v.pair, short="k", positional=True)
-    stride: Pair = arg(v.pair, (1, 1), short="s")
+    kernel: Sizes = arg(v.pair, short="k", positional=True)
+    stride: Sizes = arg(v.pair, (1,), short="s")
     padding: Padding = arg(v.padding, Padding(), short="p")
-    dilation: Pair = arg(v.pair, (1, 1), short="d")
+    dilation: Sizes = arg(v.pair, (1,), short="d")
     multiplier: int = arg(v.count, 1, short="m")
     bias: bool = arg(v.boolean, True)
 
-    def geometry(self) -> tuple[Pair, Pair, Padding, Pair]:
+    def geometry(self) -> tuple[Sizes, Sizes, Padding, Sizes]:
         return self.kernel, self.stride, self.padding, self.dilation
 
     def output_shape(self, inp: Shape) -> Shape:
-        return (*self.out_hw(inp), inp[2] * self.multiplier)
+        return (*self.out_sizes(inp), inp[-1] * self.multiplier)
 
     def width(self, inp: Shape) -> Width | None:
-        if self.multiplier == 1 or not is_volume(inp) or not power_of_two(inp[2]):
+        if self.multiplier == 1 or not is_volume(inp) or not power_of_two(inp[-1]):
             return None  # a plain depthwise conv keeps the channels it is given
-        return Width(inp[2] * self.multiplier, f"channels ({inp[2]}·{self.multiplier})",
+        return Width(inp[-1] * self.multiplier, f"channels ({inp[-1]}·{self.multiplier})",
                      self.multiplier, lambda k: dataclasses.replace(self, multiplier=k))
 
     def counts(self, inp: Shape, out: Shape) -> Counts:
-        weights = self.kernel[0] * self.kernel[1] * out[2]
-        return Counts(weights, out[2] if self.bias else 0, 0, weights * out[0] * out[1])
+        weights = math.prod(self.axes(inp)[0]) * out[-1]
+        return Counts(weights, out[-1] if self.bias else 0, 0, weights * math.prod(out[:-1]))
 
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
-        c = self.output_shape(inp)[2]
-        return {"w": (*self.kernel, 1, c), **({"b": (c,)} if self.bias else {})}
+        c = inp[-1] * self.multiplier
+        return {"w": (*self.axes(inp)[0], 1, c), **({"b": (c,)} if self.bias else {})}
 
     def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
-        return _conv_cost(self, inp[2], inp, out, batch)
+        return _conv_cost(self, inp[-1], inp, out, batch)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
-        return kernels.conv2d(x, w["w"], w.get("b"), self.stride, self.pads(x.shape[1:]),
-                              self.dilation, x.shape[3])
+        _, stride, dilation = self.axes(x.shape[1:])
+        return kernels.conv(x, w["w"], w.get("b"), stride, self.pads(x.shape[1:]), dilation,
+                            x.shape[-1])
 
     def torch(self, inp: Shape) -> str:
-        return torch_conv("nn.Conv2d", inp[2], inp[2] * self.multiplier, self, inp, inp[2],
+        return torch_conv("nn.Conv", inp[-1], inp[-1] * self.multiplier, self, inp, inp[-1],
                           self.bias)
 
 
 def _conv_cost(layer: Conv | DepthwiseConv, groups: int, inp: Shape, out: Shape,
                n: int) -> Cost:
     """The cost of a (grouped or depthwise) convolution, from the path its kernel takes."""
-    plan = kernels.conv2d_plan((n, *inp), layer.weight_shapes(inp)["w"], layer.stride,
-                               layer.pads(inp), layer.dilation, groups)
+    _, stride, dilation = layer.axes(inp)
+    plan = kernels.conv_plan((n, *inp), layer.weight_shapes(inp)["w"], stride,
+                             layer.pads(inp), dilation, groups)
     macs = plan.macs
     if plan.path == "depthwise":  # element-wise multiply-adds, not a GEMM
         work = 2 * macs * WORK_ELEMENT
     else:
-        work = macs * WORK_MAC + (macs // max(1, out[2] // groups)) * WORK_ELEMENT
+        work = macs * WORK_MAC + (macs // max(1, out[-1] // groups)) * WORK_ELEMENT
     return Cost(plan.scratch, work + plan.steps * WORK_STEP)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Deconv(Layer):
-    """Transposed convolution (PyTorch's ConvTranspose2d).
+    """Transposed convolution in 1-D, 2-D or 3-D (PyTorch's ConvTranspose1d/2d/3d).
 
     Output (in−1)·s − 2p + d·(k−1) + output_padding + 1 per axis; params as conv;
-    MACs weights × input H×W (fvcore's rule).
+    MACs weights × the input's spatial size (fvcore's rule).
 
-    >>> Deconv(16, (3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1)).output_shape((7, 7, 8))
+    >>> Deconv(16, (3,), stride=(2,), padding=(1,), output_padding=(1,)).output_shape((7, 7, 8))
     (14, 14, 16)
     """
 
@@ -207,48 +231,57 @@ class Deconv(Layer):
     sets_channels: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"A006", "G004", "G006", "G009"})
-    aliases: ClassVar[tuple[str, ...]] = ("convtranspose", "convtranspose2d", "conv2dtranspose")
-    formula: ClassVar[str] = ("(H−1)·s − 2p + d·(k−1) + output_padding + 1; "
+    aliases: ClassVar[tuple[str, ...]] = ("convtranspose",)
+    ranked: ClassVar[tuple[str, ...]] = ("deconv", "convtranspose", "conv{r}dtranspose")
+    formula: ClassVar[str] = ("(H−1)·s − 2p + d·(k−1) + output_padding + 1 per axis; "
                               "params k_h·k_w·(C/g)·filters + filters")
 
     filters: int = arg(v.count, positional=True)
-    kernel: Pair = arg(v.pair, short="k", positional=True)
-    stride: Pair = arg(v.pair, (1, 1), short="s")
-    padding: Pair = arg(v.natural_pair, (0, 0), short="p")
-    output_padding: Pair = arg(v.natural_pair, (0, 0), short="op")
-    dilation: Pair = arg(v.pair, (1, 1), short="d")
+    kernel: Sizes = arg(v.pair, short="k", positional=True)
+    stride: Sizes = arg(v.pair, (1,), short="s")
+    padding: Sizes = arg(v.natural_pair, (0,), short="p")
+    output_padding: Sizes = arg(v.natural_pair, (0,), short="op")
+    dilation: Sizes = arg(v.pair, (1,), short="d")
     groups: int = arg(v.count, 1, short="g")
     bias: bool = arg(v.boolean, True)
+
+    def axes(self, inp: Shape) -> tuple[Sizes, Sizes, Sizes, Sizes, Sizes]:
+        """(kernel, stride, padding, output_padding, dilation), one entry per spatial axis."""
+        r = rank(inp)
+        return (per_axis(self.kernel, r), per_axis(self.stride, r), per_axis(self.padding, r),
+                per_axis(self.output_padding, r), per_axis(self.dilation, r))
 
     def check(self, inp: Shape) -> Iterator[Finding]:
         if not is_volume(inp):
             yield from needs_volume(self, inp)
             return
-        if inp[2] % self.groups or self.filters % self.groups:
-            yield Finding("G004", f"groups={self.groups} must divide the {inp[2]} input channels "
+        if inp[-1] % self.groups or self.filters % self.groups:
+            yield Finding("G004", f"groups={self.groups} must divide the {inp[-1]} input channels "
                           f"and the {self.filters} filters", fixes=tuple(
                               Fix(f"g={g}", self, (dataclasses.replace(self, groups=g),))
-                              for g in common_divisors(inp[2], self.filters, self.groups)))
-        for axis in (0, 1):
-            if self.output_padding[axis] >= max(self.stride[axis], self.dilation[axis]):
-                yield Finding("A006", f"output_padding {self.output_padding[axis]} must be smaller "
+                              for g in common_divisors(inp[-1], self.filters, self.groups)))
+        _, stride, _, output_padding, dilation = self.axes(inp)
+        for op, s, d in zip(output_padding, stride, dilation, strict=True):
+            if op >= max(s, d):
+                yield Finding("A006", f"output_padding {op} must be smaller "
                               "than the stride or the dilation", fatal=True, fixes=(
                                   Fix("op=0", self, (dataclasses.replace(
-                                      self, output_padding=(0, 0)),)),))
+                                      self, output_padding=(0,)),)),))
                 return
-        if min(self.output_shape(inp)[:2]) < 1:
+        if min(self.output_shape(inp)[:-1]) < 1:
             yield Finding("G009", f"the output would be {format_shape(self.output_shape(inp))}: "
                           "the padding removes more than the layer produces",
                           ("use less padding",), fatal=True)
 
     def output_shape(self, inp: Shape) -> Shape:
-        h, w = (transposed_size(inp[a], self.kernel[a], self.stride[a], self.padding[a],
-                                self.output_padding[a], self.dilation[a]) for a in (0, 1))
-        return h, w, self.filters
+        axes = zip(inp[:-1], *self.axes(inp), strict=True)
+        return (*(transposed_size(n, k, s, p, op, d) for n, k, s, p, op, d in axes),
+                self.filters)
 
     def counts(self, inp: Shape, out: Shape) -> Counts:
-        weights = self.kernel[0] * self.kernel[1] * (inp[2] // self.groups) * self.filters
-        return Counts(weights, self.filters if self.bias else 0, 0, weights * inp[0] * inp[1])
+        weights = math.prod(self.axes(inp)[0]) * (inp[-1] // self.groups) * self.filters
+        return Counts(weights, self.filters if self.bias else 0, 0,
+                      weights * math.prod(inp[:-1]))
 
     def step(self, inp: Shape) -> Step | None:
         return None
@@ -261,7 +294,7 @@ class Deconv(Layer):
 
     def weight_shapes(self, inp: Shape) -> dict[str, tuple[int, ...]]:
         shapes: dict[str, tuple[int, ...]] = {
-            "w": (*self.kernel, inp[2], self.filters // self.groups)}
+            "w": (*self.axes(inp)[0], inp[-1], self.filters // self.groups)}
         if self.bias:
             shapes["b"] = (self.filters,)
         return shapes
@@ -269,18 +302,21 @@ class Deconv(Layer):
     def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
         w_shape, n = self.weight_shapes(inp)["w"], batch
         xs = (n, *inp)
-        macs = n * inp[0] * inp[1] * w_shape[0] * w_shape[1] * (inp[2] // self.groups) * out[2]
-        steps = (self.groups * w_shape[0] * w_shape[1]
-                 * -(-inp[0] // kernels.deconv_rows(xs, w_shape)))
-        return Cost(kernels.scratch_conv_transpose2d(xs, w_shape),
-                    macs * WORK_MAC + 3 * macs / max(1, inp[2] // self.groups) * WORK_ELEMENT
+        kernel = math.prod(w_shape[:-2])
+        macs = n * math.prod(inp[:-1]) * kernel * (inp[-1] // self.groups) * out[-1]
+        steps = (self.groups * kernel * -(-inp[0] // kernels.deconv_rows(xs, w_shape)))
+        return Cost(kernels.scratch_conv_transpose(xs, w_shape),
+                    macs * WORK_MAC + 3 * macs / max(1, inp[-1] // self.groups) * WORK_ELEMENT
                     + steps * WORK_STEP)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
-        return kernels.conv_transpose2d(x, w["w"], w.get("b"), self.stride, self.padding,
-                                        self.output_padding, self.dilation, self.groups)
+        _, stride, padding, output_padding, dilation = self.axes(x.shape[1:])
+        return kernels.conv_transpose(x, w["w"], w.get("b"), stride,
+                                      tuple((p, p) for p in padding), output_padding, dilation,
+                                      self.groups)
 
     def torch(self, inp: Shape) -> str:
-        return (f"nn.ConvTranspose2d({inp[2]}, {self.filters}, {self.kernel}, stride={self.stride}, "
-                f"padding={self.padding}, output_padding={self.output_padding}, "
-                f"groups={self.groups}, bias={self.bias}, dilation={self.dilation})")
+        kernel, stride, padding, output_padding, dilation = self.axes(inp)
+        return (f"nn.ConvTranspose{rank(inp)}d({inp[-1]}, {self.filters}, {kernel}, "
+                f"stride={stride}, padding={padding}, output_padding={output_padding}, "
+                f"groups={self.groups}, bias={self.bias}, dilation={dilation})")

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, cast
 from .. import values as v
 from ..cost import WORK_ELEMENT, WORK_STEP, Cost
 from ..diagnostics import Finding, Fix
-from ..shapes import Shape, elements, format_shape, is_volume
+from ..shapes import Shape, elements, format_shape, is_volume, rank
 from .base import Array, Counts, Layer, arg, count_lines, kernels, py_float
 from .conv import common_divisors
 
@@ -22,14 +22,17 @@ from .conv import common_divisors
 @dataclass(frozen=True, eq=False, repr=False)
 class BatchNorm(Layer):
     """Batch normalisation: γ (weights) and β (biases) per channel, plus running mean and
-    variance (2C non-trainable).
+    variance (2C non-trainable). Any rank; ``bn1d`` also takes a flat vector, as PyTorch's
+    ``BatchNorm1d`` does.
 
     >>> BatchNorm().counts((112, 112, 64), (112, 112, 64))
     Counts(weights=64, biases=64, non_trainable=128, macs=0)
     """
 
     name: ClassVar[str] = "bn"
-    aliases: ClassVar[tuple[str, ...]] = ("batchnorm", "batchnorm2d", "batchnormalization")
+    aliases: ClassVar[tuple[str, ...]] = ("batchnorm", "batchnormalization")
+    ranked: ClassVar[tuple[str, ...]] = ("bn", "batchnorm")
+    takes_flat: ClassVar[bool] = True
     formula: ClassVar[str] = "same shape; params 2C (γ, β), non-trainable 2C (running mean, var)"
 
     affine: bool = arg(v.boolean, True)
@@ -54,7 +57,7 @@ class BatchNorm(Layer):
         return kernels.batch_norm(x, w.get("gamma"), w.get("beta"), w["mean"], w["var"], self.eps)
 
     def torch(self, inp: Shape) -> str:
-        kind = "nn.BatchNorm2d" if is_volume(inp) else "nn.BatchNorm1d"
+        kind = f"nn.BatchNorm{max(1, rank(inp))}d"
         return f"{kind}({inp[-1]}, eps={py_float(self.eps)}, affine={self.affine})"
 
 
@@ -249,6 +252,7 @@ class InstanceNorm(Layer):
     """
 
     name: ClassVar[str] = "instancenorm"
+    ranked: ClassVar[tuple[str, ...]] = ("instancenorm",)
     codes: ClassVar[frozenset[str]] = frozenset({"G006", "G013"})
     formula: ClassVar[str] = "same shape, each channel normalised over its positions; params 0 (affine: 2C)"
 

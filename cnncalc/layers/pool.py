@@ -11,31 +11,37 @@ from typing import ClassVar
 from .. import values as v
 from ..cost import WORK_ELEMENT, WORK_STEP, Cost
 from ..diagnostics import Finding, Fix
-from ..shapes import Shape, elements, is_volume
-from ..values import Padding, Pair
+from ..shapes import Shape, elements, is_volume, rank
+from ..values import Padding, Sizes, per_axis
 from .base import Array, Layer, Step, arg, kernels, needs_volume
+from .conv import torch_pad
 from .window import Windowed
 
 
-def torch_pool(module: str, padder: str, layer: Pool, inp: Shape) -> str:
-    kernel, stride, _, _ = layer.geometry()
-    top, bottom, left, right = layer.pads(inp)
-    pad, padding = "", (top, left)
-    if (top, left) != (bottom, right):
-        pad, padding = padder.format((left, right, top, bottom)) + ", ", (0, 0)
-    pool = f"{module}({kernel}, stride={stride}, padding={padding}, ceil_mode={layer.ceil_mode})"
+def torch_pool(module: str, value: str, layer: Pool, inp: Shape) -> str:
+    """A pooling module (``module`` + the rank); asymmetric padding becomes a constant pad of
+    ``value`` in front."""
+    kernel, stride, _ = layer.axes(inp)
+    pads = layer.pads(inp)
+    pad, padding = "", tuple(b for b, _ in pads)
+    if any(b != e for b, e in pads):
+        pad, padding = torch_pad(pads, value) + ", ", (0,) * len(pads)
+    pool = (f"{module}{len(pads)}d({kernel}, stride={stride}, padding={padding}, "
+            f"ceil_mode={layer.ceil_mode})")
     return f"nn.Sequential({pad}{pool})" if pad else pool
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Pool(Windowed):
-    """Pooling over k×k windows; stride defaults to the kernel. No parameters."""
+    """Pooling over k×k windows (any rank); stride defaults to the kernel. No parameters."""
 
-    formula: ClassVar[str] = "H'×W'×C as conv's rule (ceil=true: PyTorch's ceil_mode); no params"
+    formula: ClassVar[str] = ("H'×W'×C as conv's rule, per axis (ceil=true: PyTorch's "
+                              "ceil_mode); no params")
     codes: ClassVar[frozenset[str]] = frozenset({"G005", "G001", "G002", "G003", "G006", "G009"})
 
-    kernel: Pair = arg(v.pair, short="k", positional=True, help="window size, n or HxW")
-    stride: Pair | None = arg(v.pair, None, short="s")
+    kernel: Sizes = arg(v.pair, short="k", positional=True,
+                        help="window size, n or one per axis (3x5, 3x3x3)")
+    stride: Sizes | None = arg(v.pair, None, short="s")
     padding: Padding = arg(v.padding, Padding(), short="p")
     ceil_mode: bool = arg(v.boolean, False, short="ceil")
 
@@ -48,21 +54,27 @@ class Pool(Windowed):
     def ceil_variant(self) -> Windowed | None:
         return dataclasses.replace(self, ceil_mode=True)
 
-    def geometry(self) -> tuple[Pair, Pair, Padding, Pair]:
-        return self.kernel, self.stride or self.kernel, self.padding, (1, 1)
+    def geometry(self) -> tuple[Sizes, Sizes, Padding, Sizes]:
+        return self.kernel, self.stride or self.kernel, self.padding, (1,)
 
     def check(self, inp: Shape) -> Iterator[Finding]:
+        if not is_volume(inp):
+            yield from needs_volume(self, inp)
+            return
+        kernel = per_axis(self.kernel, rank(inp))
         if not self.padding.same and any(
-                p > k // 2 for p, k in zip(self.padding.hw, self.kernel, strict=True)):
-            half = (self.kernel[0] // 2, self.kernel[1] // 2)
+                p > k // 2 for p, k in zip(per_axis(self.padding.sizes, rank(inp)), kernel,
+                                           strict=True)):
+            half = tuple(k // 2 for k in kernel)
+            half = half[:1] if len(set(half)) == 1 else half
             yield Finding("G005", f"padding {self.padding} is more than half the kernel "
-                          f"{v.format_pair(self.kernel)}",
-                          fixes=(Fix(f"p={v.format_pair(half)}", self,
+                          f"{v.format_sizes(self.kernel)}",
+                          fixes=(Fix(f"p={v.format_sizes(half)}", self,
                                      (dataclasses.replace(self, padding=Padding(half)),)),))
         yield from super().check(inp)
 
     def output_shape(self, inp: Shape) -> Shape:
-        return (*self.out_hw(inp), inp[2])
+        return (*self.out_sizes(inp), inp[-1])
 
     def does_nothing(self, inp: Shape) -> str:
         if not is_volume(inp):
@@ -73,14 +85,19 @@ class Pool(Windowed):
         return ""
 
     def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
-        n, kernel, stride = batch, self.kernel, self.stride or self.kernel
-        scratch = kernels.scratch_pool2d((n, *inp), kernel, stride, self.pads(inp), self.ceil_mode)
+        kernel, stride, _ = self.axes(inp)
+        scratch = kernels.scratch_pool((batch, *inp), kernel, stride, self.pads(inp),
+                                       self.ceil_mode)
 
         def passes(k: int) -> float:
             return k if k <= 4 else math.log2(k) + 4
-        a1 = n * max(inp[0], (out[0] - 1) * stride[0] + kernel[0]) * inp[1] * inp[2]
-        a2 = n * out[0] * max(inp[1], (out[1] - 1) * stride[1] + kernel[1]) * inp[2]
-        return Cost(scratch, (a1 * passes(kernel[0]) + a2 * passes(kernel[1])) * WORK_ELEMENT)
+        # Separable: one pass per axis, each over the axes already pooled and those to come.
+        work, sizes = 0.0, list(inp[:-1])
+        for a, (k, s, o) in enumerate(zip(kernel, stride, out[:-1], strict=True)):
+            sizes[a] = max(inp[a], (o - 1) * s + k)
+            work += batch * math.prod(sizes) * inp[-1] * passes(k)
+            sizes[a] = o
+        return Cost(scratch, work * WORK_ELEMENT)
 
 
 class MaxPool(Pool):
@@ -91,14 +108,14 @@ class MaxPool(Pool):
     """
 
     name: ClassVar[str] = "maxpool"
-    aliases: ClassVar[tuple[str, ...]] = ("maxpool2d", "maxpooling2d")
+    ranked: ClassVar[tuple[str, ...]] = ("maxpool", "maxpooling{r}d")
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
-        return kernels.max_pool2d(x, self.kernel, self.stride or self.kernel,
-                                  self.pads(x.shape[1:]), self.ceil_mode)
+        kernel, stride, _ = self.axes(x.shape[1:])
+        return kernels.max_pool(x, kernel, stride, self.pads(x.shape[1:]), self.ceil_mode)
 
     def torch(self, inp: Shape) -> str:
-        return torch_pool("nn.MaxPool2d", "nn.ConstantPad2d({}, float('-inf'))", self, inp)
+        return torch_pool("nn.MaxPool", "float('-inf')", self, inp)
 
 
 class AvgPool(Pool):
@@ -109,36 +126,37 @@ class AvgPool(Pool):
     """
 
     name: ClassVar[str] = "avgpool"
-    aliases: ClassVar[tuple[str, ...]] = ("avgpool2d", "averagepooling2d")
+    ranked: ClassVar[tuple[str, ...]] = ("avgpool", "averagepooling{r}d")
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
-        return kernels.avg_pool2d(x, self.kernel, self.stride or self.kernel,
-                                  self.pads(x.shape[1:]), self.ceil_mode)
+        kernel, stride, _ = self.axes(x.shape[1:])
+        return kernels.avg_pool(x, kernel, stride, self.pads(x.shape[1:]), self.ceil_mode)
 
     def torch(self, inp: Shape) -> str:
-        return torch_pool("nn.AvgPool2d", "nn.ZeroPad2d({})", self, inp)
+        return torch_pool("nn.AvgPool", "0.0", self, inp)
 
 
 class GlobalAvgPool(Layer):
-    """Average over all of H×W: output 1×1×C.
+    """Average over all spatial axes, keeping the rank: 1×C, 1×1×C, 1×1×1×C.
 
-    >>> GlobalAvgPool().output_shape((7, 7, 2048))
-    (1, 1, 2048)
+    >>> GlobalAvgPool().output_shape((7, 7, 2048)), GlobalAvgPool().output_shape((2, 7, 7, 512))
+    ((1, 1, 2048), (1, 1, 1, 512))
     """
 
     name: ClassVar[str] = "gap"
     codes: ClassVar[frozenset[str]] = frozenset({"G006"})
-    aliases: ClassVar[tuple[str, ...]] = ("globalavgpool", "globalaveragepooling2d")
-    formula: ClassVar[str] = "1×1×C; no params"
+    aliases: ClassVar[tuple[str, ...]] = ("globalavgpool",)
+    ranked: ClassVar[tuple[str, ...]] = ("globalaveragepooling{r}d",)
+    formula: ClassVar[str] = "1×1×C (1 on every spatial axis: 1×C, 1×1×1×C); no params"
 
     def check(self, inp: Shape) -> Iterator[Finding]:
         yield from needs_volume(self, inp)
 
     def output_shape(self, inp: Shape) -> Shape:
-        return 1, 1, inp[2]
+        return (*(1 for _ in inp[:-1]), inp[-1])
 
     def step(self, inp: Shape) -> Step | None:
-        return Step((inp[0], inp[1]), (inp[0], inp[1]))
+        return Step(inp[:-1], inp[:-1])
 
     def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
         return Cost(16 * batch * inp[-1], 2 * batch * elements(inp) * WORK_ELEMENT)
@@ -147,24 +165,25 @@ class GlobalAvgPool(Layer):
         return kernels.global_avg_pool(x)
 
     def torch(self, inp: Shape) -> str:
-        return "nn.AdaptiveAvgPool2d(1)"
+        return f"nn.AdaptiveAvgPool{rank(inp)}d(1)"
 
 
 class GlobalMaxPool(GlobalAvgPool):
-    """Maximum over all of H×W: output 1×1×C.
+    """Maximum over all spatial axes, keeping the rank: output 1×1×C (1×C, 1×1×1×C).
 
     >>> GlobalMaxPool().output_shape((7, 7, 2048))
     (1, 1, 2048)
     """
 
     name: ClassVar[str] = "globalmaxpool"
-    aliases: ClassVar[tuple[str, ...]] = ("globalmaxpooling2d",)
+    aliases: ClassVar[tuple[str, ...]] = ()
+    ranked: ClassVar[tuple[str, ...]] = ("globalmaxpooling{r}d",)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.global_max_pool(x)
 
     def torch(self, inp: Shape) -> str:
-        return "nn.AdaptiveMaxPool2d(1)"
+        return f"nn.AdaptiveMaxPool{rank(inp)}d(1)"
 
 
 def widest_adaptive_window(n: int, o: int) -> int:
@@ -185,7 +204,7 @@ def widest_adaptive_window(n: int, o: int) -> int:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class AdaptiveAvgPool(Layer):
-    """Average pooling to a fixed output size (PyTorch's AdaptiveAvgPool2d).
+    """Average pooling to a fixed output size per axis (PyTorch's AdaptiveAvgPool1d/2d/3d).
 
     >>> AdaptiveAvgPool((7, 7)).output_shape((14, 14, 512))
     (7, 7, 512)
@@ -193,32 +212,35 @@ class AdaptiveAvgPool(Layer):
 
     name: ClassVar[str] = "adaptiveavgpool"
     codes: ClassVar[frozenset[str]] = frozenset({"G006"})
-    aliases: ClassVar[tuple[str, ...]] = ("adaptiveavgpool2d",)
-    formula: ClassVar[str] = "size×C; no params"
+    ranked: ClassVar[tuple[str, ...]] = ("adaptiveavgpool",)
+    formula: ClassVar[str] = "size×C (size: one number or one per axis); no params"
 
-    size: Pair = arg(v.pair, positional=True)
+    size: Sizes = arg(v.pair, positional=True)
 
     def check(self, inp: Shape) -> Iterator[Finding]:
         yield from needs_volume(self, inp)
 
+    def sizes(self, inp: Shape) -> Sizes:
+        return per_axis(self.size, rank(inp))
+
     def output_shape(self, inp: Shape) -> Shape:
-        return *self.size, inp[2]
+        return *self.sizes(inp), inp[-1]
 
     def step(self, inp: Shape) -> Step | None:
         # The widest window, in closed form; stride ⌊n/o⌋ (exact when o divides n).
-        k = tuple(widest_adaptive_window(n, o) for n, o in zip(inp[:2], self.size, strict=True))
-        s = tuple(max(1, n // o) for n, o in zip(inp[:2], self.size, strict=True))
-        return Step((k[0], k[1]), (s[0], s[1]))
+        pairs = tuple(zip(inp[:-1], self.sizes(inp), strict=True))
+        return Step(tuple(widest_adaptive_window(n, o) for n, o in pairs),
+                    tuple(max(1, n // o) for n, o in pairs))
 
     def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
         ein, eout = batch * elements(inp), batch * elements(out)
-        scratch = kernels.scratch_adaptive_avg_pool2d((batch, *inp), self.size)
-        steps = 2 + (out[0] + out[1]) * batch * inp[1] * inp[2] // (1 << 16)
-        return Cost(scratch, 8 * (ein + eout + batch * out[0] * inp[1] * inp[2]) * WORK_ELEMENT
-                    + steps * WORK_STEP)
+        scratch = kernels.scratch_adaptive_avg_pool((batch, *inp), self.sizes(inp))
+        middle = batch * out[0] * elements(inp[1:])
+        steps = 2 + sum(out[:-1]) * batch * elements(inp[1:]) // (1 << 16)
+        return Cost(scratch, 8 * (ein + eout + middle) * WORK_ELEMENT + steps * WORK_STEP)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
-        return kernels.adaptive_avg_pool2d(x, self.size)
+        return kernels.adaptive_avg_pool(x, self.sizes(x.shape[1:]))
 
     def torch(self, inp: Shape) -> str:
-        return f"nn.AdaptiveAvgPool2d({self.size})"
+        return f"nn.AdaptiveAvgPool{rank(inp)}d({self.sizes(inp)})"

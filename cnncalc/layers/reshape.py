@@ -11,8 +11,8 @@ from typing import ClassVar
 from .. import values as v
 from ..cost import WORK_ELEMENT, WORK_MAC, Cost, copy_cost
 from ..diagnostics import Finding
-from ..shapes import Shape, elements, format_shape, is_volume
-from ..values import Pair
+from ..shapes import Shape, elements, format_shape, is_volume, rank
+from ..values import Sizes, per_axis
 from .base import (
     IDENTITY_STEP,
     Array,
@@ -26,6 +26,7 @@ from .base import (
     needs_volume,
     py_float,
 )
+from .conv import torch_pad
 from .norm import groups_findings
 
 
@@ -68,7 +69,7 @@ class Dropout(Layer):
 
 
 class Flatten(Layer):
-    """H×W×C → one vector of H·W·C.
+    """H×W×C (any rank) → one vector of H·W·C.
 
     >>> Flatten().output_shape((7, 7, 512))
     (25088,)
@@ -235,61 +236,69 @@ class Shuffle(Layer):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Pad(Layer):
-    """Zero padding: (H + 2p)×(W + 2p)×C.
+    """Zero padding on every spatial axis: (H + 2p)×(W + 2p)×C; p is one number or one per axis.
 
-    >>> Pad((1, 2)).output_shape((5, 5, 3))
-    (7, 9, 3)
+    >>> Pad((1, 2)).output_shape((5, 5, 3)), Pad((1,)).output_shape((8, 5, 5, 3))
+    ((7, 9, 3), (10, 7, 7, 3))
     """
 
     name: ClassVar[str] = "pad"
     codes: ClassVar[frozenset[str]] = frozenset({"G006"})
-    aliases: ClassVar[tuple[str, ...]] = ("zeropad", "zeropadding2d")
-    formula: ClassVar[str] = "(H+2p)×(W+2p)×C; no params"
+    aliases: ClassVar[tuple[str, ...]] = ("zeropad",)
+    ranked: ClassVar[tuple[str, ...]] = ("zeropadding{r}d",)
+    formula: ClassVar[str] = "(H+2p)×(W+2p)×C, per axis; no params"
 
-    p: Pair = arg(v.natural_pair, positional=True)
+    p: Sizes = arg(v.natural_pair, positional=True)
 
     def check(self, inp: Shape) -> Iterator[Finding]:
         yield from needs_volume(self, inp)
 
+    def amounts(self, inp: Shape) -> Sizes:
+        return per_axis(self.p, rank(inp))
+
     def output_shape(self, inp: Shape) -> Shape:
-        return inp[0] + 2 * self.p[0], inp[1] + 2 * self.p[1], inp[2]
+        return (*(n + 2 * p for n, p in zip(inp[:-1], self.amounts(inp), strict=True)), inp[-1])
 
     def does_nothing(self, inp: Shape) -> str:
-        return "it adds no padding" if self.p == (0, 0) else ""
+        return "it adds no padding" if not any(self.p) else ""
 
     def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
         return copy_cost(batch * elements(inp), batch * elements(out))
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
-        return kernels.pad2d(x, (self.p[0], self.p[0], self.p[1], self.p[1]))
+        return kernels.pad(x, tuple((p, p) for p in self.amounts(x.shape[1:])))
 
     def torch(self, inp: Shape) -> str:
-        return f"nn.ZeroPad2d({(self.p[1], self.p[1], self.p[0], self.p[0])})"
+        return torch_pad(tuple((p, p) for p in self.amounts(inp)))
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Upsample(Layer):
-    """Nearest-neighbour upsampling: (H·s)×(W·s)×C.
+    """Nearest-neighbour upsampling on every spatial axis: (H·s)×(W·s)×C; s is one number
+    or one per axis.
 
-    >>> Upsample((2, 2)).output_shape((7, 7, 3))
-    (14, 14, 3)
+    >>> Upsample((2,)).output_shape((7, 7, 3)), Upsample((1, 2, 2)).output_shape((4, 7, 7, 3))
+    ((14, 14, 3), (4, 14, 14, 3))
     """
 
     name: ClassVar[str] = "upsample"
     codes: ClassVar[frozenset[str]] = frozenset({"G006"})
-    aliases: ClassVar[tuple[str, ...]] = ("upsampling2d",)
-    formula: ClassVar[str] = "(H·s)×(W·s)×C; no params"
+    ranked: ClassVar[tuple[str, ...]] = ("upsampling{r}d",)
+    formula: ClassVar[str] = "(H·s)×(W·s)×C, per axis; no params"
 
-    scale: Pair = arg(v.pair, positional=True)
+    scale: Sizes = arg(v.pair, positional=True)
 
     def check(self, inp: Shape) -> Iterator[Finding]:
         yield from needs_volume(self, inp)
 
+    def scales(self, inp: Shape) -> Sizes:
+        return per_axis(self.scale, rank(inp))
+
     def output_shape(self, inp: Shape) -> Shape:
-        return inp[0] * self.scale[0], inp[1] * self.scale[1], inp[2]
+        return (*(n * s for n, s in zip(inp[:-1], self.scales(inp), strict=True)), inp[-1])
 
     def does_nothing(self, inp: Shape) -> str:
-        return "a scale of 1 repeats every pixel once" if self.scale == (1, 1) else ""
+        return "a scale of 1 repeats every pixel once" if set(self.scale) == {1} else ""
 
     def step(self, inp: Shape) -> Step | None:
         return None
@@ -298,7 +307,7 @@ class Upsample(Layer):
         return copy_cost(batch * elements(inp), batch * elements(out))
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
-        return kernels.upsample_nearest(x, self.scale)
+        return kernels.upsample_nearest(x, self.scales(x.shape[1:]))
 
     def torch(self, inp: Shape) -> str:
-        return f"nn.Upsample(scale_factor={self.scale}, mode='nearest')"
+        return f"nn.Upsample(scale_factor={self.scales(inp)}, mode='nearest')"

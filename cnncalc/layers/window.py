@@ -1,16 +1,19 @@
-"""The window shared by convolution and pooling: a kernel sliding with a stride over
-padded input, the lecture's (N − F + 2P)/S + 1 checks and the fixes they suggest."""
+"""The window shared by convolution and pooling: a kernel sliding with a stride over padded
+input along each spatial axis (1-D, 2-D or 3-D), the lecture's (N − F + 2P)/S + 1 checks
+and the fixes they suggest."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator
 from fractions import Fraction
+from math import prod
 
 from .. import values as v
 from ..diagnostics import Finding, Fix, fixes_wanted
-from ..shapes import Shape, Window, format_shape, is_volume
-from ..values import Padding, Pair
+from ..shapes import Shape, Window, axis_names, format_shape, is_volume, rank
+from ..values import Padding, Sizes, per_axis
 from .base import Layer, Step, count_lines, needs_volume
 
 
@@ -28,30 +31,33 @@ class Windowed(Layer):
         """This layer with ceil mode on, when the kind has one (pooling)."""
         return None
 
-    def geometry(self) -> tuple[Pair, Pair, Padding, Pair]:
-        """(kernel, stride, padding, dilation)."""
+    def geometry(self) -> tuple[Sizes, Sizes, Padding, Sizes]:
+        """(kernel, stride, padding, dilation), as written (one number or one per axis)."""
         raise NotImplementedError
 
-    def windows(self, inp: Shape) -> tuple[Window, Window]:
-        kernel, stride, padding, dilation = self.geometry()
-        top, bottom, left, right = padding.resolve((inp[0], inp[1]), kernel, stride, dilation)
-        return (Window(inp[0], kernel[0], stride[0], top, bottom, dilation[0], self.uses_ceil()),
-                Window(inp[1], kernel[1], stride[1], left, right, dilation[1], self.uses_ceil()))
+    def axes(self, inp: Shape) -> tuple[Sizes, Sizes, Sizes]:
+        """(kernel, stride, dilation) with one entry per spatial axis of ``inp``."""
+        kernel, stride, _, dilation = self.geometry()
+        r = rank(inp)
+        return per_axis(kernel, r), per_axis(stride, r), per_axis(dilation, r)
 
-    def pads(self, inp: Shape) -> tuple[int, int, int, int]:
-        wh, ww = self.windows(inp)
-        return wh.pad_begin, wh.pad_end, ww.pad_begin, ww.pad_end
+    def windows(self, inp: Shape) -> tuple[Window, ...]:
+        """One :class:`~cnncalc.shapes.Window` per spatial axis."""
+        return _windows(self, inp)
 
-    def out_hw(self, inp: Shape) -> Pair:
-        wh, ww = self.windows(inp)
-        return wh.out, ww.out
+    def pads(self, inp: Shape) -> tuple[tuple[int, int], ...]:
+        """``(begin, end)`` padding per spatial axis."""
+        return tuple((w.pad_begin, w.pad_end) for w in self.windows(inp))
+
+    def out_sizes(self, inp: Shape) -> Sizes:
+        return tuple(w.out for w in self.windows(inp))
 
     def check(self, inp: Shape) -> Iterator[Finding]:
         if not is_volume(inp):
             yield from needs_volume(self, inp)
             return
-        wh, ww = self.windows(inp)
-        for axis, w in (("height", wh), ("width", ww)):
+        ws = self.windows(inp)
+        for axis, w in zip(axis_names(rank(inp)), ws, strict=True):
             if not w.fits:
                 yield Finding(
                     "G003", f"the {w.k_eff}-pixel window is larger than the padded input "
@@ -60,48 +66,62 @@ class Windowed(Layer):
                     ("use a smaller kernel or more padding, or remove a downsampling layer "
                      "before this one",), fatal=True)
                 return
-        yield from division_findings(self, inp, wh, ww)
-        if any(out < 1 for out in (wh.out, ww.out)):  # pragma: no cover - fits implies out ≥ 1
+        yield from division_findings(self, inp, ws)
+        if any(w.out < 1 for w in ws):  # pragma: no cover - fits implies out ≥ 1
             yield Finding("G009", "the output would be empty", fatal=True)
 
     def step(self, inp: Shape) -> Step | None:
-        wh, ww = self.windows(inp)
-        return Step((wh.k_eff, ww.k_eff), (wh.stride, ww.stride))
+        ws = self.windows(inp)
+        return Step(tuple(w.k_eff for w in ws), tuple(w.stride for w in ws))
 
     def explain(self, inp: Shape, out: Shape) -> list[str]:
         c = self.counts(inp, out)
-        kernel = self.geometry()[0]
-        per_group = c.weights // max(1, kernel[0] * kernel[1] * out[2]) if c.weights else 0
-        formula = f"{kernel[0]}·{kernel[1]}·{per_group}·{out[2]}"
-        spatial = f" · {out[0]}·{out[1]}"
+        kernel = self.axes(inp)[0]
+        per_group = c.weights // max(1, prod(kernel) * out[-1]) if c.weights else 0
+        formula = "·".join(str(k) for k in (*kernel, per_group, out[-1]))
+        spatial = " · " + "·".join(str(n) for n in out[:-1])
         return window_lines(self, inp, out) + count_lines(c, formula, spatial)
 
 
+@functools.lru_cache(maxsize=1024)
+def _windows(layer: Windowed, inp: Shape) -> tuple[Window, ...]:
+    """:meth:`Windowed.windows`, remembered: checks, shape, counts, step, lints and fixes all
+    ask for the same layer's windows on the same input (layers hash by identity)."""
+    kernel, stride, dilation = layer.axes(inp)
+    pads = layer.geometry()[2].resolve(inp[:-1], kernel, stride, dilation)
+    return tuple(Window(n, k, s, b, e, d, layer.uses_ceil()) for n, k, s, (b, e), d
+                 in zip(inp[:-1], kernel, stride, pads, dilation, strict=True))
+
+
+def _joined(names: list[str]) -> str:
+    """``depth, height and width``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def window_lines(layer: Windowed, inp: Shape, out: Shape) -> list[str]:
-    """Per-axis (N − F + 2P)/S + 1 lines (one when both axes agree)."""
-    wh, ww = layer.windows(inp)
-    floor = "⌈⌉" if wh.ceil else "⌊⌋"
-    lines = []
-    for axis, w, n in (("height", wh, out[0]), ("width", ww, out[1])):
+    """Per-axis (N − F + 2P)/S + 1 lines, axes with the same arithmetic on one line."""
+    ws = layer.windows(inp)
+    floor = "⌈⌉" if ws[0].ceil else "⌊⌋"
+    lines: dict[str, list[str]] = {}
+    for axis, w, n in zip(axis_names(rank(inp)), ws, out[:-1], strict=True):
         exact = "" if not w.leftover else f" → {floor[0]}…{floor[1]} = {n}"
-        lines.append(f"{axis}: {arithmetic(w)}{exact}")
-    if lines[0].split(": ", 1)[1] == lines[1].split(": ", 1)[1]:
-        lines = ["height and width: " + lines[0].split(": ", 1)[1]]
-    if wh.dilation > 1 or ww.dilation > 1:
-        lines.append(f"dilated kernel spans {wh.k_eff}×{ww.k_eff} pixels (d·(k−1) + 1)")
-    return [*lines, f"output {format_shape(out)}"]
+        lines.setdefault(f"{arithmetic(w)}{exact}", []).append(axis)
+    text = [f"{_joined(axes)}: {line}" for line, axes in lines.items()]
+    if any(w.dilation > 1 for w in ws):
+        text.append(f"dilated kernel spans {'×'.join(str(w.k_eff) for w in ws)} pixels "
+                    "(d·(k−1) + 1)")
+    return [*text, f"output {format_shape(out)}"]
 
 
-def _lost_text(lost_h: int, lost_w: int) -> str:
+NOUNS = {"length": "position", "depth": "slice", "height": "row", "width": "column"}
+"""What one unread step along each axis is called."""
+
+
+def _lost_text(lost: dict[str, int]) -> str:
     """``the last row and column of the input are never read``."""
-    def part(n: int, noun: str) -> str:
-        return noun if n == 1 else f"{n} {noun}s"
-    if lost_h and lost_w:
-        what, verb = f"{part(lost_h, 'row')} and {part(lost_w, 'column')}", "are"
-    else:
-        n, noun = (lost_h, "row") if lost_h else (lost_w, "column")
-        what, verb = part(n, noun), "is" if n == 1 else "are"
-    return f"the last {what} of the input {verb} never read"
+    parts = [NOUNS[axis] if n == 1 else f"{n} {NOUNS[axis]}s" for axis, n in lost.items()]
+    plural = len(parts) > 1 or next(iter(lost.values())) > 1
+    return f"the last {_joined(parts)} of the input {'are' if plural else 'is'} never read"
 
 
 def arithmetic(w: Window) -> str:
@@ -111,19 +131,26 @@ def arithmetic(w: Window) -> str:
     return f"({w.size} − {w.k_eff} + {pad})/{w.stride} + 1 = {value}"
 
 
-def division_findings(layer: Windowed, inp: Shape, wh: Window, ww: Window) -> Iterator[Finding]:
-    """The lecture's rule: (N − F + 2P)/S + 1 must be an integer (spec §6)."""
-    inexact = [w for w in (wh, ww) if w.leftover]
+def division_findings(layer: Windowed, inp: Shape, ws: tuple[Window, ...]
+                      ) -> Iterator[Finding]:
+    """The lecture's rule: (N − F + 2P)/S + 1 must be an integer (spec §6), per axis."""
+    inexact = [w for w in ws if w.leftover]
     if not inexact:
         return
-    sums = sorted({arithmetic(w) for w in inexact})
+    names = axis_names(rank(inp))
+    if rank(inp) == 2:  # the lecture's images: the arithmetic says which axis it is
+        sums = sorted({arithmetic(w) for w in inexact})
+    else:  # a length, or depth beside height and width: name the axes
+        by_sum: dict[str, list[str]] = {}
+        for axis, w in zip(names, ws, strict=True):
+            if w.leftover:
+                by_sum.setdefault(arithmetic(w), []).append(axis)
+        sums = [f"{_joined(axes)} {text}" for text, axes in by_sum.items()]
     formula = " and ".join(sums) + (" are not integers" if len(sums) > 1 else " is not an integer")
-    losing = [w for w in (wh, ww) if w.lost > w.gap]
+    losing = {axis: w.lost for axis, w in zip(names, ws, strict=True) if w.lost > w.gap}
     fixes = tuple(suggest_fixes(layer, inp, restride=bool(losing))) if fixes_wanted() else ()
     if losing:
-        lost_h = wh.lost if wh in losing else 0
-        lost_w = ww.lost if ww in losing else 0
-        yield Finding("G001", f"{formula}: {_lost_text(lost_h, lost_w)}", fixes=fixes)
+        yield Finding("G001", f"{formula}: {_lost_text(losing)}", fixes=fixes)
     else:
         padding_only = all(w.lost == 0 for w in inexact)
         why = ("only padding goes unread" if padding_only
@@ -136,32 +163,55 @@ SEARCH = 32
 whatever the size of the numbers in the spec."""
 
 
+def written(sizes: Sizes) -> Sizes:
+    """Per-axis sizes as a spec would write them: one number when every axis agrees.
+
+    >>> written((1, 1, 1)), written((0, 1, 1))
+    ((1,), (0, 1, 1))
+    """
+    return sizes[:1] if len(set(sizes)) == 1 else sizes
+
+
+def _only(values: Sizes, axes: list[int], value: int) -> Sizes:
+    """``values`` with ``value`` on ``axes`` only."""
+    return written(tuple(value if a in axes else n for a, n in enumerate(values)))
+
+
 def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterator[Fix]:
     """Paddings, ceil mode, strides (when input is lost) and input sizes that make the
-    division exact. Each is a :class:`~cnncalc.diagnostics.Fix` that says what it replaces;
+    division exact. Only the inexact axes are changed (an ``8000×1`` signal's size-1 axis is
+    never padded). Each is a :class:`~cnncalc.diagnostics.Fix` that says what it replaces;
     the driver re-analyses them in context before any is shown (:mod:`cnncalc.fixes`)."""
-    _, stride, padding, _ = layer.geometry()
-    wh, ww = layer.windows(inp)
+    _, _, padding, _ = layer.geometry()
+    r = rank(inp)
+    _, stride, _ = layer.axes(inp)
+    ws = layer.windows(inp)
+    inexact = [a for a, w in enumerate(ws) if w.leftover]
+    losing = [a for a, w in enumerate(ws) if w.lost > w.gap]
     candidates: list[Windowed] = []
-    if not padding.same and padding.hw[0] == padding.hw[1]:
-        limit = min(layer.widest_fix_padding(), SEARCH)
-        candidates += [dataclasses.replace(layer, padding=Padding((p, p)))  # type: ignore[call-arg]
-                       for p in range(0, limit + 1) if p != padding.hw[0]]
+    if not padding.same:
+        current = per_axis(padding.sizes, r)
+        if len({current[a] for a in inexact}) == 1:
+            limit = min(layer.widest_fix_padding(), SEARCH)
+            candidates += [
+                dataclasses.replace(layer, padding=Padding(_only(current, inexact, p)))  # type: ignore[call-arg]
+                for p in range(0, limit + 1) if p != current[inexact[0]]]
     ceil = layer.ceil_variant()
     if ceil is not None:
         candidates.append(ceil)
-    if restride and stride[0] == stride[1]:
-        candidates += [dataclasses.replace(layer, stride=(s, s))  # type: ignore[call-arg]
-                       for s in range(stride[0] - 1, max(0, stride[0] - 1 - SEARCH), -1)]
+    if restride and len(set(stride)) == 1:  # a uniform stride: change it on the losing axes
+        s0 = stride[losing[0]]
+        candidates += [dataclasses.replace(layer, stride=_only(stride, losing, s))  # type: ignore[call-arg]
+                       for s in range(s0 - 1, max(0, s0 - 1 - SEARCH), -1)]
     exact, padding_only = [], []
     for c in candidates:
-        ch, cw = c.windows(inp)
-        if not (ch.fits and cw.fits):
+        cws = c.windows(inp)
+        if not all(w.fits for w in cws):
             continue
-        if not ch.leftover and not cw.leftover:
+        if not any(w.leftover for w in cws):
             exact.append(Fix(f"{c.describe()} → {format_shape(c.output_shape(inp))}", layer, (c,)))
-        elif c.geometry()[2] != padding and all(w.lost <= w.gap for w in (ch, cw)) and any(
-                w.lost > w.gap for w in (wh, ww)):
+        elif c.geometry()[2] != padding and all(w.lost <= w.gap for w in cws) and any(
+                w.lost > w.gap for w in ws):
             padding_only.append(Fix(f"{c.describe()} → {format_shape(c.output_shape(inp))} "
                                     "(inexact, but only padding goes unread)", layer, (c,),
                                     slot="padding-only"))
@@ -169,14 +219,35 @@ def suggest_fixes(layer: Windowed, inp: Shape, restride: bool = True) -> Iterato
     if not any(isinstance(f.nodes[0], Windowed) and f.nodes[0].geometry()[2] != padding
                for f in exact):
         yield from padding_only
-    for w, axis in ((wh, 0), (ww, 1)) if restride else ():
-        if w.leftover and (axis == 0 or w.size != wh.size or not wh.leftover):
+    if restride:
+        yield from _input_fixes(layer, inp, ws)
+
+
+def _input_fixes(layer: Windowed, inp: Shape, ws: tuple[Window, ...]) -> Iterator[Fix]:
+    """Input sizes that make the division exact, on the offending axes only: one fix for
+    all of them when they share their arithmetic (``input size`` when that is every axis,
+    ``input height and width`` in 3-D), else one per axis and one changing them all."""
+    names = axis_names(rank(inp))
+    inexact = [a for a, w in enumerate(ws) if w.leftover]
+    alike = len({(ws[a].size, ws[a].leftover, ws[a].stride) for a in inexact}) == 1
+    groups = [inexact] if alike else [[a] for a in inexact]
+    if len(groups) > 1:  # every offending axis at once, each to its nearest size
+        near = list(inp[:-1])
+        for a in inexact:
+            w = ws[a]
             below, above = w.size - w.leftover, w.size + w.stride - w.leftover
-            sizes = [n for n in (below, above) if n > 0 and n + w.pad_begin + w.pad_end >= w.k_eff]
-            both = axis == 0 and wh.size == ww.size and ww.leftover
-            name = "height" if axis == 0 and not both else "width" if axis == 1 else "size"
-            for n in sizes:
-                shape = (n, n, inp[2]) if both else (n, inp[1], inp[2]) if axis == 0 else (
-                    inp[0], n, inp[2])
-                yield Fix(f"input {name} {n} instead of {w.size}", layer, layer_input=shape,
-                          template=f"input {name} {{}} instead of {w.size}", value=str(n))
+            fits = below > 0 and below + w.pad_begin + w.pad_end >= w.k_eff
+            near[a] = below if fits and w.leftover <= w.stride - w.leftover else above
+        shape = (*near, inp[-1])
+        yield Fix(f"input {format_shape(shape)} instead of {format_shape(inp)}", layer,
+                  layer_input=shape)
+    for axes in groups:
+        w = ws[axes[0]]
+        below, above = w.size - w.leftover, w.size + w.stride - w.leftover
+        sizes = [n for n in (below, above) if n > 0 and n + w.pad_begin + w.pad_end >= w.k_eff]
+        name = "size" if len(axes) == len(ws) > 1 else _joined([names[a] for a in axes])
+        for n in sizes:
+            shape = tuple(n if i in axes else m for i, m in enumerate(inp[:-1]))
+            yield Fix(f"input {name} {n} instead of {w.size}", layer,
+                      layer_input=(*shape, inp[-1]),
+                      template=f"input {name} {{}} instead of {w.size}", value=str(n))

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from ..diagnostics import Finding, Fix
 from ..layers import Dropout, Softmax
 from ..report import LayerRow, Report
-from ..shapes import format_shape, is_volume
+from ..shapes import LETTERS, format_shape, is_volume, rank
 from .common import label
 from .flow import Flow, leaves, node_of
 
@@ -19,14 +19,19 @@ def channels_first_input(report: Report, flow: Flow) -> Iterator[tuple[LayerRow 
     shape = report.input_shape
     if shape is None or not is_volume(shape):
         return
-    h, w, c = shape
-    if h <= 4 and w >= 16 and c >= 16 and w <= 2 * c and c <= 2 * w:
+    r, first, c = rank(shape), shape[0], shape[-1]
+    # The last spatial axis and C look like two sizes of one image (within 2× of each other).
+    square = r == 1 or (shape[-2] >= 16 and shape[-2] <= 2 * c and c <= 2 * shape[-2])
+    if first <= 4 and c >= 16 and square:
+        noun = {1: "position", 2: "row", 3: "slice"}[r]
+        first_letters = "C×" + LETTERS[r].removesuffix("×C")
+        moved = (*shape[1:], first)
         yield None, Finding(
-            "L002", f"the input {format_shape(shape)} has {h} row{'s' if h > 1 else ''} and {c} "
-            f"channels: it looks like a C×H×W shape ({h} channel{'s' if h > 1 else ''} of {w}×{c}, "
-            "PyTorch's order) "
-            "typed where cnncalc reads H×W×C",
-            fixes=(Fix(f"input {w}x{c}x{h}", network_input=(w, c, h)),))
+            "L002", f"the input {format_shape(shape)} has {first} {noun}{'s' if first > 1 else ''} "
+            f"and {c} channels: it looks like a {first_letters} shape ({first} "
+            f"channel{'s' if first > 1 else ''} of {format_shape(shape[1:])}, PyTorch's order) "
+            f"typed where cnncalc reads {LETTERS[r]}",
+            fixes=(Fix(f"input {'x'.join(map(str, moved))}", network_input=moved),))
 
 
 def layer_after_softmax(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:

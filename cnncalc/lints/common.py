@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from ..diagnostics import Finding
 from ..layers import Windowed
 from ..report import LayerRow, Report
-from ..shapes import Shape, format_shape
+from ..shapes import Shape, axis_names, format_shape
 from .flow import Flow
 
 Lint = Callable[[Report, Flow], Iterator[tuple[LayerRow | None, Finding]]]
@@ -50,16 +50,30 @@ def shape_after(layer: Windowed, inp: Shape) -> str:
     return ""
 
 
-def per_axis(h: int, w: int, stride: tuple[int, int]) -> str:
-    """``1 of every 3 rows and columns``, ``1 of every 2 rows``."""
-    if h and w and (h, stride[0]) == (w, stride[1]):
-        return f"{h} of every {stride[0]} rows and columns"
-    parts = []
-    if h:
-        parts.append(f"{h} of every {stride[0]} rows")
-    if w:
-        parts.append(f"{w} of every {stride[1]} columns")
-    return " and ".join(parts)
+PLURALS = {"length": "positions", "depth": "slices", "height": "rows", "width": "columns"}
+
+
+def per_axis(unread: Sequence[int], stride: Sequence[int]) -> str:
+    """``1 of every 3 rows and columns``, ``1 of every 2 rows`` — one entry per spatial axis
+    (``positions`` along a 1-D signal, ``slices`` along depth).
+
+    >>> per_axis((1, 1), (3, 3)), per_axis((1, 0), (2, 1)), per_axis((1,), (4,))
+    ('1 of every 3 rows and columns', '1 of every 2 rows', '1 of every 4 positions')
+    >>> per_axis((1, 1, 1), (2, 3, 3))
+    '1 of every 2 slices and 1 of every 3 rows and columns'
+    """
+    names = axis_names(len(unread))
+    groups: dict[tuple[int, int], list[str]] = {}
+    for u, s, axis in zip(unread, stride, names, strict=True):
+        if u:
+            groups.setdefault((u, s), []).append(PLURALS[axis])
+    return " and ".join(f"{u} of every {s} {' and '.join(nouns)}"
+                        for (u, s), nouns in groups.items())
+
+
+def times(sizes: Sequence[int]) -> str:
+    """``3×3``, ``3×3×3``, ``80``."""
+    return "×".join(str(n) for n in sizes)
 
 
 def label(row: LayerRow) -> str:

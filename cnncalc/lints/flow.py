@@ -109,9 +109,10 @@ class Flow:
         return nxt
 
     def reduced_by(self, row: LayerRow) -> LayerRow | None:
-        """The nearest layer before ``row`` whose input differs from ``row``'s in H×W (the
-        one that brought the map to this size), or None when the flow has no such layer
-        before it. Remembered along the way: asking for every row is linear in the rows."""
+        """The nearest layer before ``row`` whose input differs from ``row``'s in its spatial
+        sizes (H×W; L; D×H×W) — the one that brought the map to this size — or None when the
+        flow has no such layer before it. Remembered along the way: asking for every row is
+        linear in the rows."""
         walked: list[str] = []
         cur = row
         while True:
@@ -121,7 +122,7 @@ class Flow:
             walked.append(cur.path)
             prev = self.before.get(cur.path)
             if (prev is None or prev.input_shape is None or cur.input_shape is None
-                    or prev.input_shape[:2] != cur.input_shape[:2]):
+                    or prev.input_shape[:-1] != cur.input_shape[:-1]):
                 found = prev
                 break
             cur = prev  # same size: whatever reduced prev's input reduced this one

@@ -20,46 +20,51 @@ from ..layers import (
     Windowed,
     describe_group,
 )
+from ..layers.window import written
 from ..report import LayerRow, Report
-from ..shapes import format_shape, is_volume
-from ..values import Padding, percent
-from .common import label, largest_full_stride, per_axis, shape_after, unread_per_stride
+from ..shapes import format_shape, is_volume, rank
+from ..values import Padding, per_axis, percent
+from .common import label, largest_full_stride, shape_after, times, unread_per_stride
+from .common import per_axis as every
 from .flow import Flow, leaves
 
 
 def collapsed_spatial(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
-    """L003: a k > 1 conv or pool on a 1-pixel-high or -wide input: most taps see padding."""
+    """L003: a k > 1 conv or pool on an input of size 1 along an axis: most taps see padding."""
     for row in leaves(report):
         node, inp = row.node, row.input_shape
-        if not isinstance(node, Windowed) or inp is None or not is_volume(inp):
+        if not isinstance(node, Windowed) or inp is None or not is_volume(inp) or \
+                row.output_shape is None:
             continue
-        wh, ww = node.windows(inp)
-        thin = [inp[0] == 1 and wh.k_eff > 1, inp[1] == 1 and ww.k_eff > 1]
+        ws = node.windows(inp)
+        thin = [n == 1 and w.k_eff > 1 for n, w in zip(inp[:-1], ws, strict=True)]
         if not any(thin):
             continue
-        kh, kw = node.geometry()[0]
-        real = (1 if thin[0] else kh) * (1 if thin[1] else kw)
+        kernel = node.axes(inp)[0]
+        taps = math.prod(kernel)
+        real = math.prod(1 if t else k for t, k in zip(thin, kernel, strict=True))
         source = ""
         prev = flow.reduced_by(row)
         if prev is not None:
             source = f" ({label(prev)} reduced it to {format_shape(prev.output_shape)})"
-        elif report.input_shape is not None and report.input_shape[:2] == inp[:2]:
+        elif report.input_shape is not None and report.input_shape[:-1] == inp[:-1]:
             source = " (the network's input)"
-        message = (f"{row.spec} slides a {kh}×{kw} window over a {inp[0]}×{inp[1]} input"
-                   f"{source}: {kh * kw - real} of its {kh * kw} taps only ever see padding")
+        message = (f"{row.spec} slides a {times(kernel)} window over a {times(inp[:-1])} input"
+                   f"{source}: {taps - real} of its {taps} taps only ever see padding")
         fixes: list[Fix] = []
         prose: list[str] = []
         if isinstance(node, Conv | DepthwiseConv):
-            k1 = (1 if thin[0] else kh, 1 if thin[1] else kw)
-            pad = node.padding if node.padding.same else Padding(
-                (0 if thin[0] else node.padding.hw[0], 0 if thin[1] else node.padding.hw[1]))
+            k1 = written(tuple(1 if t else k for t, k in zip(thin, kernel, strict=True)))
+            pad = node.padding if node.padding.same else Padding(written(tuple(
+                0 if t else p for t, p in zip(thin, per_axis(node.padding.sizes, rank(inp)),
+                                              strict=True))))
             small = replace(node, kernel=k1, padding=pad)
             w_old = row.weights or 0
-            w_new = w_old // (kh * kw) * k1[0] * k1[1]
+            w_new = w_old // taps * real
             fixes.append(Fix(f"{small.describe()}: the same output shape with {w_new:,} instead "
                              f"of {w_old:,} weights", node, (small,)))
         else:
-            prose.append(f"remove {row.spec}: on a {inp[0]}×{inp[1]} input it pools padding")
+            prose.append(f"remove {row.spec}: on a {times(inp[:-1])} input it pools padding")
         if prev is not None:
             prose.append(f"downsample less before it ({label(prev)}), or use a larger input")
         yield row, Finding("L003", message, tuple(prose), fixes=tuple(fixes))
@@ -70,46 +75,44 @@ def stride_exceeds_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow
     and transposed convs whose stride leaves output pixels no tap reaches."""
     for row in leaves(report):
         node, inp = row.node, row.input_shape
-        assert inp is not None
+        if inp is None or row.output_shape is None:
+            continue
         if isinstance(node, Conv | DepthwiseConv):
-            if node.kernel == (1, 1):
+            kernel, stride, dilation = node.axes(inp)
+            if set(kernel) == {1}:
                 continue  # ResNet's 1×1/2 projection subsamples by design
-            unread = [unread_per_stride(node.kernel[a], node.stride[a], node.dilation[a])
-                      for a in (0, 1)]
+            axes = tuple(zip(kernel, stride, dilation, strict=True))
+            unread = [unread_per_stride(k, s, d) for k, s, d in axes]
             if not any(unread):
                 continue
-            dil = f" (dilation {node.dilation[0]})" if node.dilation != (1, 1) else ""
-            message = (f"{row.spec}: its {node.kernel[0]}×{node.kernel[1]} window{dil} moves "
-                       f"{node.stride[0]}×{node.stride[1]} pixels at a time, so "
-                       f"{per_axis(unread[0], unread[1], node.stride)} of the input are never "
-                       "read")
-            strides = tuple(largest_full_stride(node.kernel[a], node.stride[a], node.dilation[a])
-                            for a in (0, 1))
-            kernels = tuple(
-                max(node.kernel[a], node.stride[a])
-                if math.gcd(node.dilation[a], node.stride[a]) == 1 else node.kernel[a]
-                for a in (0, 1))
+            dil = f" (dilation {times(written(dilation))})" if set(dilation) != {1} else ""
+            message = (f"{row.spec}: its {times(kernel)} window{dil} moves "
+                       f"{times(stride)} pixels at a time, so "
+                       f"{every(unread, stride)} of the input are never read")
+            strides = tuple(largest_full_stride(k, s, d) for k, s, d in axes)
+            kernels = tuple(max(k, s) if math.gcd(d, s) == 1 else k for k, s, d in axes)
             fixes = []
-            restrided = replace(node, stride=(strides[0], strides[1]))
+            restrided = replace(node, stride=written(strides))
             fixes.append(Fix(f"{restrided.describe()}{shape_after(restrided, inp)}", node,
                              (restrided,)))
-            if (kernels[0], kernels[1]) != node.kernel:
-                grown = replace(node, kernel=(kernels[0], kernels[1]))
+            if kernels != kernel:
+                grown = replace(node, kernel=written(kernels))
                 fixes.append(Fix(f"{grown.describe()}{shape_after(grown, inp)}", node, (grown,)))
             yield row, Finding("L006", message, fixes=tuple(fixes))
         elif isinstance(node, Deconv):
-            holes = [unread_per_stride(node.kernel[a], node.stride[a], node.dilation[a])
-                     for a in (0, 1)]
+            kernel, stride, _, _, dilation = node.axes(inp)
+            holes = [unread_per_stride(k, s, d)
+                     for k, s, d in zip(kernel, stride, dilation, strict=True)]
             if not any(holes):
                 continue
-            message = (f"{row.spec}: with stride {node.stride[0]}×{node.stride[1]} and a "
-                       f"{node.kernel[0]}×{node.kernel[1]} kernel, "
-                       f"{per_axis(holes[0], holes[1], node.stride)} of the output get no input "
+            message = (f"{row.spec}: with stride {times(stride)} and a "
+                       f"{times(kernel)} kernel, "
+                       f"{every(holes, stride)} of the output get no input "
                        "at all (only the bias): a grid of holes")
-            even = replace(node, kernel=node.stride)
+            even = replace(node, kernel=written(stride))
             fixes = [Fix(f"{even.describe()}: a kernel that is a multiple of the stride covers "
                          "every output pixel evenly", node, (even,))]
-            resize = (Upsample(node.stride), Conv(node.filters, (3, 3), padding=Padding((1, 1))))
+            resize = (Upsample(written(stride)), Conv(node.filters, (3,), padding=Padding((1,))))
             fixes.append(Fix(f"{describe_group(resize)[1:-1]} instead", node, resize))
             yield row, Finding("L006", message, fixes=tuple(fixes))
 
@@ -118,22 +121,23 @@ def pool_skips_input(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | No
     """L010: max/avg pooling windows further apart than they are wide."""
     for row in leaves(report):
         node, inp = row.node, row.input_shape
-        if not isinstance(node, Pool) or inp is None or not is_volume(inp):
+        if not isinstance(node, Pool) or inp is None or not is_volume(inp) or \
+                row.output_shape is None:
             continue
-        kernel, stride, _, _ = node.geometry()
-        unread = [unread_per_stride(kernel[a], stride[a]) for a in (0, 1)]
+        kernel, stride, _ = node.axes(inp)
+        unread = [unread_per_stride(k, s) for k, s in zip(kernel, stride, strict=True)]
         if not any(unread):
             continue
         kind = "max" if node.name == "maxpool" else "average"
-        if kernel == (1, 1):
-            message = (f"{row.spec}: a 1×1 {kind}-pool with stride {stride[0]}×{stride[1]} "
-                       f"pools nothing, it just drops {per_axis(unread[0], unread[1], stride)}")
+        if set(kernel) == {1}:
+            message = (f"{row.spec}: a {times(kernel)} {kind}-pool with stride {times(stride)} "
+                       f"pools nothing, it just drops {every(unread, stride)}")
         else:
-            message = (f"{row.spec}: {kernel[0]}×{kernel[1]} windows {stride[0]}×{stride[1]} "
-                       f"apart never look at {per_axis(unread[0], unread[1], stride)}; "
+            message = (f"{row.spec}: {times(kernel)} windows {times(stride)} "
+                       f"apart never look at {every(unread, stride)}; "
                        f"those activations never reach the {kind}")
-        candidates = [replace(node, kernel=stride, stride=None)]
-        if kernel != (1, 1):
+        candidates = [replace(node, kernel=written(stride), stride=None)]
+        if set(kernel) != {1}:
             candidates.append(replace(node, stride=None))
         fixes = tuple(Fix(f"{c.describe()}{shape_after(c, inp)}", node, (c,)) for c in candidates)
         yield row, Finding("L010", message, fixes=fixes)
@@ -141,35 +145,38 @@ def pool_skips_input(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | No
 
 def large_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, Finding]]:
     """L013: a k×k conv (k ≥ 5, past the stem) that stacked 3×3 convs would do for fewer
-    weights (VGG's argument)."""
+    weights (VGG's argument); k×k×k and 3×3×3 in 3-D, k and 3 in 1-D."""
     for row in leaves(report):
         node, inp = row.node, row.input_shape
         if (type(node) is not Conv or inp is None or not is_volume(inp) or node.groups != 1
-                or node.dilation != (1, 1)):
+                or row.output_shape is None):
             continue
-        k = node.kernel[0]
-        if node.kernel != (k, k) or k < 5 or k % 2 == 0:
+        r = rank(inp)
+        kernel, stride, dilation = node.axes(inp)
+        k = kernel[0]
+        if set(dilation) != {1} or set(kernel) != {k} or k < 5 or k % 2 == 0:
             continue
-        if row.receptive_field == (k, k) and row.jump == node.stride:
+        if row.receptive_field == kernel and row.jump == stride:
             continue  # the stem reads the raw image: a large first kernel is standard
-        n, c, f = (k - 1) // 2, inp[2], node.filters
-        big = k * k * c * f
-        stacked = 9 * c * c * (n - 1) + 9 * c * f
+        n, c, f = (k - 1) // 2, inp[-1], node.filters
+        big = k**r * c * f
+        stacked = 3**r * c * c * (n - 1) + 3**r * c * f
         if stacked >= big:
             continue
         fixes: tuple[Fix, ...] = ()
         p = node.padding
-        if p.same or p.hw in ((0, 0), (n, n)):
-            each = p if p.same else Padding((p.hw[0] // n, p.hw[1] // n))
-            mid = Conv(c, (3, 3), padding=each, bias=node.bias)
-            last = replace(node, kernel=(3, 3), padding=each)
+        sizes = per_axis(p.sizes, r)
+        if p.same or set(sizes) in ({0}, {n}):
+            each = p if p.same else Padding((sizes[0] // n,))
+            mid = Conv(c, (3,), padding=each, bias=node.bias)
+            last = replace(node, kernel=(3,), padding=each)
             stack: tuple[Node, ...] = (mid, ReLU()) if n == 2 else (Repeat(n - 1, (mid, ReLU())),)
             fixes = (Fix(f"{describe_group((*stack, last))[1:-1]}: {stacked:,} weights, the same "
-                         f"{k}×{k} receptive field and output shape", node, (*stack, last)),)
+                         f"{times(kernel)} receptive field and output shape", node,
+                         (*stack, last)),)
+        three = times((3,) * r)
         yield row, Finding(
-            "L013", f"{row.spec}: one {k}×{k} conv on {c} channels has {big:,} weights; {n} "
-            f"stacked 3×3 convs see the same {k}×{k} field with {stacked:,} "
+            "L013", f"{row.spec}: one {times(kernel)} conv on {c} channels has {big:,} weights; "
+            f"{n} stacked {three} convs see the same {times(kernel)} field with {stacked:,} "
             f"({percent(big - stacked, big, 0)} fewer) and add {n - 1} more nonlinearit"
             f"{'y' if n == 2 else 'ies'}", fixes=fixes)
-
-

@@ -41,9 +41,9 @@ def dominant_fc(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None, F
             elif not (node_of(prev).inference_identity or node_of(prev).activation):
                 break
             prev = flow.before.get(prev.path)
-        if volume is None or volume[0] * volume[1] == 1:
+        if volume is None or elements(volume[:-1]) == 1:
             continue  # already pooled: its size is the widths', not the feature map's
-        n_in, c = elements(inp), volume[2]
+        n_in, c = elements(inp), volume[-1]
         new = c * node.units + (node.units if node.bias else 0)
         yield row, Finding(
             "L005", f"{row.spec} holds {params:,} of the network's {total:,} parameters "
@@ -113,8 +113,8 @@ def identity_layer(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | None
         assert inp is not None
         fixes: tuple[Fix, ...] = (Fix(f"remove {row.spec}"),)
         why = node.does_nothing(inp) if isinstance(node, Layer) else ""  # leaves hold layers
-        if why and isinstance(node, Pool) and min(inp[0], inp[1]) >= 2:
-            halve = replace(node, kernel=(2, 2), stride=None)
+        if why and isinstance(node, Pool) and min(inp[:-1]) >= 2:
+            halve = replace(node, kernel=(2,), stride=None)
             fixes += (Fix(f"{halve.describe()}{shape_after(halve, inp)}, if "
                           "downsampling was meant", node, (halve,)),)
         if why:

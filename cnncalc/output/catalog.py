@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..diagnostics import MODES, RULES, Problem, Severity
-from ..layers import LAYERS, arguments
+from ..layers import LAYERS, RANKS, arguments, ranked_name
 from ..report import Report
 from ..shapes import format_shape
 from ..values import format_value
@@ -30,7 +30,10 @@ def layer_entries() -> list[LayerEntry]:
     """One row per layer kind, with every name it is known by."""
     seen: dict[type, list[str]] = {}
     for name, kind in LAYERS.items():
-        seen.setdefault(kind, []).append(name)
+        if name not in RANKS:  # rank-explicit aliases: one entry per pattern, below
+            seen.setdefault(kind, []).append(name)
+    for kind, names in seen.items():
+        names += [ranked_name(base, "{1,2,3}") for base in kind.ranked]  # conv{1,2,3}d
     rows = []
     for kind, names in seen.items():
         args = ", ".join(

@@ -18,7 +18,7 @@ from typing import Any
 from ..diagnostics import Problem, Severity
 from ..layers import Block
 from ..report import LayerRow, Report
-from ..shapes import format_shape
+from ..shapes import Shape, format_shape, rank
 from ..values import fixed_text
 
 # --------------------------------------------------------------------------- untrusted text
@@ -156,8 +156,25 @@ def count(n: int | None) -> str:
     return "—" if n is None else f"{n:,}"
 
 
-def pair(p: tuple[int, int] | None) -> str:
-    return "—" if p is None else (str(p[0]) if p[0] == p[1] else f"{p[0]}×{p[1]}")
+def pair(p: tuple[int, ...] | None) -> str:
+    """A per-axis receptive field: one number when every axis agrees; ``—`` when unknown.
+
+    >>> pair((7, 7)), pair((3, 7, 7)), pair(None)
+    ('7', '3×7×7', '—')
+    """
+    return "—" if p is None else (str(p[0]) if len(set(p)) == 1 else "×".join(map(str, p)))
+
+
+def input_text(shape: Shape | None) -> str:
+    """The input with its rank named when it is not an image: ``16000×1 (1-D)``,
+    ``16×112×112×3 (3-D)``; ``32×32×3`` and flat vectors as they are.
+
+    >>> input_text((16000, 1)), input_text((32, 32, 3)), input_text((4096,))
+    ('16000×1 (1-D)', '32×32×3', '4096')
+    """
+    if shape is None or rank(shape) in (0, 2):
+        return format_shape(shape)
+    return f"{format_shape(shape)} ({rank(shape)}-D)"
 
 
 def row_problems(report: Report) -> dict[str, list[Problem]]:
@@ -306,7 +323,9 @@ def to_markdown(report: Report, depth: int | None = None) -> str:
     t = report.totals
     lines.append(f"| | **Total** | {format_shape(t.output_shape)} | {count(t.weights)} | "
                  f"{count(t.biases)} | **{count(t.params)}** | {human(t.macs)} | |")
-    lines += ["", f"Non-trainable: {t.non_trainable:,} · MACs: {t.macs:,} · parameter memory: "
+    named = input_text(report.input_shape)
+    lead = f"Input: {named} · " if named != format_shape(report.input_shape) else ""
+    lines += ["", f"{lead}Non-trainable: {t.non_trainable:,} · MACs: {t.macs:,} · parameter memory: "
               f"{mb(t.param_bytes)} · activations: {mb(t.activation_bytes)}"]
     if report.problems:
         lines.append("")

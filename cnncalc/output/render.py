@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..diagnostics import Problem, Severity
 from ..report import Report
 from ..shapes import format_shape
-from .formats import clean, count, human, label, mb, pair, problem_where, row_problems, visible
+from .formats import clean, count, human, input_text, label, mb, pair, problem_where, row_problems, visible
 
 if TYPE_CHECKING:
     from rich.text import Text as RichText
@@ -159,7 +159,7 @@ def table(report: Report, depth: int | None = None, show_verified: bool = False)
 def footer(report: Report) -> Styled:
     t = report.totals
     lines = [
-        f"Input: {format_shape(report.input_shape)}   Output: {format_shape(t.output_shape)}"
+        f"Input: {input_text(report.input_shape)}   Output: {format_shape(t.output_shape)}"
         f"   Mode: {report.mode}",
         f"Params: {t.params:,} (weights {t.weights:,}, biases {t.biases:,})   "
         f"Non-trainable: {t.non_trainable:,}",

@@ -8,7 +8,6 @@ its path like any other problem and every problem in a spec is reported at once.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
@@ -17,7 +16,7 @@ from typing import Any, ClassVar
 
 from .. import values as v
 from ..diagnostics import MODES, Finding, Location, Mode, Problem, Severity, syntax_error
-from ..layers import GROUP, LAYERS, Argument, Block, Group, Layer, Node, Repeat, arguments
+from ..layers import GROUP, LAYERS, RANKS, Argument, Block, Group, Layer, Node, Repeat, arguments
 from ..shapes import Shape
 from .expect import EXPECT_CONVERTERS
 from .oneline import parse_chain
@@ -126,27 +125,6 @@ def _invalid(value: Value, *findings: Finding) -> Invalid:
     return Invalid(text=raw_text(value), findings=marked, location=value.location)
 
 
-def other_rank(name: str) -> int | None:
-    """The rank of a rank-explicit alias of a kind cnncalc has only in 2-D (``conv3d``,
-    ``maxpool1d``, ``BatchNorm1d``, ``Conv3DTranspose``), else None: such a name must not be
-    offered the 2-D kind as a did-you-mean.
-
-    >>> other_rank("conv3d"), other_rank("MaxPooling1D"), other_rank("conv2d"), other_rank("relu3d")
-    (3, 1, None, None)
-    """
-    m = re.fullmatch(r"(.*?)([13])d(.*)", name.lower())
-    if m is None:
-        return None
-    as_2d = f"{m.group(1)}2d{m.group(3)}"
-    bare = m.group(1) in RANKED and not m.group(3)  # `upsample3d`, `gap1d`
-    return int(m.group(2)) if as_2d in LAYERS or bare else None
-
-
-RANKED = ("conv", "dwconv", "deconv", "convtranspose", "maxpool", "avgpool", "adaptiveavgpool",
-          "bn", "batchnorm", "instancenorm", "upsample", "pad", "gap", "globalmaxpool")
-"""Kinds that spec §1 (Ranks) gives 1-D and 3-D forms."""
-
-
 def build_group(raw: RawGroup | Value) -> Group:
     nodes: list[Node] = []
     for item in (raw.items if isinstance(raw, RawGroup) else (raw,)):
@@ -200,12 +178,6 @@ def unbuilt(group: Group) -> tuple[Finding, ...]:
 
 def build_call(call: Call) -> Node:
     kind = LAYERS.get(call.name.lower())
-    if kind is None and (rank := other_rank(call.name)):
-        return _invalid(call, Finding(
-            "A001", f"'{clip(call.name)}' is a {rank}-D layer: cnncalc does not support 1-D and "
-            "3-D layers yet (its volumes are H×W×C images or flat vectors)",
-            ("1-D signals and 3-D volumes are planned; until then, describe the network on an "
-             "H×W×C input with the 2-D layers",)))
     if kind is None:
         close = list(dict.fromkeys(LAYERS[c].name for c in _close(call.name, list(LAYERS))))
         hint = "input must come first" if call.name.lower() == "input" else \
@@ -280,7 +252,7 @@ def build_call(call: Call) -> Node:
     for a in schema:
         if a.variadic and a.name in given:
             given[a.name] = tuple(given[a.name])
-    return kind(**given, location=call.location)
+    return kind(**given, location=call.location, alias_rank=RANKS.get(call.name.lower()))
 
 
 def convert(a: Argument, raw: Arg) -> Any:

@@ -61,6 +61,11 @@ def _kind(node: yaml.Node) -> str:
         "mapping" if isinstance(node, yaml.MappingNode) else "value"
 
 
+
+INPUT_KEYS = (("length", "channels"), ("height", "width", "channels"),
+              ("depth", "height", "width", "channels"))
+"""The mapping forms of the input, by rank (spec §1): keys in the order the shape is written."""
+
 class Reader:
     """Reads the composed node graph. Every node it visits is counted, with the characters
     of every scalar, BEFORE any text is joined, parsed or quoted: an alias is expanded only
@@ -131,11 +136,15 @@ class Reader:
         return Scalar(node.value, _text_origin(node), True)
 
     def input_mapping(self, node: yaml.MappingNode) -> Scalar:
+        """``{height, width, channels}``, ``{length, channels}`` or
+        ``{depth, height, width, channels}``, in any order."""
         parts = {k: v for k, v, _ in self.mapping(node, "the input")}
-        keys = ("height", "width", "channels")
+        keys = next((k for k in INPUT_KEYS if set(k) == set(parts)), INPUT_KEYS[1])
         if set(parts) != set(keys) or not all(isinstance(parts[k], yaml.ScalarNode) for k in keys):
             raise syntax_error("S006", "input as a mapping needs exactly height, width and "
-                               "channels, e.g. {height: 32, width: 32, channels: 3}", _at(node))
+                               "channels, e.g. {height: 32, width: 32, channels: 3} (or "
+                               "{length, channels} for 1-D, {depth, height, width, channels} "
+                               "for 3-D)", _at(node))
         self.count_all([parts[k] for k in keys])
         return Scalar("x".join(parts[k].value for k in keys), _at(node), True)
 
