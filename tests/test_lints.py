@@ -312,8 +312,10 @@ ZOO_NOTES = {
     "efficientnet_b1": {"L001"},
     "googlenet": {"L001"},
     "lenet5": {"L001", "L013"},
+    "m5": {"L007"},  # the tutorial keeps conv biases before batch norm
     "mobilenet_v2": {"L001"},
     "mobilenet_v3_large": {"L001"},
+    "r3d_18": set(),
     "regnet_y_400mf": {"L001"},
     "resnet18": set(),
     "resnet50": set(),

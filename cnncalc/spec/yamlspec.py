@@ -269,7 +269,7 @@ def _yaml_fixes(source: str, what: str, line: int | None) -> tuple[str, ...]:
     if bracket and "'" not in bracket.group(2):
         # `- [conv(64, 3) -> relu] * 3`: YAML reads `[` as a list and `*` as an alias
         return (f"a value that starts with [ is a YAML list; quote the line: "
-                f"{bracket.group(1).strip()} '{clip(bracket.group(2), 100)}' (or write "
+                f"{bracket.group(1).strip()} '{clip(bracket.group(2), 300)}' (or write "
                 "`repeat: N` with `layers:`)",)
     if "mapping values are not allowed" not in what:
         return generic
