@@ -34,6 +34,23 @@ def start_rf(shape: Shape | None) -> RF:
     return ones, ones
 
 
+def scaled_rf(rf: RF, body: RF, inp: Shape | None) -> RF:
+    """A gate's receptive field: its output is its input (same grid, same jump) scaled by a
+    factor its body computed, so each output pixel also sees what the body saw — the whole
+    input when the body ends flat (``gap -> fc``), where the body's own field is undefined.
+
+    >>> scaled_rf(((3, 3), (1, 1)), ((58, 58), (56, 56)), (56, 56, 64))
+    ((58, 58), (1, 1))
+    >>> scaled_rf(((3,), (2,)), None, (10, 8))   # the whole input: 3 + (10 − 1)·2
+    ((21,), (2,))
+    """
+    if rf is None or inp is None or len(inp) - 1 != len(rf[0]):
+        return None
+    whole = tuple(f + (n - 1) * j for f, n, j in zip(rf[0], inp[:-1], rf[1], strict=True))
+    seen = body[0] if body is not None and len(body[0]) == len(rf[0]) else whole
+    return tuple(max(a, b) for a, b in zip(rf[0], seen, strict=True)), rf[1]
+
+
 def advance(rf: RF, step: Step | None) -> RF:
     """``r' = r + (k − 1)·j``, ``j' = j·s`` on each axis (a step's one number stands for all)."""
     if rf is None or step is None:
@@ -152,10 +169,13 @@ class Walker:
                     findings.append(too_large)
                     out = None
                 self.problems += resolve(findings, self.mode, path, node.location)
-            known = [r for r in rfs if r is not None]
-            rf = None if out is None or not known or len(known) < len(rfs) else (
-                tuple(map(max, *(r[0] for r in known))) if len(known) > 1 else known[0][0],
-                tuple(map(max, *(r[1] for r in known))) if len(known) > 1 else known[0][1])
+            if node.join_scales:  # a gate: the input's grid, scaled by what its body saw
+                rf = scaled_rf(rf, rfs[0], inp) if out is not None else None
+            else:
+                known = [r for r in rfs if r is not None]
+                rf = None if out is None or not known or len(known) < len(rfs) else (
+                    tuple(map(max, *(r[0] for r in known))) if len(known) > 1 else known[0][0],
+                    tuple(map(max, *(r[1] for r in known))) if len(known) > 1 else known[0][1])
         act = elements(out) * self.batch * self.dtype_size if out is not None else None
         if not node.chained:  # the add or concatenation is a tensor of its own
             self.activation_bytes += act or 0

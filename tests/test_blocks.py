@@ -374,3 +374,28 @@ def test_every_format_shows_gate_and_split_rows(fmt: str) -> None:
         assert rows[0]["params"] == 64 * 16 + 16 + 16 * 64 + 64
     else:
         assert "gate" in out and "split" in out and "2.2.1" in out
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ("gap -> conv(16, 1) -> relu -> conv(64, 1) -> sigmoid", 58),  # SE, 1×1 convs
+    ("gap -> fc(16) -> relu -> fc(64) -> sigmoid", 58),  # SE through fc: the whole input
+    ("conv(1, 7, p=3) -> sigmoid", 9),  # spatial attention: 3 + (7 − 1)·1
+])
+def test_a_gate_keeps_its_inputs_grid(body: str, field: int) -> None:
+    """A gate's output is its input scaled: its jump stays the input's (1, not the squeeze's
+    56), its receptive field is what the body saw — after a 3×3 conv (field 3) the whole
+    56-pixel map is 3 + 55·1 = 58 — and the next 3×3 conv adds 2."""
+    report = cnncalc.analyze(f"56x56x64 -> conv(64, 3, p=1) -> gate([{body}]) -> conv(64, 3, p=1)",
+                             verify=False)
+    rows = {row.path: row for row in report.layers}
+    assert (rows["2"].receptive_field, rows["2"].jump) == ((field, field), (1, 1))
+    assert (rows["3"].receptive_field, rows["3"].jump) == ((field + 2, field + 2), (1, 1))
+
+
+def test_a_gate_in_1d_keeps_its_inputs_grid() -> None:
+    report = cnncalc.analyze("100x8 -> conv(8, 3, s=2) -> gate([gap -> fc(2) -> relu -> fc(8) "
+                             "-> sigmoid]) -> conv(8, 3)", verify=False)
+    rows = {row.path: row for row in report.layers}
+    # conv: field 3, jump 2 on a 49-long output; the whole of it: 3 + 48·2 = 99
+    assert (rows["2"].receptive_field, rows["2"].jump) == ((99,), (2,))
+    assert (rows["3"].receptive_field, rows["3"].jump) == ((103,), (2,))

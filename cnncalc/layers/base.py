@@ -205,7 +205,10 @@ class Node:
     """Its ``…1d`` alias also takes a flat vector (PyTorch's ``BatchNorm1d``)."""
     join_scales: ClassVar[bool] = False
     """A block whose join multiplies its input by its group's output (a gate): a sigmoid,
-    hardsigmoid or softmax ending that group is what it asks for, not a misplaced one."""
+    hardsigmoid or softmax ending that group is what it asks for, not a misplaced one. Its
+    output lies on its input's grid: the jump is the input's, and the receptive field the
+    larger of the input's and the group's (the whole input when the group ends flat, as a
+    squeeze-and-excitation through ``fc`` does)."""
 
     location: Any = field(default=None, kw_only=True, compare=False, repr=False)
     """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""
