@@ -76,7 +76,7 @@ def rank_findings(node: Any, inp: Shape) -> Iterator[Finding]:
                       f"input {format_shape(inp)} is {rank_name(r)}",
                       ((f"use {instead} (or {node.name}, which takes any rank) here"
                         if r else "put it before the first fc/flatten"),),
-                      fatal=True, fixes=(Fix(instead, node, (fixed,)),) if r else ())
+                      fatal=True, fixes=(Fix(fixed.describe(), node, (fixed,)),) if r else ())
         return
     if r == 0:
         return  # a flat vector: the kind's own check says whether it needs a volume
