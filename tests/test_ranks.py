@@ -484,8 +484,8 @@ def test_rank_errors_are_located_with_the_arithmetic(spec: str, where: tuple[int
 @pytest.mark.parametrize("spec,fix", [
     ("16x112x112x3 -> conv(8, 3x5)", "conv(8, 3x3x5)"),
     ("32x32x3 -> conv(8, 3, p=1x1x1)", "conv(8, 3, p=1x1)"),
-    ("32x32x3 -> conv3d(8, 3)", "conv2d"),
-    ("16x112x112x3 -> avgpool2d(2)", "avgpool3d"),
+    ("32x32x3 -> conv3d(8, 3)", "conv2d(8, 3)"),
+    ("16x112x112x3 -> avgpool2d(2)", "avgpool3d(2)"),
 ])
 def test_rank_fixes_analyse_cleanly(spec: str, fix: str) -> None:
     (p,) = cnncalc.analyze(spec).errors
