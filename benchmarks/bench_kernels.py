@@ -132,18 +132,18 @@ def vgg16_numpy(x: F32, wts: dict[str, Any], tm: Timer) -> F32:
     i = 0
     for v in VGG16_CFG:
         if v == "M":
-            x = tm("maxpool", K.max_pool2d, x, (2, 2), (2, 2), (0, 0, 0, 0), False)
+            x = tm("maxpool", K.max_pool, x, (2, 2), (2, 2), ((0, 0), (0, 0)), False)
         else:
             w_, b_ = wts["convs"][i]
             i += 1
             x = tm(
                 f"conv{x.shape[1]}x{x.shape[3]}",
-                K.conv2d,
+                K.conv,
                 x,
                 w_,
                 b_,
                 (1, 1),
-                (1, 1, 1, 1),
+                ((1, 1), (1, 1)),
                 (1, 1),
                 1,
             )
@@ -159,7 +159,7 @@ def vgg16_numpy(x: F32, wts: dict[str, Any], tm: Timer) -> F32:
 def conv_bn(x: F32, p: Any, stride: int, pad: int, tm: Timer, act: bool) -> F32:
     w, (g, b, m, v) = p
     k = w.shape[0]
-    x = tm(f"conv{k}x{k}", K.conv2d, x, w, None, (stride, stride), (pad,) * 4, (1, 1), 1)
+    x = tm(f"conv{k}x{k}", K.conv, x, w, None, (stride, stride), ((pad, pad), (pad, pad)), (1, 1), 1)
     x = tm("bn", K.batch_norm, x, g, b, m, v, 1e-5)
     if act:
         x = tm("relu", K.relu, x)
@@ -168,7 +168,7 @@ def conv_bn(x: F32, p: Any, stride: int, pad: int, tm: Timer, act: bool) -> F32:
 
 def resnet50_numpy(x: F32, net: dict[str, Any], tm: Timer) -> F32:
     x = conv_bn(x, net["stem"], 2, 3, tm, True)
-    x = tm("maxpool", K.max_pool2d, x, (3, 3), (2, 2), (1, 1, 1, 1), False)
+    x = tm("maxpool", K.max_pool, x, (3, 3), (2, 2), ((1, 1), (1, 1)), False)
     for blk in net["blocks"]:
         s = blk["stride"]
         out = conv_bn(x, blk["c1"], 1, 0, tm, True)

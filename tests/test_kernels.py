@@ -39,6 +39,8 @@ needs_torch = pytest.mark.skipif(
     "against torch are skipped, the NumPy reference tests still run")
 
 Arr = np.ndarray[Any, np.dtype[np.float32]]
+Pairs = tuple[tuple[int, int], ...]
+"""Per spatial axis ``(begin, end)`` padding, as the N-D kernels take it."""
 SEEDS_CONV = range(80)
 SEEDS = range(50)
 # Tolerances, from the documented accuracy of each operation (not from one machine):
@@ -148,14 +150,14 @@ def ref_conv2d(
     w: Arr,
     b: Arr | None,
     stride: tuple[int, int],
-    padding: tuple[int, int, int, int],
+    padding: Pairs,
     dilation: tuple[int, int],
     groups: int,
 ) -> Arr:
     n, h, wd, _ = x.shape
     kh, kw, cg, f = w.shape
     fg = f // groups
-    top, bottom, left, right = padding
+    (top, bottom), (left, right) = padding
     oh = (h + top + bottom - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     ow = (wd + left + right - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     xd = x.astype(np.float64)
@@ -217,14 +219,14 @@ def ref_pool(
     x: Arr,
     kernel: tuple[int, int],
     stride: tuple[int, int],
-    padding: tuple[int, int, int, int],
+    padding: Pairs,
     out_hw: tuple[int, int],
     mode: str,
     count_include_pad: bool = True,
 ) -> Arr:
     """PyTorch's CPU pooling loops (window clipped to input+padding, then to input)."""
     n, h, w, c = x.shape
-    top, bottom, left, right = padding
+    (top, bottom), (left, right) = padding
     out = np.zeros((n, *out_hw, c))
     for i in range(out_hw[0]):
         hs = i * stride[0] - top
@@ -288,13 +290,14 @@ def conv_config(seed: int) -> dict[str, Any]:
     kh, kw = (int(v) for v in rng.integers(1, 6, size=2))
     stride = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
     dilation = (int(rng.integers(1, 4)), int(rng.integers(1, 4))) if seed % 3 == 0 else (1, 1)
-    padding = tuple(int(v) for v in rng.integers(0, 4, size=4))
+    top, bottom, left, right = (int(v) for v in rng.integers(0, 4, size=4))
+    padding = ((top, bottom), (left, right))
     if seed % 5 == 0:
-        padding = (0, 0, 0, 0)
+        padding = ((0, 0), (0, 0))
     keff_h = dilation[0] * (kh - 1) + 1
     keff_w = dilation[1] * (kw - 1) + 1
-    h = max(int(rng.integers(1, 13)), keff_h - padding[0] - padding[1])
-    w = max(int(rng.integers(1, 13)), keff_w - padding[2] - padding[3])
+    h = max(int(rng.integers(1, 13)), keff_h - sum(padding[0]))
+    w = max(int(rng.integers(1, 13)), keff_w - sum(padding[1]))
     n = int(rng.integers(1, 3))
     return {
         "x": randn(rng, n, h, w, c),
@@ -308,7 +311,7 @@ def conv_config(seed: int) -> dict[str, Any]:
 
 
 def torch_conv2d(cfg: dict[str, Any]) -> Arr:
-    top, bottom, left, right = cfg["padding"]
+    (top, bottom), (left, right) = cfg["padding"]
     xt = tf.pad(to_t(cfg["x"]), (left, right, top, bottom))
     wt = torch.from_numpy(np.ascontiguousarray(cfg["w"].transpose(3, 2, 0, 1)))
     bt = None if cfg["b"] is None else torch.from_numpy(cfg["b"])
@@ -348,6 +351,12 @@ def deconv_config(seed: int) -> dict[str, Any]:
     }
 
 
+def deconv_args(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The N-D kernel's arguments: PyTorch's symmetric ``(pad_h, pad_w)`` (which the
+    config, the loop reference and torch take) as per-axis ``(begin, end)`` pairs."""
+    return {**cfg, "padding": tuple((p, p) for p in cfg["padding"])}
+
+
 def pool_args(cfg: dict[str, Any]) -> dict[str, Any]:
     """The kernel's arguments: everything but the expected ``out_hw`` (the kernels derive
     the output size themselves; `close` compares it with the reference's)."""
@@ -361,20 +370,18 @@ def pool_config(seed: int, symmetric: bool) -> dict[str, Any]:
     stride = (int(rng.integers(1, kernel[0] + 3)), int(rng.integers(1, kernel[1] + 3)))
     if symmetric:
         ph, pw = int(rng.integers(0, kernel[0] // 2 + 1)), int(rng.integers(0, kernel[1] // 2 + 1))
-        padding = (ph, ph, pw, pw)
+        padding = ((ph, ph), (pw, pw))
     else:
         padding = (
-            int(rng.integers(0, kernel[0] // 2 + 1)),
-            int(rng.integers(0, kernel[0] // 2 + 1)),
-            int(rng.integers(0, kernel[1] // 2 + 1)),
-            int(rng.integers(0, kernel[1] // 2 + 1)),
+            (int(rng.integers(0, kernel[0] // 2 + 1)), int(rng.integers(0, kernel[0] // 2 + 1))),
+            (int(rng.integers(0, kernel[1] // 2 + 1)), int(rng.integers(0, kernel[1] // 2 + 1))),
         )
     ceil = bool(seed % 2)
-    h = max(int(rng.integers(1, 14 + 10 * big)), kernel[0] - padding[0] - padding[1])
-    w = max(int(rng.integers(1, 14 + 10 * big)), kernel[1] - padding[2] - padding[3])
+    h = max(int(rng.integers(1, 14 + 10 * big)), kernel[0] - sum(padding[0]))
+    w = max(int(rng.integers(1, 14 + 10 * big)), kernel[1] - sum(padding[1]))
     out_hw = (
-        pool_out(h, kernel[0], stride[0], padding[0], padding[1], ceil),
-        pool_out(w, kernel[1], stride[1], padding[2], padding[3], ceil),
+        pool_out(h, kernel[0], stride[0], *padding[0], ceil),
+        pool_out(w, kernel[1], stride[1], *padding[1], ceil),
     )
     n, c = int(rng.integers(1, 3)), int(rng.integers(1, 6))
     return {
@@ -425,16 +432,16 @@ def test_convs_share_windows(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(KC, "windows", spy)
     x = randn(rng_for("spy", 0), 1, 6, 6, 4)
-    K.conv2d(x, randn(rng_for("spy", 1), 3, 3, 4, 2), None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
-    K.conv2d(x, randn(rng_for("spy", 2), 3, 3, 1, 4), None, (1, 1), (0, 0, 0, 0), (1, 1), 4)
-    K.conv2d(x, randn(rng_for("spy", 3), 3, 3, 2, 4), None, (1, 1), (0, 0, 0, 0), (1, 1), 2)
+    K.conv(x, randn(rng_for("spy", 1), 3, 3, 4, 2), None, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    K.conv(x, randn(rng_for("spy", 2), 3, 3, 1, 4), None, (1, 1), ((0, 0), (0, 0)), (1, 1), 4)
+    K.conv(x, randn(rng_for("spy", 3), 3, 3, 2, 4), None, (1, 1), ((0, 0), (0, 0)), (1, 1), 2)
     assert len(calls) == 4  # the grouped conv: one im2col per group
 
 
 @pytest.mark.parametrize("seed", SEEDS_CONV)
 def test_conv2d_vs_reference(seed: int) -> None:
     cfg = conv_config(seed)
-    got = K.conv2d(**cfg)
+    got = K.conv(**cfg)
     conv_close(got, ref_conv2d(**cfg), cfg)
 
 
@@ -442,28 +449,28 @@ def test_conv2d_vs_reference(seed: int) -> None:
 @pytest.mark.parametrize("seed", SEEDS_CONV)
 def test_conv2d_vs_torch(seed: int) -> None:
     cfg = conv_config(seed)
-    conv_close(K.conv2d(**cfg), torch_conv2d(cfg), cfg)
+    conv_close(K.conv(**cfg), torch_conv2d(cfg), cfg)
 
 
 @needs_torch
 @pytest.mark.parametrize(
     ("shape", "kernel", "stride", "padding", "groups", "f"),
     [
-        ((1, 7, 7, 960), (3, 3), (1, 1), (1, 1, 1, 1), 960, 960),  # MobileNetV2 depthwise
-        ((2, 15, 13, 96), (3, 3), (2, 2), (0, 1, 0, 1), 96, 96),  # TF 'same', stride 2
-        ((1, 9, 9, 32), (5, 5), (1, 1), (2, 2, 2, 2), 32, 64),  # depthwise multiplier 2
-        ((2, 8, 8, 64), (3, 3), (1, 1), (1, 1, 1, 1), 32, 128),  # ResNeXt-style groups
-        ((2, 10, 10, 24), (1, 1), (1, 1), (0, 0, 0, 0), 1, 40),  # 1x1 fast path
-        ((2, 10, 10, 24), (1, 1), (2, 2), (0, 0, 0, 0), 1, 40),  # 1x1 stride-2 projection
-        ((1, 11, 11, 3), (7, 7), (2, 2), (3, 3, 3, 3), 1, 16),  # ResNet stem
-        ((1, 8, 9, 5), (2, 3), (1, 1), (0, 1, 1, 1), 1, 6),  # TF 'same', even kernel
+        ((1, 7, 7, 960), (3, 3), (1, 1), ((1, 1), (1, 1)), 960, 960),  # MobileNetV2 depthwise
+        ((2, 15, 13, 96), (3, 3), (2, 2), ((0, 1), (0, 1)), 96, 96),  # TF 'same', stride 2
+        ((1, 9, 9, 32), (5, 5), (1, 1), ((2, 2), (2, 2)), 32, 64),  # depthwise multiplier 2
+        ((2, 8, 8, 64), (3, 3), (1, 1), ((1, 1), (1, 1)), 32, 128),  # ResNeXt-style groups
+        ((2, 10, 10, 24), (1, 1), (1, 1), ((0, 0), (0, 0)), 1, 40),  # 1x1 fast path
+        ((2, 10, 10, 24), (1, 1), (2, 2), ((0, 0), (0, 0)), 1, 40),  # 1x1 stride-2 projection
+        ((1, 11, 11, 3), (7, 7), (2, 2), ((3, 3), (3, 3)), 1, 16),  # ResNet stem
+        ((1, 8, 9, 5), (2, 3), (1, 1), ((0, 1), (1, 1)), 1, 6),  # TF 'same', even kernel
     ],
 )
 def test_conv2d_named_cases(
     shape: tuple[int, int, int, int],
     kernel: tuple[int, int],
     stride: tuple[int, int],
-    padding: tuple[int, int, int, int],
+    padding: Pairs,
     groups: int,
     f: int,
 ) -> None:
@@ -477,7 +484,7 @@ def test_conv2d_named_cases(
         "dilation": (1, 1),
         "groups": groups,
     }
-    got = K.conv2d(**cfg)
+    got = K.conv(**cfg)
     if shape[-1] <= 96:
         conv_close(got, torch_conv2d(cfg), cfg)
         conv_close(got, ref_conv2d(**cfg), cfg)
@@ -498,12 +505,12 @@ def test_conv2d_im2col_blocking(monkeypatch: pytest.MonkeyPatch, block_bytes: in
     rng = rng_for("blocking", block_bytes)
     cases = [
         # n, h, c, f, kernel, stride, padding, dilation, groups
-        (3, 13, 4, 5, 3, 1, (1, 0, 1, 2), 1, 1),
-        (2, 17, 6, 4, 2, 2, (1, 0, 1, 2), 1, 1),
-        (2, 9, 6, 12, 3, 1, (1, 0, 1, 2), 1, 6),  # depthwise, multiplier 2
-        (2, 6, 3, 4, 1, 1, (3, 2, 0, 1), 1, 1),  # 1x1 with padding: all-padding rows
-        (1, 12, 2, 3, 3, 2, (4, 3, 2, 2), 2, 1),  # dilation, more padding than reach
-        (2, 10, 5, 2, 4, 3, (0, 0, 0, 0), 1, 1),  # no padding, stride > 1
+        (3, 13, 4, 5, 3, 1, ((1, 0), (1, 2)), 1, 1),
+        (2, 17, 6, 4, 2, 2, ((1, 0), (1, 2)), 1, 1),
+        (2, 9, 6, 12, 3, 1, ((1, 0), (1, 2)), 1, 6),  # depthwise, multiplier 2
+        (2, 6, 3, 4, 1, 1, ((3, 2), (0, 1)), 1, 1),  # 1x1 with padding: all-padding rows
+        (1, 12, 2, 3, 3, 2, ((4, 3), (2, 2)), 2, 1),  # dilation, more padding than reach
+        (2, 10, 5, 2, 4, 3, ((0, 0), (0, 0)), 1, 1),  # no padding, stride > 1
     ]
     for n, h, c, f, k, s, pad, d, g in cases:
         cfg = {
@@ -515,16 +522,16 @@ def test_conv2d_im2col_blocking(monkeypatch: pytest.MonkeyPatch, block_bytes: in
             "dilation": (d, d),
             "groups": g,
         }
-        conv_close(K.conv2d(**cfg), ref_conv2d(**cfg), cfg)
+        conv_close(K.conv(**cfg), ref_conv2d(**cfg), cfg)
         x = cfg["x"]
         out_hw = (pool_out(h, 3, 2, 1, 1, True), pool_out(h + 2, 3, 2, 1, 1, True))
         close(
-            K.max_pool2d(x, (3, 3), (2, 2), (1, 1, 1, 1), True),
-            ref_pool(x, (3, 3), (2, 2), (1, 1, 1, 1), out_hw, "max"),
+            K.max_pool(x, (3, 3), (2, 2), ((1, 1), (1, 1)), True),
+            ref_pool(x, (3, 3), (2, 2), ((1, 1), (1, 1)), out_hw, "max"),
         )
     for seed in range(0, 80, 2):  # the random configurations again, now blocked
         cfg = conv_config(seed)
-        conv_close(K.conv2d(**cfg), ref_conv2d(**cfg), cfg)
+        conv_close(K.conv(**cfg), ref_conv2d(**cfg), cfg)
 
 
 def test_conv2d_keeps_float32_and_inputs() -> None:
@@ -534,7 +541,7 @@ def test_conv2d_keeps_float32_and_inputs() -> None:
     b = randn(rng, 8)
     before = (x.copy(), w.copy(), b.copy())
     for groups, wt in [(1, w), (4, randn(rng, 3, 3, 1, 8)), (2, randn(rng, 3, 3, 2, 8))]:
-        y = K.conv2d(x, wt, b, (1, 1), (1, 1, 1, 1), (1, 1), groups)
+        y = K.conv(x, wt, b, (1, 1), ((1, 1), (1, 1)), (1, 1), groups)
         assert y.dtype == np.float32 and y.shape == (1, 6, 6, 8) and y.flags.c_contiguous
     for a, a0 in zip((x, w, b), before, strict=True):
         np.testing.assert_array_equal(a, a0)
@@ -543,7 +550,7 @@ def test_conv2d_keeps_float32_and_inputs() -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_conv_transpose2d_vs_reference(seed: int) -> None:
     cfg = deconv_config(seed)
-    deconv_close(K.conv_transpose2d(**cfg), ref_conv_transpose2d(**cfg), cfg)
+    deconv_close(K.conv_transpose(**deconv_args(cfg)), ref_conv_transpose2d(**cfg), cfg)
 
 
 @pytest.mark.parametrize("gemm_bytes", [1, 200])
@@ -557,13 +564,13 @@ def test_conv_taps_path_and_chunks(monkeypatch: pytest.MonkeyPatch, gemm_bytes: 
     paths = set()
     for seed in SEEDS_CONV:
         cfg = conv_config(seed)
-        paths.add(K.conv2d_plan(cfg["x"].shape, cfg["w"].shape, cfg["stride"], cfg["padding"],
-                                cfg["dilation"], cfg["groups"]).path)
-        conv_close(K.conv2d(**cfg), ref_conv2d(**cfg), cfg)
+        paths.add(K.conv_plan(cfg["x"].shape, cfg["w"].shape, cfg["stride"], cfg["padding"],
+                              cfg["dilation"], cfg["groups"]).path)
+        conv_close(K.conv(**cfg), ref_conv2d(**cfg), cfg)
     assert "taps" in paths
     for seed in SEEDS:
         cfg = deconv_config(seed)
-        deconv_close(K.conv_transpose2d(**cfg), ref_conv_transpose2d(**cfg), cfg)
+        deconv_close(K.conv_transpose(**deconv_args(cfg)), ref_conv_transpose2d(**cfg), cfg)
 
 
 def test_conv_with_far_reaching_dilation_reads_only_real_input() -> None:
@@ -571,11 +578,11 @@ def test_conv_with_far_reaching_dilation_reads_only_real_input() -> None:
     ever reads the input, so the result is the 1x1 conv with the centre weights."""
     rng = rng_for("dilated", 0)
     x, w = randn(rng, 1, 8, 8, 3), randn(rng, 3, 3, 3, 4)
-    pad = (5000, 5000, 5000, 5000)
-    plan = K.conv2d_plan(x.shape, w.shape, (1, 1), pad, (5000, 5000), 1)
+    pad = ((5000, 5000), (5000, 5000))
+    plan = K.conv_plan(x.shape, w.shape, (1, 1), pad, (5000, 5000), 1)
     assert plan.path == "taps" and plan.scratch < 1 << 20
-    got = K.conv2d(x, w, None, (1, 1), pad, (5000, 5000), 1)
-    close(got, K.conv2d(x, w[1:2, 1:2], None, (1, 1), (0, 0, 0, 0), (1, 1), 1), 1e-6, 1e-6)
+    got = K.conv(x, w, None, (1, 1), pad, (5000, 5000), 1)
+    close(got, K.conv(x, w[1:2, 1:2], None, (1, 1), ((0, 0), (0, 0)), (1, 1), 1), 1e-6, 1e-6)
 
 
 @pytest.mark.parametrize(("h", "k", "s"), [(300, 300, 1), (301, 150, 7), (64, 9, 1), (50, 17, 16)])
@@ -584,9 +591,10 @@ def test_big_pool_windows(h: int, k: int, s: int) -> None:
     x = randn(rng_for("bigpool", h + k + s), 1, h, 5, 2)
     for ceil in (False, True):
         out_hw = (pool_out(h, k, s, 1, 1, ceil), pool_out(5, 3, 1, 1, 1, ceil))
-        args = (x, (k, 3), (s, 1), (1, 1, 1, 1), ceil)
-        close(K.max_pool2d(*args), ref_pool(x, (k, 3), (s, 1), (1, 1, 1, 1), out_hw, "max"))
-        close(K.avg_pool2d(*args), ref_pool(x, (k, 3), (s, 1), (1, 1, 1, 1), out_hw, "avg"))
+        pads = ((1, 1), (1, 1))
+        args = (x, (k, 3), (s, 1), pads, ceil)
+        close(K.max_pool(*args), ref_pool(x, (k, 3), (s, 1), pads, out_hw, "max"))
+        close(K.avg_pool(*args), ref_pool(x, (k, 3), (s, 1), pads, out_hw, "avg"))
 
 
 def test_lrn_window_wider_than_the_channels() -> None:
@@ -598,12 +606,12 @@ def test_lrn_window_wider_than_the_channels() -> None:
 def test_huge_strides_do_not_overflow() -> None:
     x = randn(rng_for("stride", 0), 1, 5, 5, 2)
     big = 10**300
-    assert K.max_pool2d(x, (5, 5), (big, big), (0, 0, 0, 0), False).shape == (1, 1, 1, 2)
-    assert K.avg_pool2d(x, (2, 2), (big, big), (0, 0, 0, 0), True).shape == (1, 1, 1, 2)
+    assert K.max_pool(x, (5, 5), (big, big), ((0, 0), (0, 0)), False).shape == (1, 1, 1, 2)
+    assert K.avg_pool(x, (2, 2), (big, big), ((0, 0), (0, 0)), True).shape == (1, 1, 1, 2)
     w = randn(rng_for("stride", 1), 2, 2, 2, 3)
-    assert K.conv2d(x, w, None, (big, big), (0, 0, 0, 0), (1, 1), 1).shape == (1, 1, 1, 3)
+    assert K.conv(x, w, None, (big, big), ((0, 0), (0, 0)), (1, 1), 1).shape == (1, 1, 1, 3)
     one = randn(rng_for("stride", 2), 1, 1, 2, 3)  # 1x1 kernel, one output: not a plain GEMM
-    got = K.conv2d(x, one, None, (100000, 100000), (0, 0, 0, 0), (1, 1), 1)
+    got = K.conv(x, one, None, (100000, 100000), ((0, 0), (0, 0)), (1, 1), 1)
     close(got, (x[:, :1, :1] @ one[0, 0]).astype(np.float32), 1e-6, 1e-6)
 
 
@@ -623,7 +631,7 @@ def test_conv_transpose2d_vs_torch(seed: int) -> None:
         groups=cfg["groups"],
         dilation=cfg["dilation"],
     )
-    deconv_close(K.conv_transpose2d(**cfg), from_t(want), cfg)
+    deconv_close(K.conv_transpose(**deconv_args(cfg)), from_t(want), cfg)
 
 
 def test_conv_transpose_is_adjoint_of_conv() -> None:
@@ -631,11 +639,11 @@ def test_conv_transpose_is_adjoint_of_conv() -> None:
     rng = rng_for("adjoint", 0)
     x = randn(rng, 2, 9, 8, 6)
     w = randn(rng, 3, 2, 3, 4)  # conv: C=6, groups=2, F=4 -> transposed: C_in=4, F/g=3
-    y = K.conv2d(x, w, None, (2, 2), (1, 1, 0, 0), (1, 2), 2)
+    y = K.conv(x, w, None, (2, 2), ((1, 1), (0, 0)), (1, 2), 2)
     r = randn(rng, *y.shape)
     wt = np.ascontiguousarray(w.transpose(0, 1, 3, 2))  # (kh, kw, F, C/groups)
     out_pad = (9 - ((y.shape[1] - 1) * 2 - 2 + 3), 8 - ((y.shape[2] - 1) * 2 + 2 + 1))
-    xt = K.conv_transpose2d(r, wt, None, (2, 2), (1, 0), out_pad, (1, 2), 2)
+    xt = K.conv_transpose(r, wt, None, (2, 2), ((1, 1), (0, 0)), out_pad, (1, 2), 2)
     assert xt.shape == x.shape
     np.testing.assert_allclose(float((y * r).sum()), float((x * xt).sum()), rtol=1e-4)
 
@@ -645,7 +653,7 @@ def test_conv_transpose_is_adjoint_of_conv() -> None:
 def test_max_pool2d_vs_reference(seed: int, symmetric: bool) -> None:
     cfg = pool_config(seed, symmetric)
     want = ref_pool(cfg["x"], cfg["kernel"], cfg["stride"], cfg["padding"], cfg["out_hw"], "max")
-    close(K.max_pool2d(**pool_args(cfg)), want)
+    close(K.max_pool(**pool_args(cfg)), want)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -654,12 +662,12 @@ def test_max_pool2d_vs_reference(seed: int, symmetric: bool) -> None:
 def test_avg_pool2d_vs_reference(seed: int, include_pad: bool, symmetric: bool) -> None:
     cfg = pool_config(seed, symmetric)
     want = ref_pool(cfg["x"], cfg["kernel"], cfg["stride"], cfg["padding"], cfg["out_hw"], "avg", include_pad)
-    close(K.avg_pool2d(**pool_args(cfg), count_include_pad=include_pad), want)
+    close(K.avg_pool(**pool_args(cfg), count_include_pad=include_pad), want)
 
 
 def torch_pools(cfg: dict[str, Any], include_pad: bool) -> tuple[Arr, Arr]:
     xt = to_t(cfg["x"])
-    pad = (cfg["padding"][0], cfg["padding"][2])
+    pad = (cfg["padding"][0][0], cfg["padding"][1][0])
     args = (cfg["kernel"], cfg["stride"], pad)
     mx = tf.max_pool2d(xt, *args, ceil_mode=cfg["ceil_mode"])
     av = tf.avg_pool2d(xt, *args, ceil_mode=cfg["ceil_mode"], count_include_pad=include_pad)
@@ -673,8 +681,8 @@ def test_pools_vs_torch(seed: int) -> None:
     for include_pad in (True, False):
         mx, av = torch_pools(cfg, include_pad)
         assert mx.shape[1:3] == cfg["out_hw"]  # the caller's out_hw rule is PyTorch's
-        close(K.max_pool2d(**pool_args(cfg)), mx)
-        close(K.avg_pool2d(**pool_args(cfg), count_include_pad=include_pad), av)
+        close(K.max_pool(**pool_args(cfg)), mx)
+        close(K.avg_pool(**pool_args(cfg), count_include_pad=include_pad), av)
 
 
 @needs_torch
@@ -686,14 +694,14 @@ def test_pool_ceil_mode_edges(h: int, k: int, s: int, p: int) -> None:
         out_hw = (pool_out(h, k, s, p, p, ceil), pool_out(h + 1, k, s, p, p, ceil))
         if min(out_hw) < 1 or h + 2 * p < k:
             continue
-        cfg = {"x": x, "kernel": (k, k), "stride": (s, s), "padding": (p,) * 4}
+        cfg = {"x": x, "kernel": (k, k), "stride": (s, s), "padding": ((p, p), (p, p))}
         cfg |= {"ceil_mode": ceil, "out_hw": out_hw}
         for include_pad in (True, False):
             mx, av = torch_pools(cfg, include_pad)
-            close(K.max_pool2d(**pool_args(cfg)), mx)
-            close(K.avg_pool2d(**pool_args(cfg), count_include_pad=include_pad), av)
-            want = ref_pool(x, (k, k), (s, s), (p,) * 4, out_hw, "avg", include_pad)
-            close(K.avg_pool2d(**pool_args(cfg), count_include_pad=include_pad), want)
+            close(K.max_pool(**pool_args(cfg)), mx)
+            close(K.avg_pool(**pool_args(cfg), count_include_pad=include_pad), av)
+            want = ref_pool(x, (k, k), (s, s), ((p, p), (p, p)), out_hw, "avg", include_pad)
+            close(K.avg_pool(**pool_args(cfg), count_include_pad=include_pad), want)
 
 
 @needs_torch
@@ -703,7 +711,7 @@ def test_adaptive_and_global_pools(seed: int) -> None:
     n, h, w, c = 2, int(rng.integers(1, 14)), int(rng.integers(1, 14)), int(rng.integers(1, 5))
     x = randn(rng, n, h, w, c)
     out_hw = (int(rng.integers(1, h + 3)), int(rng.integers(1, w + 3)))  # non-divisible too
-    got = K.adaptive_avg_pool2d(x, out_hw)
+    got = K.adaptive_avg_pool(x, out_hw)
     close(got, ref_adaptive(x, out_hw))
     close(got, from_t(tf.adaptive_avg_pool2d(to_t(x), out_hw)))
     close(K.global_avg_pool(x), ref_adaptive(x, (1, 1)))
@@ -718,16 +726,16 @@ def test_pad2d(seed: int) -> None:
     rng = rng_for("pad", seed)
     x = randn(rng, 2, int(rng.integers(1, 8)), int(rng.integers(1, 8)), 3)
     top, bottom, left, right = (int(v) for v in rng.integers(0, 4, size=4))
-    pad = (top, bottom, left, right)
+    pad = ((top, bottom), (left, right))
     value = float(rng.standard_normal())
-    got = K.pad2d(x, pad, value)
+    got = K.pad(x, pad, value)
     want = np.full((2, x.shape[1] + top + bottom, x.shape[2] + left + right, 3), value, np.float32)
     for i in range(x.shape[1]):
         for j in range(x.shape[2]):
             want[:, top + i, left + j] = x[:, i, j]
     close(got, want, 0, 0)
-    close(K.pad2d(x, pad), from_t(tf.pad(to_t(x), (left, right, top, bottom))), 0, 0)
-    assert not np.shares_memory(K.pad2d(x, (0, 0, 0, 0)), x)
+    close(K.pad(x, pad), from_t(tf.pad(to_t(x), (left, right, top, bottom))), 0, 0)
+    assert not np.shares_memory(K.pad(x, ((0, 0), (0, 0))), x)
 
 
 @needs_torch
@@ -947,11 +955,11 @@ def test_float32_everywhere() -> None:
     rng = rng_for("dtype", 1)
     x = randn(rng, 1, 5, 5, 4)
     outs = [
-        K.pad2d(x, (1, 0, 2, 1)),
-        K.conv_transpose2d(x, randn(rng, 3, 3, 4, 2), None, (2, 2), (1, 1), (1, 1), (1, 1), 1),
-        K.max_pool2d(x, (2, 2), (2, 2), (0, 0, 0, 0), True),
-        K.avg_pool2d(x, (3, 3), (2, 2), (1, 1, 1, 1), True),
-        K.global_avg_pool(x), K.global_max_pool(x), K.adaptive_avg_pool2d(x, (2, 3)),
+        K.pad(x, ((1, 0), (2, 1))),
+        K.conv_transpose(x, randn(rng, 3, 3, 4, 2), None, (2, 2), ((1, 1), (1, 1)), (1, 1), (1, 1), 1),
+        K.max_pool(x, (2, 2), (2, 2), ((0, 0), (0, 0)), True),
+        K.avg_pool(x, (3, 3), (2, 2), ((1, 1), (1, 1)), True),
+        K.global_avg_pool(x), K.global_max_pool(x), K.adaptive_avg_pool(x, (2, 3)),
         K.batch_norm(x, None, None, randn(rng, 4), np.ones(4, np.float32), 1e-5),
         K.lrn(x), K.softmax(x), K.flatten(x), K.upsample_nearest(x, (2, 2)),
         K.linear(x, randn(rng, 100, 3), randn(rng, 3)), K.prelu(x, randn(rng, 4)),
@@ -991,11 +999,6 @@ def _fc(layer: Any, x: Arr, w: dict[str, Arr]) -> Arr:
 
 def _sigmoid(v: float) -> float:
     return 1 / (1 + math.exp(-v)) if v > -700 else 0.0
-
-
-def pads4(pads: tuple[tuple[int, int], ...]) -> tuple[int, int, int, int]:
-    """A layer's per-axis ``((top, bottom), (left, right))`` as the 2-D references take it."""
-    return pads[0][0], pads[0][1], pads[1][0], pads[1][1]
 
 
 def ref_group_norm(x: Arr, groups: int, gamma: Arr | None, beta: Arr | None, eps: float) -> Arr:
@@ -1045,18 +1048,18 @@ def _mish(v: float) -> float:
 def _layer_examples() -> dict[str, tuple[Any, tuple[int, ...], Ref]]:
     def pooled(mode: str) -> Ref:
         return lambda layer, x, w: ref_pool(x, *layer.axes(x.shape[1:])[:2],
-                                            pads4(layer.pads(x.shape[1:])),
+                                            layer.pads(x.shape[1:]),
                                             layer.output_shape(x.shape[1:])[:2], mode)
 
     return {
         "conv": (L.Conv(6, (3, 3), stride=(2, 1), padding=Padding((1, 1)), dilation=(1, 2),
                         groups=2), (9, 8, 4),
                  lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.axes(x.shape[1:])[1],
-                                             pads4(ly.pads(x.shape[1:])),
+                                             ly.pads(x.shape[1:]),
                                              ly.axes(x.shape[1:])[2], ly.groups)),
         "dwconv": (L.DepthwiseConv((3, 3), padding=Padding((1, 1)), multiplier=2), (7, 6, 3),
                    lambda ly, x, w: ref_conv2d(x, w["w"], w.get("b"), ly.axes(x.shape[1:])[1],
-                                               pads4(ly.pads(x.shape[1:])),
+                                               ly.pads(x.shape[1:]),
                                                ly.axes(x.shape[1:])[2], x.shape[3])),
         "deconv": (L.Deconv(4, (3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1),
                             groups=2), (5, 4, 4),

@@ -524,27 +524,6 @@ def test_conv_transposed_gemm(monkeypatch: pytest.MonkeyPatch, rank: int, path: 
         assert got <= plan.scratch + SLACK, (got, plan.scratch)
 
 
-def test_two_d_wrappers_are_the_nd_kernels() -> None:
-    """The 2-D names take (top, bottom, left, right) and give the N-D kernels' answers."""
-    rng = rng_for("wrap", 0)
-    x, w = randn(rng, 2, 7, 6, 4), randn(rng, 3, 2, 2, 6)
-    pads = ((1, 0), (2, 1))
-    exact(K.conv2d(x, w, None, (2, 1), (1, 0, 2, 1), (1, 2), 2),
-          K.conv(x, w, None, (2, 1), pads, (1, 2), 2))
-    exact(K.max_pool2d(x, (3, 2), (2, 2), (1, 0, 1, 1), True),
-          K.max_pool(x, (3, 2), (2, 2), ((1, 0), (1, 1)), True))
-    exact(K.avg_pool2d(x, (3, 2), (2, 2), (1, 0, 1, 1), True, False),
-          K.avg_pool(x, (3, 2), (2, 2), ((1, 0), (1, 1)), True, False))
-    exact(K.pad2d(x, (1, 0, 2, 1), 3.0), K.pad(x, pads, 3.0))
-    wt = randn(rng, 3, 2, 4, 2)
-    exact(K.conv_transpose2d(x, wt, None, (2, 1), (1, 0), (1, 0), (1, 1), 1),
-          K.conv_transpose(x, wt, None, (2, 1), ((1, 1), (0, 0)), (1, 0), (1, 1), 1))
-    assert K.scratch_conv2d(x.shape, w.shape, (2, 1), (1, 0, 2, 1), (1, 2), 2) == (
-        K.scratch_conv(x.shape, w.shape, (2, 1), pads, (1, 2), 2))
-    assert K.scratch_pool2d(x.shape, (3, 2), (2, 2), (1, 0, 1, 1), True) == (
-        K.scratch_pool(x.shape, (3, 2), (2, 2), ((1, 0), (1, 1)), True))
-
-
 @pytest.mark.parametrize("rank", RANKS)
 def test_channel_kernels_are_rank_agnostic(rank: int) -> None:
     """Batch norm, LRN, PReLU and the activations act on the channels (last axis) alone:

@@ -13,10 +13,6 @@ Conventions (the caller validates arguments; nothing here re-checks them):
 * Conv weights are ``(*kernel, C // groups, F)`` (HWIO in 2-D); transposed-conv weights
   are ``(*kernel, C_in, F // groups)`` (PyTorch's ``(C_in, F // groups, *kernel)``
   moved kernel-first); linear weights are ``(in, out)``.
-* The 2-D names (`conv2d`, `conv_transpose2d`, `max_pool2d`, `avg_pool2d`,
-  `adaptive_avg_pool2d`, `pad2d`, `conv2d_plan`, `scratch_conv2d`, `scratch_pool2d`,
-  ...) are thin wrappers taking the 2-D ``(top, bottom, left, right)`` padding
-  (`conv_transpose2d`: PyTorch's symmetric ``(pad_h, pad_w)``).
 * Sliding windows of the im2col convolutions come from the one helper `windows`, a
   zero-copy ``(N, *out, *kernel, C)`` view of an already padded input; pools are
   separable (one spatial axis after another).
@@ -33,20 +29,15 @@ from __future__ import annotations
 from .conv import (
     ConvPlan,
     conv,
-    conv2d,
-    conv2d_plan,
     conv_plan,
     linear,
     linear_channels,
     scratch_conv,
-    scratch_conv2d,
 )
 from .deconv import (
     conv_transpose,
-    conv_transpose2d,
     deconv_rows,
     scratch_conv_transpose,
-    scratch_conv_transpose2d,
 )
 from .elementwise import (
     elu,
@@ -77,39 +68,29 @@ from .norm import (
 )
 from .pool import (
     adaptive_avg_pool,
-    adaptive_avg_pool2d,
     avg_pool,
-    avg_pool2d,
     global_avg_pool,
     global_max_pool,
     max_pool,
-    max_pool2d,
     pool_out_size,
     scratch_adaptive_avg_pool,
-    scratch_adaptive_avg_pool2d,
     scratch_pool,
-    scratch_pool2d,
 )
 from .shape import add, channel_shuffle, concat, flatten, gate, split, upsample_nearest
-from .window import Pads, pad, pad2d, windows
+from .window import Pads, pad, windows
 
 __all__ = [
     "ConvPlan",
     "Pads",
     "adaptive_avg_pool",
-    "adaptive_avg_pool2d",
     "add",
     "avg_pool",
-    "avg_pool2d",
     "batch_norm",
     "channel_shuffle",
     "concat",
     "conv",
-    "conv2d",
-    "conv2d_plan",
     "conv_plan",
     "conv_transpose",
-    "conv_transpose2d",
     "deconv_rows",
     "elu",
     "erf",
@@ -129,25 +110,19 @@ __all__ = [
     "linear_channels",
     "lrn",
     "max_pool",
-    "max_pool2d",
     "mish",
     "pad",
-    "pad2d",
     "pool_out_size",
     "prelu",
     "relu",
     "relu6",
     "scratch_adaptive_avg_pool",
-    "scratch_adaptive_avg_pool2d",
     "scratch_conv",
-    "scratch_conv2d",
     "scratch_conv_transpose",
-    "scratch_conv_transpose2d",
     "scratch_elementwise",
     "scratch_lrn",
     "scratch_norm",
     "scratch_pool",
-    "scratch_pool2d",
     "sigmoid",
     "silu",
     "softmax",

@@ -18,7 +18,6 @@ from .window import (
     _out_size,
     _pad,
     _tap_range,
-    pairs2d,
     windows,
 )
 
@@ -154,18 +153,6 @@ def conv_plan(
                 groups * steps)
 
 
-def conv2d_plan(
-    x_shape: tuple[int, ...],
-    w_shape: tuple[int, ...],
-    stride: tuple[int, int],
-    padding: tuple[int, int, int, int],
-    dilation: tuple[int, int],
-    groups: int,
-) -> ConvPlan:
-    """`conv_plan` with the 2-D ``(top, bottom, left, right)`` padding."""
-    return conv_plan(x_shape, w_shape, stride, pairs2d(padding), dilation, groups)
-
-
 def scratch_conv(
     x_shape: tuple[int, ...],
     w_shape: tuple[int, ...],
@@ -176,18 +163,6 @@ def scratch_conv(
 ) -> int:
     """Bytes `conv` allocates besides its output (see `conv_plan`)."""
     return conv_plan(x_shape, w_shape, stride, padding, dilation, groups).scratch
-
-
-def scratch_conv2d(
-    x_shape: tuple[int, ...],
-    w_shape: tuple[int, ...],
-    stride: tuple[int, int],
-    padding: tuple[int, int, int, int],
-    dilation: tuple[int, int],
-    groups: int,
-) -> int:
-    """Bytes `conv2d` allocates besides its output (see `conv_plan`)."""
-    return conv_plan(x_shape, w_shape, stride, pairs2d(padding), dilation, groups).scratch
 
 
 def _gemm_block(col: F32, wmat: F32, b: F32 | None, target: F32, transposed: bool) -> None:
@@ -417,20 +392,6 @@ def conv(
                    None if bb is None else bb[g * fg : (g + 1) * fg], kernel, stride, dilation,
                    out[..., g * fg : (g + 1) * fg], plan)
     return out
-
-
-def conv2d(
-    x: F32,
-    w: F32,
-    b: F32 | None,
-    stride: tuple[int, int],
-    padding: tuple[int, int, int, int],
-    dilation: tuple[int, int],
-    groups: int,
-) -> F32:
-    """2-D `conv` of an NHWC volume with HWIO weights ``(kh, kw, C/G, F)`` and
-    ``padding = (top, bottom, left, right)``."""
-    return conv(x, w, b, stride, pairs2d(padding), dilation, groups)
 
 
 def linear(x: F32, w: F32, b: F32 | None) -> F32:

@@ -27,9 +27,6 @@ def scratch_conv_transpose(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -
     return 4 * n * deconv_rows(x_shape, w_shape) * prod(sizes[1:]) * (cin + fg)
 
 
-scratch_conv_transpose2d = scratch_conv_transpose
-
-
 def conv_transpose(
     x: F32,
     w: F32,
@@ -94,19 +91,3 @@ def conv_transpose(
     if b is not None:
         out += _f32(b)
     return out
-
-
-def conv_transpose2d(
-    x: F32,
-    w: F32,
-    b: F32 | None,
-    stride: tuple[int, int],
-    padding: tuple[int, int],
-    output_padding: tuple[int, int],
-    dilation: tuple[int, int],
-    groups: int,
-) -> F32:
-    """2-D `conv_transpose` (NHWC, ``w`` ``(kh, kw, C_in, F/G)``) with PyTorch's
-    symmetric ``padding = (pad_h, pad_w)``."""
-    return conv_transpose(x, w, b, stride, tuple((p, p) for p in padding), output_padding,
-                          dilation, groups)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .window import _TAP_CHUNK_ELEMS, F32, Pads, _f32, _sl, pairs2d
+from .window import _TAP_CHUNK_ELEMS, F32, Pads, _f32, _sl
 
 
 def pool_out_size(size: int, k: int, s: int, pad_begin: int, pad_end: int, ceil_mode: bool) -> int:
@@ -102,12 +102,6 @@ def scratch_pool(x_shape: tuple[int, ...], kernel: tuple[int, ...], stride: tupl
     return 4 * n * c * (5 * max(w for w, _ in passes) + max(h for _, h in passes))
 
 
-def scratch_pool2d(x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
-                   padding: tuple[int, int, int, int], ceil_mode: bool) -> int:
-    """`scratch_pool` with the 2-D ``(top, bottom, left, right)`` padding."""
-    return scratch_pool(x_shape, kernel, stride, pairs2d(padding), ceil_mode)
-
-
 def _pool_geometry(x: F32, kernel: tuple[int, ...], stride: tuple[int, ...],
                    padding: Pads, ceil_mode: bool) -> tuple[list[int], list[int]]:
     _, *sizes, _ = x.shape
@@ -149,17 +143,6 @@ def max_pool(
     return _separable(x, kernel, st, padding, outs, "max")
 
 
-def max_pool2d(
-    x: F32,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    padding: tuple[int, int, int, int],
-    ceil_mode: bool,
-) -> F32:
-    """2-D `max_pool` with ``padding = (top, bottom, left, right)``."""
-    return max_pool(x, kernel, stride, pairs2d(padding), ceil_mode)
-
-
 def _avg_divisor(
     size: int, k: int, s: int, pad_begin: int, pad_end: int, out: int, include_pad: bool
 ) -> npt.NDArray[np.float64]:
@@ -197,18 +180,6 @@ def avg_pool(
         div = _avg_divisor(size, k, s, b, e, o, count_include_pad).astype(np.float32)
         out /= div.reshape([-1 if d == a + 1 else 1 for d in range(r + 2)])
     return out
-
-
-def avg_pool2d(
-    x: F32,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    padding: tuple[int, int, int, int],
-    ceil_mode: bool,
-    count_include_pad: bool = True,
-) -> F32:
-    """2-D `avg_pool` with ``padding = (top, bottom, left, right)``."""
-    return avg_pool(x, kernel, stride, pairs2d(padding), ceil_mode, count_include_pad)
 
 
 def global_avg_pool(x: F32) -> F32:
@@ -277,11 +248,6 @@ def scratch_adaptive_avg_pool(x_shape: tuple[int, ...], out: tuple[int, ...]) ->
     return worst
 
 
-def scratch_adaptive_avg_pool2d(x_shape: tuple[int, ...], out_hw: tuple[int, int]) -> int:
-    """`scratch_adaptive_avg_pool` of an NHWC volume."""
-    return scratch_adaptive_avg_pool(x_shape, out_hw)
-
-
 def adaptive_avg_pool(x: F32, out: tuple[int, ...]) -> F32:
     """PyTorch ``adaptive_avg_pool1d/2d/3d`` of ``(N, *spatial, C)``: along each axis,
     output ``i`` averages input ``floor(i*L/o) .. ceil((i+1)*L/o) - 1``.
@@ -293,8 +259,3 @@ def adaptive_avg_pool(x: F32, out: tuple[int, ...]) -> F32:
     for a, o in enumerate(out):
         x = _adaptive_axis(x, a + 1, o)
     return x
-
-
-def adaptive_avg_pool2d(x: F32, out_hw: tuple[int, int]) -> F32:
-    """2-D `adaptive_avg_pool` of an NHWC volume."""
-    return adaptive_avg_pool(x, out_hw)

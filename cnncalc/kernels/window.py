@@ -89,20 +89,6 @@ def pad(x: F32, padding: Pads, value: float = 0.0) -> F32:
     return out.copy() if out is x else out
 
 
-def pairs2d(padding: tuple[int, int, int, int]) -> Pads:
-    """The 2-D ``(top, bottom, left, right)`` padding as per-axis pairs."""
-    top, bottom, left, right = padding
-    return ((top, bottom), (left, right))
-
-
-def pad2d(x: F32, padding: tuple[int, int, int, int], value: float = 0.0) -> F32:
-    """Constant padding of an NHWC volume: ``(H + top + bottom) x (W + left + right) x C``.
-
-    ``padding`` is ``(top, bottom, left, right)``; new cells hold ``value``.
-    """
-    return pad(x, pairs2d(padding), value)
-
-
 def _out_size(size: int, k: int, s: int, d: int) -> int:
     """``floor((size - d*(k-1) - 1) / s) + 1`` for an already padded axis."""
     return (size - d * (k - 1) - 1) // s + 1
