@@ -62,7 +62,7 @@ def test_m5_lengths_per_layer() -> None:
     with torch.no_grad():
         for module in m5_in_torch().eval():
             x = module(x)
-            shapes.append(tuple(x.shape[2:]) + (x.shape[1],) if x.dim() == 3 else tuple(x.shape[1:]))
+            shapes.append((*x.shape[2:], x.shape[1]) if x.dim() == 3 else tuple(x.shape[1:]))
     ours = [tuple(r.output_shape or ()) for r in leaves]
     # torch's AdaptiveAvgPool1d + Flatten are cnncalc's gap (1×C) and fc's own flatten
     assert ours[:16] == shapes[:16]

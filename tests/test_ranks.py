@@ -204,6 +204,31 @@ def test_exported_1d_and_3d_networks_run_in_torch(spec: str) -> None:
                                                           report.totals.non_trainable)
 
 
+@pytest.mark.parametrize("spec,value", [
+    ("1x1x1x2 -> avgpool(3, s=1, p=1)", 1 / 27),
+    ("1x1x1x2 -> avgpool3d(3, s=2, p=1, ceil=true)", 1 / 27),
+    ("4x1x7x2 -> averagepooling3d(1x3x3, s=1, p=same)", 2 / 9),
+    ("2x1x2x1 -> avgpool(2x3x2, s=1, p=0x1x0)", 4 / 12),
+])
+def test_exported_3d_avgpool_on_an_axis_shorter_than_its_kernel(spec: str, value: float) -> None:
+    """torch's AvgPool3d rejects an axis shorter than the kernel even when the padding makes
+    up for it (AvgPool1d/2d do not): the export pads in front. On ones, a window's average is
+    the inputs it covers over its size (padding counts, spec §4): 1/27 for one voxel of a
+    3×3×3 window; 1·2 of 9 at the corner of a 1×3×3 window on 1×7 (H = 1); 4 of 12."""
+    from cnncalc.output.export import to_pytorch
+    from tests.test_export import build
+
+    report = cnncalc.analyze(spec)
+    assert report.ok, report.problems
+    shape = report.input_shape
+    assert shape is not None
+    with torch.no_grad():
+        y = build(to_pytorch(report))(torch.ones(1, shape[-1], *shape[:-1]))
+    assert channels_last(y.shape) == report.totals.output_shape
+    corner = y[0, 0].flatten()[0].item()
+    assert corner == pytest.approx(value, rel=1e-6)
+
+
 def test_the_summary_names_the_rank() -> None:
     runner = CliRunner()
     out = runner.invoke(main, ["summary", "16000x1 -> conv(8, 80, s=16)", "--no-verify"])
