@@ -1209,6 +1209,23 @@ def test_generated_architectures_cover_the_catalog() -> None:
     assert not rare, f"too few generated cases with {rare}"
 
 
+@pytest.mark.parametrize("seed", SEEDS[::4])
+def test_random_architecture_exports_as_torch(seed: int) -> None:
+    """``cnncalc export`` of the random networks of every rank builds and runs in torch on
+    the same input, with the output shape, params and running statistics of the network
+    torch was given (the one built here)."""
+    from cnncalc.output.export import to_pytorch
+    from tests.test_export import build
+
+    case = generate(seed)
+    exported = build(to_pytorch(cnncalc.analyze(case.spec, mode="lenient")))
+    with torch.no_grad():
+        got, want = exported(case.x), case.model(case.x)
+    assert got.shape == want.shape, case.spec
+    assert ({k: counted(exported)[k] for k in ("params", "non_trainable")}
+            == {k: counted(case.model)[k] for k in ("params", "non_trainable")}), case.spec
+
+
 def test_generation_is_deterministic() -> None:
     assert [generate(s).spec for s in (0, 1, 2)] == [generate(s).spec for s in (0, 1, 2)]
 
