@@ -145,34 +145,40 @@ def chain_text(nodes: Sequence[Node]) -> str:
     return " -> ".join(n.text for n in nodes)
 
 
+def own_tags(n: Node) -> set[str]:
+    """A node's kind and options (not those of the layers inside a block)."""
+    if isinstance(n, Leaf):
+        return {n.kind, *n.tags}
+    out = {n.kind}
+    if isinstance(n, Residual) and n.shortcut:
+        out.add("residual:projection")
+    if isinstance(n, Residual) and n.word:
+        out.add(f"residual:{n.word}" + ("" if n.adds else ":none"))
+        if n.shortcut:
+            out.add("residual:auto:projection")
+    if isinstance(n, Repeat) and n.bare:
+        out.add("repeat:single-layer")
+    if isinstance(n, Repeat) and not n.times:
+        out.add("repeat:zero")
+    if isinstance(n, Concat) and any(not b for b in n.branches):
+        out.add("concat:identity-branch")
+    if isinstance(n, Gate):
+        out.add(f"gate:{n.style}")
+    if isinstance(n, Split) and any(not b for b in n.branches):
+        out.add("split:identity-branch")
+    return out
+
+
 def tags_of(nodes: Sequence[Node]) -> set[str]:
     out: set[str] = set()
     for n in nodes:
-        if isinstance(n, Leaf):
-            out |= {n.kind, *n.tags}
-        else:
-            out.add(n.kind)
+        out |= own_tags(n)
+        if not isinstance(n, Leaf):
             groups = ([n.body, n.shortcut] if isinstance(n, Residual) else
                       n.branches if isinstance(n, Concat | Split) else
                       [n.body] if isinstance(n, Gate) else [n.group])
             for grp in groups:
                 out |= tags_of(grp)
-            if isinstance(n, Residual) and n.shortcut:
-                out.add("residual:projection")
-            if isinstance(n, Residual) and n.word:
-                out.add(f"residual:{n.word}" + ("" if n.adds else ":none"))
-                if n.shortcut:
-                    out.add("residual:auto:projection")
-            if isinstance(n, Repeat) and n.bare:
-                out.add("repeat:single-layer")
-            if isinstance(n, Repeat) and not n.times:
-                out.add("repeat:zero")
-            if isinstance(n, Concat) and any(not b for b in n.branches):
-                out.add("concat:identity-branch")
-            if isinstance(n, Gate):
-                out.add(f"gate:{n.style}")
-            if isinstance(n, Split) and any(not b for b in n.branches):
-                out.add("split:identity-branch")
     return out
 
 
@@ -242,6 +248,8 @@ class Entry:
     text: str
     rank: int
     """Its input's rank: 1–3 (a volume), 0 (a flat vector)."""
+    tags: frozenset[str]
+    """Its kind and options (:func:`own_tags`)."""
 
 
 def check_size(y: torch.Tensor, quick: bool) -> None:
@@ -265,7 +273,7 @@ def instantiate(node: Node, x: torch.Tensor, quick: bool = True
             raise Reject("too many parameters for a quick test")
         y = m(x)
         check_size(y, quick)
-        return m, y, [Entry(m, False, node.kind, node.text, x.dim() - 2)]
+        return m, y, [Entry(m, False, node.kind, node.text, x.dim() - 2, frozenset(own_tags(node)))]
     if isinstance(node, Repeat):
         reps, entries, y = [], [], x
         for _ in range(node.times):
@@ -305,7 +313,8 @@ def instantiate(node: Node, x: torch.Tensor, quick: bool = True
         block = ConcatChannels(mods)
         y = block(x)
     check_size(y, quick)
-    return block, y, [Entry(block, True, node.kind, node.text, x.dim() - 2), *entries]
+    return block, y, [Entry(block, True, node.kind, node.text, x.dim() - 2,
+                               frozenset(own_tags(node))), *entries]
 
 
 def instantiate_chain(nodes: Sequence[Node], x: torch.Tensor, quick: bool = True
@@ -868,7 +877,7 @@ WEIGHTS: dict[tuple[bool, str], dict[str, float]] = {
     (True, "free"): {"conv": 8, "dwconv": 3, "deconv": 3, "pool": 7, "global": 1.5,
                      "adaptiveavgpool": 1.5, "bn": 3, "activation": 6.5, "flatten": 1.5,
                      "fc": 1.5, "pad": 1.5, "upsample": 1.5, "residual": 3, "concat": 2.5,
-                     "repeat": 1.5, "gate": 1.5, "split": 1.5, **V2_NORMS},
+                     "repeat": 1.5, "gate": 2.2, "split": 1.5, **V2_NORMS},
     (True, "keep"): {"conv": 5, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 3, "activation": 4,
                      "residual": 1, "repeat": 0.5, "gate": 0.7, "split": 0.7, "fc": 0.5,
                      **V2_NORMS},
@@ -924,9 +933,15 @@ def draw_residual(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> B
 def draw_residual_word(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
     """``shortcut=auto`` (the identity or torchvision's projection, worked out here from
     the shapes alone) or ``shortcut=if_same`` (the identity or no shortcut)."""
-    word = g.choice(["auto", "auto", "if_same"])
+    word = g.choice(["auto", "if_same"])
     body_mode = "keep" if g.random() < 0.2 else mode
-    body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, body_mode)
+    if mode == "free" and g.random() < 0.3:  # a downsampling block (ResNet's): strided conv
+        r, k = rank_of(x), g.choice([1, 3])
+        body = [conv(g.randint(1, 24), (k,) * r, rand_sizes(g, r, 1, 3), (k // 2,) * r,
+                     bias=False, style=g), batchnorm(style=g, rank=r)]
+        _, y, _ = instantiate_chain(body, x)
+    else:
+        body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, body_mode)
     if not body:
         raise Reject("empty body")
     shortcut: list[Node] = []
@@ -1091,7 +1106,8 @@ def generate(seed: int) -> Case:
         nodes, model, _, entries = gen_chain(g, x, g.randint(2, 8), 0, "free")
         assert nodes, f"seed {seed}: nothing could be generated"
         x = torch.randn(x.shape)
-    tags = tags_of(nodes) | {f"input:{r}d"} | {f"{e.kind}@{e.rank}d" for e in entries if e.rank}
+    tags = tags_of(nodes) | {f"input:{r}d"} | {
+        f"{tag}@{e.rank}d" for e in entries if e.rank for tag in e.tags}
     return Case(f"{inp} -> {chain_text(nodes)}", model.eval(), entries, x, tags)
 
 
@@ -1181,10 +1197,15 @@ OPTION_TAGS = {
     "residual:auto:projection",
     "residual:if_same:none", "repeat:single-layer", "repeat:zero",
 }
-RANK_TAGS = {f"{kind.name}@{r}d" for kind in KINDS for r in RANKS} | {
+JOINS = {"gate:channel", "gate:spatial", "gate:same", "residual:auto", "residual:if_same",
+         "residual:if_same:none", "residual:projection", "residual:auto:projection",
+         "concat:identity-branch", "split:identity-branch"}
+"""How blocks join their groups (broadcast, add, project, concatenate), wanted in every rank."""
+RANK_TAGS = {f"{tag}@{r}d" for tag in {kind.name for kind in KINDS} | JOINS for r in RANKS} | {
     f"input:{r}d" for r in (0, *RANKS)}
-"""Every kind and block of the registry drawn on a 1-D, a 2-D and a 3-D input (the rank of
-its own input: a kind after a flatten is on a flat vector, counted as none of them)."""
+"""Every kind and block of the registry (and every way a block joins) drawn on a 1-D, a 2-D
+and a 3-D input (the rank of its own input: a kind after a flatten is on a flat vector,
+counted as none of them)."""
 REQUIRED_TAGS = {kind.name for kind in KINDS} | OPTION_TAGS | RANK_TAGS
 """Every kind of the registry (a kind the generator cannot draw fails the coverage test
 below) in every rank, and the options worth drawing."""
