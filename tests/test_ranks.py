@@ -26,6 +26,8 @@ from tests.test_fixes import check_fixes_apply, layer
 torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[test]')")
 from tests.test_against_torch import SEEDS, channels_last, counted, generate  # noqa: E402
 
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread() -> Iterator[None]:
@@ -286,6 +288,17 @@ def test_every_shown_fix_in_1d_and_3d_analyses_cleanly(text: str, mode: str) -> 
     for p in report.problems:
         assert len(p.suggestions) >= len({f.template or f.text for f in p.fixes})
         check_fixes_apply(report, p)
+
+
+@pytest.mark.parametrize("seed", SEEDS[::3])
+def test_every_shown_fix_on_the_random_corpus_analyses_cleanly(seed: int) -> None:
+    """tests/test_against_torch.py's networks of every rank (blocks included): every fix
+    cnncalc shows for their warnings and notes removes the problem and adds no error."""
+    spec, _ = read_spec(generate(seed).spec)
+    for mode in ("default", "strict"):
+        report = analyze_spec(spec, mode)
+        for p in report.problems:
+            check_fixes_apply(report, p)
 
 
 # --------------------------------------------------------------------------- forward pass
