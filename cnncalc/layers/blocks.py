@@ -22,7 +22,7 @@ from .window import written
 class Repeat(Block):
     """The group N times, one after another (``[...] * N``).
 
-    >>> Repeat(3, (Conv(8, (3, 3)), BatchNorm())).describe()
+    >>> Repeat(3, (Conv(8, (3,)), BatchNorm())).describe()
     '[conv(8, 3) -> bn] * 3'
     """
 
@@ -97,7 +97,7 @@ class Residual(Block):
 
     >>> Residual((Conv(64, (3, 3)),)).join((8, 8, 64), [(6, 6, 64), (8, 8, 64)])[1][0].code
     'G007'
-    >>> auto = Residual((Conv(16, (1, 1), stride=(2, 2)),), "auto")
+    >>> auto = Residual((Conv(16, (1,), stride=(2,)),), "auto")
     >>> auto.settle((8, 8, 4), (4, 4, 16))[0].shortcut
     (<Conv conv(16, 1, s=2, bias=false)>, <BatchNorm bn>)
     >>> auto.describe()
