@@ -1,19 +1,20 @@
 """cnncalc against PyTorch: the same network, layer by layer.
 
-Random architectures are generated together with the same network built from
-torch modules. Torch alone decides what a valid network is: every candidate
-layer is built and run on the current activation, and one torch rejects (or one
-whose output would be empty) is re-drawn. cnncalc never takes part in that
-decision. The only other re-draws are by construction: size caps that keep the
-run fast, spatial layers on a flat vector (no torch equivalent), and a ceil-mode
-pooling window larger than its padded input (torch gives one output; spec §6
-makes it an error in every mode: a documented divergence).
+Random 1-D, 2-D and 3-D architectures (every kind and block of the registry, in every
+rank: spec §1, Ranks) are generated together with the same network built from torch modules
+(``Conv1d/2d/3d``, ``ConvTranspose1d/2d/3d``, the pools, ``BatchNorm1d/2d/3d``, …). Torch
+alone decides what a valid network is: every candidate layer is built and run on the
+current activation, and one torch rejects (or one whose output would be empty) is re-drawn.
+cnncalc never takes part in that decision. The only other re-draws are by construction:
+size caps that keep the run fast, spatial layers on a flat vector (no torch equivalent),
+and a ceil-mode pooling window larger than its padded input (torch gives one output;
+spec §6 makes it an error in every mode: a documented divergence).
 
-The finished torch model is run once more with forward hooks on every layer,
-and every row of ``cnncalc.analyze(spec, mode="lenient")`` (leaf layers and
-blocks, in pre-order) is compared with what torch did: input and output shape
-(NCHW → H×W×C, (N, F) → F), weights, biases, params and the batch norm running
-statistics; then the totals. ``report.ok`` must hold for every such network.
+The finished torch model is run once more with forward hooks on every layer, and every row
+of ``cnncalc.analyze(spec, mode="lenient")`` (leaf layers and blocks, in pre-order) is
+compared with what torch did: input and output shape ((N, C, *spatial) → (*spatial, C),
+(N, F) → F), weights, biases, params and the batch norm running statistics; then the
+totals. ``report.ok`` must hold for every such network.
 """
 
 from __future__ import annotations
@@ -30,17 +31,18 @@ torch = pytest.importorskip(
 from torch import nn  # noqa: E402
 
 import cnncalc  # noqa: E402
-from cnncalc.layers import KINDS  # noqa: E402
+from cnncalc.layers import KINDS, LAYERS, ranked_name  # noqa: E402
 
-SEEDS = range(300)
+SEEDS = range(500)
 """One generated architecture per seed."""
 
 MAX_ELEMENTS = 60_000
 """Largest activation (per sample) a generated network may produce: keeps the run fast."""
-MAX_SIDE = 160
+MAX_SIDE = {1: 2_000, 2: 160, 3: 40}
+"""Longest spatial axis per rank (1-D, 2-D, 3-D)."""
 MAX_LEAF_PARAMS = 400_000
 
-Pair = tuple[int, int]
+Sizes = tuple[int, ...]
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
@@ -143,34 +145,40 @@ def chain_text(nodes: Sequence[Node]) -> str:
     return " -> ".join(n.text for n in nodes)
 
 
+def own_tags(n: Node) -> set[str]:
+    """A node's kind and options (not those of the layers inside a block)."""
+    if isinstance(n, Leaf):
+        return {n.kind, *n.tags}
+    out = {n.kind}
+    if isinstance(n, Residual) and n.shortcut:
+        out.add("residual:projection")
+    if isinstance(n, Residual) and n.word:
+        out.add(f"residual:{n.word}" + ("" if n.adds else ":none"))
+        if n.shortcut:
+            out.add("residual:auto:projection")
+    if isinstance(n, Repeat) and n.bare:
+        out.add("repeat:single-layer")
+    if isinstance(n, Repeat) and not n.times:
+        out.add("repeat:zero")
+    if isinstance(n, Concat) and any(not b for b in n.branches):
+        out.add("concat:identity-branch")
+    if isinstance(n, Gate):
+        out.add(f"gate:{n.style}")
+    if isinstance(n, Split) and any(not b for b in n.branches):
+        out.add("split:identity-branch")
+    return out
+
+
 def tags_of(nodes: Sequence[Node]) -> set[str]:
     out: set[str] = set()
     for n in nodes:
-        if isinstance(n, Leaf):
-            out |= {n.kind, *n.tags}
-        else:
-            out.add(n.kind)
+        out |= own_tags(n)
+        if not isinstance(n, Leaf):
             groups = ([n.body, n.shortcut] if isinstance(n, Residual) else
                       n.branches if isinstance(n, Concat | Split) else
                       [n.body] if isinstance(n, Gate) else [n.group])
             for grp in groups:
                 out |= tags_of(grp)
-            if isinstance(n, Residual) and n.shortcut:
-                out.add("residual:projection")
-            if isinstance(n, Residual) and n.word:
-                out.add(f"residual:{n.word}" + ("" if n.adds else ":none"))
-                if n.shortcut:
-                    out.add("residual:auto:projection")
-            if isinstance(n, Repeat) and n.bare:
-                out.add("repeat:single-layer")
-            if isinstance(n, Repeat) and not n.times:
-                out.add("repeat:zero")
-            if isinstance(n, Concat) and any(not b for b in n.branches):
-                out.add("concat:identity-branch")
-            if isinstance(n, Gate):
-                out.add(f"gate:{n.style}")
-            if isinstance(n, Split) and any(not b for b in n.branches):
-                out.add("split:identity-branch")
     return out
 
 
@@ -201,7 +209,8 @@ class ConcatChannels(nn.Module):
 
 class GateMul(nn.Module):
     """x * body(x), the body's output broadcast as cnncalc's gate allows (same shape,
-    N×C×1×1 or N×C, N×1×H×W); anything else torch might broadcast is rejected."""
+    N×C×1×…×1 or N×C, N×1×(spatial)), in any rank; anything else torch might broadcast is
+    rejected."""
 
     def __init__(self, body: nn.Module) -> None:
         super().__init__()
@@ -210,8 +219,8 @@ class GateMul(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.body(x)
         n, c = x.shape[:2]
-        if y.dim() == 2 and x.dim() == 4 and y.shape == (n, c):
-            y = y[:, :, None, None]
+        if y.dim() == 2 and x.dim() > 2 and y.shape == (n, c):
+            y = y.reshape(n, c, *[1] * (x.dim() - 2))
         ok = y.shape == x.shape or (y.dim() == x.dim() and (
             y.shape == (n, c, *[1] * (x.dim() - 2)) or y.shape == (n, 1, *x.shape[2:])))
         if not ok:
@@ -237,12 +246,17 @@ class Entry:
     is_block: bool
     kind: str
     text: str
+    rank: int
+    """Its input's rank: 1–3 (a volume), 0 (a flat vector)."""
+    tags: frozenset[str]
+    """Its kind and options (:func:`own_tags`)."""
 
 
 def check_size(y: torch.Tensor, quick: bool) -> None:
     if y.numel() == 0 or min(y.shape) < 1:
         raise Reject("empty output")
-    if quick and (y[0].numel() > MAX_ELEMENTS or (y.dim() == 4 and max(y.shape[2:]) > MAX_SIDE)):
+    if quick and (y[0].numel() > MAX_ELEMENTS or (
+            y.dim() > 2 and max(y.shape[2:]) > MAX_SIDE[y.dim() - 2])):
         raise Reject("too large for a quick test")
 
 
@@ -252,14 +266,14 @@ def instantiate(node: Node, x: torch.Tensor, quick: bool = True
 
     ``quick``: reject what is too large for a fast random test."""
     if isinstance(node, Leaf):
-        if node.volume_only and x.dim() != 4:
+        if node.volume_only and x.dim() < 3:
             raise Reject(f"{node.kind} needs a volume")
         m = node.make(x.shape).eval()
         if quick and sum(p.numel() for p in m.parameters()) > MAX_LEAF_PARAMS:
             raise Reject("too many parameters for a quick test")
         y = m(x)
         check_size(y, quick)
-        return m, y, [Entry(m, False, node.kind, node.text)]
+        return m, y, [Entry(m, False, node.kind, node.text, x.dim() - 2, frozenset(own_tags(node)))]
     if isinstance(node, Repeat):
         reps, entries, y = [], [], x
         for _ in range(node.times):
@@ -299,7 +313,8 @@ def instantiate(node: Node, x: torch.Tensor, quick: bool = True
         block = ConcatChannels(mods)
         y = block(x)
     check_size(y, quick)
-    return block, y, [Entry(block, True, node.kind, node.text), *entries]
+    return block, y, [Entry(block, True, node.kind, node.text, x.dim() - 2,
+                               frozenset(own_tags(node))), *entries]
 
 
 def instantiate_chain(nodes: Sequence[Node], x: torch.Tensor, quick: bool = True
@@ -315,10 +330,27 @@ def instantiate_chain(nodes: Sequence[Node], x: torch.Tensor, quick: bool = True
 # --------------------------------------------------------------------------- spelling
 
 
-def fmt_pair(p: Pair, style: random.Random | None = None) -> str:
-    if p[0] == p[1] and not (style and style.random() < 0.1):
+def ones(r: int) -> Sizes:
+    return (1,) * r
+
+
+def zeros(r: int) -> Sizes:
+    return (0,) * r
+
+
+def fmt_sizes(p: Sizes, style: random.Random | None = None) -> str:
+    """One number when every axis agrees (mostly), else one per axis (``3x5``, ``1x3x3``)."""
+    if len(set(p)) == 1 and not (style and style.random() < 0.1):
         return str(p[0])
-    return f"{p[0]}x{p[1]}"
+    return "x".join(map(str, p))
+
+
+def names_of(kind: str, rank: int) -> list[str]:
+    """The kind's name, its aliases and (for an input of ``rank`` 1–3) its rank-explicit
+    aliases, from the registry (``conv``, ``conv3d``; ``bn1d`` also on a flat vector)."""
+    cls = LAYERS[kind]
+    r = rank or (1 if cls.takes_flat else 0)
+    return [cls.name, *cls.aliases, *(ranked_name(b, r) for b in cls.ranked if r)]
 
 
 def spell(style: random.Random | None, names: Sequence[str], positional: Sequence[str],
@@ -327,7 +359,7 @@ def spell(style: random.Random | None, names: Sequence[str], positional: Sequenc
     left out, long keyword names and aliases are used now and then."""
     name = names[0]
     if style:
-        if len(names) > 1 and style.random() < 0.2:
+        if len(names) > 1 and style.random() < 0.25:
             name = style.choice(names[1:])
         if style.random() < 0.05:
             name = name.upper()
@@ -340,132 +372,165 @@ def spell(style: random.Random | None, names: Sequence[str], positional: Sequenc
     return f"{name}({', '.join(parts)})" if parts else name
 
 
-def fmt_padding(p: Pair | str, style: random.Random | None) -> str:
-    return p if isinstance(p, str) else fmt_pair(p, style)
+def fmt_padding(p: Sizes | str, style: random.Random | None) -> str:
+    return p if isinstance(p, str) else fmt_sizes(p, style)
 
 
 def tf_same(n: int, k: int, s: int, d: int) -> tuple[int, int]:
-    """TensorFlow's ``same``: output ceil(n/s), the odd pixel at the bottom/right."""
+    """TensorFlow's ``same``: output ceil(n/s), the odd pixel at the end of the axis."""
     out = -(-n // s)
     total = max(0, (out - 1) * s + d * (k - 1) + 1 - n)
     return total // 2, total - total // 2
 
 
-def same_pad(shape: torch.Size, k: Pair, s: Pair, d: Pair) -> nn.ZeroPad2d:
-    top, bottom = tf_same(shape[2], k[0], s[0], d[0])
-    left, right = tf_same(shape[3], k[1], s[1], d[1])
-    return nn.ZeroPad2d((left, right, top, bottom))
+def const_pad(pads: Sequence[tuple[int, int]], value: float = 0.0) -> nn.Module:
+    """``(before, after)`` per spatial axis, first axis first, as torch's ConstantPadNd."""
+    flat = tuple(n for pair in reversed(pads) for n in pair)
+    return (nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d)[len(pads) - 1](flat, value)
 
 
-def window_tags(name: str, k: Pair, s: Pair, p: Pair | str, d: Pair = (1, 1)) -> set[str]:
+def same_pad(shape: torch.Size, k: Sizes, s: Sizes, d: Sizes) -> nn.Module:
+    return const_pad([tf_same(n, *a) for n, *a in zip(shape[2:], k, s, d, strict=True)])
+
+
+def uneven(p: Sizes | str) -> bool:
+    return not isinstance(p, str) and len(set(p)) > 1
+
+
+def window_tags(name: str, k: Sizes, s: Sizes, p: Sizes | str, d: Sizes | None = None
+                ) -> set[str]:
     tags = set()
-    if k[0] != k[1] or s[0] != s[1] or (not isinstance(p, str) and p[0] != p[1]):
+    if uneven(k) or uneven(s) or uneven(p):
         tags.add(f"{name}:asymmetric")
     if any(si > ki for si, ki in zip(s, k, strict=True)):
         tags.add(f"{name}:stride>kernel")
     if p == "same":
         tags.add(f"{name}:same")
-        if s != (1, 1):
+        if set(s) != {1}:
             tags.add(f"{name}:same-strided")
-    if d != (1, 1):
+    if d is not None and set(d) != {1}:
         tags.add(f"{name}:dilation")
     return tags
 
 
+def nd(modules: Sequence[type[nn.Module]], shape: torch.Size) -> type[nn.Module]:
+    """The 1-D, 2-D or 3-D torch module for an N×C×… input ``shape``."""
+    return modules[len(shape) - 3]
+
+
+CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+DECONV = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+MAXPOOL = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
+AVGPOOL = (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+ADAPTIVE_AVG = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
+ADAPTIVE_MAX = (nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
+BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+INSTANCENORM = (nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)
+
+
 # --------------------------------------------------------------------------- leaf layers
 # Each builds the spec text and the torch module from explicit arguments; the random
-# drawers below and the fixed cases share them.
+# drawers below and the fixed cases share them. The rank is the length of the sizes (or
+# ``rank``: only for spelling a rank-explicit alias), the torch module's from the input.
 
 
-def conv(filters: int, k: Pair, s: Pair = (1, 1), p: Pair | str = (0, 0), d: Pair = (1, 1),
-         g: int = 1, bias: bool = True, *, style: random.Random | None = None,
-         native_same: bool = False) -> Leaf:
-    text = spell(style, ["conv", "conv2d"], [str(filters), fmt_pair(k, style)], [
-        ("s", "stride", fmt_pair(s, style), s == (1, 1)),
-        ("p", "padding", fmt_padding(p, style), p == (0, 0)),
-        ("d", "dilation", fmt_pair(d, style), d == (1, 1)),
+def conv(filters: int, k: Sizes, s: Sizes | None = None, p: Sizes | str | None = None,
+         d: Sizes | None = None, g: int = 1, bias: bool = True, *,
+         style: random.Random | None = None, native_same: bool = False) -> Leaf:
+    r = len(k)
+    s, p, d = s or ones(r), zeros(r) if p is None else p, d or ones(r)
+    text = spell(style, names_of("conv", r), [str(filters), fmt_sizes(k, style)], [
+        ("s", "stride", fmt_sizes(s, style), s == ones(r)),
+        ("p", "padding", fmt_padding(p, style), p == zeros(r)),
+        ("d", "dilation", fmt_sizes(d, style), d == ones(r)),
         ("g", "groups", str(g), g == 1),
         ("bias", "bias", str(bias).lower(), bias)])
 
     def make(shape: torch.Size) -> nn.Module:
-        c = shape[1]
-        if p == "same" and not (native_same and s == (1, 1)):
-            return nn.Sequential(same_pad(shape, k, s, d), nn.Conv2d(
+        c, module = shape[1], nd(CONV, shape)
+        if p == "same" and not (native_same and s == ones(r)):
+            return nn.Sequential(same_pad(shape, k, s, d), module(
                 c, filters, k, stride=s, padding=0, dilation=d, groups=g, bias=bias))
-        pad: Pair | str = (0, 0) if p == "valid" else p
-        return nn.Conv2d(c, filters, k, stride=s, padding=pad, dilation=d, groups=g, bias=bias)
+        pad: Sizes | str = zeros(r) if p == "valid" else p
+        return module(c, filters, k, stride=s, padding=pad, dilation=d, groups=g, bias=bias)
 
     tags = window_tags("conv", k, s, p, d) | ({"conv:groups"} if g > 1 else set()) | (
         {"bias=false"} if not bias else set())
     return Leaf("conv", text, make, tags=frozenset(tags))
 
 
-def dwconv(k: Pair, s: Pair = (1, 1), p: Pair | str = (0, 0), d: Pair = (1, 1), m: int = 1,
-           bias: bool = True, *, style: random.Random | None = None) -> Leaf:
-    text = spell(style, ["dwconv", "depthwise"], [fmt_pair(k, style)], [
-        ("s", "stride", fmt_pair(s, style), s == (1, 1)),
-        ("p", "padding", fmt_padding(p, style), p == (0, 0)),
-        ("d", "dilation", fmt_pair(d, style), d == (1, 1)),
+def dwconv(k: Sizes, s: Sizes | None = None, p: Sizes | str | None = None,
+           d: Sizes | None = None, m: int = 1, bias: bool = True, *,
+           style: random.Random | None = None) -> Leaf:
+    r = len(k)
+    s, p, d = s or ones(r), zeros(r) if p is None else p, d or ones(r)
+    text = spell(style, names_of("dwconv", r), [fmt_sizes(k, style)], [
+        ("s", "stride", fmt_sizes(s, style), s == ones(r)),
+        ("p", "padding", fmt_padding(p, style), p == zeros(r)),
+        ("d", "dilation", fmt_sizes(d, style), d == ones(r)),
         ("m", "multiplier", str(m), m == 1),
         ("bias", "bias", str(bias).lower(), bias)])
 
     def make(shape: torch.Size) -> nn.Module:
-        c = shape[1]
+        c, module = shape[1], nd(CONV, shape)
         if p == "same":
-            return nn.Sequential(same_pad(shape, k, s, d), nn.Conv2d(
+            return nn.Sequential(same_pad(shape, k, s, d), module(
                 c, c * m, k, stride=s, dilation=d, groups=c, bias=bias))
-        pad = (0, 0) if p == "valid" else p
-        return nn.Conv2d(c, c * m, k, stride=s, padding=pad, dilation=d, groups=c, bias=bias)
+        pad = zeros(r) if p == "valid" else p
+        return module(c, c * m, k, stride=s, padding=pad, dilation=d, groups=c, bias=bias)
 
     tags = window_tags("dwconv", k, s, p, d) | ({"dwconv:multiplier"} if m > 1 else set())
     return Leaf("dwconv", text, make, tags=frozenset(tags))
 
 
-def deconv(filters: int, k: Pair, s: Pair = (1, 1), p: Pair = (0, 0), op: Pair = (0, 0),
-           d: Pair = (1, 1), g: int = 1, bias: bool = True, *,
+def deconv(filters: int, k: Sizes, s: Sizes | None = None, p: Sizes | None = None,
+           op: Sizes | None = None, d: Sizes | None = None, g: int = 1, bias: bool = True, *,
            style: random.Random | None = None) -> Leaf:
-    text = spell(style, ["deconv", "convtranspose"], [str(filters), fmt_pair(k, style)], [
-        ("s", "stride", fmt_pair(s, style), s == (1, 1)),
-        ("p", "padding", fmt_pair(p, style), p == (0, 0)),
-        ("op", "output_padding", fmt_pair(op, style), op == (0, 0)),
-        ("d", "dilation", fmt_pair(d, style), d == (1, 1)),
+    r = len(k)
+    s, p, op, d = s or ones(r), p or zeros(r), op or zeros(r), d or ones(r)
+    text = spell(style, names_of("deconv", r), [str(filters), fmt_sizes(k, style)], [
+        ("s", "stride", fmt_sizes(s, style), s == ones(r)),
+        ("p", "padding", fmt_sizes(p, style), p == zeros(r)),
+        ("op", "output_padding", fmt_sizes(op, style), op == zeros(r)),
+        ("d", "dilation", fmt_sizes(d, style), d == ones(r)),
         ("g", "groups", str(g), g == 1),
         ("bias", "bias", str(bias).lower(), bias)])
 
     def make(shape: torch.Size) -> nn.Module:
-        return nn.ConvTranspose2d(shape[1], filters, k, stride=s, padding=p, output_padding=op,
-                                  groups=g, bias=bias, dilation=d)
+        return nd(DECONV, shape)(shape[1], filters, k, stride=s, padding=p, output_padding=op,
+                                 groups=g, bias=bias, dilation=d)
 
     tags = window_tags("deconv", k, s, p, d)
-    tags |= {"deconv:output_padding"} if op != (0, 0) else set()
+    tags |= {"deconv:output_padding"} if op != zeros(r) else set()
     tags |= {"deconv:groups"} if g > 1 else set()
     return Leaf("deconv", text, make, tags=frozenset(tags))
 
 
-def pool(kind: str, k: Pair, s: Pair | None = None, p: Pair | str = (0, 0), ceil: bool = False,
-         *, style: random.Random | None = None) -> Leaf:
-    names = {"maxpool": ["maxpool", "maxpool2d"], "avgpool": ["avgpool", "avgpool2d"]}[kind]
-    text = spell(style, names, [fmt_pair(k, style)], [
-        ("s", "stride", fmt_pair(s or k, style), s is None),
-        ("p", "padding", fmt_padding(p, style), p == (0, 0)),
+def pool(kind: str, k: Sizes, s: Sizes | None = None, p: Sizes | str | None = None,
+         ceil: bool = False, *, style: random.Random | None = None) -> Leaf:
+    r = len(k)
+    p = zeros(r) if p is None else p
+    text = spell(style, names_of(kind, r), [fmt_sizes(k, style)], [
+        ("s", "stride", fmt_sizes(s or k, style), s is None),
+        ("p", "padding", fmt_padding(p, style), p == zeros(r)),
         ("ceil", "ceil_mode", str(ceil).lower(), not ceil)])
-    torch_pool = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
 
     def make(shape: torch.Size) -> nn.Module:
-        padded = (shape[2], shape[3]) if p in ("same", "valid") else (
-            shape[2] + 2 * p[0], shape[3] + 2 * p[1])  # type: ignore[index]
+        torch_pool = nd(MAXPOOL if kind == "maxpool" else AVGPOOL, shape)
+        padded = tuple(shape[2:]) if isinstance(p, str) else tuple(
+            n + 2 * pi for n, pi in zip(shape[2:], p, strict=True))
         if ceil and any(ki > n for ki, n in zip(k, padded, strict=True)):
             # torch's ceil_mode gives one output for a window larger than the padded input;
             # spec §6 makes that an error in every mode (a documented divergence)
             raise Reject("window larger than the padded input")
         if p == "same":
-            return nn.Sequential(same_pad(shape, k, s or k, (1, 1)),
+            return nn.Sequential(same_pad(shape, k, s or k, ones(r)),
                                  torch_pool(k, stride=s, ceil_mode=ceil))
-        pad = (0, 0) if p == "valid" else p
+        pad = zeros(r) if p == "valid" else p
         return torch_pool(k, stride=s, padding=pad, ceil_mode=ceil)
 
     tags = window_tags("pool", k, s or k, p) | ({"pool:ceil"} if ceil else set()) | (
-        {"pool:padding"} if p not in ((0, 0), "valid", "same") else set())
+        {"pool:padding"} if not isinstance(p, str) and p != zeros(r) else set())
     return Leaf(kind, text, make, tags=frozenset(tags))
 
 
@@ -474,12 +539,19 @@ def simple(kind: str, text: str, factory: Callable[[], nn.Module], volume_only: 
     return Leaf(kind, text, lambda shape: factory(), volume_only, frozenset(tags))
 
 
-def batchnorm(affine: bool = True, *, style: random.Random | None = None) -> Leaf:
-    text = spell(style, ["bn", "batchnorm"], [], [("affine", "affine", str(affine).lower(),
-                                                   affine)])
+def ranked(kind: str, text: str, modules: Sequence[type[nn.Module]], *args: object,
+           **kwargs: object) -> Leaf:
+    """A volume-only layer whose torch module is the input's rank's (``AdaptiveAvgPool3d``)."""
+    return Leaf(kind, text, lambda shape: nd(modules, shape)(*args, **kwargs))
+
+
+def batchnorm(affine: bool = True, *, style: random.Random | None = None, rank: int = 0
+              ) -> Leaf:
+    text = spell(style, names_of("bn", rank), [], [
+        ("affine", "affine", str(affine).lower(), affine)])
 
     def make(shape: torch.Size) -> nn.Module:
-        norm = nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d
+        norm = BATCHNORM[max(0, len(shape) - 3)]  # (N, F) and (N, C, L): BatchNorm1d
         return norm(shape[1], affine=affine)
 
     return Leaf("bn", text, make, volume_only=False,
@@ -487,14 +559,14 @@ def batchnorm(affine: bool = True, *, style: random.Random | None = None) -> Lea
 
 
 def fc(units: int, bias: bool = True, *, style: random.Random | None = None) -> Leaf:
-    text = spell(style, ["fc", "linear", "dense"], [str(units)],
+    text = spell(style, names_of("fc", 0), [str(units)],
                  [("bias", "bias", str(bias).lower(), bias)])
 
     def make(shape: torch.Size) -> nn.Module:
         n_in = shape[1:].numel()
         if n_in * units > MAX_LEAF_PARAMS:
             raise Reject("too many parameters for a quick test")
-        if len(shape) == 4:
+        if len(shape) > 2:
             return nn.Sequential(nn.Flatten(), nn.Linear(n_in, units, bias=bias))
         return nn.Linear(n_in, units, bias=bias)
 
@@ -526,15 +598,15 @@ class ScaleChannels(nn.Module):
 
 
 def fc_per_position(units: int, bias: bool = True, *, style: random.Random | None = None) -> Leaf:
-    text = spell(style, ["fc", "linear", "dense"], [str(units)],
+    text = spell(style, names_of("fc", 0), [str(units)],
                  [("bias", "bias", str(bias).lower(), bias), ("flatten", "flatten", "false", False)])
     return Leaf("fc", text, lambda shape: ChannelsLast(nn.Linear(shape[1], units, bias=bias)),
                 tags=frozenset({"fc:per-position", *({"bias=false"} if not bias else ())}))
 
 
 def layernorm(affine: bool = True, *, style: random.Random | None = None) -> Leaf:
-    text = spell(style, ["layernorm", "ln"], [], [("affine", "affine", str(affine).lower(),
-                                                   affine)])
+    text = spell(style, names_of("layernorm", 0), [], [
+        ("affine", "affine", str(affine).lower(), affine)])
 
     def make(shape: torch.Size) -> nn.Module:
         norm = nn.LayerNorm(shape[1], elementwise_affine=affine)
@@ -544,8 +616,9 @@ def layernorm(affine: bool = True, *, style: random.Random | None = None) -> Lea
 
 
 def groupnorm(groups: int, affine: bool = True, *, style: random.Random | None = None) -> Leaf:
-    text = spell(style, ["groupnorm", "gn"], [str(groups)],
+    text = spell(style, names_of("groupnorm", 0), [str(groups)],
                  [("affine", "affine", str(affine).lower(), affine)])
+
     def make(shape: torch.Size) -> nn.Module:
         if shape[2:].numel() * shape[1] == groups:
             # one value per group: the output is β whatever the input; torch runs it for a
@@ -556,11 +629,12 @@ def groupnorm(groups: int, affine: bool = True, *, style: random.Random | None =
     return Leaf("groupnorm", text, make, volume_only=False)
 
 
-def instancenorm(affine: bool = False, *, style: random.Random | None = None) -> Leaf:
-    text = spell(style, ["instancenorm"], [], [("affine", "affine", str(affine).lower(),
-                                                not affine)])
-    return Leaf("instancenorm", text,
-                lambda shape: nn.InstanceNorm2d(shape[1], affine=affine, track_running_stats=False))
+def instancenorm(affine: bool = False, *, style: random.Random | None = None, rank: int = 0
+                 ) -> Leaf:
+    text = spell(style, names_of("instancenorm", rank), [], [
+        ("affine", "affine", str(affine).lower(), not affine)])
+    return Leaf("instancenorm", text, lambda shape: nd(INSTANCENORM, shape)(
+        shape[1], affine=affine, track_running_stats=False))
 
 
 def layerscale(init: float | None = None) -> Leaf:
@@ -570,12 +644,12 @@ def layerscale(init: float | None = None) -> Leaf:
 
 
 def shuffle(groups: int, *, style: random.Random | None = None) -> Leaf:
-    text = spell(style, ["shuffle", "channelshuffle"], [str(groups)], [])
+    text = spell(style, names_of("shuffle", 0), [str(groups)], [])
     return Leaf("shuffle", text, lambda shape: nn.ChannelShuffle(groups))
 
 
 def fc_tags(leaf: Leaf, x: torch.Tensor) -> Leaf:
-    extra = "fc:on-volume" if x.dim() == 4 else "fc:on-flat"
+    extra = "fc:on-volume" if x.dim() > 2 else "fc:on-flat"
     return Leaf(leaf.kind, leaf.text, leaf.make, leaf.volume_only, leaf.tags | {extra})
 
 
@@ -583,22 +657,27 @@ def flatten() -> Leaf:
     return simple("flatten", "flatten", nn.Flatten)
 
 
-def pad(p: Pair, *, style: random.Random | None = None) -> Leaf:
-    return simple("pad", f"pad({fmt_pair(p, style)})",
-                  lambda: nn.ZeroPad2d((p[1], p[1], p[0], p[0])), volume_only=True,
-                  tags=["pad:asymmetric"] if p[0] != p[1] else [])
+def pad(p: Sizes, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, names_of("pad", len(p)), [fmt_sizes(p, style)], [])
+    return Leaf("pad", text, lambda shape: const_pad([(a, a) for a in p]),
+                tags=frozenset({"pad:asymmetric"} if uneven(p) else ()))
 
 
-def upsample(scale: Pair, *, style: random.Random | None = None) -> Leaf:
-    return simple("upsample", f"upsample({fmt_pair(scale, style)})",
-                  lambda: nn.Upsample(scale_factor=(float(scale[0]), float(scale[1])),
-                                      mode="nearest"),
-                  volume_only=True, tags=["upsample:asymmetric"] if scale[0] != scale[1] else [])
+def upsample(scale: Sizes, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, names_of("upsample", len(scale)), [fmt_sizes(scale, style)], [])
+    return Leaf("upsample", text, lambda shape: nn.Upsample(
+        scale_factor=tuple(float(v) for v in scale), mode="nearest"),
+        tags=frozenset({"upsample:asymmetric"} if uneven(scale) else ()))
 
 
-def adaptive(size: Pair, *, style: random.Random | None = None) -> Leaf:
-    return simple("adaptiveavgpool", f"adaptiveavgpool({fmt_pair(size, style)})",
-                  lambda: nn.AdaptiveAvgPool2d(size), volume_only=True)
+def adaptive(size: Sizes, *, style: random.Random | None = None) -> Leaf:
+    text = spell(style, names_of("adaptiveavgpool", len(size)), [fmt_sizes(size, style)], [])
+    return ranked("adaptiveavgpool", text, ADAPTIVE_AVG, size)
+
+
+def global_pool(kind: str, rank: int, *, style: random.Random | None = None) -> Leaf:
+    return ranked(kind, spell(style, names_of(kind, rank), [], []),
+                  ADAPTIVE_AVG if kind == "gap" else ADAPTIVE_MAX, 1)
 
 
 def relu() -> Leaf:
@@ -636,7 +715,7 @@ ACTIVATIONS: dict[str, tuple[Callable[[random.Random], tuple[str, Callable[[], n
 
 
 def activation(g: random.Random, x: torch.Tensor) -> Leaf:
-    kinds = [k for k, (_, vol) in ACTIVATIONS.items() if x.dim() == 4 or not vol]
+    kinds = [k for k, (_, vol) in ACTIVATIONS.items() if x.dim() > 2 or not vol]
     kind = g.choice(kinds)
     draw, vol = ACTIVATIONS[kind]
     text, factory = draw(g)
@@ -645,45 +724,50 @@ def activation(g: random.Random, x: torch.Tensor) -> Leaf:
 
 # --------------------------------------------------------------------------- random drawing
 # ``mode``: "free" (anything), "keep" (output shape = input shape, for an identity
-# residual's body or a repeated group), "keep_hw" (H×W kept, channels free: concat branches).
+# residual's body or a repeated group), "keep_hw" (spatial sizes kept, channels free:
+# concat and split branches). The rank is the current activation's: ``x.dim() - 2``.
 
 
-def rand_pair(g: random.Random, lo: int, hi: int, square: float = 0.7) -> Pair:
+def rank_of(x: torch.Tensor) -> int:
+    return x.dim() - 2
+
+
+def rand_sizes(g: random.Random, r: int, lo: int, hi: int, square: float = 0.7) -> Sizes:
     a = g.randint(lo, hi)
-    return (a, a) if g.random() < square else (a, g.randint(lo, hi))
+    return (a,) * r if g.random() < square else (a, *(g.randint(lo, hi) for _ in range(r - 1)))
 
 
 def divisors(n: int) -> list[int]:
     return [i for i in range(1, n + 1) if n % i == 0]
 
 
-def keep_padding(g: random.Random, k: Pair, d: Pair) -> Pair | str:
-    """A stride-1 padding that keeps H×W: ``same``, or half the (odd) effective kernel."""
+def keep_padding(g: random.Random, k: Sizes, d: Sizes) -> Sizes | str:
+    """A stride-1 padding that keeps the sizes: ``same``, or half the (odd) effective kernel."""
     if g.random() < 0.4 or any(di * (ki - 1) % 2 for ki, di in zip(k, d, strict=True)):
         return "same"
-    return (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
+    return tuple(di * (ki - 1) // 2 for ki, di in zip(k, d, strict=True))
 
 
-def free_padding(g: random.Random, k: Pair) -> Pair | str:
-    r = g.random()
-    if r < 0.35:
-        return (0, 0)
-    if r < 0.5:
+def free_padding(g: random.Random, k: Sizes) -> Sizes | str:
+    roll, r = g.random(), len(k)
+    if roll < 0.35:
+        return zeros(r)
+    if roll < 0.5:
         return "same"
-    if r < 0.55:
+    if roll < 0.55:
         return "valid"
-    return rand_pair(g, 0, max(k) + 1)
+    return rand_sizes(g, r, 0, max(k) + 1)
 
 
 def draw_conv(g: random.Random, x: torch.Tensor, mode: str) -> Leaf:
-    c = x.shape[1]
-    k = rand_pair(g, 1, 5)
-    d = (1, 1) if g.random() < 0.75 else rand_pair(g, 1, 3)
+    c, r = x.shape[1], rank_of(x)
+    k = rand_sizes(g, r, 1, 5)
+    d = ones(r) if g.random() < 0.75 else rand_sizes(g, r, 1, 3)
     if mode == "free":
-        s = (1, 1) if g.random() < 0.5 else rand_pair(g, 1, 4)
+        s = ones(r) if g.random() < 0.5 else rand_sizes(g, r, 1, 4)
         p = free_padding(g, k)
     else:
-        s, p = (1, 1), keep_padding(g, k, d)
+        s, p = ones(r), keep_padding(g, k, d)
     grp = 1 if g.random() < 0.6 else g.choice(divisors(c))
     filters = c if mode == "keep" else grp * g.randint(1, max(1, 24 // grp))
     return conv(filters, k, s, p, d, grp, g.random() > 0.2, style=g,
@@ -691,55 +775,58 @@ def draw_conv(g: random.Random, x: torch.Tensor, mode: str) -> Leaf:
 
 
 def draw_dwconv(g: random.Random, x: torch.Tensor, mode: str) -> Leaf:
-    k = rand_pair(g, 1, 5)
-    d = (1, 1) if g.random() < 0.8 else rand_pair(g, 1, 3)
+    r = rank_of(x)
+    k = rand_sizes(g, r, 1, 5)
+    d = ones(r) if g.random() < 0.8 else rand_sizes(g, r, 1, 3)
     if mode == "free":
-        s = (1, 1) if g.random() < 0.5 else rand_pair(g, 1, 3)
+        s = ones(r) if g.random() < 0.5 else rand_sizes(g, r, 1, 3)
         p = free_padding(g, k)
     else:
-        s, p = (1, 1), keep_padding(g, k, d)
+        s, p = ones(r), keep_padding(g, k, d)
     m = 1 if mode == "keep" or g.random() < 0.6 else g.randint(2, 3)
     return dwconv(k, s, p, d, m, g.random() > 0.2, style=g)
 
 
 def draw_deconv(g: random.Random, x: torch.Tensor, mode: str) -> Leaf:
-    c = x.shape[1]
-    d = (1, 1) if g.random() < 0.8 else rand_pair(g, 1, 2)
+    c, r = x.shape[1], rank_of(x)
+    d = ones(r) if g.random() < 0.8 else rand_sizes(g, r, 1, 2)
     if mode == "free":
-        k = rand_pair(g, 1, 4)
-        s = (1, 1) if g.random() < 0.3 else rand_pair(g, 1, 3)
-        p = (0, 0) if g.random() < 0.4 else rand_pair(g, 0, max(k) - 1)
+        k = rand_sizes(g, r, 1, 4)
+        s = ones(r) if g.random() < 0.3 else rand_sizes(g, r, 1, 3)
+        p = zeros(r) if g.random() < 0.4 else rand_sizes(g, r, 0, max(k) - 1)
         # torch: output_padding smaller than the stride or the dilation
-        op = (0, 0) if g.random() < 0.5 else (g.randrange(max(s[0], d[0])),
-                                              g.randrange(max(s[1], d[1])))
+        op = zeros(r) if g.random() < 0.5 else tuple(
+            g.randrange(max(si, di)) for si, di in zip(s, d, strict=True))
     else:
-        k = (g.choice([1, 3, 5]),) * 2
-        s, p, op = (1, 1), (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2), (0, 0)
+        k = (g.choice([1, 3, 5]),) * r
+        s, op = ones(r), zeros(r)
+        p = tuple(di * (ki - 1) // 2 for ki, di in zip(k, d, strict=True))
     grp = 1 if g.random() < 0.7 else g.choice(divisors(c))
     filters = c if mode == "keep" else grp * g.randint(1, max(1, 16 // grp))
     return deconv(filters, k, s, p, op, d, grp, g.random() > 0.2, style=g)
 
 
 def draw_pool(g: random.Random, x: torch.Tensor, mode: str) -> Leaf:
-    kind = g.choice(["maxpool", "avgpool"])
+    kind, r = g.choice(["maxpool", "avgpool"]), rank_of(x)
     if mode != "free":
         k = g.choice([1, 3, 5])
-        return pool(kind, (k, k), (1, 1), "same" if g.random() < 0.3 else (k // 2, k // 2),
+        return pool(kind, (k,) * r, ones(r), "same" if g.random() < 0.3 else (k // 2,) * r,
                     g.random() < 0.3, style=g)
-    k = rand_pair(g, 1, 4)
-    s = None if g.random() < 0.4 else rand_pair(g, 1, 4)
+    k = rand_sizes(g, r, 1, 4)
+    s = None if g.random() < 0.4 else rand_sizes(g, r, 1, 4)
     ceil = g.random() < 0.35
-    r = g.random()
-    if r < 0.15 and not ceil:
-        p: Pair | str = "same"
-    elif r < 0.5:
-        p = (0, 0)
+    roll = g.random()
+    if roll < 0.15 and not ceil:
+        p: Sizes | str = "same"
+    elif roll < 0.5:
+        p = zeros(r)
     else:  # torch: padding at most half the kernel
-        p = (g.randint(0, k[0] // 2), g.randint(0, k[1] // 2))
+        p = tuple(g.randint(0, ki // 2) for ki in k)
     return pool(kind, k, s, p, ceil, style=g)
 
 
 def draw_leaf(g: random.Random, kind: str, x: torch.Tensor, mode: str) -> Leaf:
+    r = rank_of(x)
     if kind == "conv":
         return draw_conv(g, x, mode)
     if kind == "dwconv":
@@ -749,22 +836,18 @@ def draw_leaf(g: random.Random, kind: str, x: torch.Tensor, mode: str) -> Leaf:
     if kind == "pool":
         return draw_pool(g, x, mode)
     if kind == "global":
-        if g.random() < 0.5:
-            return simple("gap", g.choice(["gap", "globalavgpool"]),
-                          lambda: nn.AdaptiveAvgPool2d(1), volume_only=True)
-        return simple("globalmaxpool", "globalmaxpool", lambda: nn.AdaptiveMaxPool2d(1),
-                      volume_only=True)
+        return global_pool("gap" if g.random() < 0.5 else "globalmaxpool", r, style=g)
     if kind == "adaptiveavgpool":
-        return adaptive(rand_pair(g, 1, 7, square=0.6), style=g)
+        return adaptive(rand_sizes(g, r, 1, 7, square=0.6), style=g)
     if kind == "bn":
-        return batchnorm(g.random() > 0.15, style=g)
+        return batchnorm(g.random() > 0.15, style=g, rank=max(r, 0))
     if kind == "activation":
         return activation(g, x)
     if kind == "flatten":
         return flatten()
     if kind == "fc":
         units = x.shape[1] if mode == "keep" else g.randint(1, 32)
-        if x.dim() == 4 and (mode == "keep_hw" or g.random() < 0.3):
+        if x.dim() > 2 and (mode == "keep_hw" or g.random() < 0.3):
             return fc_per_position(units, g.random() > 0.2, style=g)
         return fc_tags(fc(units, g.random() > 0.2, style=g), x)
     if kind == "layernorm":
@@ -774,15 +857,15 @@ def draw_leaf(g: random.Random, kind: str, x: torch.Tensor, mode: str) -> Leaf:
         groups = g.choice(divisors(c)) if g.random() < 0.9 else g.randint(1, c + 1)
         return groupnorm(groups, g.random() > 0.15, style=g)
     if kind == "instancenorm":
-        return instancenorm(g.random() < 0.4, style=g)
+        return instancenorm(g.random() < 0.4, style=g, rank=r)
     if kind == "layerscale":
         return layerscale(None if g.random() < 0.5 else g.choice([0.1, 1.0, 2.5]))
     if kind == "shuffle":
         return shuffle(g.choice(divisors(x.shape[1])), style=g)
     if kind == "pad":
-        return pad(rand_pair(g, 0, 3), style=g)
+        return pad(rand_sizes(g, r, 0, 3), style=g)
     if kind == "upsample":
-        return upsample(rand_pair(g, 1, 3, square=0.6), style=g)
+        return upsample(rand_sizes(g, r, 1, 3, square=0.6), style=g)
     raise AssertionError(kind)
 
 
@@ -792,14 +875,14 @@ V2_NORMS = {"layernorm": 0.8, "groupnorm": 0.8, "instancenorm": 0.6, "layerscale
 
 WEIGHTS: dict[tuple[bool, str], dict[str, float]] = {
     (True, "free"): {"conv": 8, "dwconv": 3, "deconv": 3, "pool": 7, "global": 1.5,
-                     "adaptiveavgpool": 1.5, "bn": 3, "activation": 5, "flatten": 1.5,
+                     "adaptiveavgpool": 1.5, "bn": 3, "activation": 6.5, "flatten": 1.5,
                      "fc": 1.5, "pad": 1.5, "upsample": 1.5, "residual": 3, "concat": 2.5,
-                     "repeat": 1.5, "gate": 1.5, "split": 1.5, **V2_NORMS},
-    (True, "keep"): {"conv": 5, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 3, "activation": 3,
+                     "repeat": 1.5, "gate": 2.2, "split": 1.5, **V2_NORMS},
+    (True, "keep"): {"conv": 5, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 3, "activation": 4,
                      "residual": 1, "repeat": 0.5, "gate": 0.7, "split": 0.7, "fc": 0.5,
                      **V2_NORMS},
     (True, "keep_hw"): {"conv": 6, "dwconv": 2, "deconv": 1, "pool": 2, "bn": 2,
-                        "activation": 3, "residual": 1, "concat": 0.7, "fc": 0.7, **V2_NORMS},
+                        "activation": 4, "residual": 1, "concat": 0.7, "fc": 0.7, **V2_NORMS},
     (False, "free"): {"fc": 5, "bn": 2, "activation": 4, "flatten": 0.5, "residual": 1.5,
                       "concat": 1.5, "repeat": 1, "layernorm": 0.7, "groupnorm": 0.7},
     (False, "keep"): {"fc": 3, "bn": 2, "activation": 3, "flatten": 0.3, "residual": 0.5,
@@ -813,7 +896,7 @@ Built = tuple[Node, nn.Module, torch.Tensor, list[Entry]]
 
 def draw(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
     weights = {k: w * (0.4 if depth and k in BLOCKS else 1)
-               for k, w in WEIGHTS[x.dim() == 4, mode].items() if depth < 2 or k not in BLOCKS}
+               for k, w in WEIGHTS[x.dim() > 2, mode].items() if depth < 2 or k not in BLOCKS}
     kind = g.choices(list(weights), list(weights.values()))[0]
     if kind == "residual":
         return draw_residual(g, x, depth, mode)
@@ -830,13 +913,14 @@ def draw(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
 
 
 def draw_residual(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
-    if x.dim() == 4 and g.random() < 0.5:
+    if x.dim() > 2 and g.random() < 0.5:
         return draw_residual_word(g, x, depth, mode)
     if mode == "keep" or g.random() < 0.5:  # body keeps the shape: identity shortcut
         body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, "keep")
         shortcut: list[Node] = []
-        if g.random() < 0.15 and x.dim() == 4:
-            shortcut = [conv(x.shape[1], (1, 1), bias=False, style=g), batchnorm(style=g)]
+        if g.random() < 0.15 and x.dim() > 2:
+            shortcut = [conv(x.shape[1], ones(rank_of(x)), bias=False, style=g),
+                        batchnorm(style=g, rank=rank_of(x))]
     else:  # a projection shortcut that gives the body's shape
         body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, mode)
         shortcut = projection(g, x, y)
@@ -849,9 +933,15 @@ def draw_residual(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> B
 def draw_residual_word(g: random.Random, x: torch.Tensor, depth: int, mode: str) -> Built:
     """``shortcut=auto`` (the identity or torchvision's projection, worked out here from
     the shapes alone) or ``shortcut=if_same`` (the identity or no shortcut)."""
-    word = g.choice(["auto", "auto", "if_same"])
+    word = g.choice(["auto", "if_same"])
     body_mode = "keep" if g.random() < 0.2 else mode
-    body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, body_mode)
+    if mode == "free" and g.random() < 0.3:  # a downsampling block (ResNet's): strided conv
+        r, k = rank_of(x), g.choice([1, 3])
+        body = [conv(g.randint(1, 24), (k,) * r, rand_sizes(g, r, 1, 3), (k // 2,) * r,
+                     bias=False, style=g), batchnorm(style=g, rank=r)]
+        _, y, _ = instantiate_chain(body, x)
+    else:
+        body, _, y, _ = gen_chain(g, x, g.randint(1, 3), depth + 1, body_mode)
     if not body:
         raise Reject("empty body")
     shortcut: list[Node] = []
@@ -859,30 +949,32 @@ def draw_residual_word(g: random.Random, x: torch.Tensor, depth: int, mode: str)
     if y.shape != x.shape and word == "if_same":
         adds = False
     elif y.shape != x.shape:
-        if y.dim() != 4:
+        if y.dim() != x.dim():
             raise Reject("no automatic projection onto a flat vector")
-        strides = (-(-x.shape[2] // y.shape[2]), -(-x.shape[3] // y.shape[3]))
+        strides = tuple(-(-n // o) for n, o in zip(x.shape[2:], y.shape[2:], strict=True))
         if any((n - 1) // s + 1 != o for n, o, s in zip(x.shape[2:], y.shape[2:], strides,
                                                          strict=True)):
             raise Reject("the body grows: no automatic projection")
-        shortcut = [conv(y.shape[1], (1, 1), strides, bias=False), batchnorm()]
+        shortcut = [conv(y.shape[1], ones(rank_of(x)), strides, bias=False), batchnorm()]
     node = Residual(body, shortcut, word=word, adds=adds)
     return (node, *instantiate(node, x))
 
 
 def projection(g: random.Random, x: torch.Tensor, y: torch.Tensor) -> list[Node]:
-    after: list[Node] = [batchnorm(style=g)] if g.random() < 0.5 else []
+    after: list[Node] = [batchnorm(style=g, rank=rank_of(y))] if g.random() < 0.5 else []
     if y.dim() == 2:
         return [fc(y.shape[1], style=g), *after]
-    h, w, ho, wo, co = x.shape[2], x.shape[3], y.shape[2], y.shape[3], y.shape[1]
-    if x.dim() != 4:
+    if x.dim() != y.dim():
         raise Reject("no projection from a flat vector to a volume")
-    sh = [s for s in range(1, h + 1) if (h - 1) // s + 1 == ho]
-    sw = [s for s in range(1, w + 1) if (w - 1) // s + 1 == wo]
-    if sh and sw:
-        return [conv(co, (1, 1), (sh[0], sw[0]), bias=g.random() < 0.3, style=g), *after]
-    if ho % h == 0 and wo % w == 0:
-        return [upsample((ho // h, wo // w), style=g), conv(co, (1, 1), style=g), *after]
+    r, co = rank_of(x), y.shape[1]
+    strides = [[s for s in range(1, n + 1) if (n - 1) // s + 1 == o]
+               for n, o in zip(x.shape[2:], y.shape[2:], strict=True)]
+    if all(strides):
+        return [conv(co, ones(r), tuple(s[0] for s in strides), bias=g.random() < 0.3,
+                     style=g), *after]
+    if all(o % n == 0 for n, o in zip(x.shape[2:], y.shape[2:], strict=True)):
+        scale = tuple(o // n for n, o in zip(x.shape[2:], y.shape[2:], strict=True))
+        return [upsample(scale, style=g), conv(co, ones(r), style=g), *after]
     raise Reject("no simple projection")
 
 
@@ -903,22 +995,22 @@ def draw_concat(g: random.Random, x: torch.Tensor, depth: int) -> Built:
 
 def draw_gate(g: random.Random, x: torch.Tensor, depth: int) -> Built:
     """Squeeze-and-excitation (conv 1×1 on the pooled map, or fc on the pooled vector),
-    spatial attention (a 1-channel map), or a body that keeps the shape."""
-    c, style = x.shape[1], g.random()
+    spatial attention (a 1-channel map), or a body that keeps the shape; in any rank."""
+    c, style, r = x.shape[1], g.random(), rank_of(x)
     scale = simple("sigmoid", "sigmoid", nn.Sigmoid) if g.random() < 0.7 else activation(g, x)
     body: list[Node]
     if style < 0.45:
         squeeze = max(1, c // g.choice([1, 2, 4]))
         if g.random() < 0.5:
-            body = [draw_leaf(g, "global", x, "free"), conv(squeeze, (1, 1), style=g), relu(),
-                    conv(c, (1, 1), style=g), scale]
+            body = [draw_leaf(g, "global", x, "free"), conv(squeeze, ones(r), style=g), relu(),
+                    conv(c, ones(r), style=g), scale]
         else:
-            body = [simple("gap", "gap", lambda: nn.AdaptiveAvgPool2d(1), volume_only=True),
-                    fc(squeeze, style=g), relu(), fc(c, style=g), scale]
+            body = [global_pool("gap", r, style=g), fc(squeeze, style=g), relu(),
+                    fc(c, style=g), scale]
         tag = "channel"
     elif style < 0.7:
         k = g.choice([1, 3, 5])
-        body = [conv(1, (k, k), p=(k // 2, k // 2), style=g), scale]
+        body = [conv(1, (k,) * r, p=(k // 2,) * r, style=g), scale]
         tag = "spatial"
     else:
         body, _, _, _ = gen_chain(g, x, g.randint(1, 2), depth + 1, "keep")
@@ -989,36 +1081,43 @@ class Case:
     tags: set[str] = field(default_factory=set)
 
 
+RANKS = (1, 2, 3)
+SIDES = {1: (16, 400), 2: (16, 64), 3: (6, 16)}
+"""Input sides per rank: small (40 %) or up to the second number."""
+
+
 def generate(seed: int) -> Case:
     g = random.Random(seed)
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
         batch = g.choice([1, 2])
-        if g.random() < 0.07:
+        r = g.choices([0, *RANKS], [0.06, 0.3, 0.32, 0.32])[0]
+        if r == 0:
             x = torch.randn(batch, g.randint(1, 300))
             inp = str(x.shape[1])
         else:
-            def side() -> int:
-                return g.randint(1, 16) if g.random() < 0.4 else g.randint(1, 64)
-            x = torch.randn(batch, g.randint(1, 16), side(), side())
-            inp = f"{x.shape[2]}x{x.shape[3]}x{x.shape[1]}"
+            small, large = SIDES[r]
+            sides = [g.randint(1, small) if g.random() < 0.4 else g.randint(1, large)
+                     for _ in range(r)]
+            x = torch.randn(batch, g.randint(1, 16), *sides)
+            inp = "x".join(map(str, (*sides, x.shape[1])))
             if g.random() < 0.1:
                 inp = f"input({inp})"
         nodes, model, _, entries = gen_chain(g, x, g.randint(2, 8), 0, "free")
         assert nodes, f"seed {seed}: nothing could be generated"
         x = torch.randn(x.shape)
-    return Case(f"{inp} -> {chain_text(nodes)}", model.eval(), entries, x, tags_of(nodes))
+    tags = tags_of(nodes) | {f"input:{r}d"} | {
+        f"{tag}@{e.rank}d" for e in entries if e.rank for tag in e.tags}
+    return Case(f"{inp} -> {chain_text(nodes)}", model.eval(), entries, x, tags)
 
 
 # --------------------------------------------------------------------------- comparing
 
 
-def hwc(shape: Sequence[int]) -> tuple[int, ...]:
-    """A torch shape with the batch (N, C, H, W) or (N, F) as cnncalc writes it."""
-    if len(shape) == 4:
-        return shape[2], shape[3], shape[1]
-    assert len(shape) == 2, shape
-    return (shape[1],)
+def channels_last(shape: Sequence[int]) -> tuple[int, ...]:
+    """A torch shape with the batch as cnncalc writes it: (N, C, *spatial) → (*spatial, C),
+    (N, F) → (F,)."""
+    return (*shape[2:], shape[1]) if len(shape) > 2 else (shape[1],)
 
 
 def counted(module: nn.Module) -> dict[str, int]:
@@ -1056,8 +1155,8 @@ def compare(spec: str, model: nn.Module, entries: Sequence[Entry], x: torch.Tens
     bad = []
     for i, (row, e) in enumerate(zip(rows, entries, strict=True)):
         inp, out = seen[i]
-        want = {"kind": e.kind, "is_block": e.is_block, "input_shape": hwc(inp),
-                "output_shape": hwc(out), **counted(e.module)}
+        want = {"kind": e.kind, "is_block": e.is_block, "input_shape": channels_last(inp),
+                "output_shape": channels_last(out), **counted(e.module)}
         got = {key: getattr(row, key) for key in want}
         for key in want:
             if got[key] != want[key]:
@@ -1068,9 +1167,9 @@ def compare(spec: str, model: nn.Module, entries: Sequence[Entry], x: torch.Tens
         if getattr(report.totals, key) != total[key]:
             bad.append(f"  totals: {key} cnncalc {getattr(report.totals, key)} vs torch "
                        f"{total[key]}")
-    if report.totals.output_shape != hwc(y.shape):
+    if report.totals.output_shape != channels_last(y.shape):
         bad.append(f"  totals: output_shape cnncalc {report.totals.output_shape} vs torch "
-                   f"{hwc(y.shape)}")
+                   f"{channels_last(y.shape)}")
     assert not bad, f"{spec}\n" + "\n".join(bad)
 
 
@@ -1098,9 +1197,18 @@ OPTION_TAGS = {
     "residual:auto:projection",
     "residual:if_same:none", "repeat:single-layer", "repeat:zero",
 }
-REQUIRED_TAGS = {kind.name for kind in KINDS} | OPTION_TAGS
+JOINS = {"gate:channel", "gate:spatial", "gate:same", "residual:auto", "residual:if_same",
+         "residual:if_same:none", "residual:projection", "residual:auto:projection",
+         "concat:identity-branch", "split:identity-branch"}
+"""How blocks join their groups (broadcast, add, project, concatenate), wanted in every rank."""
+RANK_TAGS = {f"{tag}@{r}d" for tag in {kind.name for kind in KINDS} | JOINS for r in RANKS} | {
+    f"input:{r}d" for r in (0, *RANKS)}
+"""Every kind and block of the registry (and every way a block joins) drawn on a 1-D, a 2-D
+and a 3-D input (the rank of its own input: a kind after a flatten is on a flat vector,
+counted as none of them)."""
+REQUIRED_TAGS = {kind.name for kind in KINDS} | OPTION_TAGS | RANK_TAGS
 """Every kind of the registry (a kind the generator cannot draw fails the coverage test
-below) and the options worth drawing."""
+below) in every rank, and the options worth drawing."""
 
 
 def generated_tags() -> dict[str, int]:
@@ -1120,6 +1228,23 @@ def test_generated_architectures_cover_the_catalog() -> None:
     seen = generated_tags()
     rare = {t: seen.get(t, 0) for t in REQUIRED_TAGS if seen.get(t, 0) < 3}
     assert not rare, f"too few generated cases with {rare}"
+
+
+@pytest.mark.parametrize("seed", SEEDS[::4])
+def test_random_architecture_exports_as_torch(seed: int) -> None:
+    """``cnncalc export`` of the random networks of every rank builds and runs in torch on
+    the same input, with the output shape, params and running statistics of the network
+    torch was given (the one built here)."""
+    from cnncalc.output.export import to_pytorch
+    from tests.test_export import build
+
+    case = generate(seed)
+    exported = build(to_pytorch(cnncalc.analyze(case.spec, mode="lenient")))
+    with torch.no_grad():
+        got, want = exported(case.x), case.model(case.x)
+    assert got.shape == want.shape, case.spec
+    assert ({k: counted(exported)[k] for k in ("params", "non_trainable")}
+            == {k: counted(case.model)[k] for k in ("params", "non_trainable")}), case.spec
 
 
 def test_generation_is_deterministic() -> None:

@@ -332,3 +332,30 @@ def test_zoo_has_no_lint_warnings(path: Path) -> None:
     problems = lint(cnncalc.analyze(path))
     assert [p for p in problems if p.severity is not Severity.NOTE] == []
     assert {p.code for p in problems} == ZOO_NOTES[path.stem]
+
+
+@pytest.mark.parametrize("spec,fix,absent", [
+    # holes at every other output of a d=2 deconv: taps j·2 never reach the odd rows (with
+    # s=2) whatever the kernel; kernel 2 with dilation 1 fills them
+    ("16x16x4 -> deconv(4, 1, s=2, d=2)", "deconv(4, 2, s=2)", "deconv(4, 2, s=2, d=2)"),
+    ("16x4 -> deconv(4, 1, s=2, d=2)", "deconv(4, 2, s=2)", "deconv(4, 2, s=2, d=2)"),
+    # rows (s=2, d=2) need dilation 1; columns (s=3, d=2: coprime) keep it
+    ("16x16x4 -> deconv(4, 2, s=2x3, d=2)", "deconv(4, 2x3, s=2x3, d=1x2)", "d=2)"),
+    # d=3 is coprime to s=2: the kernel alone fills the holes
+    ("16x16x4 -> deconv(4, 1, s=2, d=3)", "deconv(4, 2, s=2, d=3)", "d=1"),
+    # slices (s=3, d=2) read all with a 3-kernel, rows (s=2, d=2) never: no grown kernel
+    ("4x16x16x4 -> conv(4, 2x2x1, s=3x2x1, d=2, p=same)", "conv(4, 2x2x1, p=same, d=2)",
+     "conv(4, 3x2x1"),
+])
+def test_l006_fixes_account_for_the_dilation(spec: str, fix: str, absent: str) -> None:
+    """Every L006 fix shown reads every row (a fix that keeps the holes is a bug), found by
+    the random corpus of tests/test_against_torch.py in 1-D and 3-D."""
+    (p,) = [p for p in cnncalc.analyze(spec).problems if p.code == "L006"]
+    assert any(s.startswith(fix) for s in p.suggestions), p.suggestions
+    assert not any(absent in s for s in p.suggestions), p.suggestions
+    for s in p.suggestions:
+        layer = s.split(":")[0].split(" → ")[0]
+        if " instead" in layer:
+            continue
+        fixed = spec.split(" -> ")[0] + " -> " + layer
+        assert "L006" not in {q.code for q in cnncalc.analyze(fixed).problems}, fixed

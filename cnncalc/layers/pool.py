@@ -18,13 +18,33 @@ from .conv import torch_pad
 from .window import Windowed
 
 
-def torch_pool(module: str, value: str, layer: Pool, inp: Shape) -> str:
+def _ceil_windows(n: int, k: int, s: int) -> int:
+    """PyTorch's ceil-mode window count on an unpadded axis of ``n``: the last window must
+    start inside it.
+
+    >>> _ceil_windows(9, 3, 2), _ceil_windows(4, 1, 3)
+    (4, 2)
+    """
+    out = -(-(n - k) // s) + 1
+    return out - 1 if (out - 1) * s >= n else out
+
+
+def torch_pool(module: str, value: str, layer: Pool, inp: Shape, *,
+               pad_short_3d: bool = False) -> str:
     """A pooling module (``module`` + the rank); asymmetric padding becomes a constant pad of
-    ``value`` in front."""
+    ``value`` in front. ``pad_short_3d``: so does any padding of a 3-D input with an axis
+    shorter than the kernel (PyTorch's AvgPool3d rejects one even when its padding makes up
+    for it; a zero pad in front gives the same windows and divisors) unless ceil mode would
+    then draw another window."""
     kernel, stride, _ = layer.axes(inp)
     pads = layer.pads(inp)
     pad, padding = "", tuple(b for b, _ in pads)
-    if any(b != e for b, e in pads):
+    short = pad_short_3d and len(pads) == 3 and any(
+        n < k for n, k in zip(inp[:-1], kernel, strict=True)) and (
+        not layer.ceil_mode or all(
+            _ceil_windows(n + b + e, k, s) == o for n, (b, e), k, s, o in zip(
+                inp[:-1], pads, kernel, stride, layer.output_shape(inp)[:-1], strict=True)))
+    if short or any(b != e for b, e in pads):
         pad, padding = torch_pad(pads, value) + ", ", (0,) * len(pads)
     pool = (f"{module}{len(pads)}d({kernel}, stride={stride}, padding={padding}, "
             f"ceil_mode={layer.ceil_mode})")
@@ -133,7 +153,7 @@ class AvgPool(Pool):
         return kernels.avg_pool(x, kernel, stride, self.pads(x.shape[1:]), self.ceil_mode)
 
     def torch(self, inp: Shape) -> str:
-        return torch_pool("nn.AvgPool", "0.0", self, inp)
+        return torch_pool("nn.AvgPool", "0.0", self, inp, pad_short_3d=True)
 
 
 class GlobalAvgPool(Layer):

@@ -95,7 +95,9 @@ def stride_exceeds_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow
             restrided = replace(node, stride=written(strides))
             fixes.append(Fix(f"{restrided.describe()}{shape_after(restrided, inp)}", node,
                              (restrided,)))
-            if kernels != kernel:
+            if kernels != kernel and not any(  # a grown kernel reads every row of every axis
+                    unread_per_stride(k, s, d)
+                    for k, s, d in zip(kernels, stride, dilation, strict=True)):
                 grown = replace(node, kernel=written(kernels))
                 fixes.append(Fix(f"{grown.describe()}{shape_after(grown, inp)}", node, (grown,)))
             yield row, Finding("L006", message, fixes=tuple(fixes))
@@ -109,7 +111,13 @@ def stride_exceeds_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow
                        f"{times(kernel)} kernel, "
                        f"{every(holes, stride)} of the output get no input "
                        "at all (only the bias): a grid of holes")
+            # the taps j·d reach every residue of s only when gcd(d, s) = 1: elsewhere no
+            # kernel fills the holes, dilation 1 does
+            dilations = tuple(d if math.gcd(d, s) == 1 else 1
+                              for s, d in zip(stride, dilation, strict=True))
             even = replace(node, kernel=written(stride))
+            if dilations != dilation:
+                even = replace(even, dilation=written(dilations))
             fixes = [Fix(f"{even.describe()}: a kernel that is a multiple of the stride covers "
                          "every output pixel evenly", node, (even,))]
             resize = (Upsample(written(stride)), Conv(node.filters, (3,), padding=Padding((1,))))
