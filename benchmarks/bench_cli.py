@@ -76,14 +76,22 @@ def main() -> None:
         t, m, code = best_of(cmd)
         print(f"{label:43s} {t:6.3f} s / {m:6.3f} s  (exit {code})")
 
+    # The same 100 files as ever: half 20-layer specs, half the eight classic zoo networks
+    # (the zoo has grown since; the whole zoo is timed on its own below).
     files = []
-    zoo = sorted((HERE / "cnncalc" / "zoo").glob("*.yaml"))
+    classic = ("alexnet", "cs231n", "googlenet", "lenet5", "mobilenet_v2", "resnet18",
+               "resnet50", "vgg16")
+    zoo = [HERE / "cnncalc" / "zoo" / f"{name}.yaml" for name in classic]
     for i in range(100):
         f = tmp / f"net{i:03d}.cnn.yaml"
         f.write_text(zoo[i % len(zoo)].read_text() if i % 2 else yaml_spec(20))
         files.append(str(f))
     t, m, code = best_of([CNNCALC, "check", *files])
     print(f"{'check 100 files':43s} {t:6.3f} s / {m:6.3f} s  (exit {code})")
+    everything = sorted(str(p) for p in (HERE / "cnncalc" / "zoo").glob("*.yaml"))
+    t, m, code = best_of([CNNCALC, "check", *everything])
+    label = f"check the whole zoo ({len(everything)} networks)"
+    print(f"{label:43s} {t:6.3f} s / {m:6.3f} s  (exit {code})")
 
     probe = ("import sys, runpy; sys.argv = ['cnncalc'] + sys.argv[1:]\n"
              "try:\n    runpy.run_module('cnncalc', run_name='__main__')\n"
