@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import math
+import operator
+from collections.abc import Callable
 from fractions import Fraction
 
 from ... import values as v
@@ -43,32 +45,29 @@ def make_divisible(value: Fraction, divisor: int) -> Fraction:
     return Fraction(new)
 
 
-def _bounded(value: Fraction, offset: int, what: str) -> Fraction:
+def _bounded(value: Fraction, offset: int, what: Callable[[], str]) -> Fraction:
     if abs(value.numerator) >= MAX_VALUE or value.denominator >= MAX_VALUE:
         part = "value" if abs(value.numerator) >= MAX_VALUE else "denominator"
-        raise ExprValueError(f"{what} has a {part} beyond 10¹⁰⁰, cnncalc's bound on the exact "
+        raise ExprValueError(f"{what()} has a {part} beyond 10¹⁰⁰, cnncalc's bound on the exact "
                              "arithmetic of expressions", offset)
     return value
 
 
+_ARITHMETIC: dict[str, Callable[[Fraction, Fraction], Fraction]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "//": lambda a, b: Fraction(a // b),
+}
+_COMPARISONS: dict[str, Callable[[Fraction, Fraction], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
 def _arith(op: str, left: Fraction, right: Fraction, offset: int) -> Fraction:
-    if op == "+":
-        result = left + right
-    elif op == "-":
-        result = left - right
-    elif op == "*":
-        result = left * right
-    else:
-        if right == 0:
-            raise ExprValueError(f"division by zero: {show(left)} {op} 0", offset)
-        result = left / right if op == "/" else Fraction(left // right)
-    return _bounded(result, offset, f"{show(left)} {op} {show(right)}"
-                    if len(show(left)) + len(show(right)) < 60 else f"the {op!r}")
-
-
-def _compare(op: str, left: Fraction, right: Fraction) -> bool:
-    return {"==": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
-            ">": left > right, ">=": left >= right}[op]
+    if right == 0 and op in ("/", "//"):
+        raise ExprValueError(f"division by zero: {clip(show(left), 30)} {op} 0", offset)
+    return _bounded(_ARITHMETIC[op](left, right), offset,
+                    lambda: clip(f"{show(left)} {op} {show(right)}"))
 
 
 _ARITY: dict[str, tuple[int, int | None, str]] = {
@@ -90,7 +89,7 @@ def _call(node: Call, args: list[Fraction]) -> Fraction:
     if divisor.denominator != 1 or divisor < 1:
         raise ExprValueError(f"divisible's divisor must be a whole number of at least 1, not "
                              f"{show(divisor)}", offset_of(node.args[1]))
-    return _bounded(make_divisible(value, int(divisor)), node.offset, "divisible(…)")
+    return _bounded(make_divisible(value, int(divisor)), node.offset, lambda: "divisible(…)")
 
 
 def _eval(node: Expr, env: Env) -> Fraction:
@@ -112,7 +111,7 @@ def _eval(node: Expr, env: Env) -> Fraction:
             left = _eval(first, env)
             for op, _, operand in rest:
                 right = _eval(operand, env)
-                if not _compare(op, left, right):
+                if not _COMPARISONS[op](left, right):
                     return Fraction(0)  # Python's chaining stops at the first false link
                 left = right
             return Fraction(1)

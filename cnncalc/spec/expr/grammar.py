@@ -290,7 +290,6 @@ class _Parser:
                                tok.offset)
 
 
-@lru_cache(maxsize=4096)
 def parse(text: str) -> Expr:
     """The tree of an expression, or :class:`ExprSyntaxError` (a bad number's
     :class:`ExprValueError`).
@@ -298,6 +297,16 @@ def parse(text: str) -> Expr:
     >>> parse("4*width")
     Chain(first=Num(text='4', value=Fraction(4, 1), offset=0), rest=(('*', 1, Name(name='width', offset=2)),))
     """
+    return _parse_short(text) if len(text) <= 200 else _parse(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse_short(text: str) -> Expr:
+    """Blocks evaluate the same short texts at every call: each is parsed once."""
+    return _parse(text)
+
+
+def _parse(text: str) -> Expr:
     if len(text) > MAX_LENGTH:
         raise ExprSyntaxError(f"the expression is {len(text):,} characters long, more than "
                               f"cnncalc's limit of {MAX_LENGTH:,}", 0)
