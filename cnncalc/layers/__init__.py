@@ -65,6 +65,7 @@ from .base import (
 )
 from .blocks import Concat, Gate, Repeat, Residual, Split, first_flattener
 from .conv import Conv, Deconv, DepthwiseConv, common_divisors, torch_conv
+from .graph import Add, Route
 from .norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LayerScale
 from .pool import (
     AdaptiveAvgPool,
@@ -109,6 +110,7 @@ __all__ = [
     "RANKS",
     "SEARCH",
     "AdaptiveAvgPool",
+    "Add",
     "Argument",
     "AvgPool",
     "BatchNorm",
@@ -145,6 +147,7 @@ __all__ = [
     "ReLU6",
     "Repeat",
     "Residual",
+    "Route",
     "Shuffle",
     "SiLU",
     "Sigmoid",
