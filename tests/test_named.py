@@ -315,3 +315,16 @@ def test_export_of_the_unet_matches_the_torch_reference() -> None:
 
 def test_a_network_without_names_still_exports_as_one_sequential() -> None:
     assert "class Network" not in to_pytorch(cnncalc.analyze("8x8x3 -> conv(4, 1) -> relu"))
+
+
+def test_lints_follow_the_graph() -> None:
+    # a YOLO-style head ends in a softmax, then a route goes back: the softmax is an output
+    # (no L004), and the head's 255 filters are pinned by the output (no L001)
+    spec = ("32x32x3 -> conv(16, 3, p=1) as x -> relu -> conv(255, 1) -> softmax -> @x"
+            " -> conv(16, 1)")
+    report = cnncalc.analyze(spec)
+    assert report.ok and report.totals.outputs == ((32, 32, 255), (32, 32, 16))
+    assert [p.code for p in report.problems if p.code in ("L004", "L001")] == []
+    # in a plain chain the same softmax is flagged
+    plain = cnncalc.analyze("32x32x3 -> conv(16, 3, p=1) -> relu -> softmax -> conv(16, 1)")
+    assert "L004" in [p.code for p in plain.problems]

@@ -39,6 +39,10 @@ class Route(Layer):
     def label(self) -> str:
         return self.describe()
 
+    def explain(self, inp: Shape, out: Shape) -> list[str]:
+        return [f"the tensor named {self.target}, {format_shape(out)}, as it is: no parameters, "
+                "no work"]
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Add(Block):

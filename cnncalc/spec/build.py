@@ -8,7 +8,7 @@ its path like any other problem and every problem in a spec is reported at once.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -136,6 +136,11 @@ def _close_cached(word: str, choices: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(difflib.get_close_matches(word, choices, n=3, cutoff=0.6))
 
 
+def _close_name(word: str, choices: Callable[[], list[str]]) -> list[str]:
+    """:func:`_close` for a tensor name among the visible ones, listed only when searched."""
+    return _close(word, choices()) if _suggested.get() < MAX_SUGGESTED else []
+
+
 def _invalid(value: Value, *findings: Finding) -> Invalid:
     last = findings[-1]
     marked = (*findings[:-1], Finding(last.code, last.message, last.suggestions, True,
@@ -183,7 +188,7 @@ def build_node(item: Value) -> Node:
 
 def _build_node(item: Value) -> Node:
     if isinstance(item, Ref):
-        missing = resolve_name(item.name, item.location, _close)
+        missing = resolve_name(item.name, item.location, _close_name)
         return Route(item.name, location=item.location) if missing is None \
             else _invalid(item, missing)
     if isinstance(item, Times):
@@ -246,7 +251,7 @@ def build_add(call: Call) -> Node:
     if not refs:
         return _invalid(call, Finding("A004", "add needs at least one named tensor",
                                       ("e.g. add(@a): the current tensor plus a",)))
-    findings = [f for r in refs if (f := resolve_name(r.name, r.location, _close)) is not None]
+    findings = [f for r in refs if (f := resolve_name(r.name, r.location, _close_name)) is not None]
     if findings:
         return _invalid(call, *findings)
     return Add(tuple((Route(r.name, location=r.location),) for r in refs),

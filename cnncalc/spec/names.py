@@ -106,10 +106,11 @@ def define(name: str, loc: Location) -> Finding | None:
     return None
 
 
-def resolve_name(name: str, loc: Location, close: Callable[[str, list[str]], list[str]]
-                 ) -> Finding | None:
+def resolve_name(name: str, loc: Location,
+                 close: Callable[[str, Callable[[], list[str]]], list[str]]) -> Finding | None:
     """None when ``@name`` is visible here; else G016 (defined, but elsewhere or later) or
-    G014 (defined nowhere) with the did-you-mean."""
+    G014 (defined nowhere) with the did-you-mean (``close`` asks for the visible names only
+    while it still searches: a spec of thousands of unknown names stays linear)."""
     scope = _current()
     if name == INPUT or scope.lookup(name) is not None:
         return None
@@ -122,7 +123,7 @@ def resolve_name(name: str, loc: Location, close: Callable[[str, list[str]], lis
     if later is not None and (later.line, later.column) > (loc.line, loc.column):
         return Finding("G016", f"'@{name}' is used before its definition at {where(later)}",
                        ("move the definition before this use",), location=loc)
-    near = close(name, scope.visible())
+    near = close(name, scope.visible)
     return Finding("G014", f"unknown tensor '@{name}': no `as {name}` defines it",
                    tuple(f"did you mean '@{c}'?" for c in near)
                    or (f"name a tensor first, e.g. conv(64, 3) as {name}",), location=loc)
