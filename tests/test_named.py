@@ -328,3 +328,33 @@ def test_lints_follow_the_graph() -> None:
     # in a plain chain the same softmax is flagged
     plain = cnncalc.analyze("32x32x3 -> conv(16, 3, p=1) -> relu -> softmax -> conv(16, 1)")
     assert "L004" in [p.code for p in plain.problems]
+
+
+FIXABLE = [
+    "9x9x3 -> conv(4, 2, s=2) as a -> conv(4, 1) -> add(@a)",
+    "9x9x3 -> conv(4, 2, s=2) as a -> @input -> conv(4, 3, s=2) -> add(@a)",
+    "9x9x3 -> conv(4, 2, s=2) -> conv(4, 1) as a -> @a -> conv(2, 1)",
+    "9x9x3 -> conv(4, 2, s=2) -> conv(4, 1) -> @input -> conv(2, 1)",
+    "9x9x3 -> conv(4, 2, s=2) -> conv(4, 1) -> concat([], @input)",
+    "9x9x3 -> [conv(4, 2, s=2) -> relu] * 1 as a -> conv(4, 1) -> concat([], @a)",
+]
+
+
+@pytest.mark.parametrize("spec", FIXABLE)
+def test_every_fix_shown_near_named_tensors_reanalyses_clean(spec: str) -> None:
+    """Each fix of the G001 on the first conv, applied to the spec's text and analysed
+    again, removes it and brings no error the spec did not have (independently of the
+    verifier in cnncalc/fixes.py, which must have dropped any fix that breaks a reader)."""
+    report = cnncalc.analyze(spec)
+    first = next(p for p in report.errors if p.code == "G001")
+    before = {(p.code, p.path) for p in report.errors} - {("G001", "1")}
+    for fix in first.suggestions:
+        if fix.startswith("input size"):
+            sizes = fix.split()[2::2][:2]  # "input size 8 or 10 instead of 9"
+            fixed = [spec.replace("9x9x3", f"{n}x{n}x3", 1) for n in sizes]
+        else:
+            fixed = [spec.replace("conv(4, 2, s=2)", fix.split(" → ")[0], 1)]
+        for text in fixed:
+            again = cnncalc.analyze(text)
+            after = {(p.code, p.path) for p in again.errors}
+            assert ("G001", "1") not in after and after <= before, (fix, text, after)
