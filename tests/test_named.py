@@ -6,7 +6,9 @@ Truth is hand arithmetic and torch itself (reference modules written here in pla
 from __future__ import annotations
 
 import json
+import random as random_module
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -358,3 +360,135 @@ def test_every_fix_shown_near_named_tensors_reanalyses_clean(spec: str) -> None:
             again = cnncalc.analyze(text)
             after = {(p.code, p.path) for p in again.errors}
             assert ("G001", "1") not in after and after <= before, (fix, text, after)
+
+
+# ------------------------------------------- random graphs: routes, concats and adds vs torch
+
+
+class Program:
+    """A random 2-D graph of named tensors, written as a one-line spec and run by plain torch
+    alongside: the reference for shapes, outputs, params and values."""
+
+    def __init__(self, seed: int) -> None:
+        rng = self.rng = random_module.Random(seed)
+        side, channels = rng.choice((8, 12, 16)), rng.choice((1, 3, 4))
+        self.items: list[str] = []
+        self.steps: list[tuple[str, Any]] = []  # what the reference does, one per item
+        self.convs = nn.ModuleList()
+        self.input = (side, side, channels)
+        self.shape = self.input
+        self.tensor = -1  # ids in production order; -1 the input
+        self.produced = 0
+        self.named: dict[str, tuple[int, tuple[int, int, int]]] = {"input": (-1, self.input)}
+        self.dangling: set[int] = set()
+        self.read: set[int] = set()
+        self.shapes: dict[int, tuple[int, int, int]] = {}
+        for _ in range(rng.randint(3, 14)):
+            self.step()
+
+    def new(self, shape: tuple[int, int, int]) -> None:
+        self.shape, self.tensor = shape, self.produced
+        self.shapes[self.tensor] = shape
+        self.produced += 1
+
+    def step(self) -> None:
+        rng = self.rng
+        h, w, c = self.shape
+        same = [n for n, (t, s) in self.named.items() if s == self.shape and t != self.tensor]
+        beside = [n for n, (_, s) in self.named.items() if s[:2] == self.shape[:2]]
+        choice = rng.choice(["conv", "conv", "down", "relu", "name", "name", "route", "concat",
+                             "add"])
+        if choice == "name" and self.items and not self.items[-1].count(" as ") \
+                and self.tensor >= 0 and self.tensor not in {t for t, _ in self.named.values()}:
+            name = f"t{len(self.named)}"
+            self.items[-1] += f" as {name}"
+            self.named[name] = (self.tensor, self.shape)
+        elif choice == "route" and self.items:
+            name = rng.choice(list(self.named))
+            self.dangling.add(self.tensor)
+            self.read.add(self.named[name][0])
+            self.items.append(f"@{name}")
+            self.steps.append(("route", name))
+            self.tensor, self.shape = self.named[name]
+        elif choice == "concat" and beside:
+            names = rng.sample(beside, rng.randint(1, min(2, len(beside))))
+            self.read.update(self.named[n][0] for n in names)
+            self.items.append(f"concat([], {', '.join('@' + n for n in names)})")
+            self.steps.append(("concat", names))
+            self.new((h, w, c + sum(self.named[n][1][2] for n in names)))
+        elif choice == "add" and same:
+            names = rng.sample(same, rng.randint(1, min(2, len(same))))
+            self.read.update(self.named[n][0] for n in names)
+            self.items.append(f"add({', '.join('@' + n for n in names)})")
+            self.steps.append(("add", names))
+            self.new(self.shape)
+        elif choice == "relu":
+            self.items.append("relu")
+            self.steps.append(("relu", None))
+            self.new(self.shape)
+        elif choice == "down" and h >= 4:
+            filters = rng.randint(1, 8)
+            self.items.append(f"conv({filters}, 3, s=2, p=1)")
+            self.steps.append(("conv", len(self.convs)))
+            self.convs.append(nn.Conv2d(c, filters, 3, stride=2, padding=1))
+            self.new(((h - 1) // 2 + 1, (w - 1) // 2 + 1, filters))
+        else:
+            filters, k = rng.choice((c, c, rng.randint(1, 8))), rng.choice((1, 3))
+            self.items.append(f"conv({filters}, {k}, p={k // 2})")
+            self.steps.append(("conv", len(self.convs)))
+            self.convs.append(nn.Conv2d(c, filters, k, padding=k // 2))
+            self.new((h, w, filters))
+
+    @property
+    def spec(self) -> str:
+        return " -> ".join(["x".join(map(str, self.input)), *self.items])
+
+    def outputs(self) -> tuple[tuple[int, int, int], ...]:
+        extra = sorted(self.dangling - self.read - {-1, self.tensor})
+        return (*(self.shapes[t] for t in extra), self.shape)
+
+    def run(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The reference: the same program in plain torch; every output, main one last."""
+        by_id: dict[int, torch.Tensor] = {-1: x}
+        names: dict[str, int] = {"input": -1}
+        ids = iter(range(self.produced))
+        cur, tensor = x, -1
+        for (kind, arg), item in zip(self.steps, self.items, strict=True):
+            if kind == "route":
+                tensor = names[arg]
+                cur = by_id[tensor]
+            else:
+                if kind == "conv":
+                    cur = self.convs[arg](cur)
+                elif kind == "relu":
+                    cur = torch.relu(cur)
+                elif kind == "concat":
+                    cur = torch.cat([cur, *(by_id[names[n]] for n in arg)], 1)
+                else:
+                    cur = cur + sum(by_id[names[n]] for n in arg)
+                tensor = next(ids)
+                by_id[tensor] = cur
+            if " as " in item:
+                names[item.split(" as ")[1]] = tensor
+        extra = sorted(self.dangling - self.read - {-1, tensor})
+        return [*(by_id[t] for t in extra), cur]
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_random_graphs_against_torch(seed: int) -> None:
+    prog = Program(seed)
+    report = cnncalc.analyze(prog.spec, verify=True)
+    assert report.ok and all(r.verified for r in report.layers), prog.spec
+    assert report.totals.outputs == prog.outputs(), prog.spec
+    assert report.totals.params == sum(p.numel() for p in prog.convs.parameters())
+    model = build(to_pytorch(report))
+    with torch.no_grad():
+        for mine, ref in zip(model.parameters(), prog.convs.parameters(), strict=True):
+            mine.copy_(ref)
+        x = torch.randn(2, prog.input[2], *prog.input[:2])
+        ys = model(x)
+        ys = list(ys) if isinstance(ys, tuple) else [ys]
+        refs = prog.run(x)
+        assert [list(y.shape[1:]) for y in ys] == [[s[2], s[0], s[1]] for s in prog.outputs()]
+        for y, r in zip(ys, refs, strict=True):
+            torch.testing.assert_close(y, r)  # float32's documented default tolerances
