@@ -9,6 +9,8 @@ its NumPy forward pass, its PyTorch module and its traits (what lints ask of it)
 - :mod:`.window` — the sliding window conv and pooling share, with its fix suggestions
 - :mod:`.conv`, :mod:`.pool`, :mod:`.norm`, :mod:`.activation`, :mod:`.reshape` — leaves
 - :mod:`.blocks` — ``repeat``, ``residual``, ``concat``
+- :mod:`.graph` — named tensors' ``@NAME`` routes and ``add(@a, …)`` (spec §9; syntax the
+  builder makes, not kinds in :data:`LAYERS`)
 
 A kind registers itself: :data:`LAYERS` maps each kind's own ``name`` and ``aliases``
 to it, so a new kind is one class in its family's module (plus its tests; the contract
