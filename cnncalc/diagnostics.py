@@ -99,7 +99,8 @@ RULES: dict[str, Rule] = dict(
               "maxpool(2, p=2)", E),
         _rule("G006", "needs-volume", "A spatial layer was given a flat vector.",
               "784 -> conv(8, 3)", E),
-        _rule("G007", "residual-mismatch", "A residual's body and shortcut give different shapes.",
+        _rule("G007", "residual-mismatch", "A residual's body and shortcut (or the tensors of "
+              "add(@a, …)) give different shapes.",
               "residual([conv(128, 3, s=2, p=1)])", E),
         _rule("G008", "concat-mismatch", "Concatenated branches disagree on H×W.",
               "concat([conv(8, 3)], [conv(8, 1)])", E),
@@ -122,7 +123,8 @@ RULES: dict[str, Rule] = dict(
               "`@name` before its definition or outside the group that defines it.",
               "32x32x3 -> [conv(8, 3) as a] -> @a", E),
         # X: expectations and budgets in a YAML `expect:` block (exit 1).
-        _rule("X001", "expect-output", "The output shape differs from `expect: output`.",
+        _rule("X001", "expect-output", "The output shape differs from `expect: output` (or the "
+              "outputs from `expect: outputs`).",
               "expect: {output: 10}", E),
         _rule("X002", "expect-count", "A count differs from its exact `expect:` value.",
               "expect: {params: 760}", E),
