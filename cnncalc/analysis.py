@@ -8,11 +8,14 @@ stage: :mod:`cnncalc.api` runs the stages in order.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .diagnostics import Finding, Mode, Problem, Severity, resolve
 from .layers import IDENTITY_STEP, Block, Counts, Group, Layer, Node, Step
 from .report import DTYPES, LayerRow, Report, Totals
 from .shapes import Shape, elements, format_shape
 from .spec.build import Spec
+from .spec.names import INPUT
 from .values import MAX_COUNT, per_axis, percent
 
 RF = tuple[tuple[int, ...], tuple[int, ...]] | None
@@ -93,19 +96,50 @@ class Walker:
         self.problems: list[Problem] = []
         self.leaves = Counts()
         self.activation_bytes = 0
+        # Named tensors (spec §9). A tensor is known by the row that produced it (-1: the
+        # input); names resolve to the latest binding, which the builder's lexical scopes
+        # make the one in scope.
+        self.current = -1
+        """The tensor the stream holds now."""
+        self.env: dict[str, tuple[int, Shape | None, RF]] = {}
+        self.dangling: set[int] = set()
+        """Tensors a route followed: outputs unless a route reads them."""
+        self.read: dict[int, int] = {}
+        """Each tensor a route reads → the last route row that reads it."""
 
     def group(self, group: Group, inp: Shape | None, rf: RF, prefix: str, depth: int,
               parent: int | None = None) -> tuple[Shape | None, RF, Counts]:
         total = Counts()
         for i, node in enumerate(group, 1):
+            if node.reads and i > 1:  # the tensor before a route is left as it is
+                self.dangling.add(self.current)
             inp, rf, counts = self.node(node, inp, rf, f"{prefix}{i}", depth, parent)
+            if node.tensor is not None:
+                self.env[node.tensor] = (self.current, inp, rf)
             total += counts
         return inp, rf, total
+
+    def route(self, node: Node, path: str, depth: int, parent: int | None
+              ) -> tuple[Shape | None, RF, Counts]:
+        """``@NAME``: the named tensor, as it is (no work, no new tensor)."""
+        source, shape, rf = self.env.get(node.route_target(), (None, None, None))
+        index = len(self.rows)
+        if source is not None:
+            self.current = source
+            self.read[source] = index
+        known = 0 if shape is not None else None
+        self.rows.append(LayerRow(
+            path, depth, node.name, node.describe(), shape, shape, known, known, known, known,
+            rf[0] if rf and shape else None, rf[1] if rf and shape else None, known,
+            node.location, node=node, parent=parent, tensor=node.tensor, source=source))
+        return shape, rf if shape is not None else None, Counts()
 
     def node(self, node: Node, inp: Shape | None, rf: RF, path: str, depth: int,
              parent: int | None = None) -> tuple[Shape | None, RF, Counts]:
         if isinstance(node, Block):
             return self.block(node, inp, rf, path, depth, parent)
+        if node.reads:
+            return self.route(node, path, depth, parent)
         assert isinstance(node, Layer)  # a Node is a Block or a Layer
         out: Shape | None = None
         counts = Counts()
@@ -127,12 +161,13 @@ class Walker:
         self.leaves += counts
         act = elements(out) * self.batch * self.dtype_size if out is not None else None
         self.activation_bytes += act or 0
+        self.current = len(self.rows)
         self.rows.append(LayerRow(
             path, depth, node.name, node.describe(), inp, out,
             counts.weights if out else None, counts.biases if out else None,
             counts.non_trainable if out else None, counts.macs if out else None,
             rf[0] if rf and out else None, rf[1] if rf and out else None,
-            act, node.location, node=node, parent=parent))
+            act, node.location, node=node, parent=parent, tensor=node.tensor))
         return out, rf if out is not None else None, counts
 
     def block(self, node: Block, inp: Shape | None, rf: RF, path: str, depth: int,
@@ -152,7 +187,9 @@ class Walker:
             ins, findings = node.inputs(inp) if inp is not None else (None, [])
             self.problems += resolve(findings, self.mode, path, node.location)
             n = 0
+            start = self.current
             while n < len(groups := node.groups()):
+                self.current = start  # every group starts from the block's input
                 o, branch_rf, counts = self.group(groups[n], ins[n] if ins else None, rf,
                                                   f"{path}.{n + 1}.", depth + 1, index)
                 outs.append(o)
@@ -179,11 +216,12 @@ class Walker:
         act = elements(out) * self.batch * self.dtype_size if out is not None else None
         if not node.chained:  # the add or concatenation is a tensor of its own
             self.activation_bytes += act or 0
+            self.current = index
         self.rows[index] = LayerRow(
             path, depth, node.name, node.describe(), inp, out, total.weights, total.biases,
             total.non_trainable, total.macs, rf[0] if rf else None,
             rf[1] if rf else None, act, node.location, is_block=True, node=node,
-            parent=parent)
+            parent=parent, tensor=node.tensor)
         return out, rf, total
 
 
@@ -193,16 +231,26 @@ def walk(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "flo
     mode = mode or spec.mode or "default"
     size = DTYPES[dtype]
     walker = Walker(mode, batch, size)
+    walker.env[INPUT] = (-1, spec.input, start_rf(spec.input))
     out, _, _ = walker.group(spec.layers, spec.input, start_rf(spec.input), "", 1)
     if not spec.layers:
         out = spec.input
     leaves = walker.leaves
+    rows = walker.rows
+    extra = sorted(t for t in walker.dangling - set(walker.read) if t not in (-1, walker.current))
     totals = Totals(leaves.weights, leaves.biases, leaves.non_trainable, leaves.macs,
-                    (leaves.params + leaves.non_trainable) * size, walker.activation_bytes, out)
+                    (leaves.params + leaves.non_trainable) * size, walker.activation_bytes, out,
+                    (*(rows[t].output_shape for t in extra), out))
+    for t in extra:
+        rows[t] = replace(rows[t], output=True)
+    for source, last in walker.read.items():  # what the forward pass keeps, and until when
+        if source >= 0:
+            rows[source] = replace(rows[source], keep=True)
+        rows[last] = replace(rows[last], release=True)
     problems = list(spec.problems) + walker.problems
     if not any(p.severity is Severity.ERROR for p in problems):
         problems += resolve(check_expectations(spec, totals), mode, "expect", None)
-    return Report(spec.name, spec.input, mode, tuple(walker.rows), totals, tuple(problems),
+    return Report(spec.name, spec.input, mode, tuple(rows), totals, tuple(problems),
                   batch, dtype, spec)
 
 
@@ -211,7 +259,7 @@ def measured(totals: Totals) -> dict[str, int]:
     all but ``output``) is compared with.
 
     >>> from cnncalc.spec.expect import EXPECT_KEYS
-    >>> sorted({"output", *measured(Totals(0, 0, 0, 0, 0, 0, None))}) == sorted(EXPECT_KEYS)
+    >>> sorted({"output", "outputs", *measured(Totals(0, 0, 0, 0, 0, 0, None))}) == sorted(EXPECT_KEYS)
     True
     """
     return {
@@ -222,12 +270,25 @@ def measured(totals: Totals) -> dict[str, int]:
     }
 
 
+def shapes_text(shapes: tuple[Shape | None, ...]) -> str:
+    """
+    >>> shapes_text(((13, 13, 255), None))
+    '[13×13×255, ?]'
+    """
+    return "[" + ", ".join(format_shape(s) if s else "?" for s in shapes) + "]"
+
+
 def check_expectations(spec: Spec, totals: Totals) -> list[Finding]:
     """The `expect:` block: exact values and budgets, each pointing at its own key."""
     findings = []
     actual = measured(totals)
     for e in spec.expect:
-        if e.key == "output":
+        if e.key == "outputs":
+            if totals.outputs != e.value:
+                findings.append(Finding(
+                    "X001", f"expected outputs {shapes_text(e.value)}, got "
+                    f"{shapes_text(totals.outputs)}", location=e.location))
+        elif e.key == "output":
             if totals.output_shape != e.value:
                 findings.append(Finding(
                     "X001", f"expected output {format_shape(e.value)}, got "

@@ -99,7 +99,8 @@ RULES: dict[str, Rule] = dict(
               "maxpool(2, p=2)", E),
         _rule("G006", "needs-volume", "A spatial layer was given a flat vector.",
               "784 -> conv(8, 3)", E),
-        _rule("G007", "residual-mismatch", "A residual's body and shortcut give different shapes.",
+        _rule("G007", "residual-mismatch", "A residual's body and shortcut (or the tensors of "
+              "add(@a, …)) give different shapes.",
               "residual([conv(128, 3, s=2, p=1)])", E),
         _rule("G008", "concat-mismatch", "Concatenated branches disagree on H×W.",
               "concat([conv(8, 3)], [conv(8, 1)])", E),
@@ -114,8 +115,16 @@ RULES: dict[str, Rule] = dict(
         _rule("G013", "single-position",
               "A norm whose every group holds one value (instance norm on one position): "
               "every output would be β (PyTorch refuses it).", "8x8x4 -> gap -> instancenorm", E),
+        _rule("G014", "unknown-name", "`@name` of a tensor no `as name` defines.",
+              "32x32x3 -> conv(8, 3) as a -> @b", E),
+        _rule("G015", "name-redefined", "`as name` of a name already visible there.",
+              "32x32x3 -> conv(8, 3) as a -> conv(8, 3) as a", E),
+        _rule("G016", "name-out-of-scope",
+              "`@name` before its definition or outside the group that defines it.",
+              "32x32x3 -> [conv(8, 3) as a] -> @a", E),
         # X: expectations and budgets in a YAML `expect:` block (exit 1).
-        _rule("X001", "expect-output", "The output shape differs from `expect: output`.",
+        _rule("X001", "expect-output", "The output shape differs from `expect: output` (or the "
+              "outputs from `expect: outputs`).",
               "expect: {output: 10}", E),
         _rule("X002", "expect-count", "A count differs from its exact `expect:` value.",
               "expect: {params: 760}", E),
@@ -177,7 +186,7 @@ RULES: dict[str, Rule] = dict(
 
 ALWAYS_REPORTED: tuple[str, ...] = (
     "S", "A", "G003", "G004", "G005", "G006", "G007", "G008", "G009", "G010", "G011", "G012",
-    "G013", "V001")
+    "G013", "G014", "G015", "G016", "V001")
 """Code prefixes ``--select``/``--ignore`` never hide: the spec cannot be read (S), names a
 layer or argument that does not exist or a value it rejects (A), or describes a network whose
 output (or weights) cannot be computed or built (kernel too large, bad groups, pool padding,

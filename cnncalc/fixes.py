@@ -83,6 +83,9 @@ class Walk:
         self.limit = limit
         self.budget = budget
         """The verifier's shared budget (one cell), charged a row per node walked."""
+        self.env: dict[str, Shape | None] = {}
+        """The named tensors this walk defined (spec §9); a route to another one cannot be
+        followed, and the fix is not shown."""
 
     def node(self, node: Node, inp: Shape, path: str) -> Shape | None:
         self.rows += 1
@@ -90,12 +93,20 @@ class Walk:
             self.budget[0] -= 1
         if self.rows > self.limit:
             raise OverBudget
-        if isinstance(node, Block):
-            return self.block(node, inp, path)
-        assert isinstance(node, Layer)  # a Node is a Block or a Layer
-        findings = list(node.validate(inp))
-        self.problems += resolve(findings, self.mode, path, None)
-        return None if any(f.fatal for f in findings) else node.output_shape(inp)
+        if node.reads:  # a route: the named tensor, when this walk defined it
+            if node.route_target() not in self.env:
+                raise OverBudget
+            out = self.env[node.route_target()]
+        elif isinstance(node, Block):
+            out = self.block(node, inp, path)
+        else:
+            assert isinstance(node, Layer)  # a Node is a Block or a Layer
+            findings = list(node.validate(inp))
+            self.problems += resolve(findings, self.mode, path, None)
+            out = None if any(f.fatal for f in findings) else node.output_shape(inp)
+        if node.tensor is not None:
+            self.env[node.tensor] = out
+        return out
 
     def group(self, group: Iterable[Node], inp: Shape, prefix: str) -> Shape | None:
         out: Shape | None = inp
@@ -155,7 +166,9 @@ class Verifier:
 
     def walker(self, most: int | None = None) -> Walk:
         limit = max(0, self.budget[0])
-        return Walk(self.report.mode, limit if most is None else min(limit, most), self.budget)
+        walker = Walk(self.report.mode, limit if most is None else min(limit, most), self.budget)
+        walker.env["input"] = self.report.input_shape  # `@input` (a new input: clean_input)
+        return walker
 
     def spend(self, walker: Walk) -> bool:
         return self.budget[0] >= 0
@@ -271,9 +284,15 @@ class Verifier:
         return result if self.downstream(unit, out) else None
 
     def downstream(self, row: LayerRow, out: Shape) -> bool:
-        """Step 2: walk what follows ``row`` with its new output ``out``."""
+        """Step 2: walk what follows ``row`` with its new output ``out``. A changed tensor
+        that a route reads (spec §9) is not followed: the fix is not shown; a route after
+        the change continues from a tensor the change did not touch."""
         flow = self.flow
         walker = self.walker(PER_FIX)
+        spec = self.report.spec
+        outputs = spec is not None and any(e.key == "outputs" for e in spec.expect)
+        if self.kept(row):
+            return False
         cur = row
         while True:
             parent, group, i = flow.place[cur.path]
@@ -281,6 +300,8 @@ class Verifier:
             for sib in seq[i + 1:]:
                 if sib.node is None:
                     return False
+                if sib.node.reads:  # the changed tensor is left as it is: an output
+                    return not outputs
                 seen = len(walker.problems)
                 new_out = walker.node(sib.node, out, sib.path)
                 if not self.spend(walker) or self.new_errors(walker.problems[seen:]):
@@ -289,10 +310,11 @@ class Verifier:
                     return False
                 if new_out == sib.output_shape:
                     return True
+                if self.kept(sib):
+                    return False
                 out = new_out
             if parent is None:
-                spec = self.report.spec
-                return not (spec and any(e.key == "output" for e in spec.expect)
+                return not (spec and any(e.key in ("output", "outputs") for e in spec.expect)
                             and out != self.report.totals.output_shape)
             node = parent.node
             if not isinstance(node, Block) or node.chained or parent.input_shape is None:
@@ -313,7 +335,19 @@ class Verifier:
                 return False
             if joined == parent.output_shape:
                 return True
+            if self.kept(parent):
+                return False
             cur, out = parent, joined
+
+    def kept(self, row: LayerRow) -> bool:
+        """A route reads ``row``'s output or a tensor inside it (a repeat's output is its
+        last layer's): changing its shape would change what the route reads."""
+        top = i = self.index[row.path]
+        while i < len(self.rows) and (i == top or self.inside(i, top)):
+            if self.rows[i].keep:
+                return True
+            i += 1
+        return False
 
     def new_errors(self, problems: Iterable[Problem]) -> bool:
         return any(p.severity is Severity.ERROR and (p.code, p.path) not in self.errors
@@ -338,6 +372,7 @@ class Verifier:
             if self.full_runs < MAX_FULL:
                 self.full_runs += 1
                 walker = self.walker()
+                walker.env["input"] = shape
                 try:
                     walker.group(spec.layers, shape, "")
                 except OverBudget:

@@ -103,10 +103,27 @@ def plan(report: Report) -> Plan:
         return last
 
     def visit(node: Node, index: int, held: int) -> int:
+        out_b = _visit(node, index, held + kept)
+        keep(rows[index])
+        return out_b
+
+    kept = 0
+    """Bytes of the named tensors a later route reads, alive until their last reader."""
+
+    def keep(row: LayerRow) -> None:
+        nonlocal kept
+        if row.keep:
+            kept += nbytes(row.output_shape)
+        if row.release and row.source is not None and row.source >= 0:
+            kept -= nbytes(rows[row.source].output_shape)
+
+    def _visit(node: Node, index: int, held: int) -> int:
         nonlocal peak, peak_row, work, most, work_row
         row = rows[index]
         inp, out = row.input_shape, row.output_shape
         in_b, out_b = nbytes(inp), nbytes(out)
+        if node.reads:  # a route: the named tensor, already counted
+            return out_b
         if isinstance(node, Block):
             node = row.node if isinstance(row.node, Block) else node  # as the walk settled it
             groups = node.groups()
@@ -135,6 +152,8 @@ def plan(report: Report) -> Plan:
         return out_b
 
     if report.spec is not None and report.input_shape is not None:
+        if any(r.source == -1 for r in rows):  # a route reads the input: it stays
+            kept += nbytes(report.input_shape)
         group(report.spec.layers, report.roots, 0)
     return Plan(peak, peak_row, work, work_row)
 
@@ -189,6 +208,9 @@ class Pass:
         """The row of the node running now (the last one started)."""
         self.verified: list[bool | None] = [None] * len(self.report.layers)
         self.problems: list[Problem] = []
+        self.kept: dict[int, Array] = {}
+        """Named tensors a later route reads, by the row that made them (-1: the input);
+        each is dropped after its last reader (spec §9)."""
 
     def tiled(self, shape: tuple[int, ...]) -> Array:
         """The random block repeated to ``shape`` (exactly one array of that size)."""
@@ -227,6 +249,17 @@ class Pass:
 
     def node(self, node: Node, index: int, x: Array) -> Array:
         self.current = index
+        row = self.report.layers[index]
+        if node.reads and row.source is not None:  # a route: the named tensor, as it is
+            y = self.kept.pop(row.source) if row.release else self.kept[row.source]
+        else:
+            y = self.run(node, index, x)
+        if row.keep:
+            self.kept[index] = y
+        self.expect(index, y)
+        return y
+
+    def run(self, node: Node, index: int, x: Array) -> Array:
         if isinstance(node, Block):
             settled = self.report.layers[index].node  # as the walk settled it (auto shortcuts)
             node = settled if isinstance(settled, Block) else node
@@ -247,7 +280,6 @@ class Pass:
             y = node.forward(x, w)
             del w
             self.tick()
-        self.expect(index, y)
         return y
 
 
@@ -316,10 +348,13 @@ def verify_report(report: Report, max_memory: int | None = None,
     layers = report.spec.layers if report.spec else ()
     try:
         with _threads(need.work):
-            # the input is not kept here: the pass frees each activation once used
-            run.group(layers, report.roots,
-                      run.rng.standard_normal((report.batch, *report.input_shape),
-                                              dtype=np.float32))
+            # the input is not kept here (unless a route reads it): the pass frees each
+            # activation once used
+            x = run.rng.standard_normal((report.batch, *report.input_shape), dtype=np.float32)
+            if any(r.source == -1 for r in report.layers):
+                run.kept[-1] = x
+            run.group(layers, report.roots, x)
+            del x
     except MemoryError:
         row = report.layers[run.current]
         return _skipped(report, "this machine ran out of memory", row,

@@ -43,6 +43,16 @@ class LayerRow:
     node: Node | None = field(default=None, repr=False, compare=False)
     parent: int | None = field(default=None, compare=False)
     """Index in :attr:`Report.layers` of the block row holding this row (None at the top)."""
+    tensor: str | None = None
+    """The ``as`` name of this row's output (spec §9), or None."""
+    source: int | None = field(default=None, compare=False)
+    """A route's (``@NAME``): the row whose output it reads (-1: the network's input)."""
+    keep: bool = field(default=False, compare=False)
+    """A route reads this row's output later: the forward pass keeps it until then."""
+    release: bool = field(default=False, compare=False)
+    """A route that is the last reader of its tensor: the forward pass drops it after."""
+    output: bool = field(default=False, compare=False)
+    """Its output is one of the network's outputs besides the main one (nothing reads it)."""
 
     @property
     def params(self) -> int | None:
@@ -57,6 +67,7 @@ class LayerRow:
             return list(t) if t is not None else None
         return {
             "path": self.path, "depth": self.depth, "kind": self.kind, "spec": self.spec,
+            "name": self.tensor,
             "input_shape": listed(self.input_shape), "output_shape": listed(self.output_shape),
             "weights": self.weights, "biases": self.biases, "params": self.params,
             "non_trainable": self.non_trainable, "macs": self.macs, "flops": self.flops,
@@ -82,6 +93,9 @@ class Totals:
     param_bytes: int
     activation_bytes: int
     output_shape: Shape | None
+    outputs: tuple[Shape | None, ...] = ()
+    """Every output (spec §9: each tensor nothing consumes) in the order they are produced,
+    the main output (``output_shape``) last."""
 
     @property
     def params(self) -> int:
@@ -97,6 +111,7 @@ class Totals:
             "non_trainable": self.non_trainable, "macs": self.macs, "flops": self.flops,
             "param_bytes": self.param_bytes, "activation_bytes": self.activation_bytes,
             "output_shape": list(self.output_shape) if self.output_shape else None,
+            "outputs": [list(o) if o else None for o in self.outputs or (self.output_shape,)],
         }
 
 

@@ -15,6 +15,11 @@ of ``cnncalc.analyze(spec, mode="lenient")`` (leaf layers and blocks, in pre-ord
 compared with what torch did: input and output shape ((N, C, *spatial) → (*spatial, C),
 (N, F) → F), weights, biases, params and the batch norm running statistics; then the
 totals. ``report.ok`` must hold for every such network.
+
+Named tensors (spec §9): a third of the networks get a named skip, ``[] as sN -> … ->
+add(@sN)`` or ``concat([], @sN)`` around a run of their top-level layers whose shapes fit,
+drawn from a random stream of its own (so the draws above are unchanged); its rows (the
+named ``[]``, the join, the route inside it) are compared like every other.
 """
 
 from __future__ import annotations
@@ -138,7 +143,23 @@ class Split:
         return "split(" + ", ".join(f"[{chain_text(b)}]" for b in self.branches) + ")"
 
 
-Node = Leaf | Residual | Concat | Repeat | Gate | Split
+@dataclass
+class Skip:
+    """Named tensors (spec §9): ``[] as NAME -> inner… -> concat([], @NAME)`` (or
+    ``add(@NAME)``): the tensor before ``inner`` joined to what ``inner`` made of it."""
+
+    inner: list[Node]
+    join: str  # "concat" or "add"
+    name: str
+    kind: str = "skip"
+
+    @property
+    def text(self) -> str:
+        join = f"concat([], @{self.name})" if self.join == "concat" else f"add(@{self.name})"
+        return f"[] as {self.name} -> {chain_text(self.inner)} -> {join}"
+
+
+Node = Leaf | Residual | Concat | Repeat | Gate | Split | Skip
 
 
 def chain_text(nodes: Sequence[Node]) -> str:
@@ -166,6 +187,8 @@ def own_tags(n: Node) -> set[str]:
         out.add(f"gate:{n.style}")
     if isinstance(n, Split) and any(not b for b in n.branches):
         out.add("split:identity-branch")
+    if isinstance(n, Skip):
+        out.add(f"named:{n.join}")
     return out
 
 
@@ -176,7 +199,8 @@ def tags_of(nodes: Sequence[Node]) -> set[str]:
         if not isinstance(n, Leaf):
             groups = ([n.body, n.shortcut] if isinstance(n, Residual) else
                       n.branches if isinstance(n, Concat | Split) else
-                      [n.body] if isinstance(n, Gate) else [n.group])
+                      [n.body] if isinstance(n, Gate) else
+                      [n.inner] if isinstance(n, Skip) else [n.group])
             for grp in groups:
                 out |= tags_of(grp)
     return out
@@ -226,6 +250,31 @@ class GateMul(nn.Module):
         if not ok:
             raise Reject(f"gate shapes {tuple(x.shape)} and {tuple(y.shape)}")
         return x * y
+
+
+class Joiner(nn.Module):
+    """The join of a :class:`Skip`: its hook sees the current tensor and the joined one."""
+
+    def __init__(self, join: str) -> None:
+        super().__init__()
+        self.join = join
+
+    def forward(self, y: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return torch.cat([y, skip], dim=1) if self.join == "concat" else y + skip
+
+
+class SkipJoin(nn.Module):
+    """A :class:`Skip` in torch: ``mark`` is the ``[] as NAME`` row, ``route`` the ``@NAME``
+    row inside the join."""
+
+    def __init__(self, inner: nn.Module, join: str) -> None:
+        super().__init__()
+        self.mark, self.inner, self.route, self.joiner = (
+            nn.Identity(), inner, nn.Identity(), Joiner(join))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.mark(x)
+        return self.joiner(self.inner(s), self.route(s))
 
 
 class SplitChannels(nn.Module):
@@ -293,6 +342,16 @@ def instantiate(node: Node, x: torch.Tensor, quick: bool = True
         body, _, entries = instantiate_chain(node.body, x, quick)
         block = GateMul(body)
         y = block(x)
+    elif isinstance(node, Skip):
+        inner, _, inside = instantiate_chain(node.inner, x, quick)
+        skip = SkipJoin(inner, node.join)
+        y = skip(x)
+        check_size(y, quick)
+        rank, tags = x.dim() - 2, frozenset(own_tags(node))
+        return skip, y, [Entry(skip.mark, True, "repeat", f"[] as {node.name}", rank, tags),
+                         *inside, Entry(skip.joiner, True, node.join, node.text, y.dim() - 2,
+                                        tags),
+                         Entry(skip.route, False, "route", f"@{node.name}", rank, tags)]
     elif isinstance(node, Split):
         if x.shape[1] % len(node.branches):
             raise Reject("split does not divide the channels")
@@ -1105,10 +1164,40 @@ def generate(seed: int) -> Case:
                 inp = f"input({inp})"
         nodes, model, _, entries = gen_chain(g, x, g.randint(2, 8), 0, "free")
         assert nodes, f"seed {seed}: nothing could be generated"
+        # a third of the networks get a named skip (its own random stream: the draws above,
+        # and so the catalog's coverage, stay as they were)
+        h = random.Random(seed * 7919 + 1)
+        if h.random() < 0.35 and (skipped := add_skip(h, nodes, x)) is not None:
+            nodes, model, entries = skipped
         x = torch.randn(x.shape)
     tags = tags_of(nodes) | {f"input:{r}d"} | {
         f"{tag}@{e.rank}d" for e in entries if e.rank for tag in e.tags}
     return Case(f"{inp} -> {chain_text(nodes)}", model.eval(), entries, x, tags)
+
+
+def add_skip(h: random.Random, nodes: list[Node], x: torch.Tensor
+             ) -> tuple[list[Node], nn.Sequential, list[Entry]] | None:
+    """``nodes`` with a run of them wrapped in a :class:`Skip` whose join fits (the same
+    shape for add; the same spatial sizes for concat), built again in torch; or None."""
+    xs = [x]
+    for n in nodes:
+        try:
+            xs.append(instantiate(n, xs[-1])[1])
+        except (Reject, RuntimeError, ValueError):
+            return None
+    fits = [(i, j, join) for i in range(len(nodes)) for j in range(i + 1, len(nodes) + 1)
+            for join in ("add", "concat")
+            if (xs[i].shape == xs[j].shape if join == "add" else
+                xs[i].dim() == xs[j].dim() and xs[i].shape[2:] == xs[j].shape[2:])]
+    if not fits:
+        return None
+    i, j, join = h.choice(fits)
+    new = [*nodes[:i], Skip(nodes[i:j], join, f"s{h.randint(0, 999)}"), *nodes[j:]]
+    try:
+        model, _, entries = instantiate_chain(new, x)
+    except (Reject, RuntimeError, ValueError):
+        return None
+    return new, model, entries
 
 
 # --------------------------------------------------------------------------- comparing
@@ -1195,7 +1284,7 @@ OPTION_TAGS = {
     "upsample:asymmetric", "residual:projection", "concat:identity-branch", "gate:channel",
     "gate:spatial", "gate:same", "split:identity-branch", "residual:auto", "residual:if_same",
     "residual:auto:projection",
-    "residual:if_same:none", "repeat:single-layer", "repeat:zero",
+    "residual:if_same:none", "repeat:single-layer", "repeat:zero", "named:add", "named:concat",
 }
 JOINS = {"gate:channel", "gate:spatial", "gate:same", "residual:auto", "residual:if_same",
          "residual:if_same:none", "residual:projection", "residual:auto:projection",

@@ -186,6 +186,18 @@ CASES: list[Case] = [
     Case("conv3d", "8x8x3 -> conv3d(8, 3)", (1,)),
     yaml_case("colon-in-description", "input: 8x8x3\ndescription: a net: with colon\n"
               "layers: [relu]\n", (2,)),
+    # 20. named tensors (spec §9): many names, many routes, deep scopes, wide joins
+    Case("names-routes-5k", "8x8x4 -> " + " -> ".join(
+        f"conv(4, 1) as n{i} -> @n{i}" for i in range(2500)), (0,), seconds=30),
+    Case("unknown-names-2k", "8x8x4 -> conv(4, 1) as a -> " + " -> ".join(
+        f"@b{i}" for i in range(2000)), (1,), seconds=30),
+    Case("add-1000-names", "8x8x4 -> conv(4, 1) as a -> add(" + "@a, " * 999 + "@a)", (0,)),
+    Case("concat-2000-routes", "8x8x4 -> conv(4, 1) as a -> concat(" + "@a, " * 1999 + "@a)",
+         (0,)),
+    Case("scopes-60-deep", "8x8x4 -> conv(4, 1) as a -> " + "[" * 60 + "@a -> conv(4, 1) as b"
+         + "]" * 60 + " -> @a", (0,)),
+    Case("routes-in-repeat", "8x8x4 -> conv(4, 1) as a -> [@a -> conv(4, 1) as b -> add(@b)] "
+         "* 3000", (0,), seconds=30),
 ]
 
 SUMMARY_FORMATS = ("table", "json", "markdown", "csv")

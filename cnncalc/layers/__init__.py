@@ -9,6 +9,8 @@ its NumPy forward pass, its PyTorch module and its traits (what lints ask of it)
 - :mod:`.window` — the sliding window conv and pooling share, with its fix suggestions
 - :mod:`.conv`, :mod:`.pool`, :mod:`.norm`, :mod:`.activation`, :mod:`.reshape` — leaves
 - :mod:`.blocks` — ``repeat``, ``residual``, ``concat``
+- :mod:`.graph` — named tensors' ``@NAME`` routes and ``add(@a, …)`` (spec §9; syntax the
+  builder makes, not kinds in :data:`LAYERS`)
 
 A kind registers itself: :data:`LAYERS` maps each kind's own ``name`` and ``aliases``
 to it, so a new kind is one class in its family's module (plus its tests; the contract
@@ -65,6 +67,7 @@ from .base import (
 )
 from .blocks import Concat, Gate, Repeat, Residual, Split, first_flattener
 from .conv import Conv, Deconv, DepthwiseConv, common_divisors, torch_conv
+from .graph import Add, Route
 from .norm import LRN, BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LayerScale
 from .pool import (
     AdaptiveAvgPool,
@@ -109,6 +112,7 @@ __all__ = [
     "RANKS",
     "SEARCH",
     "AdaptiveAvgPool",
+    "Add",
     "Argument",
     "AvgPool",
     "BatchNorm",
@@ -145,6 +149,7 @@ __all__ = [
     "ReLU6",
     "Repeat",
     "Residual",
+    "Route",
     "Shuffle",
     "SiLU",
     "Sigmoid",

@@ -214,6 +214,21 @@ class Node:
     """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""
     alias_rank: int | None = field(default=None, kw_only=True, compare=False, repr=False)
     """The rank a rank-explicit alias (``conv3d``) named, or None."""
+    tensor: str | None = field(default=None, kw_only=True, compare=False, repr=False)
+    """The name ``as NAME`` gave this node's output (spec §9), or None."""
+
+    reads: ClassVar[bool] = False
+    """Its output is a named tensor (``@NAME``, a route), not a function of its input: the
+    walk and the forward pass look ``route_target()`` up instead of running it."""
+
+    def route_target(self) -> str:
+        """The name a route reads (only asked of a kind whose ``reads`` is true)."""
+        raise NotImplementedError
+
+    def written(self) -> str:
+        """:meth:`describe` with the node's ``as`` name, as a spec would write it."""
+        text = self.describe()
+        return f"{text} as {self.tensor}" if self.tensor else text
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -270,7 +285,7 @@ Group = tuple[Node, ...]
 
 
 def describe_group(group: Group) -> str:
-    return "[" + " -> ".join(n.describe() for n in group) + "]"
+    return "[" + " -> ".join(n.written() for n in group) + "]"
 
 
 class Layer(Node):
@@ -393,6 +408,16 @@ class Block(Node):
 
     def merge(self, arrays: Sequence[Array]) -> Array:
         """The forward pass of :meth:`join` (parallel blocks only, as ``join``)."""
+        raise NotImplementedError
+
+    def torch_inputs(self, x: str) -> list[str]:
+        """Each group's input as PyTorch source, ``x`` naming the block's input: what an
+        exported ``forward()`` writes for a block holding named tensors (spec §9)."""
+        return [x] * len(self.groups())
+
+    def torch_join(self, x: str, outs: Sequence[str]) -> str:
+        """:meth:`join` as a PyTorch expression on the groups' outputs ``outs`` (parallel
+        blocks only): the exported ``forward()`` of a block holding named tensors."""
         raise NotImplementedError
 
 

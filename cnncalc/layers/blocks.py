@@ -227,6 +227,9 @@ class Residual(nn.Module):
     def merge(self, arrays: Sequence[Array]) -> Array:
         return kernels.add(arrays[0], arrays[1]) if self.adds else arrays[0]
 
+    def torch_join(self, x: str, outs: Sequence[str]) -> str:
+        return " + ".join(outs)
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Concat(Block):
@@ -277,6 +280,9 @@ class Concat(nn.Module):
 
     def merge(self, arrays: Sequence[Array]) -> Array:
         return kernels.concat(list(arrays))
+
+    def torch_join(self, x: str, outs: Sequence[str]) -> str:
+        return f"torch.cat([{', '.join(outs)}], dim=1)"
 
 
 def channels_fix(group: Group, channels: int) -> Fix | None:
@@ -395,6 +401,10 @@ class Gate(nn.Module):
     def merge(self, arrays: Sequence[Array]) -> Array:
         return kernels.gate(arrays[1], arrays[0])
 
+    def torch_join(self, x: str, outs: Sequence[str]) -> str:
+        y, x = outs[0], outs[1]  # the body's factors, and the input they scale
+        return f"{x} * {y}.reshape(*{y}.shape, *[1] * ({x}.dim() - {y}.dim()))"
+
 
 class Split(Concat):
     """The channels cut into equal slices, one per branch; branch n runs on slice n and the
@@ -441,6 +451,10 @@ class Split(nn.Module):
 
     def slices(self, x: Array) -> list[Array]:
         return kernels.split(x, len(self.branches))
+
+    def torch_inputs(self, x: str) -> list[str]:
+        n = len(self.branches)
+        return [f"torch.chunk({x}, {n}, dim=1)[{i}]" for i in range(n)]
 
     def pytorch(self, inp: Shape, parts: Sequence[str],
                 sequence: Callable[[Sequence[str]], str]) -> str:

@@ -73,7 +73,11 @@ class Flow:
                 if where == "row" and nxt is not None:
                     self.before.setdefault(nxt.path, row)
     def enter(self, row: LayerRow) -> tuple[Where, LayerRow | None]:
-        """What runs first when the flow reaches ``row`` (a repeat is transparent)."""
+        """What runs first when the flow reaches ``row`` (a repeat is transparent). A route
+        (``@NAME``) leaves the tensor before it as it is: for the lints it is an ``"end"``,
+        an output or a tensor read by name (spec §9)."""
+        if node_of(row).reads:
+            return "end", None
         if row.is_block and node_of(row).chained:
             for group in self.groups.get(row.path, []):
                 if group:

@@ -42,8 +42,23 @@ def build() -> nn.Module:
 if __name__ == "__main__":
     model = build().eval()
     with torch.no_grad():
-        print(model(torch.zeros({shape_nchw})).shape)
+        {show}
 '''
+
+SHOW_ONE = "print(model(torch.zeros({shape_nchw})).shape)"
+SHOW_MANY = "print([y.shape for y in model(torch.zeros({shape_nchw}))])"
+
+NETWORK = '''class Network(nn.Module):
+    """The spec's graph: each named tensor (spec §9) is a variable of forward(), which
+    returns {returns}."""
+
+    def __init__(self) -> None:
+        super().__init__()
+{modules}
+
+    def forward(self, x: torch.Tensor) -> {annotation}:
+{lines}'''
+
 
 
 def helpers() -> str:
@@ -86,6 +101,86 @@ class Writer:
         return "nn.Sequential(\n" + "\n".join(lines) + f"\n{'    ' * depth})"
 
 
+class GraphWriter:
+    """A network with named tensors (spec §9) as a ``Network`` module whose ``forward()``
+    keeps each named tensor a route reads in a variable (``t12``: row 12's output;
+    ``t_input``: the input). A node holding no route, no such tensor and no extra output
+    is one module, written by :class:`Writer`; a block that does is written out in
+    ``forward()``, its join by the kind (``Block.torch_join``)."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.writer = Writer(report)
+        self.modules: list[str] = []
+        self.lines: list[str] = []
+        rows = report.layers
+        self.inline: set[int] = set()
+        for row in rows:  # a route, a kept tensor, an output: its blocks inline
+            if row.source is not None or row.keep or row.output:
+                parent = row.parent
+                while parent is not None and parent not in self.inline:
+                    self.inline.add(parent)
+                    parent = rows[parent].parent
+
+    @staticmethod
+    def name(index: int) -> str:
+        return "t_input" if index < 0 else f"t{index + 1}"
+
+    def group(self, group: Group, rows: Sequence[int], x: str, var: str) -> str:
+        """Write ``group`` on the tensor named ``x`` into ``var``; the name of its output."""
+        for node, index in zip(group, rows, strict=True):
+            x = self.node(node, index, x, var)
+            row = self.report.layers[index]
+            if row.keep or row.output:
+                self.lines.append(f"{self.name(index)} = {x}")
+                x = self.name(index)
+        return x
+
+    def node(self, node: Node, index: int, x: str, var: str) -> str:
+        row = self.report.layers[index]
+        if row.source is not None:  # a route: the named tensor, as it is
+            return self.name(row.source)
+        if index not in self.inline:
+            code, comment = self.writer.node(node, index, 2)
+            self.modules.append(f"        self.m{index + 1} = {code}  # {comment}")
+            self.lines.append(f"{var} = self.m{index + 1}({x})")
+            return var
+        settled = row.node if isinstance(row.node, Block) else node
+        assert isinstance(settled, Block)  # only blocks hold rows
+        groups = settled.groups()
+        parts = zip(groups, self.report.group_rows(index, groups), strict=True)
+        if settled.chained:
+            for g, rows in parts:
+                x = self.group(g, rows, x, var)
+            return x
+        outs = [self.group(g, rows, xi, f"{var}_{n}")
+                for n, ((g, rows), xi) in enumerate(zip(parts, settled.torch_inputs(x),
+                                                        strict=True))]
+        self.lines.append(f"{var} = {settled.torch_join(x, outs)}  # {row.path} "
+                          f"{settled.label()} → {format_shape(row.output_shape)}")
+        return var
+
+    def network(self, layers: Group) -> tuple[str, bool]:
+        """The ``Network`` class's source, and whether it returns several outputs."""
+        if any(r.source == -1 for r in self.report.layers):
+            self.lines.append("t_input = x")
+        main = self.group(layers, self.report.roots, "x", "x")
+        extra = [self.name(i) for i, r in enumerate(self.report.layers) if r.output]
+        many = bool(extra)
+        self.lines.append(f"return {', '.join([*extra, main])}" if many else f"return {main}")
+        return NETWORK.format(
+            modules="\n".join(self.modules) or "        pass",
+            lines="\n".join("        " + line for line in self.lines),
+            returns="its outputs in the order they are produced, the main one last" if many
+            else "the output",
+            annotation="tuple[torch.Tensor, ...]" if many else "torch.Tensor"), many
+
+
+def is_graph(report: Report) -> bool:
+    """The network reads a named tensor somewhere or has several outputs."""
+    return any(r.source is not None or r.output for r in report.layers)
+
+
 def docstring(text: str) -> str:
     """``text`` as a triple-quoted literal that evaluates to exactly ``text``, whatever it
     holds: backslashes are doubled and every double quote is escaped, so the literal can
@@ -103,7 +198,13 @@ def to_pytorch(report: Report) -> str:
         raise ValueError("only a valid architecture can be exported")
     name, description = report.name, report.spec.description
     report = clean_report(report)
-    body = Writer(report).group(report.spec.layers if report.spec else (), report.roots, 1)
+    layers = report.spec.layers if report.spec else ()
+    extra, many = "", False
+    if is_graph(report):
+        extra, many = GraphWriter(report).network(layers)
+        body = "Network()"
+    else:
+        body = Writer(report).group(layers, report.roots, 1)
     shape = report.input_shape
     assert shape is not None  # checked above
     nchw = (report.batch, shape[-1], *shape[:-1]) if len(shape) > 1 else (report.batch, shape[0])
@@ -114,5 +215,7 @@ def to_pytorch(report: Report) -> str:
                      letters=LETTERS[rank(shape)],
                      output=format_shape(t.output_shape), params=t.params,
                      non_trainable=t.non_trainable, macs=t.macs)
+    show = (SHOW_MANY if many else SHOW_ONE).format(shape_nchw=nchw)
     return HEADER.format(docstring=docstring(doc), name=ascii(name), description=ascii(description),
-                         shape_nchw=nchw, helpers=helpers(), body=body)
+                         shape_nchw=nchw, helpers=helpers() + ("\n\n\n" + extra if extra else ""),
+                         body=body, show=show)

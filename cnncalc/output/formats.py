@@ -191,7 +191,9 @@ def visible(report: Report, depth: int | None) -> list[LayerRow]:
 
 
 def label(row: LayerRow) -> str:
-    return row.node.label() if isinstance(row.node, Block) else row.spec
+    """A row's text in a table: the block's label or the layer's spec, with its ``as`` name."""
+    text = row.node.label() if isinstance(row.node, Block) else row.spec
+    return f"{text} as {row.tensor}" if row.tensor else text
 
 
 def elide(text: str, width: int = 80) -> str:

@@ -167,6 +167,9 @@ def footer(report: Report) -> Styled:
         f"Parameter memory: {mb(t.param_bytes)}   Activations (batch {report.batch}, "
         f"{report.dtype}): {mb(t.activation_bytes)}",
     ]
+    if len(t.outputs) > 1:  # spec §9: every tensor nothing consumes, the main output last
+        lines.insert(1, f"Outputs ({len(t.outputs)}): "
+                     + ", ".join(format_shape(o) for o in t.outputs))
     return Styled("\n".join(lines))
 
 

@@ -8,7 +8,7 @@ its path like any other problem and every problem in a spec is reported at once.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -16,11 +16,25 @@ from typing import Any, ClassVar
 
 from .. import values as v
 from ..diagnostics import MODES, Finding, Location, Mode, Problem, Severity, syntax_error
-from ..layers import GROUP, LAYERS, RANKS, Argument, Block, Group, Layer, Node, Repeat, arguments
+from ..layers import (
+    GROUP,
+    LAYERS,
+    RANKS,
+    Add,
+    Argument,
+    Block,
+    Group,
+    Layer,
+    Node,
+    Repeat,
+    Route,
+    arguments,
+)
 from ..shapes import Shape
 from .expect import EXPECT_CONVERTERS
+from .names import Scope, define, opened, resolve_name, scoped
 from .oneline import parse_chain
-from .syntax import Arg, Call, RawGroup, RawList, RawSpec, Scalar, Times, Value, clip
+from .syntax import Arg, Call, RawGroup, RawList, RawSpec, Ref, Scalar, Times, Value, clip
 
 
 @dataclass(frozen=True)
@@ -85,14 +99,18 @@ def raw_text(value: Value | None) -> str:
         return ""
     if isinstance(value, Scalar):
         return value.text
-    if isinstance(value, Call):
-        args = ", ".join((f"{a.key}=" if a.key else "") + raw_text(a.value) for a in value.args)
-        return f"{value.name}({args})" if value.args else value.name
-    if isinstance(value, Times):
-        return f"{raw_text(value.body)} * {value.times.text}"
     if isinstance(value, RawList):
         return ", ".join(raw_text(g) for g in value.groups)
-    return "[" + " -> ".join(raw_text(i) for i in value.items) + "]"
+    if isinstance(value, Call):
+        args = ", ".join((f"{a.key}=" if a.key else "") + raw_text(a.value) for a in value.args)
+        text = f"{value.name}({args})" if value.args else value.name
+    elif isinstance(value, Times):
+        text = f"{raw_text(value.body)} * {value.times.text}"
+    elif isinstance(value, Ref):
+        text = f"@{value.name}"
+    else:
+        text = "[" + " -> ".join(raw_text(i) for i in value.items) + "]"
+    return f"{text} as {value.as_name.text}" if value.as_name else text
 
 
 MAX_SUGGESTED = 200
@@ -118,6 +136,11 @@ def _close_cached(word: str, choices: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(difflib.get_close_matches(word, choices, n=3, cutoff=0.6))
 
 
+def _close_name(word: str, choices: Callable[[], list[str]]) -> list[str]:
+    """:func:`_close` for a tensor name among the visible ones, listed only when searched."""
+    return _close(word, choices()) if _suggested.get() < MAX_SUGGESTED else []
+
+
 def _invalid(value: Value, *findings: Finding) -> Invalid:
     last = findings[-1]
     marked = (*findings[:-1], Finding(last.code, last.message, last.suggestions, True,
@@ -126,16 +149,48 @@ def _invalid(value: Value, *findings: Finding) -> Invalid:
 
 
 def build_group(raw: RawGroup | Value) -> Group:
+    """A group's nodes (a nested ``[...]`` flattened into them); every group is a scope of
+    its own for the names ``as`` defines (spec §9)."""
     nodes: list[Node] = []
-    for item in (raw.items if isinstance(raw, RawGroup) else (raw,)):
-        if isinstance(item, RawGroup):
-            nodes.extend(build_group(item))
-        else:
-            nodes.append(build_node(item))
+    with scoped():
+        for item in (raw.items if isinstance(raw, RawGroup) else (raw,)):
+            if isinstance(item, RawGroup):
+                inner = build_group(item)
+                if item.as_name is not None:
+                    inner = named_group(inner, item, item.as_name)
+                nodes.extend(inner)
+            else:
+                nodes.append(build_node(item))
     return tuple(nodes)
 
 
+def named_group(group: Group, item: RawGroup, as_name: Scalar) -> Group:
+    """``[...] as NAME``: the name is the last node's output (an empty group, or one whose
+    last node has a name already, becomes a ``* 1`` of its own to carry it)."""
+    found = define(as_name.text, as_name.location)
+    if found is not None:
+        return (*group, _invalid(item, found))
+    if group and group[-1].tensor is None:
+        return (*group[:-1], replace(group[-1], tensor=as_name.text))
+    return (Repeat(1, group, location=item.location, tensor=as_name.text),)
+
+
 def build_node(item: Value) -> Node:
+    node = _build_node(item)
+    as_name = getattr(item, "as_name", None)
+    if as_name is None:
+        return node
+    found = define(as_name.text, as_name.location)
+    if found is not None:
+        return _invalid(item, found)
+    return replace(node, tensor=as_name.text)
+
+
+def _build_node(item: Value) -> Node:
+    if isinstance(item, Ref):
+        missing = resolve_name(item.name, item.location, _close_name)
+        return Route(item.name, location=item.location) if missing is None \
+            else _invalid(item, missing)
     if isinstance(item, Times):
         try:
             times = v.repeat_count(item.times.text)
@@ -143,8 +198,8 @@ def build_node(item: Value) -> Node:
             return _invalid(item, Finding("A006", f"repeat count: {exc}", (),
                                           location=item.times.location))
         body = build_group(item.body)
-        if times == 0 and (found := unbuilt(body)):  # `* 0` builds nothing, but is checked
-            return Invalid(text=raw_text(item), findings=found, location=item.location)
+        if times == 0 and (unread := unbuilt(body)):  # `* 0` builds nothing, but is checked
+            return Invalid(text=raw_text(item), findings=unread, location=item.location)
         return Repeat(times, body, location=item.location)
     if isinstance(item, Scalar):
         return _invalid(item, Finding(
@@ -176,7 +231,36 @@ def unbuilt(group: Group) -> tuple[Finding, ...]:
     return tuple(found)
 
 
+def build_add(call: Call) -> Node:
+    """``add(@a, …)``: the current tensor plus the named ones (spec §9)."""
+    refs: list[Ref] = []
+    for raw in call.args:
+        value = raw.value
+        if isinstance(value, Scalar) and value.from_yaml:
+            value = parse_chain(value.text, value.location, True)
+        values = value.groups if isinstance(value, RawList) else (value,)
+        for one in values:
+            if isinstance(one, RawGroup) and len(one.items) == 1:
+                one = one.items[0]
+            if raw.key is not None or not isinstance(one, Ref) or one.as_name is not None:
+                return _invalid(call, Finding(
+                    "A006", f"add takes named tensors, not '{clip(raw_text(raw.value))}'",
+                    ("e.g. add(@a, @b): the current tensor plus a and b",),
+                    location=raw.location))
+            refs.append(one)
+    if not refs:
+        return _invalid(call, Finding("A004", "add needs at least one named tensor",
+                                      ("e.g. add(@a): the current tensor plus a",)))
+    findings = [f for r in refs if (f := resolve_name(r.name, r.location, _close_name)) is not None]
+    if findings:
+        return _invalid(call, *findings)
+    return Add(tuple((Route(r.name, location=r.location),) for r in refs),
+               location=call.location)
+
+
 def build_call(call: Call) -> Node:
+    if call.name.lower() == Add.name and Add.name not in LAYERS:  # syntax, not a layer kind
+        return build_add(call)
     kind = LAYERS.get(call.name.lower())
     if kind is None:
         close = list(dict.fromkeys(LAYERS[c].name for c in _close(call.name, list(LAYERS))))
@@ -314,7 +398,8 @@ def build(raw: RawSpec) -> Spec:
             problem("A006", f"expect {key}: {exc}", value.location, f"expect.{key}")
     token = _suggested.set(0)
     try:
-        layers = build_group(raw.layers)
+        with opened(Scope.top(raw.layers)):
+            layers = build_group(raw.layers)
     finally:
         _suggested.reset(token)
     rows = expanded_size(layers)

@@ -4,30 +4,35 @@ A hand-written tokenizer and recursive-descent parser (the grammar is six rules;
 nothing is ever evaluated). Grammar::
 
     chain := item ('->' item)*
-    item  := (call | '[' chain? ']' | size) ('*' count)?
+    item  := (call | '[' chain? ']' | size | '@' NAME) ('*' count)? ('as' NAME)?
     call  := NAME ('(' (arg (',' arg)* ','?)? ')')?
     arg   := (NAME '=')? value
     value := size | NAME | '[' chain? ']' | call ('->' item)*
+
+``as NAME`` names the item's output and ``@NAME`` reads a named tensor (spec §9).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..diagnostics import Location, SpecSyntaxError, syntax_error
-from .syntax import Arg, Call, Item, RawGroup, RawSpec, Scalar, Times, Value, clip
+from .syntax import Arg, Call, Item, RawGroup, RawSpec, Ref, Scalar, Times, Value, clip
 
 MAX_DEPTH = 64
 """How deeply brackets and calls may nest (a guard against pathological input)."""
+
+MAX_NAME = 64
+"""Longest tensor name (``as NAME``, ``@NAME``): identifier characters, case-sensitive."""
 
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<arrow>->|→)
       | (?P<number>-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[A-Za-z0-9_.×]*)
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-      | (?P<punct>[()\[\],=*])
+      | (?P<punct>[()\[\],=*@])
       | (?P<bad>.)
       | (?P<end>\Z))
     """,
@@ -40,7 +45,7 @@ _CLOSER = {"(": ")", "[": "]"}
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    kind: str  # arrow, number, name, one of ()[],=*, or end
+    kind: str  # arrow, number, name, one of ()[],=*@, or end
     text: str
     location: Location
 
@@ -187,6 +192,8 @@ class Parser:
         elif tok.kind == "number":
             self.advance()
             item = self.scalar(tok)
+        elif tok.kind == "@":
+            item = Ref(self.tensor_name("'@'").text, tok.location)
         else:
             raise self.unexpected("a layer")
         if self.tok.kind == "*":
@@ -194,7 +201,27 @@ class Parser:
             if self.tok.kind != "number":
                 raise self.unexpected("a repeat count after '*'")
             item = Times(item, self.scalar(self.take("number")), star.location)
+        if self.at_as():
+            if isinstance(item, Scalar):
+                raise syntax_error("S002", f"the size '{clip(item.text)}' cannot be named: the "
+                                   "input is always @input", self.tok.location)
+            item = replace(item, as_name=self.scalar(self.tensor_name("'as'")))
         return item
+
+    def at_as(self) -> bool:
+        return self.tok.kind == "name" and self.tok.text.lower() == "as"
+
+    def tensor_name(self, after: str) -> Token:
+        """The NAME after ``@`` or ``as`` (the current token is the ``@`` or ``as``)."""
+        self.advance()
+        tok = self.tok
+        if tok.kind != "name":
+            raise self.unexpected(f"a tensor name after {after} (letters, digits and _)")
+        if len(tok.text) > MAX_NAME:
+            raise syntax_error("S002", f"the tensor name '{clip(tok.text)}' is longer than "
+                               f"{MAX_NAME} characters", tok.location)
+        self.advance()
+        return tok
 
     def group(self) -> RawGroup:
         opener = self.take("[")
@@ -232,12 +259,13 @@ class Parser:
         if tok.kind == "number":
             self.advance()
             return self.scalar(tok)
-        if tok.kind == "name" and self.peek().kind not in ("(", "arrow", "*"):
+        if tok.kind == "name" and self.peek().kind not in ("(", "arrow", "*") and not (
+                self.peek().kind == "name" and self.peek().text.lower() == "as"):
             self.advance()
             return self.scalar(tok)
-        if tok.kind in ("[", "name"):
+        if tok.kind in ("[", "name", "@"):
             items = self.chain((",", ")"))
-            if len(items) == 1 and isinstance(items[0], RawGroup | Times):
+            if len(items) == 1 and isinstance(items[0], RawGroup | Times | Ref):
                 return items[0]
             return RawGroup(tuple(items), tok.location)
         raise self.unexpected("a value")

@@ -44,6 +44,8 @@ class Call:
     name: str
     args: tuple[Arg, ...]
     location: Location
+    as_name: Scalar | None = None
+    """``as NAME`` written after the item (§9), with where the name was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ class RawGroup:
 
     items: tuple[Item, ...]
     location: Location
+    as_name: Scalar | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +72,20 @@ class Times:
     body: Item
     times: Scalar
     location: Location
+    as_name: Scalar | None = None
 
 
-Item = Call | RawGroup | Times | Scalar
-Value = Scalar | RawGroup | RawList | Call | Times
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """``@NAME``: a named tensor (§9), as an item (a route) or a join's branch."""
+
+    name: str
+    location: Location
+    as_name: Scalar | None = None
+
+
+Item = Call | RawGroup | Times | Scalar | Ref
+Value = Scalar | RawGroup | RawList | Call | Times | Ref
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import yaml
 
 from ..diagnostics import Location, syntax_error
 from .expect import EXPECT_KEYS
-from .oneline import MAX_DEPTH, parse_chain
+from .oneline import MAX_DEPTH, MAX_NAME, parse_chain
 from .source import MAX_SPEC_BYTES
 from .syntax import Arg, Call, Item, RawGroup, RawList, RawSpec, Scalar, Value, clip
 
@@ -135,6 +135,15 @@ class Reader:
                                _at(node))
         return Scalar(node.value, _text_origin(node), True)
 
+    def shapes(self, node: yaml.Node) -> Scalar:
+        """``expect: outputs``: a list of shapes, each a scalar (``13x13x255``) or a list of
+        numbers (``[13, 13, 255]``), read as one text ``13x13x255, 26x26x255``."""
+        self.count(node)
+        if not isinstance(node, yaml.SequenceNode):
+            return self.scalar(node, "outputs")
+        return Scalar(", ".join(self.scalar(n, "outputs").text for n in node.value),
+                      _at(node), True)
+
     def input_mapping(self, node: yaml.MappingNode) -> Scalar:
         """``{height, width, channels}``, ``{length, channels}`` or
         ``{depth, height, width, channels}``, in any order."""
@@ -206,9 +215,25 @@ class Reader:
             raise syntax_error("S006", "an empty mapping is not a layer", _at(node))
         (name, value, loc), *rest = self.mapping(node, "a layer")
         args = list(self.args(value, name))
+        as_name: Scalar | None = None
         for key, val, key_loc in rest:  # sibling keys: `repeat: 2` then `layers: ...`
+            if key == "as":  # `as: NAME` names the item's output (spec §9)
+                as_name = self.tensor_name(val)
+                continue
             args.append(Arg(key, self.value(val), key_loc))
-        return Call(name, tuple(args), loc)
+        return Call(name, tuple(args), loc, as_name)
+
+    def tensor_name(self, node: yaml.Node) -> Scalar:
+        """The value of a sibling ``as:`` key: one identifier-like word."""
+        self.count(node)
+        text = node.value if isinstance(node, yaml.ScalarNode) else ""
+        if not isinstance(node, yaml.ScalarNode) or len(text) > MAX_NAME or \
+                not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+            raise syntax_error("S006", f"`as:` takes a tensor name (letters, digits and _, at "
+                               f"most {MAX_NAME} characters), not "
+                               f"{repr(clip(text)) if text else 'a ' + _kind(node)}", _at(node),
+                               ("e.g. as: enc1",))
+        return Scalar(text, _text_origin(node), True)
 
     def args(self, node: yaml.Node, layer: str) -> list[Arg]:
         self.count(node)
@@ -265,7 +290,13 @@ def _yaml_fixes(source: str, what: str, line: int | None) -> tuple[str, ...]:
     lines = source.splitlines()
     if line is None or line >= len(lines):
         return generic
-    bracket = re.match(r"^(\s*-\s+)(\[.*\](?:\s*\*\s*\S+)?(?:\s*->.*)?)\s*$", lines[line])
+    at = re.match(r"^(\s*-\s+|[^#'\"]*?:\s+)(@.*?)\s*$", lines[line])
+    if at and "cannot start any token" in what:
+        # `- @enc3 -> conv(256, 1)`: a plain YAML scalar cannot start with @ (spec §9)
+        return (f"a plain YAML value cannot start with @; quote it: "
+                f"{at.group(1).strip()} '{clip(at.group(2), 300)}'",)
+    bracket = re.match(r"^(\s*-\s+)(\[.*\](?:\s*\*\s*\S+)?(?:\s+as\s+\w+)?(?:\s*->.*)?)\s*$",
+                       lines[line])
     if bracket and "'" not in bracket.group(2):
         # `- [conv(64, 3) -> relu] * 3`: YAML reads `[` as a list and `*` as an alias
         return (f"a value that starts with [ is a YAML list; quote the line: "
@@ -313,7 +344,8 @@ def _read_spec(self: Reader, root: yaml.MappingNode) -> RawSpec:
         if not isinstance(node, yaml.MappingNode):
             raise syntax_error("S006", "`expect:` must be a mapping, e.g. {params: 760}", _at(node))
         for name, value, loc in self.mapping(node, "`expect:`", EXPECT_KEYS, "expectation"):
-            expect[name] = (self.scalar(value, name), loc)
+            expect[name] = (self.shapes(value) if name == "outputs" else self.scalar(value, name),
+                            loc)
     name_node = fields.get("name", (None, None))[0]
     return RawSpec(
         layers=self.group(fields["layers"][0]),
