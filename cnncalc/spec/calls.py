@@ -21,9 +21,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import ClassVar
 
 from .. import values as v
-from ..diagnostics import Finding, Location, Problem, Severity
+from ..diagnostics import Finding, Location, Problem, Severity, syntax_error
 from ..layers import Group, Node, Repeat
 from . import expr
 from .syntax import BlockDef, Call, RawGroup, RawList, Scalar, Times, Value, clip
@@ -44,9 +45,14 @@ IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 class Called(Repeat):
     """A call of a user block: its body once, in a row labelled by the call."""
 
+    formula: ClassVar[str] = "a call of a block defined under blocks: its body, with the " \
+        "arguments' values the row shows"
     call: str = ""
 
     def label(self) -> str:
+        return self.call
+
+    def called(self) -> str | None:
         return self.call
 
 
@@ -65,14 +71,20 @@ _defs: ContextVar[dict[str, BlockDef] | None] = ContextVar("block_defs", default
 _frames: ContextVar[tuple[Frame, ...]] = ContextVar("block_frames", default=())
 
 
+_spent: ContextVar[list[int] | None] = ContextVar("block_spent", default=None)
+"""Raw items built for block calls so far: every call builds its body anew, so calls of
+calls could otherwise multiply work without bound before the row limit is checked."""
+
+
 @contextmanager
 def defined(defs: dict[str, BlockDef]) -> Iterator[None]:
     """The definitions (by lower-case name) in force while a spec is built."""
-    token = _defs.set(defs)
+    token, spent = _defs.set(defs), _spent.set([0])
     try:
         yield
     finally:
         _defs.reset(token)
+        _spent.reset(spent)
 
 
 def lookup(name: str) -> BlockDef | None:
@@ -235,6 +247,8 @@ def bind(call: Call, defn: BlockDef) -> tuple[dict[str, Bound], list[Finding]]:
                                         location=call.location))
                 continue
         except ValueError as exc:
+            if p.name not in given and findings:
+                continue  # a default that reads a missing or misspelt argument: said already
             where = given[p.name].location if p.name in given else call.location
             findings.append(Finding("A006", f"{defn.name} {p.name}: {exc}", (), location=where))
             continue
@@ -278,6 +292,13 @@ def cycle(defn: BlockDef) -> Finding | None:
 def expand(call: Call, defn: BlockDef, values: dict[str, Bound],
            build_group: Callable[[RawGroup], Group], text: str) -> Node:
     """The call's row: the body built with the call's values in force."""
+    spent = _spent.get()
+    if spent is not None:
+        spent[0] += sum(1 for _ in raw_items(defn.body))
+        if spent[0] > v.MAX_REPEAT:
+            raise syntax_error("S009", f"the block calls expand to more than {v.MAX_REPEAT:,} "
+                               "layers, cnncalc's limit", call.location,
+                               ("call fewer blocks, or repeat one call with * N",))
     token = _frames.set((*_frames.get(), Frame(defn.name, values)))
     try:
         body = build_group(defn.body)
@@ -290,15 +311,24 @@ def expand(call: Call, defn: BlockDef, values: dict[str, Bound],
 
 def used_names(value: Value | None) -> Iterator[str]:
     """Every identifier written in a raw value (a parameter is used if its name is one)."""
+    for item in raw_items(value):
+        if isinstance(item, Scalar):
+            yield from IDENT.findall(item.text)
+        elif isinstance(item, Call):
+            yield item.name
+
+
+def raw_items(value: Value | None) -> Iterator[Value]:
+    """Every raw value inside ``value``, itself included."""
     stack: list[Value | None] = [value]
     while stack:
         item = stack.pop()
         if item is None:
             continue
+        yield item
         if isinstance(item, Scalar):
-            yield from IDENT.findall(item.text)
-        elif isinstance(item, Call):
-            yield item.name
+            continue
+        if isinstance(item, Call):
             stack.extend(a.value for a in item.args)
         elif isinstance(item, Times):
             stack.extend((item.body, item.times))
