@@ -253,3 +253,56 @@ def test_a_repeat_count_expression_needs_parentheses() -> None:
     with pytest.raises(cnncalc.SpecSyntaxError) as err:
         cnncalc.analyze("input: 8x8x4\nblocks:\n  r(n): relu * n - 1\nlayers:\n  - r(2)\n")
     assert (err.value.problems[0].code, err.value.problems[0].location.line) == ("S002", 3)
+
+
+INPUT_ROUTES = """\
+input: 8x8x4
+blocks:
+  skip(w):
+    - conv(w, 3, p=1) -> relu -> add(@input)
+  cat(w):
+    - conv(w, 1) -> concat([], @input)
+layers:
+  - conv(6, 1) -> skip(6) -> skip(6) -> cat(2) -> @input -> conv(3, 1)
+"""
+
+
+class TorchInputRoutes(nn.Module):
+    """INPUT_ROUTES in plain torch: @input in a body is the call's input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(4, 6, 1)
+        self.skips = nn.ModuleList([nn.Conv2d(6, 6, 3, padding=1) for _ in range(2)])
+        self.cat = nn.Conv2d(6, 2, 1)
+        self.head = nn.Conv2d(4, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.stem(x)
+        for conv in self.skips:
+            y = torch.relu(conv(y)) + y
+        return torch.cat([self.cat(y), y], 1), self.head(x)
+
+
+def test_input_inside_a_body_is_the_calls_input() -> None:
+    report = cnncalc.analyze(INPUT_ROUTES, verify=True)
+    assert report.ok and all(r.verified for r in report.layers if not r.is_block)
+    ref = TorchInputRoutes()
+    assert report.totals.params == sum(p.numel() for p in ref.parameters())
+    cat, head = ref(torch.zeros(1, 4, 8, 8))
+    assert report.totals.outputs == ((8, 8, 8), (8, 8, 3))
+    assert list(cat.shape) == [1, 8, 8, 8] and list(head.shape) == [1, 3, 8, 8]
+    model = build(to_pytorch(report))
+    assert sum(p.numel() for p in model.parameters()) == report.totals.params
+
+
+def test_a_layer_valued_parameter_is_a_new_layer_at_each_use() -> None:
+    text = ("input: 8x8x4\nblocks:\n  pair(w, act=relu):\n    - conv(w, 1) -> act -> "
+            "conv(w, 1) -> act\nlayers:\n"
+            "  - pair(4) -> pair(4, act=prelu) -> pair(4, act=[bn -> relu])\n")
+    report = analyze(text)
+    assert report.ok, report.problems
+    convs = 6 * (4 * 4 + 4)
+    assert report.totals.params == convs + 2 * 1 + 2 * 2 * 4  # two prelus, two bns
+    assert [r.kind for r in report.layers if r.kind in ("relu", "prelu", "bn")] == \
+        ["relu", "relu", "prelu", "prelu", "bn", "relu", "bn", "relu"]

@@ -190,7 +190,7 @@ def build_node(item: Value) -> Node:
 def _build_node(item: Value) -> Node:
     if isinstance(item, Ref):
         missing = resolve_name(item.name, item.location, _close_name)
-        return Route(item.name, location=item.location) if missing is None \
+        return Route(calls.route_name(item.name), location=item.location) if missing is None \
             else _invalid(item, missing)
     if isinstance(item, Times):
         text = item.times.text
@@ -259,7 +259,7 @@ def build_add(call: Call) -> Node:
     findings = [f for r in refs if (f := resolve_name(r.name, r.location, _close_name)) is not None]
     if findings:
         return _invalid(call, *findings)
-    return Add(tuple((Route(r.name, location=r.location),) for r in refs),
+    return Add(tuple((Route(calls.route_name(r.name), location=r.location),) for r in refs),
                location=call.location)
 
 

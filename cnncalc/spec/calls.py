@@ -27,7 +27,8 @@ from .. import values as v
 from ..diagnostics import Finding, Location, Problem, Severity, syntax_error
 from ..layers import Group, Node, Repeat
 from . import expr
-from .syntax import BlockDef, Call, RawGroup, RawList, Scalar, Times, Value, clip
+from .names import INPUT
+from .syntax import BlockDef, Call, RawGroup, RawList, Ref, Scalar, Times, Value, clip
 
 RESERVED = ("C", "H", "W", "L", "D")
 """The names of a call's input shape inside a body; never a parameter's name."""
@@ -62,6 +63,8 @@ class Frame:
 
     block: str
     values: dict[str, Bound]
+    input_name: str | None = None
+    """The hidden name the call's input carries when its body reads ``@input``."""
 
     def numbers(self) -> dict[str, Fraction]:
         return {k: b for k, b in self.values.items() if isinstance(b, Fraction)}
@@ -299,12 +302,24 @@ def expand(call: Call, defn: BlockDef, values: dict[str, Bound],
             raise syntax_error("S009", f"the block calls expand to more than {v.MAX_REPEAT:,} "
                                "layers, cnncalc's limit", call.location,
                                ("call fewer blocks, or repeat one call with * N",))
-    token = _frames.set((*_frames.get(), Frame(defn.name, values)))
+    reads_input = any(isinstance(r, Ref) and r.name == INPUT for r in raw_items(defn.body))
+    hidden = f"_input_{defn.name.lower()}_{spent[0] if spent else 0}" if reads_input else None
+    token = _frames.set((*_frames.get(), Frame(defn.name, values, hidden)))
     try:
         body = build_group(defn.body)
     finally:
         _frames.reset(token)
+    if hidden is not None:  # `@input` is the call's input: an empty `* 1` names it first
+        body = (Repeat(1, (), location=call.location, tensor=hidden), *body)
     return Called(1, body, location=call.location, call=text)
+
+
+def route_name(name: str) -> str:
+    """The tensor ``@name`` reads: ``@input`` inside a block body is the call's input."""
+    current = frame()
+    if name == INPUT and current is not None and current.input_name is not None:
+        return current.input_name
+    return name
 
 
 # --- definitions ---------------------------------------------------------------------------
