@@ -306,3 +306,15 @@ def test_a_layer_valued_parameter_is_a_new_layer_at_each_use() -> None:
     assert report.totals.params == convs + 2 * 1 + 2 * 2 * 4  # two prelus, two bns
     assert [r.kind for r in report.layers if r.kind in ("relu", "prelu", "bn")] == \
         ["relu", "relu", "prelu", "prelu", "bn", "relu", "bn", "relu"]
+
+
+def test_calls_in_mapping_form_named_and_without_parentheses() -> None:
+    text = ("input: 8x8x4\nblocks:\n  skip(w, k=3):\n    - conv(w, k, p=(k - 1) // 2) -> relu\n"
+            "  stem():\n    - conv(4, 1)\nlayers:\n  - skip(4) as s\n  - skip: {w: 4, k: 5}\n"
+            "  - skip: 4\n  - stem -> stem()\n  - add(@s)\n")
+    report = analyze(text)
+    assert report.ok, report.problems
+    top = [r for r in report.layers if r.depth == report.layers[0].depth]
+    assert top[0].tensor == "s"
+    assert [r.params for r in top] == [148, 404, 148, 20, 20, 0]
+    assert report.totals.macs == 8 * 8 * (36 * 4 + 100 * 4 + 36 * 4 + 2 * 16)
