@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .diagnostics import Finding, Mode, Problem, Severity, resolve
+from .diagnostics import Finding, Location, Mode, Problem, Severity, resolve
 from .layers import IDENTITY_STEP, Block, Counts, Group, Layer, Node, Step
 from .report import DTYPES, LayerRow, Report, Totals
 from .shapes import Shape, elements, format_shape
@@ -173,6 +173,7 @@ class Walker:
     def block(self, node: Block, inp: Shape | None, rf: RF, path: str, depth: int,
               parent: int | None = None) -> tuple[Shape | None, RF, Counts]:
         index = len(self.rows)
+        first_problem = len(self.problems)
         self.rows.append(None)  # type: ignore[arg-type]  # filled in below, rows stay in order
         total = Counts()
         out: Shape | None
@@ -217,12 +218,25 @@ class Walker:
         if not node.chained:  # the add or concatenation is a tensor of its own
             self.activation_bytes += act or 0
             self.current = index
+        if (call := node.called()) is not None and node.location is not None:
+            self.problems[first_problem:] = [
+                at_call(p, call, node.location) for p in self.problems[first_problem:]]
         self.rows[index] = LayerRow(
             path, depth, node.name, node.describe(), inp, out, total.weights, total.biases,
             total.non_trainable, total.macs, rf[0] if rf else None,
             rf[1] if rf else None, act, node.location, is_block=True, node=node,
             parent=parent, tensor=node.tensor)
         return out, rf, total
+
+
+def at_call(problem: Problem, call: str, where: Location) -> Problem:
+    """A problem inside a user block's body, reported at the call (spec §10), its message
+    naming where in the body it is."""
+    inside = problem.location
+    if inside is None or inside == where:
+        return problem
+    return replace(problem, location=where, message=f"{problem.message} (in "
+                               f"{call}, line {inside.line}, column {inside.column})")
 
 
 def walk(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "float32") -> Report:

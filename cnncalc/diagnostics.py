@@ -122,6 +122,12 @@ RULES: dict[str, Rule] = dict(
         _rule("G016", "name-out-of-scope",
               "`@name` before its definition or outside the group that defines it.",
               "32x32x3 -> [conv(8, 3) as a] -> @a", E),
+        _rule("G017", "block-cycle", "A block that calls itself, directly or through other "
+              "blocks (the cycle is shown).", "blocks: {a: b, b: a}", E),
+        _rule("G018", "shadows-layer", "A block definition with the name of a built-in layer "
+              "kind.", "blocks: {conv(n): relu}", E),
+        _rule("G019", "unused-parameter", "A block parameter its body never uses.",
+              "blocks: {stem(width): relu}", W),
         # X: expectations and budgets in a YAML `expect:` block (exit 1).
         _rule("X001", "expect-output", "The output shape differs from `expect: output` (or the "
               "outputs from `expect: outputs`).",
@@ -186,7 +192,7 @@ RULES: dict[str, Rule] = dict(
 
 ALWAYS_REPORTED: tuple[str, ...] = (
     "S", "A", "G003", "G004", "G005", "G006", "G007", "G008", "G009", "G010", "G011", "G012",
-    "G013", "G014", "G015", "G016", "V001")
+    "G013", "G014", "G015", "G016", "G017", "G018", "V001")
 """Code prefixes ``--select``/``--ignore`` never hide: the spec cannot be read (S), names a
 layer or argument that does not exist or a value it rejects (A), or describes a network whose
 output (or weights) cannot be computed or built (kernel too large, bad groups, pool padding,

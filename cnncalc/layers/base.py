@@ -393,6 +393,11 @@ class Block(Node):
         the findings when the groups cannot be given one (a split that does not divide)."""
         return [inp] * len(self.groups()), []
 
+    def called(self) -> str | None:
+        """A call of a user block (spec §10) says how it was called: the problems inside it
+        are then reported at the call, naming the line in the block's body. None here."""
+        return None
+
     def slices(self, x: Array) -> list[Array]:
         """The forward pass of :meth:`inputs`."""
         return [x] * len(self.groups())

@@ -31,10 +31,11 @@ from ..layers import (
     arguments,
 )
 from ..shapes import Shape
+from . import calls
 from .expect import EXPECT_CONVERTERS
 from .names import Scope, define, opened, resolve_name, scoped
 from .oneline import parse_chain
-from .syntax import Arg, Call, RawGroup, RawList, RawSpec, Ref, Scalar, Times, Value, clip
+from .syntax import Arg, BlockDef, Call, RawGroup, RawList, RawSpec, Ref, Scalar, Times, Value, clip
 
 
 @dataclass(frozen=True)
@@ -189,12 +190,16 @@ def build_node(item: Value) -> Node:
 def _build_node(item: Value) -> Node:
     if isinstance(item, Ref):
         missing = resolve_name(item.name, item.location, _close_name)
-        return Route(item.name, location=item.location) if missing is None \
+        return Route(calls.route_name(item.name), location=item.location) if missing is None \
             else _invalid(item, missing)
     if isinstance(item, Times):
+        text = item.times.text
         try:
-            times = v.repeat_count(item.times.text)
+            text = calls.value_text(item.times, whole_only=True)
+            times = v.repeat_count(text)
         except ValueError as exc:
+            if item.times.text.strip() != text:  # an expression: its value shown
+                exc = ValueError(f"{clip(item.times.text.strip())} = {text}: {exc}")
             return _invalid(item, Finding("A006", f"repeat count: {exc}", (),
                                           location=item.times.location))
         body = build_group(item.body)
@@ -254,7 +259,7 @@ def build_add(call: Call) -> Node:
     findings = [f for r in refs if (f := resolve_name(r.name, r.location, _close_name)) is not None]
     if findings:
         return _invalid(call, *findings)
-    return Add(tuple((Route(r.name, location=r.location),) for r in refs),
+    return Add(tuple((Route(calls.route_name(r.name), location=r.location),) for r in refs),
                location=call.location)
 
 
@@ -262,8 +267,15 @@ def build_call(call: Call) -> Node:
     if call.name.lower() == Add.name and Add.name not in LAYERS:  # syntax, not a layer kind
         return build_add(call)
     kind = LAYERS.get(call.name.lower())
+    if kind is None and (frame := calls.frame()) is not None and not call.args \
+            and call.name in frame.values:
+        return build_layer_param(call, frame.values[call.name])
+    if kind is None and (defn := calls.lookup(call.name)) is not None:
+        return build_block_call(call, defn)
     if kind is None:
-        close = list(dict.fromkeys(LAYERS[c].name for c in _close(call.name, list(LAYERS))))
+        close = list(dict.fromkeys(
+            LAYERS[c].name if c in LAYERS else c
+            for c in _close(call.name, [*LAYERS, *calls.block_names()])))
         hint = "input must come first" if call.name.lower() == "input" else \
             f"unknown layer '{clip(call.name)}'"
         return _invalid(call, Finding(
@@ -339,6 +351,37 @@ def build_call(call: Call) -> Node:
     return kind(**given, location=call.location, alias_rank=RANKS.get(call.name.lower()))
 
 
+def build_block_call(call: Call, defn: BlockDef) -> Node:
+    """A call of a user block (spec §10): one row holding the body built with its values."""
+    loop = calls.cycle(defn)
+    if loop is not None:
+        return _invalid(call, replace(loop, location=call.location))
+    values, findings = calls.bind(call, defn)
+    if findings:
+        return _invalid(call, *findings[:MAX_FINDINGS_PER_LAYER])
+    with opened(Scope.top(defn.body)):  # a body sees only its own names
+        node = calls.expand(call, defn, values, build_group, calls.label(call, values, defn))
+    return node
+
+
+def build_layer_param(call: Call, value: calls.Bound) -> Node:
+    """A layer-valued parameter used where a layer goes (``act`` for ``act=relu``): each use
+    is a layer of its own."""
+    if isinstance(value, Scalar):
+        group = parse_chain(value.text, value.location, value.from_yaml)
+    elif isinstance(value, RawGroup):
+        group = value
+    elif isinstance(value, Call | Times):
+        group = RawGroup((value,), value.location)
+    else:
+        return _invalid(call, Finding("A006", f"the parameter {call.name} is a number, not a "
+                                      "layer", ()))
+    nodes = build_group(group)
+    if len(nodes) == 1:
+        return replace(nodes[0], location=call.location)
+    return Repeat(1, nodes, location=call.location)
+
+
 def convert(a: Argument, raw: Arg) -> Any:
     value = raw.value
     if a.convert is GROUP:
@@ -352,12 +395,13 @@ def convert(a: Argument, raw: Arg) -> Any:
                 raise ValueError(f"expects a group of layers like [conv(64, 3) -> relu], "
                                  f"not '{clip(value.text)}'")
             value = parse_chain(value.text, value.location, value.from_yaml) \
-                if value.from_yaml else Call(value.text, (), value.location)
+                if value.from_yaml or not calls.IDENT.fullmatch(value.text) \
+                else Call(value.text, (), value.location)
         group = build_group(value)
         return [group] if a.variadic else group
     if not isinstance(value, Scalar):
         raise ValueError(f"expects a value, not the group {clip(raw_text(value))}")
-    return a.convert(value.text)
+    return calls.whole_or_message(value, a.convert)
 
 
 def build(raw: RawSpec) -> Spec:
@@ -396,9 +440,10 @@ def build(raw: RawSpec) -> Spec:
             expect.append(Expectation(key, EXPECT_CONVERTERS[key](text), key_loc))
         except ValueError as exc:
             problem("A006", f"expect {key}: {exc}", value.location, f"expect.{key}")
+    defs = calls.definitions(raw.blocks, problems, LAYERS)
     token = _suggested.set(0)
     try:
-        with opened(Scope.top(raw.layers)):
+        with opened(Scope.top(raw.layers)), calls.defined(defs):
             layers = build_group(raw.layers)
     finally:
         _suggested.reset(token)
@@ -410,3 +455,4 @@ def build(raw: RawSpec) -> Spec:
                            ("use smaller repeat counts",))
     return Spec(shape, layers, raw.input.location, raw.name, mode, raw.description,
                 tuple(expect), tuple(problems))
+

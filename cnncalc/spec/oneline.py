@@ -19,6 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from ..diagnostics import Location, SpecSyntaxError, syntax_error
+from .expr import Call as ExprCall
+from .expr import ExprError, is_literal
+from .expr import parse as parse_expr
+from .expr.grammar import walk
 from .syntax import Arg, Call, Item, RawGroup, RawSpec, Ref, Scalar, Times, Value, clip
 
 MAX_DEPTH = 64
@@ -48,6 +52,7 @@ class Token:
     kind: str  # arrow, number, name, one of ()[],=*@, or end
     text: str
     location: Location
+    offset: int = 0
 
 
 class Positions:
@@ -75,23 +80,25 @@ class Positions:
         return Location(self.origin.line + self.line, col + 1)
 
 
-def tokens(text: str, origin: Location = Location(1, 1)) -> Iterator[Token]:
-    """The tokens of a one-line spec, one at a time (a megabyte never exists as a list); a
-    malformed size or number, or a stray character, is an error when reached."""
-    pos = Positions(text, origin)
-    for m in _TOKEN.finditer(text):
+def tokens(text: str, origin: Location = Location(1, 1), start: int = 0,
+           pos: Positions | None = None) -> Iterator[Token]:
+    """The tokens of a one-line spec from offset ``start``, one at a time (a megabyte never
+    exists as a list); a malformed size or number, or a stray character, is an error when
+    reached."""
+    pos = pos or Positions(text, origin)
+    for m in _TOKEN.finditer(text, start):
         kind = m.lastgroup or "end"
-        start = m.start(kind)
+        begin = m.start(kind)
         if kind == "bad":
             ch = m.group(kind)
             hint = {":": " (is this YAML? a YAML file must end in .yaml or .yml)",
                     ";": " (join layers with ->)", "{": "", "}": "",
                     "-": " (join layers with ->)", ">": " (join layers with ->)"}.get(ch, "")
-            raise syntax_error("S002", f"unexpected character '{clip(ch)}'{hint}", pos.at(start))
+            raise syntax_error("S002", f"unexpected character '{clip(ch)}'{hint}", pos.at(begin))
         word = m.group(kind)
         if kind == "number" and not (_SIZE.match(word) or _NUM.match(word)):
-            raise syntax_error("S004", _bad_number(word), pos.at(start))
-        yield Token(word if kind == "punct" else kind, word, pos.at(start))
+            raise syntax_error("S004", _bad_number(word), pos.at(begin))
+        yield Token(word if kind == "punct" else kind, word, pos.at(begin), begin)
         if kind == "end":
             return
 
@@ -116,7 +123,9 @@ def _bad_number(word: str) -> str:
 
 class Parser:
     def __init__(self, text: str, origin: Location, from_yaml: bool) -> None:
-        self.stream = tokens(text, origin)
+        self.text = text
+        self.pos = Positions(text, origin)
+        self.stream = tokens(text, origin, 0, self.pos)
         self.tok = next(self.stream)
         self.ahead: Token | None = None
         self.depth = 0
@@ -198,15 +207,28 @@ class Parser:
             raise self.unexpected("a layer")
         if self.tok.kind == "*":
             star = self.take("*")
-            if self.tok.kind != "number":
-                raise self.unexpected("a repeat count after '*'")
-            item = Times(item, self.scalar(self.take("number")), star.location)
+            item = Times(item, self.count(), star.location)
         if self.at_as():
             if isinstance(item, Scalar):
                 raise syntax_error("S002", f"the size '{clip(item.text)}' cannot be named: the "
                                    "input is always @input", self.tok.location)
             item = replace(item, as_name=self.scalar(self.tensor_name("'as'")))
         return item
+
+    def count(self) -> Scalar:
+        """What follows ``*``: a number, a name, a call or a parenthesised expression (§10)."""
+        tok = self.tok
+        if tok.kind == "number" or (tok.kind == "name" and self.peek().kind != "("):
+            self.advance()
+            return self.scalar(tok)
+        if tok.kind in ("(", "name"):
+            end = _closing(self.text, tok.offset)
+            if end is None:
+                raise self.unexpected("a repeat count after '*'")
+            text = self.text[tok.offset:end]
+            self.resync(end)
+            return Scalar(text, tok.location, self.from_yaml)
+        raise self.unexpected("a repeat count after '*'")
 
     def at_as(self) -> bool:
         return self.tok.kind == "name" and self.tok.text.lower() == "as"
@@ -247,12 +269,41 @@ class Parser:
 
     def arg(self) -> Arg:
         start = self.tok
+        captured = self.expression_arg(start)
+        if captured is not None:
+            return captured
         key = None
         if start.kind == "name" and self.peek().kind == "=":
             key = start.text
             self.advance()
             self.advance()
         return Arg(key, self.value(), start.location)
+
+    def expression_arg(self, start: Token) -> Arg | None:
+        """An argument whose value is an expression (spec §10: ``4*width``, ``(k - 1) // 2``,
+        ``max(1, C // 4)``), captured as its text up to the next ``,`` or ``)``; None for
+        anything else (a literal, a word, a layer, a group), which the grammar reads."""
+        if start.kind not in ("name", "number", "("):
+            return None
+        end = _argument_end(self.text, start.offset)
+        segment = self.text[start.offset:end]
+        key = None
+        value_at = start.offset
+        if (m := _KEY.match(segment)) is not None:
+            key = m.group(1)
+            value_at += m.end()
+        text = self.text[value_at:end].rstrip()
+        if not _is_expression(text):
+            return None
+        value = Scalar(text, self.pos.at(value_at), self.from_yaml)
+        self.resync(end)
+        return Arg(key, value, start.location)
+
+    def resync(self, offset: int) -> None:
+        """Go on reading tokens at ``offset`` (after text read as an expression)."""
+        self.stream = tokens(self.text, self.pos.origin, offset, self.pos)
+        self.ahead = None
+        self.tok = next(self.stream)
 
     def value(self) -> Value:
         tok = self.tok
@@ -269,6 +320,53 @@ class Parser:
                 return items[0]
             return RawGroup(tuple(items), tok.location)
         raise self.unexpected("a value")
+
+
+_KEY = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)\s*")
+_FUNCTIONS = frozenset({"min", "max", "ceil", "floor", "divisible"})
+_EXPR_CHARS = re.compile(r"[-+*/<>=!(]")
+
+
+def _argument_end(text: str, start: int) -> int:
+    """Where the argument starting at ``start`` ends: the next ``,`` or closing bracket
+    outside brackets (or the text's end)."""
+    depth = 0
+    for i in range(start, len(text)):
+        ch = text[i]
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            if depth == 0:
+                return i
+            depth -= 1
+        elif ch == "," and depth == 0:
+            return i
+    return len(text)
+
+
+def _closing(text: str, start: int) -> int | None:
+    """The offset just after ``NAME(...)`` or ``(...)`` starting at ``start``."""
+    depth = 0
+    for i in range(text.find("(", start), len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
+def _is_expression(text: str) -> bool:
+    """Whether an argument's text is an expression (not a literal, word, layer or group)."""
+    if is_literal(text) or "->" in text or "→" in text or "[" in text or "@" in text \
+            or not _EXPR_CHARS.search(text):
+        return False
+    try:
+        tree = parse_expr(text)
+    except ExprError:
+        return False
+    return all(n.name in _FUNCTIONS for n in walk(tree) if isinstance(n, ExprCall))
 
 
 def parse_chain(text: str, origin: Location = Location(1, 1), from_yaml: bool = False

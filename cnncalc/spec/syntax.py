@@ -89,6 +89,25 @@ Value = Scalar | RawGroup | RawList | Call | Times | Ref
 
 
 @dataclass(frozen=True, slots=True)
+class Param:
+    """A block parameter (spec §10): its name and, after ``=``, its default as written."""
+
+    name: str
+    default: Value | None
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class BlockDef:
+    """A YAML ``blocks:`` entry: ``name(params): body``."""
+
+    name: str
+    params: tuple[Param, ...]
+    body: RawGroup
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
 class RawSpec:
     """A whole spec: input, layers, and (YAML only) name, mode and expectations."""
 
@@ -98,3 +117,4 @@ class RawSpec:
     description: str | None = None
     mode: Scalar | None = None
     expect: dict[str, tuple[Value, Location]] = field(default_factory=dict)
+    blocks: tuple[BlockDef, ...] = ()

@@ -17,7 +17,19 @@ from ..diagnostics import Location, syntax_error
 from .expect import EXPECT_KEYS
 from .oneline import MAX_DEPTH, MAX_NAME, parse_chain
 from .source import MAX_SPEC_BYTES
-from .syntax import Arg, Call, Item, RawGroup, RawList, RawSpec, Scalar, Value, clip
+from .syntax import (
+    Arg,
+    BlockDef,
+    Call,
+    Item,
+    Param,
+    RawGroup,
+    RawList,
+    RawSpec,
+    Scalar,
+    Value,
+    clip,
+)
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader when PyYAML was built with it (same nodes and marks, ~10× faster)."""
@@ -29,7 +41,7 @@ MAX_TEXT = MAX_SPEC_BYTES
 """Most characters of scalar text a spec may expand to (aliases included): no more than a
 one-line spec may hold."""
 
-TOP_KEYS = ("name", "description", "input", "mode", "layers", "expect")
+TOP_KEYS = ("name", "description", "input", "mode", "blocks", "layers", "expect")
 
 
 def _at(node: yaml.Node) -> Location:
@@ -347,6 +359,7 @@ def _read_spec(self: Reader, root: yaml.MappingNode) -> RawSpec:
             expect[name] = (self.shapes(value) if name == "outputs" else self.scalar(value, name),
                             loc)
     name_node = fields.get("name", (None, None))[0]
+    blocks = _read_blocks(self, fields["blocks"][0]) if "blocks" in fields else ()
     return RawSpec(
         layers=self.group(fields["layers"][0]),
         input=self.scalar(fields["input"][0], "input"),
@@ -355,4 +368,32 @@ def _read_spec(self: Reader, root: yaml.MappingNode) -> RawSpec:
         if "description" in fields else None,
         mode=self.scalar(fields["mode"][0], "mode") if "mode" in fields else None,
         expect=expect,
+        blocks=blocks,
     )
+
+
+def _read_blocks(self: Reader, node: yaml.Node) -> tuple[BlockDef, ...]:
+    """``blocks:``: a mapping of ``name(params)`` to a body (a group), spec §10."""
+    if not isinstance(node, yaml.MappingNode):
+        raise syntax_error("S006", "`blocks:` must be a mapping of definitions, e.g. "
+                           "`stem(width): conv(width, 3) -> relu`", _at(node))
+    out: list[BlockDef] = []
+    for key, body, loc in self.mapping(node, "`blocks:`"):
+        head = parse_chain(key, _text_origin(node.value[len(out)][0]), from_yaml=True)
+        first = head.items[0] if len(head.items) == 1 else None
+        if not isinstance(first, Call) or first.as_name is not None:
+            raise syntax_error("S006", f"a block definition is `name(params)`, not "
+                               f"'{clip(key)}'", loc, ("e.g. resblock(width, stride=1):",))
+        params: list[Param] = []
+        for arg in first.args:
+            if arg.key is None and isinstance(arg.value, Scalar) and \
+                    re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", arg.value.text):
+                params.append(Param(arg.value.text, None, arg.location))
+            elif arg.key is not None:
+                params.append(Param(arg.key, arg.value, arg.location))
+            else:
+                raise syntax_error("S006", f"a block parameter is a name or name=default, not "
+                                   f"'{clip(key)}'", arg.location,
+                                   ("e.g. resblock(width, stride=1):",))
+        out.append(BlockDef(first.name, tuple(params), self.group(body), first.location))
+    return tuple(out)

@@ -1,0 +1,406 @@
+"""Blocks with parameters (spec §10): a YAML file's ``blocks:``, called like layers.
+
+A call binds its arguments (positional, then keyword; defaults evaluated at the call, and
+they may use earlier parameters), then builds the block's body with those values in force:
+wherever a number goes in the body, an expression of the parameters stands
+(:mod:`cnncalc.spec.expr`, exact, never Python's ``eval``). The call is one row
+(:class:`Called`) holding the body's layers, as a ``* 1`` repeat whose row is labelled by
+the call (``resblock(128, stride=2)``); what it describes is the expanded layers, so a fix
+re-analysed from the rows' text needs no definitions.
+
+The builder's state lives in context variables (like :mod:`cnncalc.spec.names`): the
+definitions in force and the frames of the calls being built, innermost last.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import ClassVar
+
+from .. import values as v
+from ..diagnostics import Finding, Location, Problem, Severity, syntax_error
+from ..layers import Group, Node, Repeat
+from . import expr
+from .names import INPUT
+from .syntax import BlockDef, Call, RawGroup, RawList, Ref, Scalar, Times, Value, clip
+
+RESERVED = ("C", "H", "W", "L", "D")
+"""The names of a call's input shape inside a body; never a parameter's name."""
+
+MAX_CALL_DEPTH = 32
+"""How deeply block calls may nest (a call inside a body inside a call …)."""
+
+Bound = Fraction | Value
+"""A parameter's value: an exact number, or a value as written (a size, a word, a layer)."""
+
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Called(Repeat):
+    """A call of a user block: its body once, in a row labelled by the call."""
+
+    formula: ClassVar[str] = "a call of a block defined under blocks: its body, with the " \
+        "arguments' values the row shows"
+    call: str = ""
+
+    def label(self) -> str:
+        return self.call
+
+    def called(self) -> str | None:
+        return self.call
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One call being built: the block and its parameters' values."""
+
+    block: str
+    values: dict[str, Bound]
+    input_name: str | None = None
+    """The hidden name the call's input carries when its body reads ``@input``."""
+
+    def numbers(self) -> dict[str, Fraction]:
+        return {k: b for k, b in self.values.items() if isinstance(b, Fraction)}
+
+
+_defs: ContextVar[dict[str, BlockDef] | None] = ContextVar("block_defs", default=None)
+_frames: ContextVar[tuple[Frame, ...]] = ContextVar("block_frames", default=())
+
+
+_spent: ContextVar[list[int] | None] = ContextVar("block_spent", default=None)
+"""Raw items built for block calls so far: every call builds its body anew, so calls of
+calls could otherwise multiply work without bound before the row limit is checked."""
+
+
+@contextmanager
+def defined(defs: dict[str, BlockDef]) -> Iterator[None]:
+    """The definitions (by lower-case name) in force while a spec is built."""
+    token, spent = _defs.set(defs), _spent.set([0])
+    try:
+        yield
+    finally:
+        _defs.reset(token)
+        _spent.reset(spent)
+
+
+def lookup(name: str) -> BlockDef | None:
+    defs = _defs.get()
+    return None if defs is None else defs.get(name.lower())
+
+
+def block_names() -> list[str]:
+    defs = _defs.get()
+    return [d.name for d in defs.values()] if defs else []
+
+
+def frame() -> Frame | None:
+    frames = _frames.get()
+    return frames[-1] if frames else None
+
+
+# --- numbers wherever a number goes --------------------------------------------------------
+
+def _env_error(exc: expr.ExprError, text: str) -> ValueError:
+    message = str(exc)
+    names = expr.names(text) if not isinstance(exc, expr.ExprSyntaxError) else frozenset()
+    shape = sorted(n for n in names if n in RESERVED)
+    if shape and isinstance(exc, expr.UnknownName):
+        where = "inside a block body" if frame() is not None else "at the top level"
+        message = (f"{shape[0]} (the input shape of a block call) is not available {where}: "
+                   "write the number itself")
+    return ValueError(f"'{clip(text)}': {message}")
+
+
+def value_text(scalar: Scalar, whole_only: bool = False) -> str:
+    """The text a converter reads for ``scalar``: itself when it is a literal or a word, the
+    value of a parameter it names, or the exact value of the expression it is (a whole
+    number where it must be). A problem is a :class:`ValueError` showing the arithmetic."""
+    text = scalar.text.strip()
+    current = frame()
+    if current is not None and text in current.values:
+        bound = current.values[text]
+        if isinstance(bound, Fraction):
+            return _number_text(bound, text, {text: bound}, whole_only)
+        if isinstance(bound, Scalar):
+            return bound.text
+        raise ValueError(f"the parameter {text} is a layer, not a value")
+    if text in RESERVED:
+        raise _env_error(expr.UnknownName("", 0, text, None), text)
+    if expr.is_literal(text) or IDENT.fullmatch(text):
+        return scalar.text
+    try:
+        tree = expr.parse(text)
+    except expr.ExprSyntaxError:
+        return scalar.text  # not an expression: the converter says what it expects
+    env = current.numbers() if current is not None else {}
+    try:
+        value = expr.evaluate(tree, env)
+    except expr.ExprError as exc:
+        raise _env_error(exc, text) from None
+    return _number_text(value, tree, env, whole_only)
+
+
+def _number_text(value: Fraction, tree: expr.Expr | str, env: expr.Env, whole_only: bool) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    if whole_only:
+        raise ValueError(f"{expr.arithmetic(tree, env, value)} is not a whole number")
+    return repr(float(value))
+
+
+def whole_or_message(scalar: Scalar, convert: Callable[[str], object]) -> object:
+    """Convert ``scalar`` with ``convert``; a non-whole value a whole-only converter refuses
+    is reported with its arithmetic."""
+    text = value_text(scalar)
+    try:
+        return convert(text)
+    except ValueError as exc:
+        current = frame()
+        if current is not None and IDENT.fullmatch(text.strip()):
+            close = difflib.get_close_matches(text.strip(), list(current.values), n=1)
+            hint = f"did you mean the parameter {close[0]}?" if close else \
+                f"{current.block}'s parameters are {', '.join(current.values) or 'none'}"
+            raise ValueError(f"{exc} ({hint})") from None
+        whole = value_text(scalar, whole_only=True)  # raises with the arithmetic when not whole
+        return convert(whole)
+
+
+# --- calls -------------------------------------------------------------------------------
+
+def _bind_value(raw: Value, env: Frame | None, numbers: dict[str, Fraction]) -> Bound:
+    """An argument's (or default's) value, evaluated where it is written."""
+    if not isinstance(raw, Scalar):
+        return raw  # a layer or group (a layer-valued parameter)
+    text = raw.text.strip()
+    if env is not None and text in env.values:
+        return env.values[text]
+    if text in numbers:
+        return numbers[text]
+    if expr.is_literal(text):
+        if re.search(r"[x×]", text, re.IGNORECASE):
+            return raw  # a per-axis size
+        try:
+            return v.exact(text)
+        except ValueError as exc:
+            raise ValueError(f"'{clip(text)}': {exc}") from None
+    if IDENT.fullmatch(text) and text not in RESERVED:
+        return raw  # a word: a flag, a padding, a layer's name
+    try:
+        tree = expr.parse(text)
+    except expr.ExprSyntaxError:
+        return raw
+    try:
+        return expr.evaluate(tree, {**(env.numbers() if env else {}), **numbers})
+    except expr.ExprError as exc:
+        raise _env_error(exc, text) from None
+
+
+def bind(call: Call, defn: BlockDef) -> tuple[dict[str, Bound], list[Finding]]:
+    """A call's arguments bound to the block's parameters, with the same unknown / missing /
+    duplicate / too-many problems (A002–A005) as a layer's, located at the call."""
+    params = {p.name: p for p in defn.params}
+    given: dict[str, Value] = {}
+    findings: list[Finding] = []
+    n_pos = 0
+    signature = f"{defn.name}({', '.join(p.name for p in defn.params)})"
+    for raw in call.args:
+        if raw.key is None:
+            if n_pos >= len(defn.params):
+                findings.append(Finding(
+                    "A005", f"{defn.name} takes {len(defn.params)} argument"
+                    f"{'' if len(defn.params) == 1 else 's'}; "
+                    f"'{clip(_raw(raw.value))}' is one too many", (signature,),
+                    location=raw.location))
+                continue
+            param = defn.params[n_pos]
+            n_pos += 1
+        else:
+            found = params.get(raw.key)
+            if found is None:
+                close = difflib.get_close_matches(raw.key, list(params), n=3, cutoff=0.6)
+                findings.append(Finding(
+                    "A002", f"{defn.name} has no parameter '{clip(raw.key)}'",
+                    tuple(f"did you mean '{c}'?" for c in close) or (signature,),
+                    location=raw.location))
+                continue
+            param = found
+        if param.name in given:
+            findings.append(Finding("A003", f"{param.name} is given twice", (),
+                                    location=raw.location))
+            continue
+        given[param.name] = raw.value
+    values: dict[str, Bound] = {}
+    numbers: dict[str, Fraction] = {}
+    caller = frame()
+    for p in defn.params:
+        try:
+            if p.name in given:
+                bound = _bind_value(given[p.name], caller, {})
+            elif p.default is not None:  # evaluated at the call, after earlier parameters
+                bound = _bind_value(p.default, None, numbers)
+            else:
+                findings.append(Finding("A004", f"{defn.name} needs {p.name}", (signature,),
+                                        location=call.location))
+                continue
+        except ValueError as exc:
+            if p.name not in given and findings:
+                continue  # a default that reads a missing or misspelt argument: said already
+            where = given[p.name].location if p.name in given else call.location
+            findings.append(Finding("A006", f"{defn.name} {p.name}: {exc}", (), location=where))
+            continue
+        values[p.name] = bound
+        if isinstance(bound, Fraction):
+            numbers[p.name] = bound
+    return values, findings
+
+
+def _raw(value: Value) -> str:
+    return value.text if isinstance(value, Scalar) else "…"
+
+
+def label(call: Call, values: dict[str, Bound], defn: BlockDef) -> str:
+    """The call as a row shows it, its arguments evaluated: ``resblock(128, stride=2)``."""
+    parts: list[str] = []
+    for i, raw in enumerate(call.args):
+        name = raw.key if raw.key is not None else defn.params[i].name
+        bound = values.get(name)
+        text = expr.show(bound) if isinstance(bound, Fraction) else \
+            bound.text if isinstance(bound, Scalar) else clip(_raw(raw.value), 30)
+        parts.append(f"{raw.key}={text}" if raw.key is not None else text)
+    return f"{call.name}({', '.join(parts)})" if parts else call.name
+
+
+def cycle(defn: BlockDef) -> Finding | None:
+    """A call of a block that is being built already (recursion, the cycle shown), or one
+    nested deeper than :data:`MAX_CALL_DEPTH`."""
+    names = [f.block for f in _frames.get()]
+    if defn.name.lower() in (n.lower() for n in names):
+        start = [n.lower() for n in names].index(defn.name.lower())
+        path = " → ".join([*names[start:], defn.name])
+        return Finding("G017", f"block {defn.name} calls itself: {path}",
+                       ("a block cannot call itself, directly or through others",))
+    if len(names) >= MAX_CALL_DEPTH:
+        return Finding("S009", f"block calls nested more than {MAX_CALL_DEPTH} deep "
+                       f"({' → '.join(names[:3])} → …)")
+    return None
+
+
+def expand(call: Call, defn: BlockDef, values: dict[str, Bound],
+           build_group: Callable[[RawGroup], Group], text: str) -> Node:
+    """The call's row: the body built with the call's values in force."""
+    spent = _spent.get()
+    if spent is not None:
+        spent[0] += sum(1 for _ in raw_items(defn.body))
+        if spent[0] > v.MAX_REPEAT:
+            raise syntax_error("S009", f"the block calls expand to more than {v.MAX_REPEAT:,} "
+                               "layers, cnncalc's limit", call.location,
+                               ("call fewer blocks, or repeat one call with * N",))
+    reads_input = any(isinstance(r, Ref) and r.name == INPUT for r in raw_items(defn.body))
+    hidden = f"_input_{defn.name.lower()}_{spent[0] if spent else 0}" if reads_input else None
+    token = _frames.set((*_frames.get(), Frame(defn.name, values, hidden)))
+    try:
+        body = build_group(defn.body)
+    finally:
+        _frames.reset(token)
+    if hidden is not None:  # `@input` is the call's input: an empty `* 1` names it first
+        body = (Repeat(1, (), location=call.location, tensor=hidden), *body)
+    return Called(1, body, location=call.location, call=text)
+
+
+def route_name(name: str) -> str:
+    """The tensor ``@name`` reads: ``@input`` inside a block body is the call's input."""
+    current = frame()
+    if name == INPUT and current is not None and current.input_name is not None:
+        return current.input_name
+    return name
+
+
+# --- definitions ---------------------------------------------------------------------------
+
+def used_names(value: Value | None) -> Iterator[str]:
+    """Every identifier written in a raw value (a parameter is used if its name is one)."""
+    for item in raw_items(value):
+        if isinstance(item, Scalar):
+            yield from IDENT.findall(item.text)
+        elif isinstance(item, Call):
+            yield item.name
+
+
+def raw_items(value: Value | None) -> Iterator[Value]:
+    """Every raw value inside ``value``, itself included."""
+    stack: list[Value | None] = [value]
+    while stack:
+        item = stack.pop()
+        if item is None:
+            continue
+        yield item
+        if isinstance(item, Scalar):
+            continue
+        if isinstance(item, Call):
+            stack.extend(a.value for a in item.args)
+        elif isinstance(item, Times):
+            stack.extend((item.body, item.times))
+        elif isinstance(item, RawGroup):
+            stack.extend(item.items)
+        elif isinstance(item, RawList):
+            stack.extend(item.groups)
+
+
+def check_params(defn: BlockDef) -> Iterator[tuple[str, str, Location, bool]]:
+    """Problems of a definition's parameters: (code, message, where, is_error)."""
+    seen: set[str] = set()
+    defaulted = False
+    for p in defn.params:
+        if p.name in RESERVED:
+            yield ("A006", f"a parameter may not be called {p.name}: inside a body C, H, W "
+                   "(L; D) are the call's input shape", p.location, True)
+        if p.name in seen:
+            yield ("A003", f"{defn.name} has two parameters called {p.name}", p.location, True)
+        seen.add(p.name)
+        if p.default is None and defaulted:
+            yield ("A006", f"{defn.name}: the parameter {p.name} has no default but one before "
+                   "it has", p.location, True)
+        defaulted = defaulted or p.default is not None
+    used = set(used_names(defn.body))
+    for p in defn.params:
+        used.update(used_names(p.default))
+    for p in defn.params:
+        if p.name not in used and p.name not in RESERVED:
+            yield ("G019", f"{defn.name}'s parameter {p.name} is never used", p.location, False)
+
+
+def definitions(blocks: tuple[BlockDef, ...], problems: list[Problem],
+                kinds: Mapping[str, object]) -> dict[str, BlockDef]:
+    """A YAML file's blocks by lower-case name (spec §10); a definition that shadows a layer
+    kind, or is given twice, is an error; an unused parameter a warning."""
+    defs: dict[str, BlockDef] = {}
+    for d in blocks:
+        key, path = d.name.lower(), f"blocks.{d.name}"
+        if key in kinds or key == "add":
+            problems.append(Problem(Severity.ERROR, "G018", f"the block {d.name} has the name "
+                                    "of a built-in layer kind", path, d.location,
+                                    (f"rename the block, e.g. my_{d.name}",)))
+            continue
+        if key in defs:
+            first = defs[key].location
+            problems.append(Problem(Severity.ERROR, "A003", f"the block {d.name} is defined "
+                                    f"twice (first at line {first.line}, column {first.column}; "
+                                    "block names are case-insensitive)", path, d.location,
+                                    ("rename one of them",)))
+            continue
+        for code, message, loc, is_error in check_params(d):
+            problems.append(Problem(Severity.ERROR if is_error else Severity.WARNING, code,
+                                    message, path, loc, ()))
+        defs[key] = d
+    return defs
+
+
+__all__ = ["Called", "bind", "check_params", "cycle", "defined", "definitions", "expand", "lookup",
+           "value_text"]
