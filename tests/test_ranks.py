@@ -10,7 +10,6 @@ run in torch, and the rank named in the outputs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -24,17 +23,15 @@ from cnncalc.spec.parse import read_spec
 from tests.test_fixes import check_fixes_apply, layer
 
 torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[test]')")
-from tests.test_against_torch import SEEDS, channels_last, counted, generate  # noqa: E402
+from tests.test_against_torch import (  # noqa: E402
+    SEEDS,
+    _one_thread,  # noqa: F401  (autouse: one torch thread for tiny tensors here too)
+    channels_last,
+    counted,
+    generate,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- hand arithmetic

@@ -53,13 +53,13 @@ def shape_after(layer: Windowed, inp: Shape) -> str:
 PLURALS = {"length": "positions", "depth": "slices", "height": "rows", "width": "columns"}
 
 
-def per_axis(unread: Sequence[int], stride: Sequence[int]) -> str:
+def every_nth(unread: Sequence[int], stride: Sequence[int]) -> str:
     """``1 of every 3 rows and columns``, ``1 of every 2 rows`` — one entry per spatial axis
     (``positions`` along a 1-D signal, ``slices`` along depth).
 
-    >>> per_axis((1, 1), (3, 3)), per_axis((1, 0), (2, 1)), per_axis((1,), (4,))
+    >>> every_nth((1, 1), (3, 3)), every_nth((1, 0), (2, 1)), every_nth((1,), (4,))
     ('1 of every 3 rows and columns', '1 of every 2 rows', '1 of every 4 positions')
-    >>> per_axis((1, 1, 1), (2, 3, 3))
+    >>> every_nth((1, 1, 1), (2, 3, 3))
     '1 of every 2 slices and 1 of every 3 rows and columns'
     """
     names = axis_names(len(unread))

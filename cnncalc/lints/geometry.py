@@ -24,8 +24,7 @@ from ..layers.window import written
 from ..report import LayerRow, Report
 from ..shapes import format_shape, is_volume, rank
 from ..values import Padding, per_axis, percent
-from .common import label, largest_full_stride, shape_after, times, unread_per_stride
-from .common import per_axis as every
+from .common import every_nth, label, largest_full_stride, shape_after, times, unread_per_stride
 from .flow import Flow, leaves
 
 
@@ -88,7 +87,7 @@ def stride_exceeds_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow
             dil = f" (dilation {times(written(dilation))})" if set(dilation) != {1} else ""
             message = (f"{row.spec}: its {times(kernel)} window{dil} moves "
                        f"{times(stride)} pixels at a time, so "
-                       f"{every(unread, stride)} of the input are never read")
+                       f"{every_nth(unread, stride)} of the input are never read")
             strides = tuple(largest_full_stride(k, s, d) for k, s, d in axes)
             kernels = tuple(max(k, s) if math.gcd(d, s) == 1 else k for k, s, d in axes)
             fixes = []
@@ -109,7 +108,7 @@ def stride_exceeds_kernel(report: Report, flow: Flow) -> Iterator[tuple[LayerRow
                 continue
             message = (f"{row.spec}: with stride {times(stride)} and a "
                        f"{times(kernel)} kernel, "
-                       f"{every(holes, stride)} of the output get no input "
+                       f"{every_nth(holes, stride)} of the output get no input "
                        "at all (only the bias): a grid of holes")
             # the taps j·d reach every residue of s only when gcd(d, s) = 1: elsewhere no
             # kernel fills the holes, dilation 1 does
@@ -139,10 +138,10 @@ def pool_skips_input(report: Report, flow: Flow) -> Iterator[tuple[LayerRow | No
         kind = "max" if node.name == "maxpool" else "average"
         if set(kernel) == {1}:
             message = (f"{row.spec}: a {times(kernel)} {kind}-pool with stride {times(stride)} "
-                       f"pools nothing, it just drops {every(unread, stride)}")
+                       f"pools nothing, it just drops {every_nth(unread, stride)}")
         else:
             message = (f"{row.spec}: {times(kernel)} windows {times(stride)} "
-                       f"apart never look at {every(unread, stride)}; "
+                       f"apart never look at {every_nth(unread, stride)}; "
                        f"those activations never reach the {kind}")
         candidates = [replace(node, kernel=written(stride), stride=None)]
         if set(kernel) != {1}:
