@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .diagnostics import Finding, Location, Mode, Problem, Severity, resolve
+from .diagnostics import Finding, Mode, Problem, Severity, at_call, resolve
 from .layers import IDENTITY_STEP, Block, Counts, Group, Layer, Node, Step
 from .report import DTYPES, LayerRow, Report, Totals
 from .shapes import Shape, elements, format_shape
-from .spec.build import Spec
+from .spec.build import MAX_ROWS, Spec, expanded_size
 from .spec.names import INPUT
 from .values import MAX_COUNT, per_axis, percent
 
@@ -177,6 +177,16 @@ class Walker:
         self.rows.append(None)  # type: ignore[arg-type]  # filled in below, rows stay in order
         total = Counts()
         out: Shape | None
+        if (hidden := node.input_tensor()) is not None:  # the body's @input
+            self.env[hidden] = (self.current, inp, rf)
+        built = node.resolve(inp) if inp is not None else node
+        if built is not node and index + expanded_size((built,)) > MAX_ROWS:
+            self.problems += resolve([Finding(
+                "S009", f"{node.label()} expands to more than {MAX_ROWS:,} layers with what "
+                "came before, cnncalc's limit", ("call fewer blocks",), fatal=True)],
+                self.mode, path, node.location)
+        else:
+            node = built
         if node.chained:
             out = inp
             for r, group in enumerate(node.groups(), 1):
@@ -227,16 +237,6 @@ class Walker:
             rf[1] if rf else None, act, node.location, is_block=True, node=node,
             parent=parent, tensor=node.tensor)
         return out, rf, total
-
-
-def at_call(problem: Problem, call: str, where: Location) -> Problem:
-    """A problem inside a user block's body, reported at the call (spec §10), its message
-    naming where in the body it is."""
-    inside = problem.location
-    if inside is None or inside == where:
-        return problem
-    return replace(problem, location=where, message=f"{problem.message} (in "
-                               f"{call}, line {inside.line}, column {inside.column})")
 
 
 def walk(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "float32") -> Report:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -128,6 +128,9 @@ RULES: dict[str, Rule] = dict(
               "kind.", "blocks: {conv(n): relu}", E),
         _rule("G019", "unused-parameter", "A block parameter its body never uses.",
               "blocks: {stem(width): relu}", W),
+        _rule("G020", "shadows-library", "A block definition with the name of a built-in "
+              "library block (`cnncalc blocks`): the file's calls use its own; a top-level "
+              "`override: true` says that is meant.", "blocks: {se(n): relu}", W),
         # X: expectations and budgets in a YAML `expect:` block (exit 1).
         _rule("X001", "expect-output", "The output shape differs from `expect: output` (or the "
               "outputs from `expect: outputs`).",
@@ -352,6 +355,16 @@ class SpecSyntaxError(SpecError):
 
 class ArchitectureError(SpecError):
     """The spec parsed, but the architecture is invalid (raised by ``validate``)."""
+
+
+def at_call(problem: Problem, call: str, where: Location) -> Problem:
+    """A problem inside a user block's body, reported at the call (spec §10), its message
+    naming where in the body it is."""
+    inside = problem.location
+    if inside is None or inside == where:
+        return problem
+    return replace(problem, location=where, message=f"{problem.message} (in "
+                               f"{call}, line {inside.line}, column {inside.column})")
 
 
 def syntax_error(code: str, message: str, location: Location | None,

@@ -117,6 +117,7 @@ class Walk:
         return out
 
     def block(self, node: Block, inp: Shape, path: str) -> Shape | None:
+        node = node.resolve(inp)
         if node.chained:
             out: Shape | None = inp
             for r, group in enumerate(node.groups(), 1):

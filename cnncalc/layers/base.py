@@ -398,6 +398,23 @@ class Block(Node):
         are then reported at the call, naming the line in the block's body. None here."""
         return None
 
+    def resolve(self, inp: Shape) -> Block:
+        """This block with its groups built for the input ``inp``: a call of a user block
+        whose body reads ``C``/``H``/``W`` (spec §10) is built only when the walk knows its
+        input. Every walk calls it before the groups; the walked block is what its row
+        holds. Most blocks are built already: themselves."""
+        return self
+
+    def explain_chain(self) -> list[str]:
+        """What ``cnncalc explain`` says of a chained block (a repeat): its formula; a call
+        of a user block adds its arguments' values and its body as built."""
+        return [self.formula]
+
+    def input_tensor(self) -> str | None:
+        """The hidden name under which the walk binds this block's input for its body's
+        ``@input`` (a call of a user block); None here."""
+        return None
+
     def slices(self, x: Array) -> list[Array]:
         """The forward pass of :meth:`inputs`."""
         return [x] * len(self.groups())

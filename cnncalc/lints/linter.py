@@ -3,8 +3,9 @@ problems with the report's mode, paths and locations, in spec order."""
 
 from __future__ import annotations
 
-from ..diagnostics import Problem, resolve
-from ..report import Report
+from ..diagnostics import Problem, at_call, resolve
+from ..layers import Block
+from ..report import LayerRow, Report
 from .activations import (
     activation_before_softmax,
     channels_first_input,
@@ -60,8 +61,22 @@ def lint(report: Report, flow: Flow | None = None) -> list[Problem]:
                 problems = resolve([finding], report.mode, "input", input_location)
                 rank = -1
             else:
-                problems = resolve([finding], report.mode, row.path, row.location)
+                problems = [in_calls(p, row, report.layers)
+                            for p in resolve([finding], report.mode, row.path, row.location)]
                 rank = index[row.path]
             ranked += [(rank, order, p) for p in problems]
     ranked.sort(key=lambda t: (t[0], t[1]))
     return [p for _, _, p in ranked]
+
+
+def in_calls(problem: Problem, row: LayerRow, rows: tuple[LayerRow, ...]) -> Problem:
+    """A lint about a layer inside block calls, reported at the outermost call (spec §10), as
+    the walk reports its own problems there, naming each body's line."""
+    parent = row.parent
+    while parent is not None:
+        holder = rows[parent]
+        call = holder.node.called() if isinstance(holder.node, Block) else None
+        if call is not None and holder.location is not None:
+            problem = at_call(problem, call, holder.location)
+        parent = holder.parent
+    return problem

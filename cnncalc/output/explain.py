@@ -24,8 +24,8 @@ def explain(report: Report) -> str:
                 and not row.node.chained:
             lines += [f"{indent}      {line}" for line in row.node.explain_block(
                 row.input_shape, group_outputs(report, index, row.input_shape), row.output_shape)]
-        elif row.is_block:
-            lines.append(f"{indent}      {type(row.node).formula if row.node else ''}")
+        elif isinstance(row.node, Block):
+            lines += [f"{indent}      {line}" for line in row.node.explain_chain()]
         lines += [f"{indent}      {p.severity.value} {p.code}: {p.message}"
                   for p in by_path.get(row.path, [])]
     t = report.totals

@@ -359,9 +359,7 @@ def build_block_call(call: Call, defn: BlockDef) -> Node:
     values, findings = calls.bind(call, defn)
     if findings:
         return _invalid(call, *findings[:MAX_FINDINGS_PER_LAYER])
-    with opened(Scope.top(defn.body)):  # a body sees only its own names
-        node = calls.expand(call, defn, values, build_group, calls.label(call, values, defn))
-    return node
+    return calls.expand(call, defn, values, build_group, calls.label(call, values, defn))
 
 
 def build_layer_param(call: Call, value: calls.Bound) -> Node:
@@ -440,7 +438,13 @@ def build(raw: RawSpec) -> Spec:
             expect.append(Expectation(key, EXPECT_CONVERTERS[key](text), key_loc))
         except ValueError as exc:
             problem("A006", f"expect {key}: {exc}", value.location, f"expect.{key}")
-    defs = calls.definitions(raw.blocks, problems, LAYERS)
+    override = False
+    if raw.override is not None:
+        try:
+            override = v.boolean(raw.override.text)
+        except ValueError as exc:
+            problem("A006", f"override: {exc}", raw.override.location, "override")
+    defs = calls.definitions(raw.blocks, problems, LAYERS, override)
     token = _suggested.set(0)
     try:
         with opened(Scope.top(raw.layers)), calls.defined(defs):

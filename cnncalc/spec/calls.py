@@ -18,20 +18,37 @@ import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from contextvars import ContextVar, copy_context
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import ClassVar
 
 from .. import values as v
 from ..diagnostics import Finding, Location, Problem, Severity, syntax_error
-from ..layers import Group, Node, Repeat
+from ..layers import Block, Group, Node, Repeat, describe_group
+from ..shapes import Shape, format_shape
 from . import expr
-from .names import INPUT
+from .library import NAMES, library
+from .names import INPUT, Scope, opened
 from .syntax import BlockDef, Call, RawGroup, RawList, Ref, Scalar, Times, Value, clip
 
 RESERVED = ("C", "H", "W", "L", "D")
 """The names of a call's input shape inside a body; never a parameter's name."""
+
+AXES = {2: ("L",), 3: ("H", "W"), 4: ("D", "H", "W")}
+"""The spatial axes' names by the length of a volume's shape (a flat vector has none)."""
+
+
+def shape_values(inp: Shape) -> dict[str, Fraction]:
+    """What ``C``, ``H``, ``W`` (``L``; ``D``) stand for in a body called on ``inp``.
+
+    >>> shape_values((56, 56, 64)) == {"C": 64, "H": 56, "W": 56}
+    True
+    >>> list(shape_values((4096,)))   # a flat vector: only C (= N)
+    ['C']
+    """
+    axes = AXES.get(len(inp), ())
+    return {"C": Fraction(inp[-1]), **{a: Fraction(n) for a, n in zip(axes, inp, strict=False)}}
 
 MAX_CALL_DEPTH = 32
 """How deeply block calls may nest (a call inside a body inside a call …)."""
@@ -49,12 +66,49 @@ class Called(Repeat):
     formula: ClassVar[str] = "a call of a block defined under blocks: its body, with the " \
         "arguments' values the row shows"
     call: str = ""
+    input_name: str | None = None
+    """The hidden name of the call's input when its body reads ``@input``."""
+    pending: Callable[[Shape], Group] | None = field(default=None, compare=False)
+    """Builds the body on the call's input: set while a body reading ``C``/``H``/``W`` waits
+    for the walk to know it."""
+    estimate: int = 0
+    """Rows the pending body is counted as before it is built (its raw items): enough for
+    the row limit to refuse ``* 1000000`` of such a call before anything is built."""
+    arguments: str = ""
+    """Every parameter's value, defaults included (``width=128, stride=2``)."""
+    shape_text: str = ""
+    """What ``C``, ``H``, ``W`` … stood for when the body read them (``C=64, H=56, W=56``)."""
+    library: bool = False
+    """A call of a built-in library block (its body's lines are the library file's)."""
 
     def label(self) -> str:
         return self.call
 
     def called(self) -> str | None:
-        return self.call
+        return f"library block {self.call}" if self.library else self.call
+
+    def describe(self) -> str:
+        # Waiting for its input, the body is not built yet: the call stands for it. (A
+        # walked call's row holds it built, with its own text.)
+        return self.call if self.pending is not None else super().describe()
+
+    def resolve(self, inp: Shape) -> Block:
+        if self.pending is None:
+            return self
+        shape = ", ".join(f"{k}={n}" for k, n in shape_values(inp).items())
+        return replace(self, layers=self.pending(inp), pending=None, shape_text=shape)
+
+    def explain_chain(self) -> list[str]:
+        lines = [f"{self.call}: {self.arguments}" if self.arguments else self.call]
+        if self.shape_text:
+            lines.append(f"the call's input: {self.shape_text}")
+        return [*lines, f"→ {clip(describe_group(self.layers), 400)}"]
+
+    def input_tensor(self) -> str | None:
+        return self.input_name
+
+    def expanded_size(self, size_of: Callable[[Group], int]) -> int:
+        return self.estimate if self.pending is not None else super().expanded_size(size_of)
 
 
 @dataclass(frozen=True)
@@ -65,12 +119,20 @@ class Frame:
     values: dict[str, Bound]
     input_name: str | None = None
     """The hidden name the call's input carries when its body reads ``@input``."""
+    shape: dict[str, Fraction] | None = None
+    """``C``, ``H``, ``W`` … of the call's input (None: the body reads none of them)."""
+    input_shape: Shape | None = None
+    library: bool = False
+    """A call of a built-in library block: the names its body calls are the library's."""
 
     def numbers(self) -> dict[str, Fraction]:
-        return {k: b for k, b in self.values.items() if isinstance(b, Fraction)}
+        found = {k: b for k, b in self.values.items() if isinstance(b, Fraction)}
+        return {**found, **self.shape} if self.shape else found
 
 
 _defs: ContextVar[dict[str, BlockDef] | None] = ContextVar("block_defs", default=None)
+_readers: ContextVar[frozenset[str]] = ContextVar("block_readers", default=frozenset())
+"""The blocks (lower-case) whose bodies read ``C``/``H``/``W``: built when walked."""
 _frames: ContextVar[tuple[Frame, ...]] = ContextVar("block_frames", default=())
 
 
@@ -83,21 +145,37 @@ calls could otherwise multiply work without bound before the row limit is checke
 def defined(defs: dict[str, BlockDef]) -> Iterator[None]:
     """The definitions (by lower-case name) in force while a spec is built."""
     token, spent = _defs.set(defs), _spent.set([0])
+    readers = _readers.set(frozenset(k for k, d in defs.items() if reads_shape(d.body)))
     try:
         yield
     finally:
         _defs.reset(token)
         _spent.reset(spent)
+        _readers.reset(readers)
+
+
+def reads_shape(body: Value) -> bool:
+    """Whether a body names ``C``, ``H``, ``W``, ``L`` or ``D`` anywhere (in its layers'
+    arguments, its repeat counts, the arguments of the calls it makes)."""
+    return any(isinstance(item, Scalar) and not set(IDENT.findall(item.text)).isdisjoint(RESERVED)
+               for item in raw_items(body))
 
 
 def lookup(name: str) -> BlockDef | None:
-    defs = _defs.get()
-    return None if defs is None else defs.get(name.lower())
+    """The block a call names: the file's own, else the built-in library's — but inside a
+    library block's body, the library's (a file's ``se`` does not change the library's
+    ``mbconv``)."""
+    key = name.lower()
+    defs = _defs.get() or {}
+    current = frame()
+    if key in defs and not (key in NAMES and current is not None and current.library):
+        return defs[key]
+    return library().blocks[key] if key in NAMES else None
 
 
 def block_names() -> list[str]:
     defs = _defs.get()
-    return [d.name for d in defs.values()] if defs else []
+    return [*(d.name for d in defs.values()), *NAMES] if defs else list(NAMES)
 
 
 def frame() -> Frame | None:
@@ -107,14 +185,21 @@ def frame() -> Frame | None:
 
 # --- numbers wherever a number goes --------------------------------------------------------
 
-def _env_error(exc: expr.ExprError, text: str) -> ValueError:
+def _env_error(exc: expr.ExprError, text: str, place: str | None = None) -> ValueError:
     message = str(exc)
     names = expr.names(text) if not isinstance(exc, expr.ExprSyntaxError) else frozenset()
-    shape = sorted(n for n in names if n in RESERVED)
+    current = frame()
+    shape = sorted(n for n in names if n in RESERVED
+                   and (current is None or current.shape is None or n not in current.shape))
     if shape and isinstance(exc, expr.UnknownName):
-        where = "inside a block body" if frame() is not None else "at the top level"
-        message = (f"{shape[0]} (the input shape of a block call) is not available {where}: "
-                   "write the number itself")
+        if current is not None and current.input_shape is not None:
+            has = ", ".join(current.shape or ())
+            message = (f"{shape[0]} is not defined on this call's input "
+                       f"{format_shape(current.input_shape)}: it has {has}")
+        else:
+            where = place or ("inside this call" if current is not None else "at the top level")
+            message = (f"{shape[0]} (the input shape of a block call) is defined only inside "
+                       f"a block's body, not {where}: write the number itself")
     return ValueError(f"'{clip(text)}': {message}")
 
 
@@ -132,6 +217,8 @@ def value_text(scalar: Scalar, whole_only: bool = False) -> str:
             return bound.text
         raise ValueError(f"the parameter {text} is a layer, not a value")
     if text in RESERVED:
+        if current is not None and current.shape is not None and text in current.shape:
+            return str(current.shape[text])
         raise _env_error(expr.UnknownName("", 0, text, None), text)
     if expr.is_literal(text) or IDENT.fullmatch(text):
         return scalar.text
@@ -174,13 +261,17 @@ def whole_or_message(scalar: Scalar, convert: Callable[[str], object]) -> object
 
 # --- calls -------------------------------------------------------------------------------
 
-def _bind_value(raw: Value, env: Frame | None, numbers: dict[str, Fraction]) -> Bound:
-    """An argument's (or default's) value, evaluated where it is written."""
+def _bind_value(raw: Value, env: Frame | None, numbers: dict[str, Fraction],
+                place: str | None = None) -> Bound:
+    """An argument's (or default's) value, evaluated where it is written (``place`` says
+    where that is in a message)."""
     if not isinstance(raw, Scalar):
         return raw  # a layer or group (a layer-valued parameter)
     text = raw.text.strip()
     if env is not None and text in env.values:
         return env.values[text]
+    if env is not None and env.shape is not None and text in env.shape:
+        return env.shape[text]
     if text in numbers:
         return numbers[text]
     if expr.is_literal(text):
@@ -199,7 +290,7 @@ def _bind_value(raw: Value, env: Frame | None, numbers: dict[str, Fraction]) -> 
     try:
         return expr.evaluate(tree, {**(env.numbers() if env else {}), **numbers})
     except expr.ExprError as exc:
-        raise _env_error(exc, text) from None
+        raise _env_error(exc, text, place) from None
 
 
 def bind(call: Call, defn: BlockDef) -> tuple[dict[str, Bound], list[Finding]]:
@@ -244,7 +335,7 @@ def bind(call: Call, defn: BlockDef) -> tuple[dict[str, Bound], list[Finding]]:
             if p.name in given:
                 bound = _bind_value(given[p.name], caller, {})
             elif p.default is not None:  # evaluated at the call, after earlier parameters
-                bound = _bind_value(p.default, None, numbers)
+                bound = _bind_value(p.default, None, numbers, "in a block's defaults")
             else:
                 findings.append(Finding("A004", f"{defn.name} needs {p.name}", (signature,),
                                         location=call.location))
@@ -270,11 +361,16 @@ def label(call: Call, values: dict[str, Bound], defn: BlockDef) -> str:
     parts: list[str] = []
     for i, raw in enumerate(call.args):
         name = raw.key if raw.key is not None else defn.params[i].name
-        bound = values.get(name)
-        text = expr.show(bound) if isinstance(bound, Fraction) else \
-            bound.text if isinstance(bound, Scalar) else clip(_raw(raw.value), 30)
+        text = _show(values[name]) if name in values else clip(_raw(raw.value), 30)
         parts.append(f"{raw.key}={text}" if raw.key is not None else text)
     return f"{call.name}({', '.join(parts)})" if parts else call.name
+
+
+def _show(bound: Bound) -> str:
+    """A parameter's value as a row or ``explain`` writes it: ``128``, ``3x3``, ``relu``."""
+    if isinstance(bound, Fraction):
+        return expr.show(bound)
+    return clip(bound.text if isinstance(bound, Scalar) else _raw(bound), 30)
 
 
 def cycle(defn: BlockDef) -> Finding | None:
@@ -294,24 +390,43 @@ def cycle(defn: BlockDef) -> Finding | None:
 
 def expand(call: Call, defn: BlockDef, values: dict[str, Bound],
            build_group: Callable[[RawGroup], Group], text: str) -> Node:
-    """The call's row: the body built with the call's values in force."""
+    """The call's row: the body built with the call's values in force — now, or (a body
+    that reads ``C``/``H``/``W``) when the walk reaches the call and knows its input."""
+    size = sum(1 for _ in raw_items(defn.body))
     spent = _spent.get()
     if spent is not None:
-        spent[0] += sum(1 for _ in raw_items(defn.body))
+        spent[0] += size
         if spent[0] > v.MAX_REPEAT:
             raise syntax_error("S009", f"the block calls expand to more than {v.MAX_REPEAT:,} "
                                "layers, cnncalc's limit", call.location,
                                ("call fewer blocks, or repeat one call with * N",))
     reads_input = any(isinstance(r, Ref) and r.name == INPUT for r in raw_items(defn.body))
     hidden = f"_input_{defn.name.lower()}_{spent[0] if spent else 0}" if reads_input else None
-    token = _frames.set((*_frames.get(), Frame(defn.name, values, hidden)))
+    here = Frame(defn.name, values, hidden, library=defn.library)
+    shown = ", ".join(f"{k}={_show(b)}" for k, b in values.items())
+    readers = library().readers if defn.library else _readers.get()
+    if defn.name.lower() not in readers:
+        return Called(1, _body(defn, here, build_group), location=call.location, call=text,
+                      input_name=hidden, arguments=shown, library=defn.library)
+    context = copy_context()  # the definitions, the calls around this one, the budgets
+
+    def pending(inp: Shape) -> Group:
+        at = replace(here, shape=shape_values(inp), input_shape=inp)
+        return context.run(_body, defn, at, build_group)
+
+    return Called(1, (), location=call.location, call=text, input_name=hidden,
+                  pending=pending, estimate=size, arguments=shown, library=defn.library)
+
+
+def _body(defn: BlockDef, at: Frame, build_group: Callable[[RawGroup], Group]) -> Group:
+    """The body built in a scope of its own (it sees only its own names) with ``at`` the
+    innermost call."""
+    token = _frames.set((*_frames.get(), at))
     try:
-        body = build_group(defn.body)
+        with opened(Scope.top(defn.body)):
+            return build_group(defn.body)
     finally:
         _frames.reset(token)
-    if hidden is not None:  # `@input` is the call's input: an empty `* 1` names it first
-        body = (Repeat(1, (), location=call.location, tensor=hidden), *body)
-    return Called(1, body, location=call.location, call=text)
 
 
 def route_name(name: str) -> str:
@@ -377,9 +492,10 @@ def check_params(defn: BlockDef) -> Iterator[tuple[str, str, Location, bool]]:
 
 
 def definitions(blocks: tuple[BlockDef, ...], problems: list[Problem],
-                kinds: Mapping[str, object]) -> dict[str, BlockDef]:
+                kinds: Mapping[str, object], override: bool = False) -> dict[str, BlockDef]:
     """A YAML file's blocks by lower-case name (spec §10); a definition that shadows a layer
-    kind, or is given twice, is an error; an unused parameter a warning."""
+    kind, or is given twice, is an error; one that shadows a library block a warning unless
+    ``override``; an unused parameter a warning."""
     defs: dict[str, BlockDef] = {}
     for d in blocks:
         key, path = d.name.lower(), f"blocks.{d.name}"
@@ -395,6 +511,11 @@ def definitions(blocks: tuple[BlockDef, ...], problems: list[Problem],
                                     "block names are case-insensitive)", path, d.location,
                                     ("rename one of them",)))
             continue
+        if key in NAMES and not override:
+            problems.append(Problem(Severity.WARNING, "G020", f"the block {d.name} shadows the "
+                                    f"built-in library's {key}: this file's calls use its own",
+                                    path, d.location, ("rename it, or put `override: true` at "
+                                                       "the top of the file",)))
         for code, message, loc, is_error in check_params(d):
             problems.append(Problem(Severity.ERROR if is_error else Severity.WARNING, code,
                                     message, path, loc, ()))

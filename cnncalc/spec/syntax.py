@@ -105,6 +105,8 @@ class BlockDef:
     params: tuple[Param, ...]
     body: RawGroup
     location: Location
+    library: bool = False
+    """One of the built-in library's blocks (cnncalc/spec/library.yaml)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,3 +120,5 @@ class RawSpec:
     mode: Scalar | None = None
     expect: dict[str, tuple[Value, Location]] = field(default_factory=dict)
     blocks: tuple[BlockDef, ...] = ()
+    override: Scalar | None = None
+    """``override: true``: the file's blocks may shadow library blocks without a warning."""

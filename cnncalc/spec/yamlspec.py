@@ -41,7 +41,7 @@ MAX_TEXT = MAX_SPEC_BYTES
 """Most characters of scalar text a spec may expand to (aliases included): no more than a
 one-line spec may hold."""
 
-TOP_KEYS = ("name", "description", "input", "mode", "blocks", "layers", "expect")
+TOP_KEYS = ("name", "description", "input", "mode", "blocks", "override", "layers", "expect")
 
 
 def _at(node: yaml.Node) -> Location:
@@ -369,7 +369,24 @@ def _read_spec(self: Reader, root: yaml.MappingNode) -> RawSpec:
         mode=self.scalar(fields["mode"][0], "mode") if "mode" in fields else None,
         expect=expect,
         blocks=blocks,
+        override=self.scalar(fields["override"][0], "override") if "override" in fields else None,
     )
+
+
+def load_library(source: str) -> tuple[tuple[BlockDef, ...], dict[str, str]]:
+    """The built-in block library's YAML (``blocks:`` as in a spec, and ``examples:``, a
+    one-line spec per block): its definitions and examples."""
+    root, reader = yaml.compose(source, Loader=LOADER), Reader(source)
+    if not isinstance(root, yaml.MappingNode):
+        raise syntax_error("S006", "the library is a mapping of blocks: and examples:", None)
+    fields = {name: value for name, value, _ in
+              reader.mapping(root, "the library", ("blocks", "examples"), "library key")}
+    shown = fields["examples"]
+    if not isinstance(shown, yaml.MappingNode):
+        raise syntax_error("S006", "the library's examples: is a mapping", _at(shown))
+    examples = {name: reader.scalar(value, name).text
+                for name, value, _ in reader.mapping(shown, "`examples:`")}
+    return _read_blocks(reader, fields["blocks"]), examples
 
 
 def _read_blocks(self: Reader, node: yaml.Node) -> tuple[BlockDef, ...]:
