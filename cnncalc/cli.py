@@ -280,6 +280,22 @@ def layers() -> int:
     return EXIT_OK
 
 
+@main.command()
+@click.argument("name", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def blocks(name: str | None, fmt: str) -> int:
+    """The built-in block library: each block's signature, source and an example (call
+    them from any spec: `224x224x3 -> … -> bottleneck(64) * 3`)."""
+    try:
+        entries = catalog.block_entries(name)
+    except ValueError as exc:
+        echo(f"error: {exc}", err=True)
+        return EXIT_USAGE
+    echo(formats.dumps(entries, ascii_only()) if fmt == "json" else catalog.blocks_text(entries))
+    return EXIT_OK
+
+
 @main.command("zoo")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)

@@ -20,10 +20,16 @@ Named tensors (spec §9): a third of the networks get a named skip, ``[] as sN -
 add(@sN)`` or ``concat([], @sN)`` around a run of their top-level layers whose shapes fit,
 drawn from a random stream of its own (so the draws above are unchanged); its rows (the
 named ``[]``, the join, the route inside it) are compared like every other.
+
+Blocks with parameters (spec §10): a third get a run of their top-level layers moved into a
+YAML ``blocks:`` definition ``uN(first, n=1): first -> [rest…] * n [-> conv(C, 1)]`` and
+called with a random layer as ``first`` and a random ``n`` (``C``: the call's input channels),
+again from a stream of its own; the call's row and the rows inside it are compared too.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -159,7 +165,30 @@ class Skip:
         return f"[] as {self.name} -> {chain_text(self.inner)} -> {join}"
 
 
-Node = Leaf | Residual | Concat | Repeat | Gate | Split | Skip
+@dataclass
+class Call:
+    """A user block (spec §10) defined as ``NAME(first, n=1): first -> [rest…] * n`` (and
+    ``-> conv(C, 1)`` back to the call's input channels when ``back``), called with the
+    layer ``first`` (a layer-valued argument) and the number ``n``."""
+
+    first: Node
+    rest: list[Node]
+    n: int
+    name: str
+    back: bool = False
+    kind: str = "repeat"
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}({self.first.text}" + (f", n={self.n})" if self.n != 1 else ")")
+
+    @property
+    def definition(self) -> str:
+        body = f"first -> [{chain_text(self.rest)}] * n" + (" -> conv(C, 1)" if self.back else "")
+        return f"{self.name}(first, n=1): {json.dumps(body)}"
+
+
+Node = Leaf | Residual | Concat | Repeat | Gate | Split | Skip | Call
 
 
 def chain_text(nodes: Sequence[Node]) -> str:
@@ -189,6 +218,8 @@ def own_tags(n: Node) -> set[str]:
         out.add("split:identity-branch")
     if isinstance(n, Skip):
         out.add(f"named:{n.join}")
+    if isinstance(n, Call):
+        out.add("call:input-channels" if n.back else "call")
     return out
 
 
@@ -200,7 +231,8 @@ def tags_of(nodes: Sequence[Node]) -> set[str]:
             groups = ([n.body, n.shortcut] if isinstance(n, Residual) else
                       n.branches if isinstance(n, Concat | Split) else
                       [n.body] if isinstance(n, Gate) else
-                      [n.inner] if isinstance(n, Skip) else [n.group])
+                      [n.inner] if isinstance(n, Skip) else
+                      [[n.first], n.rest] if isinstance(n, Call) else [n.group])
             for grp in groups:
                 out |= tags_of(grp)
     return out
@@ -352,6 +384,20 @@ def instantiate(node: Node, x: torch.Tensor, quick: bool = True
                          *inside, Entry(skip.joiner, True, node.join, node.text, y.dim() - 2,
                                         tags),
                          Entry(skip.route, False, "route", f"@{node.name}", rank, tags)]
+    elif isinstance(node, Call):
+        first, y, entries = instantiate(node.first, x, quick)
+        reps, y, inner = instantiate(Repeat(node.rest, node.n), y, quick)
+        parts = [first, reps]
+        entries += inner
+        if node.back:
+            if y.dim() < 3:
+                raise Reject("conv(C, 1) needs a volume")
+            back = nd(CONV, y.shape)(y.shape[1], x.shape[1], 1)
+            y = back(y)
+            parts.append(back)
+            entries.append(Entry(back, False, "conv", "conv(C, 1)", y.dim() - 2,
+                                 frozenset({"conv"})))
+        block = nn.Sequential(*parts)
     elif isinstance(node, Split):
         if x.shape[1] % len(node.branches):
             raise Reject("split does not divide the channels")
@@ -1169,10 +1215,13 @@ def generate(seed: int) -> Case:
         h = random.Random(seed * 7919 + 1)
         if h.random() < 0.35 and (skipped := add_skip(h, nodes, x)) is not None:
             nodes, model, entries = skipped
+        u = random.Random(seed * 7919 + 2)  # user blocks: a stream of their own too
+        if u.random() < 0.35 and (called := add_call(u, nodes, x)) is not None:
+            nodes, model, entries = called
         x = torch.randn(x.shape)
     tags = tags_of(nodes) | {f"input:{r}d"} | {
         f"{tag}@{e.rank}d" for e in entries if e.rank for tag in e.tags}
-    return Case(f"{inp} -> {chain_text(nodes)}", model.eval(), entries, x, tags)
+    return Case(spec_text(inp, nodes), model.eval(), entries, x, tags)
 
 
 def add_skip(h: random.Random, nodes: list[Node], x: torch.Tensor
@@ -1198,6 +1247,37 @@ def add_skip(h: random.Random, nodes: list[Node], x: torch.Tensor
     except (Reject, RuntimeError, ValueError):
         return None
     return new, model, entries
+
+
+def add_call(h: random.Random, nodes: list[Node], x: torch.Tensor
+             ) -> tuple[list[Node], nn.Sequential, list[Entry]] | None:
+    """``nodes`` with a run of two or more of them (no named skip among them: names do not
+    cross a call) moved into a :class:`Call`, built again in torch; or None."""
+    runs = [(i, j) for i in range(len(nodes)) for j in range(i + 2, len(nodes) + 1)
+            if not any(isinstance(n, Skip) for n in nodes[i:j])]
+    if not runs:
+        return None
+    i, j = h.choice(runs)
+    name = f"u{h.randint(0, 99)}"
+    for n, back in ((h.choice([1, 1, 2, 3]), h.random() < 0.5), (1, False)):
+        call = Call(nodes[i], nodes[i + 1:j], n, name, back)
+        new = [*nodes[:i], call, *nodes[j:]]
+        try:
+            model, _, entries = instantiate_chain(new, x)
+        except (Reject, RuntimeError, ValueError):
+            continue  # the rest does not chain n times (or no volume for conv(C, 1))
+        return new, model, entries
+    return None
+
+
+def spec_text(inp: str, nodes: Sequence[Node]) -> str:
+    """The one-line spec, or (with user blocks) the YAML spec defining them."""
+    calls = [n for n in nodes if isinstance(n, Call)]
+    if not calls:
+        return f"{inp} -> {chain_text(nodes)}"
+    shape = inp.removeprefix("input(").removesuffix(")")
+    defs = "".join(f"  {c.definition}\n" for c in calls)
+    return f"input: {shape}\nblocks:\n{defs}layers:\n  - {json.dumps(chain_text(nodes))}\n"
 
 
 # --------------------------------------------------------------------------- comparing
@@ -1285,6 +1365,7 @@ OPTION_TAGS = {
     "gate:spatial", "gate:same", "split:identity-branch", "residual:auto", "residual:if_same",
     "residual:auto:projection",
     "residual:if_same:none", "repeat:single-layer", "repeat:zero", "named:add", "named:concat",
+    "call", "call:input-channels",
 }
 JOINS = {"gate:channel", "gate:spatial", "gate:same", "residual:auto", "residual:if_same",
          "residual:if_same:none", "residual:projection", "residual:auto:projection",

@@ -5,6 +5,8 @@ Truth is hand arithmetic and torch itself (reference modules written here in pla
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random as random_module
 from pathlib import Path
@@ -492,3 +494,11 @@ def test_random_graphs_against_torch(seed: int) -> None:
         assert [list(y.shape[1:]) for y in ys] == [[s[2], s[0], s[1]] for s in prog.outputs()]
         for y, r in zip(ys, refs, strict=True):
             torch.testing.assert_close(y, r)  # float32's documented default tolerances
+
+
+def test_csv_rows_carry_the_tensor_name_in_the_last_column() -> None:
+    code, out, _ = run("summary", "8x8x4 -> conv(4, 3, p=1) as a -> relu -> add(@a)", "--no-verify",
+                       "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and list(rows[0])[-1] == "name"
+    assert [(r["kind"], r["name"]) for r in rows] == [("conv", "a"), ("relu", ""), ("add", ""), ("route", "")]

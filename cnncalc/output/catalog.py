@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from difflib import get_close_matches
 from typing import Any
 
 from ..diagnostics import MODES, RULES, Problem, Severity
 from ..layers import LAYERS, RANKS, arguments, ranked_name
 from ..report import Report
 from ..shapes import format_shape
+from ..spec.library import library
 from ..values import format_value
 from .formats import clean, dumps, human
 
@@ -60,6 +62,34 @@ def zoo_json(reports: Sequence[tuple[str, Report]], ascii_only: bool) -> str:
         "input": list(r.input_shape or ()), "params": r.totals.params,
         "non_trainable": r.totals.non_trainable, "macs": r.totals.macs,
         "output": list(r.totals.output_shape or ())} for n, r in reports], ascii_only)
+
+
+def block_entries(name: str | None = None) -> list[dict[str, str]]:
+    """The built-in block library (spec §10), or one block of it: name, signature, source
+    (the YAML as shipped, its comment included) and a one-line example. Unknown names raise
+    :class:`ValueError` with the did-you-mean."""
+    lib = library()
+    keys = list(lib.blocks)
+    if name is not None:
+        if name.lower() not in lib.blocks:
+            close = get_close_matches(name.lower(), keys, n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(close)}?" if close else \
+                f"the library's blocks are {', '.join(keys)}"
+            raise ValueError(f"no library block '{clean(name)[:40]}': {hint}")
+        keys = [name.lower()]
+    return [{"name": lib.blocks[k].name, "signature": lib.signature(k), "source": lib.source(k),
+             "example": lib.examples.get(k, "")} for k in keys]
+
+
+def blocks_text(entries: Sequence[dict[str, str]]) -> str:
+    """The library as ``cnncalc blocks`` prints it: each block's signature, source and
+    example, separated by a blank line."""
+    return "\n\n".join(f"{e['signature']}\n\n{_indent(e['source'])}\n\n  example: "
+                       f"cnncalc summary \"{e['example']}\"" for e in entries)
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" if line else "" for line in text.splitlines())
 
 
 RULES_HEADERS = [("Code", "<"), ("Name", "<"), ("default/strict/lenient", "<"), ("Meaning", "<"),

@@ -297,7 +297,9 @@ def error_json(problems: Sequence[Problem], ascii_only: bool = False) -> str:
 
 CSV_FIELDS = ("path", "depth", "kind", "spec", "input_shape", "output_shape", "weights", "biases",
               "params", "non_trainable", "macs", "flops", "receptive_field", "jump",
-              "activation_bytes", "verified")
+              "activation_bytes", "verified", "name")
+"""The CSV columns: the JSON row's fields; ``name`` (the tensor's ``as`` name, spec §9) last,
+so that columns read by position before it keep their place."""
 
 
 def to_csv(report: Report, depth: int | None = None) -> str:

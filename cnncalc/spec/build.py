@@ -35,7 +35,20 @@ from . import calls
 from .expect import EXPECT_CONVERTERS
 from .names import Scope, define, opened, resolve_name, scoped
 from .oneline import parse_chain
-from .syntax import Arg, BlockDef, Call, RawGroup, RawList, RawSpec, Ref, Scalar, Times, Value, clip
+from .syntax import (
+    Arg,
+    BlockDef,
+    Call,
+    RawGroup,
+    RawList,
+    RawSpec,
+    Ref,
+    Scalar,
+    Times,
+    Value,
+    clip,
+    raw_text,
+)
 
 
 @dataclass(frozen=True)
@@ -92,26 +105,6 @@ def expanded_size(group: Group) -> int:
     """
     return sum(1 + (n.expanded_size(expanded_size) if isinstance(n, Block) else 0)
                for n in group)
-
-
-def raw_text(value: Value | None) -> str:
-    """Write a raw value back as one-line text (for messages)."""
-    if value is None:
-        return ""
-    if isinstance(value, Scalar):
-        return value.text
-    if isinstance(value, RawList):
-        return ", ".join(raw_text(g) for g in value.groups)
-    if isinstance(value, Call):
-        args = ", ".join((f"{a.key}=" if a.key else "") + raw_text(a.value) for a in value.args)
-        text = f"{value.name}({args})" if value.args else value.name
-    elif isinstance(value, Times):
-        text = f"{raw_text(value.body)} * {value.times.text}"
-    elif isinstance(value, Ref):
-        text = f"@{value.name}"
-    else:
-        text = "[" + " -> ".join(raw_text(i) for i in value.items) + "]"
-    return f"{text} as {value.as_name.text}" if value.as_name else text
 
 
 MAX_SUGGESTED = 200

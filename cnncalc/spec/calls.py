@@ -25,12 +25,12 @@ from typing import ClassVar
 
 from .. import values as v
 from ..diagnostics import Finding, Location, Problem, Severity, syntax_error
-from ..layers import Block, Group, Node, Repeat, describe_group
+from ..layers import LAYERS, Block, Group, Node, Repeat, describe_group
 from ..shapes import Shape, format_shape
 from . import expr
 from .library import NAMES, library
 from .names import INPUT, Scope, opened
-from .syntax import BlockDef, Call, RawGroup, RawList, Ref, Scalar, Times, Value, clip
+from .syntax import BlockDef, Call, RawGroup, RawList, Ref, Scalar, Times, Value, clip, raw_text
 
 RESERVED = ("C", "H", "W", "L", "D")
 """The names of a call's input shape inside a body; never a parameter's name."""
@@ -289,6 +289,10 @@ def _bind_value(raw: Value, env: Frame | None, numbers: dict[str, Fraction],
         return raw
     try:
         return expr.evaluate(tree, {**(env.numbers() if env else {}), **numbers})
+    except expr.UnknownName as exc:
+        if exc.name.lower() in LAYERS or lookup(exc.name) is not None:
+            return raw  # a layer repeated (`bn * 2`): a layer-valued argument
+        raise _env_error(exc, text, place) from None
     except expr.ExprError as exc:
         raise _env_error(exc, text, place) from None
 
@@ -370,7 +374,7 @@ def _show(bound: Bound) -> str:
     """A parameter's value as a row or ``explain`` writes it: ``128``, ``3x3``, ``relu``."""
     if isinstance(bound, Fraction):
         return expr.show(bound)
-    return clip(bound.text if isinstance(bound, Scalar) else _raw(bound), 30)
+    return clip(bound.text if isinstance(bound, Scalar) else raw_text(bound), 30)
 
 
 def cycle(defn: BlockDef) -> Finding | None:

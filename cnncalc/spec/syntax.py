@@ -122,3 +122,23 @@ class RawSpec:
     blocks: tuple[BlockDef, ...] = ()
     override: Scalar | None = None
     """``override: true``: the file's blocks may shadow library blocks without a warning."""
+
+
+def raw_text(value: Value | None) -> str:
+    """Write a raw value back as one-line text (for messages)."""
+    if value is None:
+        return ""
+    if isinstance(value, Scalar):
+        return value.text
+    if isinstance(value, RawList):
+        return ", ".join(raw_text(g) for g in value.groups)
+    if isinstance(value, Call):
+        args = ", ".join((f"{a.key}=" if a.key else "") + raw_text(a.value) for a in value.args)
+        text = f"{value.name}({args})" if value.args else value.name
+    elif isinstance(value, Times):
+        text = f"{raw_text(value.body)} * {value.times.text}"
+    elif isinstance(value, Ref):
+        text = f"@{value.name}"
+    else:
+        text = "[" + " -> ".join(raw_text(i) for i in value.items) + "]"
+    return f"{text} as {value.as_name.text}" if value.as_name else text
