@@ -318,3 +318,20 @@ def test_calls_in_mapping_form_named_and_without_parentheses() -> None:
     assert top[0].tensor == "s"
     assert [r.params for r in top] == [148, 404, 148, 20, 20, 0]
     assert report.totals.macs == 8 * 8 * (36 * 4 + 100 * 4 + 36 * 4 + 2 * 16)
+
+
+def test_a_tensor_as_a_block_argument_is_refused_at_the_argument() -> None:
+    report = analyze("8x8x4 -> conv(4, 1) as x -> relu -> bottleneck(@x)")
+    assert where(report) == [(1, 48, "A006")]  # only that: no "needs planes" besides
+    assert "'@x' is a tensor" in report.errors[0].message
+    assert report.errors[0].suggestions == ("route it in first: @… -> bottleneck(…)",)
+
+
+def test_an_overlong_expression_is_refused_where_it_starts() -> None:
+    terms = "+".join(["1"] * 6000)
+    with pytest.raises(cnncalc.SpecSyntaxError) as err:
+        analyze(f"8x8x4 -> conv({terms}, 1)")
+    problem = err.value.problems[0]
+    assert (problem.code, problem.location.column) == ("S009", 15)
+    assert "11,999 characters, more than cnncalc's limit of 10,000" in problem.message
+    assert analyze(f"8x8x4 -> conv({'+'.join(['1'] * 4000)}, 1)").totals.output_shape == (8, 8, 4000)

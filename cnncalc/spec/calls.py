@@ -302,6 +302,7 @@ def bind(call: Call, defn: BlockDef) -> tuple[dict[str, Bound], list[Finding]]:
     duplicate / too-many problems (A002–A005) as a layer's, located at the call."""
     params = {p.name: p for p in defn.params}
     given: dict[str, Value] = {}
+    refused: set[str] = set()
     findings: list[Finding] = []
     n_pos = 0
     signature = f"{defn.name}({', '.join(p.name for p in defn.params)})"
@@ -330,6 +331,14 @@ def bind(call: Call, defn: BlockDef) -> tuple[dict[str, Bound], list[Finding]]:
             findings.append(Finding("A003", f"{param.name} is given twice", (),
                                     location=raw.location))
             continue
+        if any(isinstance(r, Ref) for r in raw_items(raw.value)):
+            findings.append(Finding(
+                "A006", f"{defn.name} {param.name}: '{clip(raw_text(raw.value), 40)}' is a "
+                "tensor; a block's arguments are numbers, sizes, words or layers, and a tensor "
+                "reaches a block as its input", (f"route it in first: @… -> {call.name}(…)",),
+                location=raw.location))
+            refused.add(param.name)
+            continue
         given[param.name] = raw.value
     values: dict[str, Bound] = {}
     numbers: dict[str, Fraction] = {}
@@ -340,6 +349,8 @@ def bind(call: Call, defn: BlockDef) -> tuple[dict[str, Bound], list[Finding]]:
                 bound = _bind_value(given[p.name], caller, {})
             elif p.default is not None:  # evaluated at the call, after earlier parameters
                 bound = _bind_value(p.default, None, numbers, "in a block's defaults")
+            elif p.name in refused:
+                continue  # given, but refused above
             else:
                 findings.append(Finding("A004", f"{defn.name} needs {p.name}", (signature,),
                                         location=call.location))

@@ -22,6 +22,7 @@ from ..diagnostics import Location, SpecSyntaxError, syntax_error
 from .expr import Call as ExprCall
 from .expr import ExprError, is_literal
 from .expr import parse as parse_expr
+from .expr.grammar import MAX_LENGTH as MAX_EXPRESSION
 from .expr.grammar import walk
 from .syntax import Arg, Call, Item, RawGroup, RawSpec, Ref, Scalar, Times, Value, clip
 
@@ -293,6 +294,10 @@ class Parser:
             key = m.group(1)
             value_at += m.end()
         text = self.text[value_at:end].rstrip()
+        if len(text) > MAX_EXPRESSION and not any(m in text for m in ("[", "@", "->", "→", "(")):
+            raise syntax_error("S009", f"an argument of {len(text):,} characters, more than "
+                               f"cnncalc's limit of {MAX_EXPRESSION:,} for an expression",
+                               self.pos.at(value_at), ("compute the number and write it",))
         if not _is_expression(text):
             return None
         value = Scalar(text, self.pos.at(value_at), self.from_yaml)
