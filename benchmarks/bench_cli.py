@@ -12,7 +12,8 @@ Prints every figure; run with the project's virtualenv:  python benchmarks/bench
   bound), lints included (target: the largest within 2× the smallest)
 - analysis time linear in the rows, lints included, for the specs that were quadratic
   ([identity] * N, N convs on a 1×1 map) and a conv-bn-relu chain in 2-D, 3-D
-  (16×56×56×16) and 1-D (10k rows ≤ 1 s each)
+  (16×56×56×16) and 1-D (10k rows ≤ 1 s each), and graphs of library block calls and
+  named tensors (spec §9–§10; the expanded 10k-row graph ≤ 1 s)
 """
 
 from __future__ import annotations
@@ -156,6 +157,10 @@ ROW_SPECS = [
      * (n // 3)),
     ("1-D conv-bn-relu chain", lambda n: "16000x16" + " -> conv1d(16, 3, p=1) -> bn1d -> relu"
      * (n // 3)),
+    # spec §9–§10: graphs of block calls and named tensors, the rows they expand to
+    ("bottleneck calls", lambda n: f"14x14x64 -> bottleneck(16) * {n // 12}"),
+    ("mbconv calls (C read)", lambda n: f"14x14x16 -> mbconv(16) * {n // 19}"),
+    ("named skips", lambda n: f"8x8x8 -> [conv(8, 3, p=1) as a -> relu -> add(@a)] * {n // 5}"),
 ]
 
 
@@ -164,13 +169,14 @@ def rows_linear(analyze: object) -> None:
     print("\nanalysis time vs rows (best of 3, lints included)")
     for label, make in ROW_SPECS:
         texts = {n: make(n) for n in (1_000, 10_000, 30_000)}
+        rows = {n: len(analyze(text).layers) for n, text in texts.items()}  # type: ignore[operator]
         best = dict.fromkeys(texts, float("inf"))
         for _ in range(3):
             for n, text in texts.items():
                 best[n] = min(best[n], _timed(analyze, text))
         print(f"  {label:22s} " + "  ".join(
-            f"{n // 1000:2d}k {t:6.3f} s ({t / n * 1e6:4.1f} µs/row)" for n, t in best.items())
-            + f"   30k/1k {best[30_000] / best[1_000]:5.1f}")
+            f"{rows[n] / 1000:4.1f}k {t:6.3f} s ({t / rows[n] * 1e6:4.1f} µs/row)"
+            for n, t in best.items()) + f"   30k/1k {best[30_000] / best[1_000]:5.1f}")
 
 
 def _timed(fn: object, arg: str) -> float:

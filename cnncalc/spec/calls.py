@@ -424,10 +424,15 @@ def expand(call: Call, defn: BlockDef, values: dict[str, Bound],
         return Called(1, _body(defn, here, build_group), location=call.location, call=text,
                       input_name=hidden, arguments=shown, library=defn.library)
     context = copy_context()  # the definitions, the calls around this one, the budgets
+    built: dict[Shape, Group] = {}
+    """The body per input shape: a call repeated (``* N``) or walked again to check a fix
+    is built once for each input it gets, not once per walk."""
 
     def pending(inp: Shape) -> Group:
-        at = replace(here, shape=shape_values(inp), input_shape=inp)
-        return context.run(_body, defn, at, build_group)
+        if inp not in built:
+            at = replace(here, shape=shape_values(inp), input_shape=inp)
+            built[inp] = context.run(_body, defn, at, build_group)
+        return built[inp]
 
     return Called(1, (), location=call.location, call=text, input_name=hidden,
                   pending=pending, estimate=size, arguments=shown, library=defn.library)
