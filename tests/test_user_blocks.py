@@ -335,3 +335,26 @@ def test_an_overlong_expression_is_refused_where_it_starts() -> None:
     assert (problem.code, problem.location.column) == ("S009", 15)
     assert "11,999 characters, more than cnncalc's limit of 10,000" in problem.message
     assert analyze(f"8x8x4 -> conv({'+'.join(['1'] * 4000)}, 1)").totals.output_shape == (8, 8, 4000)
+
+
+def test_export_writes_one_module_class_per_block_called_with_its_arguments() -> None:
+    text = ("input: 8x8x4\nblocks:\n  double_conv(lambda, k=3):\n"
+            "    - conv(lambda, k, p=(k - 1) // 2) -> relu -> conv(lambda, 1)\n"
+            "  a_1(w=2): conv(w, 1)\n"
+            "layers:\n  - double_conv(6) -> double_conv(8, k=5) -> se(2) -> a_1\n")
+    report = cnncalc.analyze(text)
+    assert report.ok, report.problems
+    source = to_pytorch(report)
+    assert [line for line in source.splitlines() if line.startswith("class ") and "Block" in line] \
+        == ["class Block_a_1(nn.Module):", "class DoubleConvBlock(nn.Module):",
+            "class SeBlock(nn.Module):"]
+    model = build(source)
+    calls = [m for m in model.modules() if type(m).__name__.endswith(("Block", "a_1"))]
+    assert [(type(m).__name__, m.arguments) for m in calls] == [
+        ("DoubleConvBlock", {"lambda": 6, "k": 3}), ("DoubleConvBlock", {"lambda": 8, "k": 5}),
+        ("SeBlock", {"squeeze": 2, "act": "relu", "scale_act": "sigmoid"}),
+        ("Block_a_1", {"w": 2})]
+    assert type(calls[0]).SIGNATURE == "double_conv(lambda, k=3)"
+    assert sum(p.numel() for p in model.parameters()) == report.totals.params
+    with torch.no_grad():
+        assert list(model(torch.zeros(1, 4, 8, 8)).shape) == [1, 2, 8, 8]

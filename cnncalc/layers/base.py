@@ -410,6 +410,12 @@ class Block(Node):
         of a user block adds its arguments' values and its body as built."""
         return [self.formula]
 
+    def torch_class(self) -> tuple[str, str] | None:
+        """(name, source) of a module class this block's exported source uses that is the
+        spec's own, not the kind's (``torch_helper``): a call of a user block is an instance
+        of a class per block. None here."""
+        return None
+
     def input_tensor(self) -> str | None:
         """The hidden name under which the walk binds this block's input for its body's
         ``@input`` (a call of a user block); None here."""

@@ -73,6 +73,8 @@ class Writer:
 
     def __init__(self, report: Report) -> None:
         self.report = report
+        self.classes: dict[str, str] = {}
+        """The spec's own module classes the source uses (one per user block), by name."""
 
     def group(self, group: Group, rows: Sequence[int], depth: int) -> str:
         if not group:
@@ -91,6 +93,8 @@ class Writer:
                  for g, rows in zip(groups, self.report.group_rows(index, groups), strict=True)]
         text = node.label() if row.is_block else row.spec
         comment = f"{row.path} {text} → {format_shape(row.output_shape)}"
+        if isinstance(node, Block) and (own := node.torch_class()) is not None:
+            self.classes.setdefault(*own)
         return node.pytorch(row.input_shape, parts,
                             lambda ps: self.sequence([(p, "") for p in ps], depth)), comment
 
@@ -201,10 +205,13 @@ def to_pytorch(report: Report) -> str:
     layers = report.spec.layers if report.spec else ()
     extra, many = "", False
     if is_graph(report):
-        extra, many = GraphWriter(report).network(layers)
-        body = "Network()"
+        graph = GraphWriter(report)
+        extra, many = graph.network(layers)
+        body, classes = "Network()", graph.writer.classes
     else:
-        body = Writer(report).group(layers, report.roots, 1)
+        writer = Writer(report)
+        body, classes = writer.group(layers, report.roots, 1), writer.classes
+    extra = "\n\n\n".join([*(classes[k] for k in sorted(classes)), *([extra] if extra else [])])
     shape = report.input_shape
     assert shape is not None  # checked above
     nchw = (report.batch, shape[-1], *shape[:-1]) if len(shape) > 1 else (report.batch, shape[0])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field, replace
@@ -80,6 +80,32 @@ class Called(Repeat):
     """What ``C``, ``H``, ``W`` … stood for when the body read them (``C=64, H=56, W=56``)."""
     library: bool = False
     """A call of a built-in library block (its body's lines are the library file's)."""
+    block: str = ""
+    """The definition's name, as written there."""
+    signature: str = ""
+    values: tuple[tuple[str, int | float | str], ...] = ()
+    """Every parameter's value for ``cnncalc export``: a number, or a value's text."""
+
+    def class_name(self) -> str:
+        """The exported module class of the block: ``double_conv`` → ``DoubleConvBlock``
+        (``Block_…`` where capitalising could make two names one).
+
+        >>> Called(1, (), block="double_conv").class_name(), Called(1, (), block="a_1").class_name()
+        ('DoubleConvBlock', 'Block_a_1')
+        """
+        parts = self.block.lower().split("_")
+        if all(p and p[0].isalpha() for p in parts):
+            return "".join(p.capitalize() for p in parts) + "Block"
+        return f"Block_{self.block.lower()}"
+
+    def pytorch(self, inp: Shape, parts: Sequence[str],
+                sequence: Callable[[Sequence[str]], str]) -> str:
+        values = ", ".join(f"{k!a}: {v!a}" for k, v in self.values)  # data, never code
+        return f"{self.class_name()}({sequence(parts)}, {{{values}}})"
+
+    def torch_class(self) -> tuple[str, str] | None:
+        return self.class_name(), CLASS.format(name=self.class_name(),
+                                               signature=ascii(self.signature))
 
     def label(self) -> str:
         return self.call
@@ -109,6 +135,25 @@ class Called(Repeat):
 
     def expanded_size(self, size_of: Callable[[Group], int]) -> int:
         return self.estimate if self.pending is not None else super().expanded_size(size_of)
+
+
+CLASS = '''class {name}(nn.Module):
+    """A call of the spec's block SIGNATURE: its layers as cnncalc evaluated them for the
+    call (``body``), the call's values in ``arguments``."""
+
+    SIGNATURE = {signature}
+
+    def __init__(self, body: nn.Module, arguments: dict[str, object]) -> None:
+        super().__init__()
+        self.body = body
+        self.arguments = arguments
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{{k}}={{v!r}}" for k, v in self.arguments.items())'''
+"""The exported module class of a user block (one per block the network calls)."""
 
 
 @dataclass(frozen=True)
@@ -381,6 +426,13 @@ def label(call: Call, values: dict[str, Bound], defn: BlockDef) -> str:
     return f"{call.name}({', '.join(parts)})" if parts else call.name
 
 
+def _literal(bound: Bound) -> int | float | str:
+    """A parameter's value as the exported ``arguments`` hold it."""
+    if isinstance(bound, Fraction):
+        return bound.numerator if bound.denominator == 1 else float(bound)
+    return bound.text if isinstance(bound, Scalar) else raw_text(bound)
+
+
 def _show(bound: Bound) -> str:
     """A parameter's value as a row or ``explain`` writes it: ``128``, ``3x3``, ``relu``."""
     if isinstance(bound, Fraction):
@@ -419,10 +471,18 @@ def expand(call: Call, defn: BlockDef, values: dict[str, Bound],
     hidden = f"_input_{defn.name.lower()}_{spent[0] if spent else 0}" if reads_input else None
     here = Frame(defn.name, values, hidden, library=defn.library)
     shown = ", ".join(f"{k}={_show(b)}" for k, b in values.items())
+    literals = tuple((k, _literal(b)) for k, b in values.items())
+
+    def called(body: Group, pending: Callable[[Shape], Group] | None = None,
+               estimate: int = 0) -> Called:
+        return Called(1, body, location=call.location, call=text, input_name=hidden,
+                      pending=pending, estimate=estimate, arguments=shown,
+                      library=defn.library, block=defn.name, signature=defn.signature(),
+                      values=literals)
+
     readers = library().readers if defn.library else _readers.get()
     if defn.name.lower() not in readers:
-        return Called(1, _body(defn, here, build_group), location=call.location, call=text,
-                      input_name=hidden, arguments=shown, library=defn.library)
+        return called(_body(defn, here, build_group))
     context = copy_context()  # the definitions, the calls around this one, the budgets
     built: dict[Shape, Group] = {}
     """The body per input shape: a call repeated (``* N``) or walked again to check a fix
@@ -434,8 +494,7 @@ def expand(call: Call, defn: BlockDef, values: dict[str, Bound],
             built[inp] = context.run(_body, defn, at, build_group)
         return built[inp]
 
-    return Called(1, (), location=call.location, call=text, input_name=hidden,
-                  pending=pending, estimate=size, arguments=shown, library=defn.library)
+    return called((), pending, size)
 
 
 def _body(defn: BlockDef, at: Frame, build_group: Callable[[RawGroup], Group]) -> Group:

@@ -37,14 +37,7 @@ class Library:
         return "\n".join(line[indent:] for line in lines[start:end]).rstrip()
 
     def signature(self, name: str) -> str:
-        defn = self.blocks[name.lower()]
-        params = ", ".join(p.name if p.default is None else f"{p.name}={_text(p.default)}"
-                           for p in defn.params)
-        return f"{defn.name}({params})"
-
-
-def _text(value: object) -> str:
-    return str(getattr(value, "text", "…"))
+        return self.blocks[name.lower()].signature()
 
 
 @cache

@@ -108,6 +108,12 @@ class BlockDef:
     library: bool = False
     """One of the built-in library's blocks (cnncalc/spec/library.yaml)."""
 
+    def signature(self) -> str:
+        """``name(params)`` with the defaults as written: ``se(squeeze, act=relu)``."""
+        params = ", ".join(p.name if p.default is None else f"{p.name}={raw_text(p.default)}"
+                           for p in self.params)
+        return f"{self.name}({params})"
+
 
 @dataclass(frozen=True, slots=True)
 class RawSpec:
