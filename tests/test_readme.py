@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import cnncalc
+
 ROOT = Path(__file__).parent.parent
 
 
@@ -17,3 +19,12 @@ def test_readme_begins_with_two_setup_commands_and_ci_runs_the_second() -> None:
     assert second.endswith("pytest")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert second.replace("pip install -q", "pip install -q") in ci
+
+
+def test_every_yaml_spec_in_the_readme_analyses_without_errors() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    specs = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "layers:" in b]
+    assert len(specs) >= 2
+    for text in specs:
+        report = cnncalc.analyze(text)
+        assert report.ok, (text, report.errors)
