@@ -20,6 +20,7 @@ import click
 
 from . import zoo
 from .api import analyze_spec
+from .breakdown import BY, breakdown
 from .console import Bar, ascii_only, echo, echo_json, safe_streams, show
 from .diagnostics import (
     EXPECTATIONS,
@@ -30,9 +31,12 @@ from .diagnostics import (
     SpecSyntaxError,
     filterable,
 )
-from .output import catalog, formats, render
+from .output import catalog, formats, render, shares
+from .output import columns as layer_columns
+from .output.columns import COLUMNS, DEFAULT, choose
 from .output.explain import explain as explained
 from .output.export import to_pytorch
+from .output.render import Styled
 from .report import DTYPES, Report
 from .spec import source
 from .spec.build import Spec
@@ -181,10 +185,16 @@ def load(spec: str, as_json: bool) -> Spec:
               help="Largest forward pass to run (e.g. 700MB, 2GiB).")
 @click.option("--depth", type=click.IntRange(min=1), default=None,
               help="Fold blocks deeper than N into one row.")
+@click.option("--columns", "column_text", default=None, metavar="COLS",
+              help="Columns to add (+input,+kernel), remove (-rf) or list (input,output,params): "
+                   f"{', '.join(COLUMNS)}.")
+@click.option("--by", type=click.Choice(BY), default=None,
+              help="Params, MACs and activation memory per layer kind or per top-level row, "
+                   "with shares, instead of the layer table.")
 @filter_options
 def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: int, dtype: str,
-            max_memory: str, depth: int | None, select: tuple[str, ...],
-            ignore: tuple[str, ...]) -> int:
+            max_memory: str, depth: int | None, column_text: str | None, by: str | None,
+            select: tuple[str, ...], ignore: tuple[str, ...]) -> int:
     """Every layer's output volume, weights, biases, params, MACs and receptive field.
 
     SPEC is a one-line spec, a .yaml/.yml file, '-' for stdin, or a zoo name.
@@ -194,13 +204,17 @@ def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: 
         memory_limit = byte_size(max_memory)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-memory") from None
+    try:
+        columns = None if column_text is None and fmt == "csv" else choose(column_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--columns") from None
     parsed = load(spec, as_json=fmt == "json")
     report = analyze_spec(parsed, mode, batch, dtype)
     if verify is not False and shapes_defined(report):
         report = verify_defined(report, memory_limit, progress=fmt == "table")
     report = replace(report, problems=tuple(
         p for p in report.problems if selected(p.code, select, ignore)))
-    emit(report, fmt, depth)
+    emit(report, fmt, depth, columns, by)
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
@@ -227,18 +241,31 @@ def run_forward(report: Report, memory_limit: int, progress: bool) -> Report:
     return verify_report(report, memory_limit, Bar() if progress and sys.stderr.isatty() else None)
 
 
-def emit(report: Report, fmt: str, depth: int | None) -> None:
+def emit(report: Report, fmt: str, depth: int | None, columns: tuple[str, ...] | None = None,
+         by: str | None = None) -> None:
+    """The report in ``fmt``: the layer table (its ``columns``), or the breakdown ``by``."""
+    split = breakdown(report, by) if by is not None else None
     if fmt == "json":
-        echo_json(report)
+        echo_json(report, {"breakdown": {"by": by, "groups": [
+            s.to_dict(report) for s in split]}} if split is not None else None)
         return
     report = formats.clean_report(report)
-    if fmt == "csv":
-        echo(formats.to_csv(report, depth), nl=False)
+    if split is not None:
+        split = breakdown(report, by or "kind")  # the names from the cleaned rows
+        if fmt == "csv":
+            echo(shares.to_csv(report, split, by or "kind"), nl=False)
+        elif fmt == "markdown":
+            echo(shares.to_markdown(report, split, by or "kind"), nl=False)
+        else:
+            show(Styled("\n\n").join([render.breakdown(report, split, by or "kind"),
+                                       render.footer(report), render.problems(report)]))
+    elif fmt == "csv":
+        echo(layer_columns.to_csv(report, depth, columns), nl=False)
     elif fmt == "markdown":
-        echo(formats.to_markdown(report, depth), nl=False)
+        echo(layer_columns.to_markdown(report, depth, columns or DEFAULT), nl=False)
     else:
         shown = any(r.verified is not None for r in report.layers)
-        show(render.summary(report, depth, show_verified=shown))
+        show(render.summary(report, depth, show_verified=shown, columns=columns or DEFAULT))
 
 
 @main.command(cls=SpecCommand)

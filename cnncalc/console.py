@@ -8,6 +8,7 @@ import codecs
 import io
 import os
 import sys
+from typing import Any
 
 from .output import formats
 from .output.render import Styled
@@ -93,10 +94,10 @@ def echo(text: str, err: bool = False, nl: bool = True) -> None:
     stream.flush()
 
 
-def echo_json(report: Report) -> None:
-    """The report's JSON on stdout, written as it is encoded, so that a 100,000-row report
-    needs the memory of a few thousand rows at most."""
-    for piece in formats.json_chunks(report, ascii_only()):
+def echo_json(report: Report, extra: dict[str, Any] | None = None) -> None:
+    """The report's JSON on stdout (with ``extra`` keys), written as it is encoded, so that a
+    100,000-row report needs the memory of a few thousand rows at most."""
+    for piece in formats.json_chunks(report, ascii_only(), extra):
         echo(piece, nl=False)
     echo("")
 

@@ -21,7 +21,7 @@ import cnncalc
 from cnncalc import Report, SpecSyntaxError
 from cnncalc.layers import GROUP, LAYERS, Layer, arguments, common_divisors, widest_adaptive_window
 from cnncalc.lints import LINTS, Flow, Where, largest_full_stride, unread_per_stride
-from cnncalc.output import formats, render
+from cnncalc.output import columns, formats, render
 from cnncalc.output.export import to_pytorch
 from cnncalc.report import LayerRow
 from cnncalc.spec.build import MAX_ROWS
@@ -70,8 +70,8 @@ def exercise(text: str) -> Report | None:
         report = None
     if report is not None:
         formats.to_json(report)
-        formats.to_csv(report)
-        formats.to_markdown(report)
+        columns.to_csv(report)
+        columns.to_markdown(report)
         render.summary(report).plain  # noqa: B018 - rendering is the point
         for row in report.layers:
             if isinstance(row.node, Layer) and row.input_shape and row.output_shape:

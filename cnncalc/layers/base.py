@@ -318,6 +318,11 @@ class Layer(Node):
         """Receptive-field step, or None when the receptive field is undefined after it."""
         return IDENTITY_STEP
 
+    def window(self, inp: Shape) -> tuple[Sizes, Sizes] | None:
+        """(kernel, stride) per spatial axis of a sliding-window layer (the ``kernel`` and
+        ``stride`` columns); None for the others."""
+        return None
+
     def explain(self, inp: Shape, out: Shape) -> list[str]:
         """The arithmetic behind this layer's numbers, one line per fact (``cnncalc explain``)."""
         c = self.counts(inp, out)

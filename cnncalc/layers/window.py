@@ -70,6 +70,10 @@ class Windowed(Layer):
         if any(w.out < 1 for w in ws):  # pragma: no cover - fits implies out ≥ 1
             yield Finding("G009", "the output would be empty", fatal=True)
 
+    def window(self, inp: Shape) -> tuple[Sizes, Sizes] | None:
+        kernel, stride, _ = self.axes(inp)
+        return kernel, stride
+
     def step(self, inp: Shape) -> Step | None:
         ws = self.windows(inp)
         return Step(tuple(w.k_eff for w in ws), tuple(w.stride for w in ws))

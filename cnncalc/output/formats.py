@@ -6,8 +6,6 @@ Functions return strings; only the CLI prints.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -259,7 +257,8 @@ def _json_text(chunk: str) -> str:
     return JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", chunk)
 
 
-def json_chunks(report: Report, ascii_only: bool = False) -> Iterator[str]:
+def json_chunks(report: Report, ascii_only: bool = False,
+                extra: dict[str, Any] | None = None) -> Iterator[str]:
     """The report's JSON (spec §7) in pieces, as :func:`dumps` would write it, encoded as it
     is written: memory stays that of one row however long the network.
 
@@ -270,6 +269,7 @@ def json_chunks(report: Report, ascii_only: bool = False) -> Iterator[str]:
     True
     """
     data = report.to_dict(rows=False)
+    data.update(extra or {})  # what an option adds (``--by``: "breakdown")
     data["layers"] = _Rows(report.layers)
     if ascii_only:
         data["layers"] = [row.to_dict() for row in report.layers]
@@ -293,49 +293,6 @@ def error_json(problems: Sequence[Problem], ascii_only: bool = False) -> str:
     return dumps({"cnncalc": "1", "name": None, "input": {"shape": None}, "ok": False,
                   "layers": [], "totals": None, "problems": [p.to_dict() for p in problems]},
                  ascii_only)
-
-
-CSV_FIELDS = ("path", "depth", "kind", "spec", "input_shape", "output_shape", "weights", "biases",
-              "params", "non_trainable", "macs", "flops", "receptive_field", "jump",
-              "activation_bytes", "verified", "name")
-"""The CSV columns: the JSON row's fields; ``name`` (the tensor's ``as`` name, spec §9) last,
-so that columns read by position before it keep their place."""
-
-
-def to_csv(report: Report, depth: int | None = None) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    for row in visible(report, depth):
-        d = row.to_dict()
-        writer.writerow(["x".join(map(str, d[f])) if isinstance(d[f], list) else
-                         ("" if d[f] is None else d[f]) for f in CSV_FIELDS])
-    return buf.getvalue()
-
-
-def to_markdown(report: Report, depth: int | None = None) -> str:
-    lines = []
-    if report.name:
-        lines += [f"### {report.name}", ""]
-    lines += ["| # | Layer | Output | Weights | Biases | Params | MACs | RF |",
-              "|---|---|---|---:|---:|---:|---:|---:|"]
-    for row in visible(report, depth):
-        name = "&nbsp;" * 2 * (row.depth - 1) + label(row).replace("|", "\\|")
-        lines.append(f"| {row.path} | {name} | {format_shape(row.output_shape)} | "
-                     f"{count(row.weights)} | {count(row.biases)} | {count(row.params)} | "
-                     f"{human(row.macs)} | {pair(row.receptive_field)} |")
-    t = report.totals
-    lines.append(f"| | **Total** | {format_shape(t.output_shape)} | {count(t.weights)} | "
-                 f"{count(t.biases)} | **{count(t.params)}** | {human(t.macs)} | |")
-    named = input_text(report.input_shape)
-    lead = f"Input: {named} · " if named != format_shape(report.input_shape) else ""
-    lines += ["", f"{lead}Non-trainable: {t.non_trainable:,} · MACs: {t.macs:,} · parameter memory: "
-              f"{mb(t.param_bytes)} · activations: {mb(t.activation_bytes)}"]
-    if report.problems:
-        lines.append("")
-        lines += [f"- **{p.severity.value} {p.code}** (layer {p.path}): {p.message}"
-                  + "".join(f" — fix: `{s}`" for s in p.suggestions) for p in report.problems]
-    return "\n".join(lines) + "\n"
 
 
 def github_data(text: str) -> str:

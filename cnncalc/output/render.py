@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from ..breakdown import Share
 from ..diagnostics import Problem, Severity
 from ..report import Report
 from ..shapes import format_shape
-from .formats import clean, count, human, input_text, label, mb, pair, problem_where, row_problems, visible
+from . import shares as shares_module
+from .columns import COLUMNS, DEFAULT
+from .formats import clean, human, input_text, label, mb, problem_where, row_problems, visible
 
 if TYPE_CHECKING:
     from rich.text import Text as RichText
@@ -125,11 +128,12 @@ def grid(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[Cell]],
     return Styled("\n").join(lines)
 
 
-def table(report: Report, depth: int | None = None, show_verified: bool = False) -> Styled:
+def table(report: Report, depth: int | None = None, show_verified: bool = False,
+          columns: Sequence[str] = DEFAULT) -> Styled:
     """The summary table: a row per layer, blocks with their children indented."""
     by_path = row_problems(report)
-    headers = [("#", "<"), ("Layer", "<"), ("Output", "<"), ("Weights", ">"), ("Biases", ">"),
-               ("Params", ">"), ("MACs", ">"), ("RF", ">")]
+    chosen = [COLUMNS[c] for c in columns]
+    headers = [("#", "<"), ("Layer", "<"), *((c.header, c.align) for c in chosen)]
     if show_verified:
         headers.append(("✓", "<"))
     headers.append(("", "<"))
@@ -139,21 +143,26 @@ def table(report: Report, depth: int | None = None, show_verified: bool = False)
         marks = Styled()
         for p in by_path.get(row.path, []):
             marks.append(f"{p.code} ", STYLE[p.severity])
-        cells: list[Cell] = [
-            Styled(row.path, "dim"), "  " * (row.depth - 1) + label(row),
-            format_shape(row.output_shape), count(row.weights), count(row.biases),
-            count(row.params), human(row.macs), pair(row.receptive_field)]
+        cells: list[Cell] = [Styled(row.path, "dim"), "  " * (row.depth - 1) + label(row),
+                             *(c.cell(row) for c in chosen)]
         if show_verified:
             cells.append(VERIFIED[row.verified])
         cells.append(marks)
         rows.append(cells)
         styles.append("dim" if row.is_block else "")
-    t = report.totals
-    foot: list[Cell] = ["", "Total", format_shape(t.output_shape), count(t.weights),
-                        count(t.biases), count(t.params), human(t.macs), ""]
+    foot: list[Cell] = ["", "Total", *(c.total(report) for c in chosen)]
     foot += [""] * (len(headers) - len(foot))
     title = Styled(f"{report.name}\n", "bold") if report.name else Styled()
     return title + grid(headers, rows, foot, styles)
+
+
+def breakdown(report: Report, shares: list[Share], by: str) -> Styled:
+    """``summary --by``: params, MACs and activation bytes per kind or stage, with shares."""
+    headers = [(by.capitalize(), "<"), *shares_module.HEADERS]
+    rows = [[s.name, *shares_module.cells(report, s)] for s in shares]
+    foot: list[Cell] = ["Total", *shares_module.total_cells(report, shares)]
+    title = Styled(f"{report.name}\n", "bold") if report.name else Styled()
+    return title + grid(headers, rows, foot)
 
 
 def footer(report: Report) -> Styled:
@@ -198,9 +207,10 @@ def problems(report: Report) -> Styled:
     return Styled("\n").join([*(problem_text(p) for p in report.problems), head])
 
 
-def summary(report: Report, depth: int | None = None, show_verified: bool = False) -> Styled:
+def summary(report: Report, depth: int | None = None, show_verified: bool = False,
+            columns: Sequence[str] = DEFAULT) -> Styled:
     """Table, footer and problems: one :class:`Styled` (plain or coloured by the CLI)."""
-    return Styled("\n\n").join([table(report, depth, show_verified), footer(report),
+    return Styled("\n\n").join([table(report, depth, show_verified, columns), footer(report),
                               problems(report)])
 
 

@@ -36,6 +36,7 @@ from .expect import EXPECT_CONVERTERS
 from .names import Scope, define, opened, resolve_name, scoped
 from .oneline import parse_chain
 from .syntax import (
+    IDENT,
     Arg,
     BlockDef,
     Call,
@@ -386,7 +387,7 @@ def convert(a: Argument, raw: Arg) -> Any:
                 raise ValueError(f"expects a group of layers like [conv(64, 3) -> relu], "
                                  f"not '{clip(value.text)}'")
             value = parse_chain(value.text, value.location, value.from_yaml) \
-                if value.from_yaml or not calls.IDENT.fullmatch(value.text) \
+                if value.from_yaml or not IDENT.fullmatch(value.text) \
                 else Call(value.text, (), value.location)
         group = build_group(value)
         return [group] if a.variadic else group

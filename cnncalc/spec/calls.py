@@ -30,10 +30,20 @@ from ..shapes import Shape, format_shape
 from . import expr
 from .library import NAMES, library
 from .names import INPUT, Scope, opened
-from .syntax import BlockDef, Call, RawGroup, RawList, Ref, Scalar, Times, Value, clip, raw_text
-
-RESERVED = ("C", "H", "W", "L", "D")
-"""The names of a call's input shape inside a body; never a parameter's name."""
+from .syntax import (
+    IDENT,
+    RESERVED,
+    BlockDef,
+    Call,
+    RawGroup,
+    Ref,
+    Scalar,
+    Value,
+    clip,
+    raw_items,
+    raw_text,
+    reads_shape,
+)
 
 AXES = {2: ("L",), 3: ("H", "W"), 4: ("D", "H", "W")}
 """The spatial axes' names by the length of a volume's shape (a flat vector has none)."""
@@ -56,7 +66,6 @@ MAX_CALL_DEPTH = 32
 Bound = Fraction | Value
 """A parameter's value: an exact number, or a value as written (a size, a word, a layer)."""
 
-IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -197,13 +206,6 @@ def defined(defs: dict[str, BlockDef]) -> Iterator[None]:
         _defs.reset(token)
         _spent.reset(spent)
         _readers.reset(readers)
-
-
-def reads_shape(body: Value) -> bool:
-    """Whether a body names ``C``, ``H``, ``W``, ``L`` or ``D`` anywhere (in its layers'
-    arguments, its repeat counts, the arguments of the calls it makes)."""
-    return any(isinstance(item, Scalar) and not set(IDENT.findall(item.text)).isdisjoint(RESERVED)
-               for item in raw_items(body))
 
 
 def lookup(name: str) -> BlockDef | None:
@@ -525,26 +527,6 @@ def used_names(value: Value | None) -> Iterator[str]:
             yield from IDENT.findall(item.text)
         elif isinstance(item, Call):
             yield item.name
-
-
-def raw_items(value: Value | None) -> Iterator[Value]:
-    """Every raw value inside ``value``, itself included."""
-    stack: list[Value | None] = [value]
-    while stack:
-        item = stack.pop()
-        if item is None:
-            continue
-        yield item
-        if isinstance(item, Scalar):
-            continue
-        if isinstance(item, Call):
-            stack.extend(a.value for a in item.args)
-        elif isinstance(item, Times):
-            stack.extend((item.body, item.times))
-        elif isinstance(item, RawGroup):
-            stack.extend(item.items)
-        elif isinstance(item, RawList):
-            stack.extend(item.groups)
 
 
 def check_params(defn: BlockDef) -> Iterator[tuple[str, str, Location, bool]]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from .syntax import BlockDef
+from .syntax import BlockDef, reads_shape
 
 PATH = Path(__file__).with_name("library.yaml")
 
@@ -43,7 +43,6 @@ class Library:
 @cache
 def library() -> Library:
     from . import yamlspec  # PyYAML: only when a library block is called or listed
-    from .calls import reads_shape
 
     text = PATH.read_text(encoding="utf-8")
     defs, examples = yamlspec.load_library(text)

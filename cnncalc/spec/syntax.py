@@ -6,6 +6,8 @@ so that every later problem can point at its line and column.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..diagnostics import Location
@@ -148,3 +150,36 @@ def raw_text(value: Value | None) -> str:
     else:
         text = "[" + " -> ".join(raw_text(i) for i in value.items) + "]"
     return f"{text} as {value.as_name.text}" if value.as_name else text
+
+
+RESERVED = ("C", "H", "W", "L", "D")
+"""The names of a call's input shape inside a block body (spec §10); never a parameter's."""
+
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def raw_items(value: Value | None) -> Iterator[Value]:
+    """Every raw value inside ``value``, itself included."""
+    stack: list[Value | None] = [value]
+    while stack:
+        item = stack.pop()
+        if item is None:
+            continue
+        yield item
+        if isinstance(item, Scalar):
+            continue
+        if isinstance(item, Call):
+            stack.extend(a.value for a in item.args)
+        elif isinstance(item, Times):
+            stack.extend((item.body, item.times))
+        elif isinstance(item, RawGroup):
+            stack.extend(item.items)
+        elif isinstance(item, RawList):
+            stack.extend(item.groups)
+
+
+def reads_shape(body: Value) -> bool:
+    """Whether a body names ``C``, ``H``, ``W``, ``L`` or ``D`` anywhere (in its layers'
+    arguments, its repeat counts, the arguments of the calls it makes)."""
+    return any(isinstance(item, Scalar) and not set(IDENT.findall(item.text)).isdisjoint(RESERVED)
+               for item in raw_items(body))
