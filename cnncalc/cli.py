@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
+from click.shell_completion import CompletionItem
 
 from . import zoo
 from .api import analyze_spec
@@ -65,6 +66,12 @@ class DefaultGroup(click.Group):
             status = EXIT_USAGE
         ctx.exit(int(status or EXIT_OK))
 
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """Tab completion after ``cnncalc``: the commands, and what a SPEC completes to (the
+        file item first: bash's script starts over at one)."""
+        spec = [] if incomplete.startswith("-") else spec_completions(incomplete)
+        return [*spec, *super().shell_complete(ctx, incomplete)]
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in (
                 "--help", "-h", "--version"):
@@ -92,6 +99,24 @@ class SpecCommand(click.Command):
 
 def shell_quote(text: str) -> str:
     return shlex.quote(text if len(text) <= 60 else text[:57] + "...")
+
+
+def spec_completions(incomplete: str) -> list[CompletionItem]:
+    """What a SPEC completes to: the zoo's names, and file names as the shell completes them."""
+    return [CompletionItem(incomplete, type="file"),
+            *(CompletionItem(name) for name in zoo.names() if name.startswith(incomplete))]
+
+
+def complete_spec(ctx: click.Context, param: click.Parameter, incomplete: str
+                  ) -> list[CompletionItem]:
+    """Tab completion of a SPEC argument."""
+    return spec_completions(incomplete)
+
+
+def complete_file(ctx: click.Context, param: click.Parameter, incomplete: str
+                  ) -> list[CompletionItem]:
+    """Tab completion of a FILE: file names, as the shell completes them."""
+    return [CompletionItem(incomplete, type="file")]
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -170,7 +195,7 @@ def load(spec: str, as_json: bool) -> Spec:
 
 
 @main.command(cls=SpecCommand)
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]),
               default="table", show_default=True, help="Output format.")
 @mode_options
@@ -269,7 +294,7 @@ def emit(report: Report, fmt: str, depth: int | None, columns: tuple[str, ...] |
 
 
 @main.command(cls=SpecCommand)
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @mode_options
 def explain(spec: str, mode: Mode | None) -> int:
     """Show the arithmetic behind every layer: (N − F + 2P)/S + 1, weights, MACs."""
@@ -279,7 +304,7 @@ def explain(spec: str, mode: Mode | None) -> int:
 
 
 @main.command(cls=SpecCommand)
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option("--to", "target", type=click.Choice(["pytorch", "json"]), default="pytorch",
               show_default=True, help="PyTorch source (build() returns the nn.Module), or "
               "the summary's JSON.")
@@ -349,7 +374,7 @@ def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> boo
 
 
 @main.command(cls=SpecCommand)
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1, required=True, shell_complete=complete_file)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
               show_default=True, help="One line per problem, a JSON object, or GitHub annotations.")
 @mode_options
