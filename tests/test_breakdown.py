@@ -101,3 +101,12 @@ def test_bad_columns_are_usage_errors_listing_the_valid_ones(columns: str, messa
     code, out, err = run("summary", LECTURE, "--no-verify", "--columns", columns)
     assert (code, out) == (2, "")
     assert message in err
+
+
+def test_kernel_and_stride_columns_cover_every_sliding_window() -> None:
+    spec = ("8x8x4 -> conv(4, 1x3, s=2x1, p=0x1) -> dwconv(3, p=1) -> maxpool(2) -> "
+            "deconv(4, 3, s=2, p=1, output_padding=1) -> upsample(2) -> relu")
+    _, out, _ = run("summary", spec, "--no-verify", "--columns", "kernel,stride", "--format", "csv")
+    rows = [(r["kind"], r["kernel"], r["stride"]) for r in csv.DictReader(io.StringIO(out))]
+    assert rows == [("conv", "1x3", "2x1"), ("dwconv", "3x3", "1x1"), ("maxpool", "2x2", "2x2"),
+                    ("deconv", "3x3", "2x2"), ("upsample", "", ""), ("relu", "", "")]

@@ -251,6 +251,10 @@ class Deconv(Layer):
         return (per_axis(self.kernel, r), per_axis(self.stride, r), per_axis(self.padding, r),
                 per_axis(self.output_padding, r), per_axis(self.dilation, r))
 
+    def window(self, inp: Shape) -> tuple[Sizes, Sizes] | None:
+        kernel, stride, *_ = self.axes(inp)
+        return kernel, stride
+
     def check(self, inp: Shape) -> Iterator[Finding]:
         if not is_volume(inp):
             yield from needs_volume(self, inp)
