@@ -1,0 +1,375 @@
+"""The built-in block library (spec §10) against the torchvision modules it mirrors.
+
+Each reference module below is torchvision's, rewritten in plain torch line for line
+(torchvision itself is not importable here): ResNet ``BasicBlock`` (and r3d_18's, in 3-D),
+``Bottleneck`` v1.5, MobileNetV2 ``InvertedResidual``, EfficientNet ``MBConv``,
+``SqueezeExcitation``, SqueezeNet ``Fire``, DenseNet ``_DenseLayer`` (with ``_DenseBlock``'s
+concatenation), ConvNeXt ``CNBlock`` and ShuffleNetV2 ``InvertedResidual``. For several
+argument sets each, cnncalc's params, non-trainable elements, MACs and output shape equal what
+torch measures on the reference (tests/test_export.measure: conv weights × output positions,
+linear weights × positions, BN running mean + var, ``num_batches_tracked`` not counted), the
+NumPy forward pass verifies every row, and the exported module has the same counts and the
+same parameter tensors (shapes) as the reference.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from torch import nn
+
+import cnncalc
+from cnncalc.output.export import to_pytorch
+from cnncalc.spec.library import NAMES, PATH, library
+from tests.helpers import run
+from tests.test_export import REFERENCE, build, measure
+
+Factory = Callable[[], nn.Module]
+
+CONV: dict[int, type[nn.Module]] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+BN: dict[int, type[nn.Module]] = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+# --- torchvision's modules, in plain torch -------------------------------------------------
+
+class BasicBlock(nn.Module):
+    """torchvision.models.resnet.BasicBlock (rank 3: video.resnet's BasicBlock with
+    Conv3DSimple, as in r3d_18)."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, rank: int = 2) -> None:
+        super().__init__()
+        conv, bn = CONV[rank], BN[rank]
+        self.conv1 = conv(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = bn(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = bn(planes)
+        self.downsample: nn.Module | None = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(conv(inplanes, planes, 1, stride, bias=False),
+                                            bn(planes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    """torchvision.models.resnet.Bottleneck (v1.5: the stride on the 3x3), expansion 4."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, groups: int = 1,
+                 base_width: int = 64, rank: int = 2) -> None:
+        super().__init__()
+        conv, bn = CONV[rank], BN[rank]
+        width = int(planes * (base_width / 64.0)) * groups
+        self.conv1 = conv(inplanes, width, 1, bias=False)
+        self.bn1 = bn(width)
+        self.conv2 = conv(width, width, 3, stride, 1, groups=groups, bias=False)
+        self.bn2 = bn(width)
+        self.conv3 = conv(width, planes * 4, 1, bias=False)
+        self.bn3 = bn(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample: nn.Module | None = None
+        if stride != 1 or inplanes != planes * 4:
+            self.downsample = nn.Sequential(conv(inplanes, planes * 4, 1, stride, bias=False),
+                                            bn(planes * 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+def conv_norm_act(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1,
+                  act: type[nn.Module] | None = nn.ReLU) -> nn.Sequential:
+    """torchvision.ops.Conv2dNormActivation with a batch norm: no bias, padding (k-1)//2."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups,
+                                         bias=False), nn.BatchNorm2d(cout)]
+    if act is not None:
+        layers.append(act())
+    return nn.Sequential(*layers)
+
+
+class InvertedResidual(nn.Module):
+    """torchvision.models.mobilenetv2.InvertedResidual."""
+
+    def __init__(self, inp: int, oup: int, stride: int, expand_ratio: float) -> None:
+        super().__init__()
+        hidden_dim = int(round(inp * expand_ratio))
+        self.use_res_connect = stride == 1 and inp == oup
+        layers: list[nn.Module] = []
+        if expand_ratio != 1:
+            layers.append(conv_norm_act(inp, hidden_dim, 1, act=nn.ReLU6))
+        layers.extend([conv_norm_act(hidden_dim, hidden_dim, 3, stride, hidden_dim, nn.ReLU6),
+                       nn.Conv2d(hidden_dim, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup)])
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+class SqueezeExcitation(nn.Module):
+    """torchvision.ops.SqueezeExcitation."""
+
+    def __init__(self, input_channels: int, squeeze_channels: int,
+                 activation: type[nn.Module] = nn.ReLU,
+                 scale_activation: type[nn.Module] = nn.Sigmoid) -> None:
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
+        self.fc2 = nn.Conv2d(squeeze_channels, input_channels, 1)
+        self.activation = activation()
+        self.scale_activation = scale_activation()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+        return scale * x
+
+
+def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
+    """torchvision.models._utils._make_divisible."""
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+class MBConv(nn.Module):
+    """torchvision.models.efficientnet.MBConv (width_mult 1: adjust_channels is
+    _make_divisible(channels, 8)); StochasticDepth has no parameters and is left out."""
+
+    def __init__(self, expand_ratio: float, kernel: int, stride: int, input_channels: int,
+                 out_channels: int) -> None:
+        super().__init__()
+        self.use_res_connect = stride == 1 and input_channels == out_channels
+        layers: list[nn.Module] = []
+        expanded_channels = make_divisible(input_channels * expand_ratio, 8)
+        if expanded_channels != input_channels:
+            layers.append(conv_norm_act(input_channels, expanded_channels, 1, act=nn.SiLU))
+        layers.append(conv_norm_act(expanded_channels, expanded_channels, kernel, stride,
+                                    expanded_channels, nn.SiLU))
+        squeeze_channels = max(1, input_channels // 4)
+        layers.append(SqueezeExcitation(expanded_channels, squeeze_channels, nn.SiLU))
+        layers.append(conv_norm_act(expanded_channels, out_channels, 1, act=None))
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        result = self.block(x)
+        return result + x if self.use_res_connect else result
+
+
+class Fire(nn.Module):
+    """torchvision.models.squeezenet.Fire."""
+
+    def __init__(self, inplanes: int, squeeze_planes: int, expand1x1_planes: int,
+                 expand3x3_planes: int) -> None:
+        super().__init__()
+        self.squeeze = nn.Conv2d(inplanes, squeeze_planes, kernel_size=1)
+        self.expand1x1 = nn.Conv2d(squeeze_planes, expand1x1_planes, kernel_size=1)
+        self.expand3x3 = nn.Conv2d(squeeze_planes, expand3x3_planes, kernel_size=3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.squeeze(x))
+        return torch.cat([torch.relu(self.expand1x1(x)), torch.relu(self.expand3x3(x))], 1)
+
+
+class DenseLayer(nn.Module):
+    """torchvision.models.densenet._DenseLayer, returning what _DenseBlock keeps:
+    torch.cat([input, new_features], 1)."""
+
+    def __init__(self, num_input_features: int, growth_rate: int, bn_size: int) -> None:
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(num_input_features)
+        self.conv1 = nn.Conv2d(num_input_features, bn_size * growth_rate, 1, 1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
+        self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, 3, 1, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        new = self.conv1(torch.relu(self.norm1(x)))
+        new = self.conv2(torch.relu(self.norm2(new)))
+        return torch.cat([x, new], 1)
+
+
+class CNBlock(nn.Module):
+    """torchvision.models.convnext.CNBlock (LayerNorm eps 1e-6 in channels-last; StochasticDepth
+    has no parameters and is left out)."""
+
+    def __init__(self, dim: int, layer_scale: float) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim, bias=True)
+        self.norm = partial(nn.LayerNorm, eps=1e-6)(dim)
+        self.fc1 = nn.Linear(in_features=dim, out_features=4 * dim, bias=True)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(in_features=4 * dim, out_features=dim, bias=True)
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * layer_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.fc2(self.act(self.fc1(self.norm(y)))).permute(0, 3, 1, 2)
+        return self.layer_scale * y + x
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """torchvision.models.shufflenetv2.channel_shuffle."""
+    b, c, h, w = x.size()
+    x = x.view(b, groups, c // groups, h, w)
+    return torch.transpose(x, 1, 2).contiguous().view(b, -1, h, w)
+
+
+class ShuffleUnit(nn.Module):
+    """torchvision.models.shufflenetv2.InvertedResidual."""
+
+    def __init__(self, inp: int, oup: int, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+        branch_features = oup // 2
+        if stride == 1:
+            assert inp == branch_features << 1  # torchvision raises ValueError otherwise
+
+        def dw(i: int, s: int) -> nn.Module:
+            return nn.Conv2d(i, i, 3, s, 1, bias=False, groups=i)
+
+        self.branch1 = nn.Sequential()
+        if stride > 1:
+            self.branch1 = nn.Sequential(
+                dw(inp, stride), nn.BatchNorm2d(inp),
+                nn.Conv2d(inp, branch_features, 1, 1, 0, bias=False),
+                nn.BatchNorm2d(branch_features), nn.ReLU(inplace=True))
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(inp if stride > 1 else branch_features, branch_features, 1, 1, 0,
+                      bias=False),
+            nn.BatchNorm2d(branch_features), nn.ReLU(inplace=True),
+            dw(branch_features, stride), nn.BatchNorm2d(branch_features),
+            nn.Conv2d(branch_features, branch_features, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(branch_features), nn.ReLU(inplace=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+def chain(*mods: nn.Module) -> nn.Module:
+    return nn.Sequential(*mods)
+
+
+# --- the cases: (input, call, the torchvision module it mirrors) ---------------------------
+
+CASES: list[tuple[str, str, Factory]] = [
+    ("56x56x64", "basicblock(64)", lambda: BasicBlock(64, 64)),
+    ("56x56x64", "basicblock(128, stride=2)", lambda: BasicBlock(64, 128, 2)),
+    ("15x15x32", "basicblock(32, 2)", lambda: BasicBlock(32, 32, 2)),
+    ("9x11x16", "basicblock(24)", lambda: BasicBlock(16, 24)),
+    ("4x14x14x32", "basicblock(32)", lambda: BasicBlock(32, 32, rank=3)),  # r3d_18's
+    ("5x15x15x16", "basicblock(32, stride=2)", lambda: BasicBlock(16, 32, 2, rank=3)),
+    ("101x16", "basicblock(32, stride=2)", lambda: BasicBlock(16, 32, 2, rank=1)),
+    ("56x56x64", "bottleneck(64)", lambda: Bottleneck(64, 64)),
+    ("28x28x256", "bottleneck(64)", lambda: Bottleneck(256, 64)),
+    ("28x28x256", "bottleneck(128, stride=2)", lambda: Bottleneck(256, 128, 2)),
+    ("28x28x64", "bottleneck(64, groups=32, base_width=4)",  # resnext50_32x4d
+     lambda: Bottleneck(64, 64, groups=32, base_width=4)),
+    ("13x13x512", "bottleneck(128, 2, 32, 4)", lambda: Bottleneck(512, 128, 2, 32, 4)),
+    ("28x28x256", "bottleneck(64, base_width=128)",  # wide_resnet50_2
+     lambda: Bottleneck(256, 64, base_width=128)),
+    ("15x15x64", "bottleneck(24, stride=2, base_width=40)",  # width 15: not a multiple of 64
+     lambda: Bottleneck(64, 24, 2, base_width=40)),
+    ("51x32", "bottleneck(16, stride=2)", lambda: Bottleneck(32, 16, 2, rank=1)),
+    ("112x112x32", "inverted_residual(16, expand=1)", lambda: InvertedResidual(32, 16, 1, 1)),
+    ("56x56x16", "inverted_residual(24, stride=2)", lambda: InvertedResidual(16, 24, 2, 6)),
+    ("14x14x32", "inverted_residual(32)", lambda: InvertedResidual(32, 32, 1, 6)),
+    ("15x15x24", "inverted_residual(40, 2, 4)", lambda: InvertedResidual(24, 40, 2, 4)),
+    ("7x7x20", "inverted_residual(20, expand=1.5)", lambda: InvertedResidual(20, 20, 1, 1.5)),
+    ("7x7x5", "inverted_residual(8, expand=0.5)",  # round(2.5) is 2 in Python: half to even
+     lambda: InvertedResidual(5, 8, 1, 0.5)),
+    ("7x7x7", "inverted_residual(8, expand=0.5)",  # round(3.5) is 4
+     lambda: InvertedResidual(7, 8, 1, 0.5)),
+    ("112x112x32", "mbconv(16, expand=1)", lambda: MBConv(1, 3, 1, 32, 16)),
+    ("56x56x16", "mbconv(24, stride=2)", lambda: MBConv(6, 3, 2, 16, 24)),
+    ("28x28x24", "mbconv(24)", lambda: MBConv(6, 3, 1, 24, 24)),
+    ("28x28x24", "mbconv(40, kernel=5, stride=2)", lambda: MBConv(6, 5, 2, 24, 40)),
+    ("15x15x40", "mbconv(40, 5)", lambda: MBConv(6, 5, 1, 40, 40)),
+    ("9x9x12", "mbconv(12, expand=1)",  # divisible(12, 8) = 16 ≠ 12: torchvision expands
+     lambda: MBConv(1, 3, 1, 12, 12)),
+    ("56x56x64", "se(16)", lambda: SqueezeExcitation(64, 16)),
+    ("7x7x96", "se(24, act=silu)", lambda: SqueezeExcitation(96, 24, nn.SiLU)),
+    ("13x9x40", "se(10, act=relu, scale_act=hardsigmoid)",  # MobileNetV3's
+     lambda: SqueezeExcitation(40, 10, nn.ReLU, nn.Hardsigmoid)),
+    ("55x55x96", "fire(16, 64, 64)", lambda: Fire(96, 16, 64, 64)),
+    ("27x27x128", "fire(32, 128, 128)", lambda: Fire(128, 32, 128, 128)),
+    ("13x11x64", "fire(8, 16, 32)", lambda: Fire(64, 8, 16, 32)),
+    ("56x56x64", "dense_layer(32)", lambda: DenseLayer(64, 32, 4)),
+    ("14x14x128", "dense_layer(32) * 3",
+     lambda: chain(DenseLayer(128, 32, 4), DenseLayer(160, 32, 4), DenseLayer(192, 32, 4))),
+    ("7x9x100", "dense_layer(12, bn_size=2)", lambda: DenseLayer(100, 12, 2)),
+    ("56x56x96", "convnext_block", lambda: CNBlock(96, 1e-6)),
+    ("14x14x384", "convnext_block(layer_scale=0.5)", lambda: CNBlock(384, 0.5)),
+    ("9x7x32", "convnext_block()", lambda: CNBlock(32, 1e-6)),
+    ("56x56x24", "shufflenet_unit(48, stride=2)", lambda: ShuffleUnit(24, 48, 2)),
+    ("28x28x48", "shufflenet_unit(48)", lambda: ShuffleUnit(48, 48, 1)),
+    ("28x28x116", "shufflenet_unit(232, 2)", lambda: ShuffleUnit(116, 232, 2)),
+    ("15x15x58", "shufflenet_unit(116, stride=2) -> shufflenet_unit(116)",
+     lambda: chain(ShuffleUnit(58, 116, 2), ShuffleUnit(116, 116, 1))),
+]
+
+
+def shape_of(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in text.split("x"))
+
+
+def tensors(model: nn.Module) -> list[int]:
+    """The model's parameter tensors by size (a layout-free fingerprint of its layers)."""
+    return sorted(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("inp, call, factory", CASES, ids=[c[1] for c in CASES])
+def test_a_library_block_counts_what_torchvision_has(inp: str, call: str,
+                                                     factory: Factory) -> None:
+    report = cnncalc.analyze(f"{inp} -> {call}", verify=True)
+    assert report.ok, report.errors
+    assert all(r.verified for r in report.layers if not r.is_block)
+    t = report.totals
+    ours = (t.params, t.non_trainable, t.macs, list(t.output_shape or ()))
+    ref = factory().eval()
+    assert measure(ref, shape_of(inp)) == ours
+    exported = build(to_pytorch(report))
+    assert measure(exported, shape_of(inp)) == ours
+    assert tensors(exported) == tensors(ref)
+    # the YAML form calls it the same way, with the same result
+    yaml_report = cnncalc.analyze(f"input: {inp}\nlayers:\n  - {call}\n")
+    assert yaml_report.ok, yaml_report.errors
+    y = yaml_report.totals
+    assert (y.params, y.non_trainable, y.macs, list(y.output_shape or ())) == ours
+
+
+def test_mapping_form_calls_match_the_one_line_form() -> None:
+    text = ("input: 56x56x64\nlayers:\n  - bottleneck: {planes: 64, groups: 32, base_width: 4}\n"
+            "  - bottleneck: {planes: 128, stride: 2, groups: 32, base_width: 4}\n"
+            "  - se: 128\n  - convnext_block\n")
+    report = cnncalc.analyze(text)
+    assert report.ok, report.errors
+    ref = chain(Bottleneck(64, 64, groups=32, base_width=4),
+                Bottleneck(256, 128, 2, groups=32, base_width=4),
+                SqueezeExcitation(512, 128), CNBlock(512, 1e-6))
+    t = report.totals
+    assert measure(ref.eval(), (56, 56, 64)) == (t.params, t.non_trainable, t.macs,
+                                                  list(t.output_shape or ()))
