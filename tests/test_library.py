@@ -14,21 +14,17 @@ same parameter tensors (shapes) as the reference.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from torch import nn
 
 import cnncalc
 from cnncalc.output.export import to_pytorch
 from cnncalc.spec.library import NAMES, PATH, library
-from tests.helpers import run
-from tests.test_export import REFERENCE, build, measure
+from tests.test_export import build, measure
 
 Factory = Callable[[], nn.Module]
 
@@ -110,7 +106,7 @@ class InvertedResidual(nn.Module):
 
     def __init__(self, inp: int, oup: int, stride: int, expand_ratio: float) -> None:
         super().__init__()
-        hidden_dim = int(round(inp * expand_ratio))
+        hidden_dim = round(inp * expand_ratio)  # torchvision: int(round(…)); half to even
         self.use_res_connect = stride == 1 and inp == oup
         layers: list[nn.Module] = []
         if expand_ratio != 1:
@@ -373,3 +369,110 @@ def test_mapping_form_calls_match_the_one_line_form() -> None:
     t = report.totals
     assert measure(ref.eval(), (56, 56, 64)) == (t.params, t.non_trainable, t.macs,
                                                   list(t.output_shape or ()))
+
+
+# --- the library itself -------------------------------------------------------------------
+
+TABLE = """\
+basicblock(planes, stride=1)
+bottleneck(planes, stride=1, groups=1, base_width=64)
+inverted_residual(out, stride=1, expand=6)
+mbconv(out, kernel=3, stride=1, expand=6)
+se(squeeze, act=relu, scale_act=sigmoid)
+fire(squeeze, expand1, expand3)
+dense_layer(growth, bn_size=4)
+convnext_block(layer_scale=1e-6)
+shufflenet_unit(out, stride=1)
+"""
+"""Spec §10's table, its first column as written there."""
+
+
+def test_the_library_is_spec_tables_blocks_with_those_signatures() -> None:
+    lib = library()
+    written = [line.strip().rstrip(":") for line in PATH.read_text().splitlines()
+               if line.startswith("  ") and not line.startswith("   ")
+               and line.strip().endswith(":") and not line.strip().startswith("#")]
+    assert [w.split("(")[0] for w in written] == list(NAMES) == list(lib.blocks)
+    assert "\n".join(lib.signature(n) for n in NAMES) + "\n" == TABLE
+    assert "\n".join(written) + "\n" == TABLE
+    assert list(lib.examples) == list(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_example_analyses_and_runs(name: str) -> None:
+    example = library().examples[name]
+    assert f"{name}" in example
+    report = cnncalc.analyze(example, verify=True)
+    assert report.ok and not report.errors, report.errors
+    assert all(r.verified for r in report.layers if not r.is_block)
+    assert all(p.severity.value != "error" for p in report.problems)
+
+
+# --- bad input around the library -----------------------------------------------------------
+
+def where(report: cnncalc.Report) -> list[tuple[int, int, str]]:
+    return [(p.location.line, p.location.column, p.code) for p in report.problems
+            if p.location is not None and not p.code.startswith(("L", "G002"))]
+
+
+OWN_SE = """\
+input: 56x56x32
+blocks:
+  se(squeeze):
+    - conv(squeeze, 1)
+layers:
+  - se(16) -> mbconv(32)
+"""
+
+
+def test_a_files_own_block_shadows_the_library_with_a_warning_unless_overridden() -> None:
+    report = cnncalc.analyze(OWN_SE)
+    assert report.ok and where(report) == [(3, 3, "G020")]
+    warning = report.problems[0]
+    assert warning.severity.value == "warning" and "library's se" in warning.message
+    assert "override: true" in warning.suggestions[0]
+    silenced = cnncalc.analyze("override: true\n" + OWN_SE)
+    assert silenced.ok and where(silenced) == []
+    # the file's se is a single conv; the library's mbconv still calls the library's se
+    own = 32 * 16 + 16
+    mbconv = MBConv(6, 3, 1, 16, 32).eval()
+    assert silenced.totals.params == report.totals.params == own + measure(mbconv, (56, 56, 16))[0]
+    bad = cnncalc.analyze(OWN_SE.replace("input:", "override: maybe\ninput:"))
+    assert where(bad) == [(1, 11, "A006"), (4, 3, "G020")]
+    assert "'maybe' is not true or false" in bad.errors[0].message
+
+
+@pytest.mark.parametrize("spec, expected, hint", [
+    ("56x56x64 -> botleneck(64)", [(1, 13, "A001")], "did you mean 'bottleneck'?"),
+    ("input: 56x56x64\nlayers:\n  - conv(64, 1) -> botleneck(64)\n", [(3, 20, "A001")],
+     "did you mean 'bottleneck'?"),
+    ("56x56x64 -> bottleneck()", [(1, 13, "A004")],
+     "bottleneck(planes, stride, groups, base_width)"),
+    ("56x56x64 -> relu -> bottleneck(64, 1, 1, 64, 3)", [(1, 46, "A005")],
+     "bottleneck(planes, stride, groups, base_width)"),
+    ("56x56x64 -> bottleneck(64, strde=2)", [(1, 28, "A002")], "did you mean 'stride'?"),
+    ("56x56x64 -> se(16, act=relu, scaleact=sigmoid)", [(1, 30, "A002")],
+     "did you mean 'scale_act'?"),
+    ("input: 56x56x64\nlayers:\n  - fire: {squeeze: 16, expand: 64, expand3: 64}\n",
+     [(3, 25, "A002"), (3, 5, "A004")], "did you mean 'expand1'?"),
+    ("56x56x64 -> bottleneck(64, stride=2, stride=1)", [(1, 38, "A003")], ""),
+    ("56x56x64 -> fire(16, 64)", [(1, 13, "A004")], "fire(squeeze, expand1, expand3)"),
+    ("56x56x64 -> conv(8, 1) as a -> basicblock(@a)", [(1, 43, "A006")], "@a -> basicblock"),
+    ("input: 56x56x64\nlayers:\n  - basicblock(@input)\n", [(3, 16, "A006")],
+     "@input -> basicblock"),
+    ("56x56x64 -> bottleneck(64, 1.5)", [(1, 13, "A006")], "stride"),
+])
+def test_bad_calls_of_library_blocks_are_located_at_the_call(spec: str, expected: list[
+        tuple[int, int, str]], hint: str) -> None:
+    try:
+        report = cnncalc.analyze(spec)
+        problems = where(report)
+        found = [p for p in report.problems if p.severity.value == "error"]
+    except cnncalc.SpecSyntaxError as exc:
+        problems = [(p.location.line, p.location.column, p.code) for p in exc.problems
+                    if p.location is not None]
+        found = list(exc.problems)
+    assert problems == expected
+    text = " ".join([p.message for p in found] + [s for p in found for s in p.suggestions])
+    assert hint in text
+    assert "Traceback" not in text

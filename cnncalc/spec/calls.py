@@ -327,10 +327,18 @@ def bind(call: Call, defn: BlockDef) -> tuple[dict[str, Bound], list[Finding]]:
                                     location=raw.location))
             continue
         given[param.name] = raw.value
+        ref = next((r for r in raw_items(raw.value) if isinstance(r, Ref)), None)
+        if ref is not None:  # spec §9: a block reads its input from the stream, never an @name
+            findings.append(Finding(
+                "A006", f"@{ref.name} cannot be an argument of a block call: a block's input is "
+                "the tensor before it", (f"route first: @{ref.name} -> {defn.name}(…)",),
+                location=ref.location))
     values: dict[str, Bound] = {}
     numbers: dict[str, Fraction] = {}
     caller = frame()
     for p in defn.params:
+        if p.name in given and any(isinstance(r, Ref) for r in raw_items(given[p.name])):
+            continue  # refused above
         try:
             if p.name in given:
                 bound = _bind_value(given[p.name], caller, {})
