@@ -24,7 +24,7 @@ from torch import nn
 import cnncalc
 from cnncalc.output.export import to_pytorch
 from cnncalc.spec.library import NAMES, PATH, library
-from tests.test_export import build, measure
+from tests.test_export import REFERENCE, build, measure
 
 Factory = Callable[[], nn.Module]
 
@@ -476,3 +476,65 @@ def test_bad_calls_of_library_blocks_are_located_at_the_call(spec: str, expected
     text = " ".join([p.message for p in found] + [s for p in found for s in p.suggestions])
     assert hint in text
     assert "Traceback" not in text
+
+
+# --- torchvision's networks, one line each, from library blocks ------------------------------
+
+def stages(block: str, spec: list[tuple[int, int]], extra: str = "") -> str:
+    """A ResNet's four stages: the first call of each but the first with stride 2."""
+    out = []
+    for i, (w, n) in enumerate(spec):
+        out.append(f"{block}({w}{', stride=2' if i else ''}{extra})")
+        if n > 1:
+            out.append(f"{block}({w}{extra}) * {n - 1}")
+    return " -> ".join(out)
+
+
+STEM = "224x224x3 -> conv(64, 7, s=2, p=3, bias=false) -> bn -> relu -> maxpool(3, s=2, p=1) -> "
+R50, R18 = [(64, 3), (128, 4), (256, 6), (512, 3)], [(64, 2), (128, 2), (256, 2), (512, 2)]
+NETS = {  # spec §10's one-line form: ResNet-50, its relatives, and the rest
+    "resnet50": STEM + stages("bottleneck", R50) + " -> gap -> fc(1000)",
+    "resnext50_32x4d": STEM + stages("bottleneck", R50, ", groups=32, base_width=4")
+    + " -> gap -> fc(1000)",
+    "wide_resnet50_2": STEM + stages("bottleneck", R50, ", base_width=128") + " -> gap -> fc(1000)",
+    "resnet18": STEM + stages("basicblock", R18) + " -> gap -> fc(1000)",
+    "r3d_18": "16x112x112x3 -> conv(64, 3x7x7, s=1x2x2, p=1x3x3, bias=false) -> bn -> relu -> "
+    + stages("basicblock", R18) + " -> gap -> fc(400)",
+    "mobilenet_v2": "224x224x3 -> conv(32, 3, s=2, p=1, bias=false) -> bn -> relu6 -> "
+    "inverted_residual(16, expand=1) -> inverted_residual(24, 2) -> inverted_residual(24) -> "
+    "inverted_residual(32, 2) -> inverted_residual(32) * 2 -> inverted_residual(64, 2) -> "
+    "inverted_residual(64) * 3 -> inverted_residual(96) * 3 -> inverted_residual(160, 2) -> "
+    "inverted_residual(160) * 2 -> inverted_residual(320) -> conv(1280, 1, bias=false) -> bn -> "
+    "relu6 -> gap -> dropout(0.2) -> fc(1000)",
+    "efficientnet_b0": "224x224x3 -> conv(32, 3, s=2, p=1, bias=false) -> bn -> silu -> "
+    "mbconv(16, expand=1) -> mbconv(24, stride=2) -> mbconv(24) -> mbconv(40, 5, 2) -> "
+    "mbconv(40, 5) -> mbconv(80, 3, 2) -> mbconv(80) * 2 -> mbconv(112, 5) * 3 -> "
+    "mbconv(192, 5, 2) -> mbconv(192, 5) * 3 -> mbconv(320) -> conv(1280, 1, bias=false) -> bn -> "
+    "silu -> gap -> dropout(0.2) -> fc(1000)",
+    "densenet121": STEM + "dense_layer(32) * 6 -> bn -> relu -> conv(128, 1, bias=false) -> "
+    "avgpool(2) -> dense_layer(32) * 12 -> bn -> relu -> conv(256, 1, bias=false) -> avgpool(2) -> "
+    "dense_layer(32) * 24 -> bn -> relu -> conv(512, 1, bias=false) -> avgpool(2) -> "
+    "dense_layer(32) * 16 -> bn -> relu -> gap -> fc(1000)",
+    "squeezenet1_1": "227x227x3 -> conv(64, 3, s=2) -> relu -> maxpool(3, s=2, ceil=true) -> "
+    "fire(16, 64, 64) * 2 -> maxpool(3, s=2, ceil=true) -> fire(32, 128, 128) * 2 -> "
+    "maxpool(3, s=2, ceil=true) -> fire(48, 192, 192) * 2 -> fire(64, 256, 256) * 2 -> "
+    "dropout(0.5) -> conv(1000, 1) -> relu -> gap -> flatten",
+    "shufflenet_v2_x0_5": "224x224x3 -> conv(24, 3, s=2, p=1, bias=false) -> bn -> relu -> "
+    "maxpool(3, s=2, p=1) -> shufflenet_unit(48, 2) -> shufflenet_unit(48) * 3 -> "
+    "shufflenet_unit(96, 2) -> shufflenet_unit(96) * 7 -> shufflenet_unit(192, 2) -> "
+    "shufflenet_unit(192) * 3 -> conv(1024, 1, bias=false) -> bn -> relu -> gap -> fc(1000)",
+    "convnext_small": "224x224x3 -> conv(96, 4, s=4) -> ln(eps=1e-6) -> convnext_block * 3 -> "
+    "ln(eps=1e-6) -> conv(192, 2, s=2) -> convnext_block * 3 -> ln(eps=1e-6) -> "
+    "conv(384, 2, s=2) -> convnext_block * 27 -> ln(eps=1e-6) -> conv(768, 2, s=2) -> "
+    "convnext_block * 3 -> gap -> ln(eps=1e-6) -> flatten -> fc(1000)",
+}
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_torchvisions_networks_on_one_line_have_its_counts(name: str) -> None:
+    report = cnncalc.analyze(NETS[name])
+    assert report.ok, report.errors
+    t, ref = report.totals, REFERENCE[name]
+    assert "x".join(map(str, report.input_shape or ())) == ref["input"]
+    assert (t.params, t.non_trainable, t.macs, list(t.output_shape or ())) == (
+        ref["params"], ref["non_trainable"], ref["macs"], ref["output"])
