@@ -216,6 +216,11 @@ class CNBlock(nn.Module):
         self.fc2 = nn.Linear(in_features=4 * dim, out_features=dim, bias=True)
         self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * layer_scale)
 
+    def in_order(self) -> list[nn.Parameter]:
+        """The parameters in the order the block applies them (the layer scale last; torch
+        lists a module's own parameters before its children's)."""
+        return [p for n, p in self.named_parameters() if n != "layer_scale"] + [self.layer_scale]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.dwconv(x).permute(0, 2, 3, 1)
         y = self.fc2(self.act(self.fc1(self.norm(y)))).permute(0, 3, 1, 2)
@@ -355,6 +360,45 @@ def test_a_library_block_counts_what_torchvision_has(inp: str, call: str,
     assert yaml_report.ok, yaml_report.errors
     y = yaml_report.totals
     assert (y.params, y.non_trainable, y.macs, list(y.output_shape or ())) == ours
+
+
+def randomized(model: nn.Module, seed: int) -> nn.Module:
+    """``model`` with random norms, biases, layer scales and running statistics (a batch norm in
+    eval mode is then no identity, a layer scale of 1e-6 no near-zero); conv and linear weights
+    keep torch's fan-in-scaled initialisation, so activations stay near 1."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() == 1 or name.endswith("layer_scale"):
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.5
+                        + (1.0 if name.endswith("weight") else 0.0))
+        for name, b in model.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(torch.randn(b.shape, generator=gen) * 0.1)
+            elif name.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=gen) + 0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("inp, call, factory", CASES, ids=[c[1] for c in CASES])
+def test_the_exported_block_computes_what_torchvisions_does(inp: str, call: str,
+                                                            factory: Factory) -> None:
+    """The same weights in the same order give the same function: the order of a concat, the
+    half a split passes through, the channel shuffle, the gate's product, the skip."""
+    torch.manual_seed(len(call))  # torch's own initialisation of the conv and linear weights
+    ref = randomized(factory(), len(call))
+    model = build(to_pytorch(cnncalc.analyze(f"{inp} -> {call}")))
+    stats = [b for n, b in ref.named_buffers() if n.endswith(("running_mean", "running_var"))]
+    mine = [b for n, b in model.named_buffers() if n.endswith(("running_mean", "running_var"))]
+    with torch.no_grad():
+        for a, b in [*zip(model.parameters(), getattr(ref, "in_order", ref.parameters)(),
+                          strict=True),
+                     *zip(mine, stats, strict=True)]:
+            assert a.numel() == b.numel()
+            a.copy_(b.reshape(a.shape))
+        shape = shape_of(inp)
+        x = torch.randn(2, shape[-1], *shape[:-1], generator=torch.Generator().manual_seed(1))
+        torch.testing.assert_close(model(x), ref(x))  # float32's documented default tolerances
 
 
 def test_mapping_form_calls_match_the_one_line_form() -> None:
