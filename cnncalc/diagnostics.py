@@ -357,14 +357,20 @@ class ArchitectureError(SpecError):
     """The spec parsed, but the architecture is invalid (raised by ``validate``)."""
 
 
-def at_call(problem: Problem, call: str, where: Location) -> Problem:
+def at_call(problem: Problem, call: str, where: Location, editable: bool = True) -> Problem:
     """A problem inside a user block's body, reported at the call (spec §10), its message
-    naming where in the body it is."""
+    naming where in the body it is. Inside a body the file does not hold (``editable``
+    false: a library block's) a fix of the body's text cannot be applied: it is replaced
+    by what the user can do."""
     inside = problem.location
     if inside is None or inside == where:
         return problem
+    if not editable:
+        problem = replace(problem, fixes=(), suggestions=(
+            "change the call's arguments, or copy the block from `cnncalc blocks` into the "
+            "file's blocks: and change it there",))
     return replace(problem, location=where, message=f"{problem.message} (in "
-                               f"{call}, line {inside.line}, column {inside.column})")
+                   f"{call}, line {inside.line}, column {inside.column})")
 
 
 def syntax_error(code: str, message: str, location: Location | None,

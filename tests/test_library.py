@@ -582,3 +582,21 @@ def test_torchvisions_networks_on_one_line_have_its_counts(name: str) -> None:
     assert "x".join(map(str, report.input_shape or ())) == ref["input"]
     assert (t.params, t.non_trainable, t.macs, list(t.output_shape or ())) == (
         ref["params"], ref["non_trainable"], ref["macs"], ref["output"])
+
+
+def test_a_problem_inside_a_library_block_offers_no_edit_of_the_library() -> None:
+    # the library's shuffle(2) after 23 + 32 channels: the user cannot change that line
+    report = cnncalc.analyze("56x56x64 -> shufflenet_unit(47)")
+    assert where(report) == [(1, 13, "G004")]
+    error = report.errors[0]
+    assert "(in library block shufflenet_unit(47), line " in error.message
+    assert not error.fixes and not any("shuffle(" in s for s in error.suggestions)
+    assert "change the call's arguments" in error.suggestions[0]
+    lints = cnncalc.analyze("3x3x64 -> basicblock(64, stride=4) -> fc(2)")
+    inside = [p for p in lints.problems if "in library block" in p.message]
+    assert {p.code for p in inside} >= {"G002", "L003", "L006"}
+    assert all(not p.fixes and len(p.suggestions) == 1 for p in inside)
+    # a block of the file's own still gets the fix of its body's line
+    own = cnncalc.analyze("input: 3x3x64\nblocks:\n  b(s): conv(64, 3, s=s, p=1)\n"
+                          "layers:\n  - b(4) -> fc(2)\n")
+    assert any(p.fixes for p in own.problems if p.code == "L006")

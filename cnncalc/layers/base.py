@@ -398,6 +398,11 @@ class Block(Node):
         are then reported at the call, naming the line in the block's body. None here."""
         return None
 
+    def editable(self) -> bool:
+        """Whether the file holds this call's body, so a fix inside it can be applied (not
+        so for a built-in library block's)."""
+        return True
+
     def resolve(self, inp: Shape) -> Block:
         """This block with its groups built for the input ``inp``: a call of a user block
         whose body reads ``C``/``H``/``W`` (spec §10) is built only when the walk knows its

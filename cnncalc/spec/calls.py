@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import cache
 from typing import ClassVar
 
 from .. import values as v
@@ -86,6 +87,9 @@ class Called(Repeat):
 
     def called(self) -> str | None:
         return f"library block {self.call}" if self.library else self.call
+
+    def editable(self) -> bool:
+        return not self.library
 
     def describe(self) -> str:
         # Waiting for its input, the body is not built yet: the call stands for it. (A
@@ -159,6 +163,13 @@ def reads_shape(body: Value) -> bool:
     arguments, its repeat counts, the arguments of the calls it makes)."""
     return any(isinstance(item, Scalar) and not set(IDENT.findall(item.text)).isdisjoint(RESERVED)
                for item in raw_items(body))
+
+
+@cache
+def library_readers() -> frozenset[str]:
+    """The library blocks whose bodies read ``C``/``H``/``W`` (built when the walk reaches
+    them); here, not in :mod:`.library`, so that module does not import this one."""
+    return frozenset(k for k, d in library().blocks.items() if reads_shape(d.body))
 
 
 def lookup(name: str) -> BlockDef | None:
@@ -412,7 +423,7 @@ def expand(call: Call, defn: BlockDef, values: dict[str, Bound],
     hidden = f"_input_{defn.name.lower()}_{spent[0] if spent else 0}" if reads_input else None
     here = Frame(defn.name, values, hidden, library=defn.library)
     shown = ", ".join(f"{k}={_show(b)}" for k, b in values.items())
-    readers = library().readers if defn.library else _readers.get()
+    readers = library_readers() if defn.library else _readers.get()
     if defn.name.lower() not in readers:
         return Called(1, _body(defn, here, build_group), location=call.location, call=text,
                       input_name=hidden, arguments=shown, library=defn.library)

@@ -19,8 +19,6 @@ class Library:
     """By lower-case name."""
     examples: dict[str, str]
     text: str
-    readers: frozenset[str]
-    """The blocks whose bodies read ``C``/``H``/``W`` (built when the walk reaches them)."""
 
     def source(self, name: str) -> str:
         """A block's definition as the file writes it (its comment lines included)."""
@@ -50,13 +48,10 @@ def _text(value: object) -> str:
 @cache
 def library() -> Library:
     from . import yamlspec  # PyYAML: only when a library block is called or listed
-    from .calls import reads_shape
 
     text = PATH.read_text(encoding="utf-8")
     defs, examples = yamlspec.load_library(text)
-    blocks = {d.name.lower(): replace(d, library=True) for d in defs}
-    return Library(blocks, examples, text,
-                   frozenset(k for k, d in blocks.items() if reads_shape(d.body)))
+    return Library({d.name.lower(): replace(d, library=True) for d in defs}, examples, text)
 
 
 NAMES = ("basicblock", "bottleneck", "inverted_residual", "mbconv", "se", "fire", "dense_layer",
