@@ -361,11 +361,11 @@ def at_call(problem: Problem, call: str, where: Location, editable: bool = True)
     """A problem inside a user block's body, reported at the call (spec §10), its message
     naming where in the body it is. Inside a body the file does not hold (``editable``
     false: a library block's) a fix of the body's text cannot be applied: it is replaced
-    by what the user can do."""
+    by what the user can do (a problem offering no fix gets none)."""
     inside = problem.location
     if inside is None or inside == where:
         return problem
-    if not editable:
+    if not editable and (problem.fixes or problem.suggestions):
         problem = replace(problem, fixes=(), suggestions=(
             "change the call's arguments, or copy the block from `cnncalc blocks` into the "
             "file's blocks: and change it there",))
