@@ -230,7 +230,8 @@ class Walker:
             self.current = index
         if (call := node.called()) is not None and node.location is not None:
             self.problems[first_problem:] = [
-                at_call(p, call, node.location) for p in self.problems[first_problem:]]
+                at_call(p, call, node.location, node.fix_hint())
+                for p in self.problems[first_problem:]]
         self.rows[index] = LayerRow(
             path, depth, node.name, node.describe(), inp, out, total.weights, total.biases,
             total.non_trainable, total.macs, rf[0] if rf else None,

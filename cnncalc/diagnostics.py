@@ -357,14 +357,18 @@ class ArchitectureError(SpecError):
     """The spec parsed, but the architecture is invalid (raised by ``validate``)."""
 
 
-def at_call(problem: Problem, call: str, where: Location) -> Problem:
-    """A problem inside a user block's body, reported at the call (spec §10), its message
-    naming where in the body it is."""
+def at_call(problem: Problem, call: str, where: Location, hint: str | None = None) -> Problem:
+    """A problem inside a block's body, reported at the call (spec §10), its message naming
+    where in the body it is. A fix of a layer in the body cannot be applied as shown (the
+    body is written once for every call, or is the library's): with a ``hint`` it is
+    replaced by what the user can do (a problem offering no fix gets none)."""
     inside = problem.location
     if inside is None or inside == where:
         return problem
+    if hint is not None and (problem.fixes or problem.suggestions):
+        problem = replace(problem, fixes=(), suggestions=(hint,))
     return replace(problem, location=where, message=f"{problem.message} (in "
-                               f"{call}, line {inside.line}, column {inside.column})")
+                   f"{call}, line {inside.line}, column {inside.column})")
 
 
 def syntax_error(code: str, message: str, location: Location | None,

@@ -323,8 +323,8 @@ def test_calls_in_mapping_form_named_and_without_parentheses() -> None:
 def test_a_tensor_as_a_block_argument_is_refused_at_the_argument() -> None:
     report = analyze("8x8x4 -> conv(4, 1) as x -> relu -> bottleneck(@x)")
     assert where(report) == [(1, 48, "A006")]  # only that: no "needs planes" besides
-    assert "'@x' is a tensor" in report.errors[0].message
-    assert report.errors[0].suggestions == ("route it in first: @… -> bottleneck(…)",)
+    assert "@x cannot be an argument of a block call" in report.errors[0].message
+    assert report.errors[0].suggestions == ("route first: @x -> bottleneck(…)",)
 
 
 def test_an_overlong_expression_is_refused_where_it_starts() -> None:

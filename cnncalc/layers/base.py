@@ -403,6 +403,12 @@ class Block(Node):
         are then reported at the call, naming the line in the block's body. None here."""
         return None
 
+    def fix_hint(self) -> str | None:
+        """What to do instead of a fix inside this block, when a fix of one of its layers
+        cannot be applied as shown: a call of a block, whose body is written once for every
+        call (or not in the file at all: the library's). None: fixes stand."""
+        return None
+
     def resolve(self, inp: Shape) -> Block:
         """This block with its groups built for the input ``inp``: a call of a user block
         whose body reads ``C``/``H``/``W`` (spec §10) is built only when the walk knows its

@@ -75,8 +75,9 @@ def in_calls(problem: Problem, row: LayerRow, rows: tuple[LayerRow, ...]) -> Pro
     parent = row.parent
     while parent is not None:
         holder = rows[parent]
-        call = holder.node.called() if isinstance(holder.node, Block) else None
-        if call is not None and holder.location is not None:
-            problem = at_call(problem, call, holder.location)
+        node = holder.node
+        call = node.called() if isinstance(node, Block) else None
+        if isinstance(node, Block) and call is not None and holder.location is not None:
+            problem = at_call(problem, call, holder.location, node.fix_hint())
         parent = holder.parent
     return problem

@@ -122,6 +122,13 @@ class Called(Repeat):
     def called(self) -> str | None:
         return f"library block {self.call}" if self.library else self.call
 
+    def fix_hint(self) -> str | None:
+        if self.library:
+            return ("change the call's arguments, or copy the block from `cnncalc blocks` into "
+                    "the file's blocks: and change it there")
+        return (f"change the call's arguments, or {self.block}'s body at the line named (it "
+                "is written once for every call)")
+
     def describe(self) -> str:
         # Waiting for its input, the body is not built yet: the call stands for it. (A
         # walked call's row holds it built, with its own text.)
@@ -378,12 +385,12 @@ def bind(call: Call, defn: BlockDef) -> tuple[dict[str, Bound], list[Finding]]:
             findings.append(Finding("A003", f"{param.name} is given twice", (),
                                     location=raw.location))
             continue
-        if any(isinstance(r, Ref) for r in raw_items(raw.value)):
+        ref = next((r for r in raw_items(raw.value) if isinstance(r, Ref)), None)
+        if ref is not None:  # spec §9: a block reads its input from the stream, never an @name
             findings.append(Finding(
-                "A006", f"{defn.name} {param.name}: '{clip(raw_text(raw.value), 40)}' is a "
-                "tensor; a block's arguments are numbers, sizes, words or layers, and a tensor "
-                "reaches a block as its input", (f"route it in first: @… -> {call.name}(…)",),
-                location=raw.location))
+                "A006", f"@{ref.name} cannot be an argument of a block call: a block's input is "
+                "the tensor before it", (f"route first: @{ref.name} -> {defn.name}(…)",),
+                location=ref.location))
             refused.add(param.name)
             continue
         given[param.name] = raw.value
@@ -391,6 +398,8 @@ def bind(call: Call, defn: BlockDef) -> tuple[dict[str, Bound], list[Finding]]:
     numbers: dict[str, Fraction] = {}
     caller = frame()
     for p in defn.params:
+        if p.name in given and any(isinstance(r, Ref) for r in raw_items(given[p.name])):
+            continue  # refused above
         try:
             if p.name in given:
                 bound = _bind_value(given[p.name], caller, {})
