@@ -217,8 +217,11 @@ def test_graphs_verify_in_the_forward_pass(name: str) -> None:
 
 
 def readme_resnet50() -> str:
+    """The one-line ResNet-50 that opens the README's language section (its first example)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(r'cnncalc summary "(224x224x3 -> [^"]*bottleneck[^"]*)"', text)
+    section = text.split("\n## The one-line form\n", 1)[1]
+    first = section.split("```", 2)[1]  # the section's first code block
+    match = re.search(r'cnncalc summary "(224x224x3 -> [^"]*bottleneck[^"]*)"', first)
     assert match, "the README's language section opens with ResNet-50 on one line"
     return match.group(1)
 
