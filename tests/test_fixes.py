@@ -158,6 +158,22 @@ def test_l001_repeated_layer_listed_once_and_not_when_any_repetition_is_fixed() 
                                 "fc(10)")) == []
 
 
+def test_l001_inside_a_block_call_is_listed_at_the_call_without_a_fix() -> None:
+    # the same 96-filter conv: at the top level it gets its nearest power of two; inside a
+    # call its width comes from the call (and a library body is not in the file), so no
+    # one-layer replacement is offered
+    (top,) = l001(cnncalc.analyze("32x32x3 -> conv(96, 3, p=1) -> relu -> gap -> fc(10)"))
+    assert top.suggestions and top.fixes
+    text = "input: 32x32x3\nblocks:\n  b(w):\n    - conv(w, 3, p=1) -> relu\nlayers:\n" \
+        "  - b(96)\n  - gap -> fc(10)\n"
+    (inside,) = l001(cnncalc.analyze(text))
+    assert inside.message.startswith("conv(96, 3, p=1) has 96 filters")
+    assert inside.location is not None and (inside.location.line, inside.location.column) == (6, 5)
+    assert not inside.suggestions and not inside.fixes
+    (lib,) = l001(cnncalc.analyze("56x56x24 -> inverted_residual(24) -> gap -> fc(10)"))
+    assert "144 filters" in lib.message and not lib.fixes
+
+
 @pytest.mark.parametrize("name", ["mobilenet_v2", "googlenet", "alexnet", "lenet5", "resnet50"])
 def test_zoo_has_at_most_one_l001(name: str) -> None:
     report = cnncalc.analyze(ZOO / f"{name}.yaml")

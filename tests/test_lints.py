@@ -322,8 +322,10 @@ ZOO_NOTES = {
     "resnext50_32x4d": set(),
     "shufflenet_v2_x0_5": {"L001"},
     "squeezenet1_1": {"L001"},
+    "unet": set(),
     "vgg16": {"L005"},
     "wide_resnet50_2": set(),
+    "yolo_tiny3": set(),
 }
 
 

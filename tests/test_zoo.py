@@ -19,9 +19,9 @@ from .helpers import golden, run
 # Measured with PyTorch/torchvision (copied from shared/reference/torchvision.json).
 REFERENCE = json.loads((Path(__file__).parent / "data" / "torchvision.json").read_text())["models"]
 NAMES = {"cs231n": "cs231n_conv_example"}
-OWN_TRUTH = {"m5"}
+OWN_TRUTH = {"m5", "unet", "yolo_tiny3"}
 """Zoo networks torchvision does not have; each is built in plain torch by its own test
-(tests/test_audio.py)."""
+(tests/test_audio.py, tests/test_zoo_graphs.py)."""
 MEASURED = [n for n in zoo.names() if n not in OWN_TRUTH]
 
 

@@ -28,6 +28,19 @@ def powers_of_two_near(n: int) -> tuple[int, ...]:
 
 
 
+def in_call(row: LayerRow, rows: tuple[LayerRow, ...]) -> bool:
+    """``row`` is a layer inside a block call: its width comes from the block's body and
+    the call's arguments, so no replacement of that one layer is an edit the spec can take
+    (a library block's body is not even in the file). Such a layer is listed, not fixed."""
+    parent = row.parent
+    while parent is not None:
+        holder = rows[parent]
+        if isinstance(holder.node, Block) and holder.node.called() is not None:
+            return True
+        parent = holder.parent
+    return False
+
+
 LISTED = 6
 """Most layers an L001 finding names (and offers fixes for); the rest are counted."""
 
@@ -122,7 +135,7 @@ def non_power_of_two_width(report: Report, flow: Flow) -> Iterator[tuple[LayerRo
         if width is None:
             continue
         n, noun = width.count, width.noun
-        fixes: tuple[Layer, ...] = tuple(
+        fixes: tuple[Layer, ...] = () if in_call(row, report.layers) else tuple(
             f for f in map(width.with_knob, powers_of_two_near(width.knob)) if f is not None)
         if is_power_of_two(n):
             continue
