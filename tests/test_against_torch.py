@@ -176,7 +176,7 @@ class Call:
     n: int
     name: str
     back: bool = False
-    kind: str = "repeat"
+    kind: str = "call"
 
     @property
     def text(self) -> str:

@@ -268,6 +268,11 @@ class Node:
         """A short name for a table row (a block's full text can be long)."""
         return self.name
 
+    def called(self) -> str | None:
+        """A call of a block (spec §10) says how it was called: the problems inside it are
+        then reported at the call, naming the line in the block's body. None here."""
+        return None
+
     def flattens_volume(self) -> bool:
         """This node turns a volume into a flat vector: the ``flattens`` trait, unless an
         argument of its own says otherwise (``fc(flatten=false)``)."""
@@ -397,11 +402,6 @@ class Block(Node):
         """Each group's input on the block's input ``inp`` (parallel blocks), or None with
         the findings when the groups cannot be given one (a split that does not divide)."""
         return [inp] * len(self.groups()), []
-
-    def called(self) -> str | None:
-        """A call of a user block (spec §10) says how it was called: the problems inside it
-        are then reported at the call, naming the line in the block's body. None here."""
-        return None
 
     def fix_hint(self) -> str | None:
         """What to do instead of a fix inside this block, when a fix of one of its layers

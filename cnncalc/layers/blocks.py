@@ -41,6 +41,9 @@ class Repeat(Block):
         return f"{describe_group(self.layers)} * {self.times}"
 
     def label(self) -> str:
+        only = self.layers[0] if len(self.layers) == 1 else None
+        if only is not None and only.called() is not None:  # `bottleneck(64) * 3`
+            return f"{only.label()} × {self.times}"
         return f"repeat × {self.times}"
 
     def pytorch(self, inp: Shape, parts: Sequence[str],

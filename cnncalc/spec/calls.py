@@ -72,6 +72,7 @@ Bound = Fraction | Value
 class Called(Repeat):
     """A call of a user block: its body once, in a row labelled by the call."""
 
+    name: ClassVar[str] = "call"
     formula: ClassVar[str] = "a call of a block defined under blocks: its body, with the " \
         "arguments' values the row shows"
     call: str = ""
@@ -130,9 +131,7 @@ class Called(Repeat):
                 "is written once for every call)")
 
     def describe(self) -> str:
-        # Waiting for its input, the body is not built yet: the call stands for it. (A
-        # walked call's row holds it built, with its own text.)
-        return self.call if self.pending is not None else super().describe()
+        return self.call  # the call, as written with its values; its rows hold the layers
 
     def resolve(self, inp: Shape) -> Block:
         if self.pending is None:
