@@ -14,7 +14,7 @@ from .. import values as v
 from ..diagnostics import Finding, Fix, fixes_wanted
 from ..shapes import Shape, Window, axis_names, format_shape, is_volume, rank
 from ..values import Padding, Sizes, per_axis
-from .base import Layer, Step, count_lines, needs_volume
+from .base import Layer, Step, arguments, count_lines, needs_volume
 
 
 class Windowed(Layer):
@@ -30,6 +30,24 @@ class Windowed(Layer):
     def ceil_variant(self) -> Windowed | None:
         """This layer with ceil mode on, when the kind has one (pooling)."""
         return None
+
+    def caption(self, inp: Shape | None) -> str:
+        """The lecture's short form: kernel per axis, ``/stride`` when not 1, and the output
+        channels when the kind sets them (padding and dilation are left to the table).
+
+        >>> from cnncalc.layers import Conv, MaxPool
+        >>> Conv(64, (3,), stride=(2,)).caption((56, 56, 32)), MaxPool((2,)).caption((8, 8, 3))
+        ('conv 3×3/2, 64', 'maxpool 2×2/2')
+        """
+        kernel, stride, _, _ = self.geometry()
+        r = rank(inp) if inp is not None and is_volume(inp) else len(kernel)
+        k = kernel * r if len(kernel) == 1 else kernel
+        text = f"{self.written_name()} {'×'.join(map(str, k))}"
+        if any(n != 1 for n in stride):
+            text += "/" + (str(stride[0]) if len(set(stride)) == 1 else "×".join(map(str, stride)))
+        if self.sets_channels:
+            text += f", {v.format_value(getattr(self, arguments(type(self))[0].name))}"
+        return text
 
     def geometry(self) -> tuple[Sizes, Sizes, Padding, Sizes]:
         """(kernel, stride, padding, dilation), as written (one number or one per axis)."""
