@@ -40,14 +40,7 @@ class Windowed(Layer):
         ('conv 3×3/2, 64', 'maxpool 2×2/2')
         """
         kernel, stride, _, _ = self.geometry()
-        r = rank(inp) if inp is not None and is_volume(inp) else len(kernel)
-        k = kernel * r if len(kernel) == 1 else kernel
-        text = f"{self.written_name()} {'×'.join(map(str, k))}"
-        if any(n != 1 for n in stride):
-            text += "/" + (str(stride[0]) if len(set(stride)) == 1 else "×".join(map(str, stride)))
-        if self.sets_channels:
-            text += f", {v.format_value(getattr(self, arguments(type(self))[0].name))}"
-        return text
+        return window_caption(self, kernel, stride, "/", inp)
 
     def geometry(self) -> tuple[Sizes, Sizes, Padding, Sizes]:
         """(kernel, stride, padding, dilation), as written (one number or one per axis)."""
@@ -102,6 +95,20 @@ class Windowed(Layer):
 
 
 @functools.lru_cache(maxsize=1024)
+def window_caption(layer: Layer, kernel: Sizes, stride: Sizes, mark: str,
+                   inp: Shape | None) -> str:
+    """``conv 3×3/2, 64``: ``layer``'s name, its kernel per axis of ``inp``, ``mark`` and
+    the stride when not 1, and its output channels when the kind sets them."""
+    r = rank(inp) if inp is not None and is_volume(inp) else len(kernel)
+    k = kernel * r if len(kernel) == 1 else kernel
+    text = f"{layer.written_name()} {'×'.join(map(str, k))}"
+    if any(n != 1 for n in stride):
+        text += mark + (str(stride[0]) if len(set(stride)) == 1 else "×".join(map(str, stride)))
+    if layer.sets_channels:
+        text += f", {v.format_value(getattr(layer, arguments(type(layer))[0].name))}"
+    return text
+
+
 def _windows(layer: Windowed, inp: Shape) -> tuple[Window, ...]:
     """:meth:`Windowed.windows`, remembered: checks, shape, counts, step, lints and fixes all
     ask for the same layer's windows on the same input (layers hash by identity)."""

@@ -157,11 +157,11 @@ class _Builder:
                     items.append(self.volume(pending[-1], pending[:-1]))
                     pending = []
                 items.append(self.fork(i))
-            elif absorbed(row):
-                if items and (isinstance(items[-1], Fork) or items[-1].route is None):
-                    items[-1] = self.absorb(items[-1], i)
-                else:
-                    pending.append(i)
+            elif absorbed(row) and items and (isinstance(items[-1], Fork)
+                                              or items[-1].route is None):
+                items[-1] = self.absorb(items[-1], i)
+            elif absorbed(row) and row.tensor is None:  # a named one needs its own volume
+                pending.append(i)
             else:
                 items.append(self.volume(i, pending))
                 pending = []
@@ -237,7 +237,7 @@ def _glyph(row: LayerRow) -> str:
 def absorbed(row: LayerRow) -> bool:
     """A leaf that keeps its input's shape and does no MACs (no volume of its own)."""
     return (not row.is_block and row.source is None and row.input_shape is not None
-            and row.output_shape == row.input_shape and not row.macs and row.tensor is None)
+            and row.output_shape == row.input_shape and not row.macs)
 
 
 def build(report: Report, depth: int | None = None) -> Picture:

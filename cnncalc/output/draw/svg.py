@@ -8,7 +8,7 @@ import re
 from xml.sax.saxutils import escape, quoteattr
 
 from ...diagnostics import Severity
-from .layout import STACK, Arrow, Box, Glyph, Label, Layout
+from .geometry import STACK, Arrow, Box, Glyph, Label, Layout
 
 FONT = "DejaVu Sans, Arial, Helvetica, sans-serif"
 INK, MUTED, ROUTE = "#263238", "#607d8b", "#3f6fb5"
@@ -98,12 +98,13 @@ def head(a: Arrow) -> str:
 def arrow(a: Arrow) -> list[str]:
     if len(a.points) < 2 or (len(a.points) == 2 and a.points[0] == a.points[1]):
         return []
-    if a.route:
+    if a.route and len(a.points) == 3:  # from an earlier row
         (sx, sy), (_, cy), (tx, ty) = a.points
         out = [f'<path d="M{sx},{sy} C{sx},{cy} {tx},{cy} {tx},{ty}" fill="none" '
                f'stroke="{ROUTE}" stroke-width="1.2" stroke-dasharray="5 3"/>']
     else:
-        out = [f'<polyline points="{points(list(a.points))}" fill="none" stroke="{INK}" '
+        dash = f' stroke="{ROUTE}" stroke-dasharray="5 3"' if a.route else f' stroke="{INK}"'
+        out = [f'<polyline points="{points(list(a.points))}" fill="none"{dash} '
                'stroke-width="1.2"/>']
     if a.head:
         out.append(head(a))
