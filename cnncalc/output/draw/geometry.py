@@ -4,6 +4,7 @@ and an upper estimate of a text's width."""
 
 from __future__ import annotations
 
+import functools
 import math
 import unicodedata
 from collections.abc import Sequence
@@ -50,6 +51,7 @@ def advance(ch: str) -> float:
     return 0.66
 
 
+@functools.lru_cache(maxsize=4096)  # a network repeats its captions and sizes
 def text_width(text: str, size: int) -> int:
     """An upper estimate of ``text``'s width at ``size`` pixels.
 

@@ -135,9 +135,9 @@ class _Builder:
 
     def shown(self, i: int) -> int:
         """Row ``i``, or the folded block row that hides it."""
-        rows = self.report.layers
-        while self.depth is not None and rows[i].depth > self.depth and rows[i].parent is not None:
-            i = rows[i].parent  # type: ignore[assignment]
+        rows, parent = self.report.layers, self.report.layers[i].parent
+        while self.depth is not None and rows[i].depth > self.depth and parent is not None:
+            i, parent = parent, rows[parent].parent
         return i
 
     def key(self) -> int:

@@ -98,11 +98,17 @@ class Packer:
         x, start = self.cursor + gap, self.cursor
         mine = [b for prims in (part.boxes, part.glyphs, part.labels) for b in
                 (q.bounds() for q in prims)]
-        earlier = [b for item in self.recent for b in item]
         x = max([x] + [-b[0] for b in mine])  # nothing left of the chain's start
+        # Only what could meet: x only grows, so an earlier rectangle ending left of all of
+        # this item never will, nor will a rectangle of this item starting right of every
+        # earlier one and of the caption (a long block is compared by its edges, not whole).
+        lo = min([start] + [b[0] + x for b in mine])
+        earlier = [b for item in self.recent for b in item if b[2] > lo]
+        hi = max([b[2] for b in earlier] + [x])
+        near = [b for b in mine if b[0] + x < hi]
         for _ in range(64):
             caps = text_lines(lines, CAPTION, "caption", start, 4, x - start)
-            placed = [(a + x, b, c + x, d) for a, b, c, d in mine]
+            placed = [(a + x, b, c + x, d) for a, b, c, d in near]
             here = placed + [t.bounds() for t in caps]
             push = max((o[2] - m[0] + 1 for m in here for o in earlier if overlap(m, o)),
                        default=0)
@@ -116,7 +122,8 @@ class Packer:
             self.part.arrows.append(Arrow(((self.last, 0), (x + part.entry, 0)),
                                           head=not part.glyphs))  # a block fans out
         self.part.put(part, x, 0)
-        self.recent = [*self.recent[-self.WINDOW + 1:], here]
+        everything = [(a + x, b, c + x, d) for a, b, c, d in mine] + [t.bounds() for t in caps]
+        self.recent = [*self.recent[-self.WINDOW + 1:], everything]
         self.cursor, self.last = x + part.width, x + part.exit
         return x, start
 
