@@ -25,6 +25,7 @@ from cnncalc.output.draw.graph import build, safe
 from cnncalc.output.draw.layout import MAX_WIDTH, layout
 from cnncalc.output.draw.svg import FONT
 from cnncalc.output.formats import elide
+from cnncalc.spec.oneline import MAX_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 CNNCALC = str(Path(sys.executable).with_name("cnncalc"))
@@ -208,8 +209,9 @@ HOSTILE = ['"quoted" <b>&amp;</b> \' &', "\u202egnp.exe", "tab\there\x1b[2Jnew\n
 def test_hostile_names(name: str) -> None:
     quoted = '"' + "".join(f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
                            for c in name) + '"'
-    spec = (f"name: {quoted}\ninput: 16x16x3\nlayers:\n  - conv(8, 3) as {'n' * 60}\n"
-            f"  - relu\n  - concat([], @{'n' * 60})\n")
+    longest = "n" * MAX_NAME  # the longest tensor name the grammar takes
+    spec = (f"name: {quoted}\ninput: 16x16x3\nlayers:\n  - conv(8, 3) as {longest}\n"
+            f"  - relu\n  - concat([], @{longest})\n")
     report = cnncalc.analyze(spec)
     for fmt in ("svg", "dot", "mermaid"):
         text = draw(report, fmt)
