@@ -240,6 +240,26 @@ def test_ten_thousand_rows_draw_within_the_analysis_budget() -> None:
     assert svg.count("<rect") >= 5000
 
 
+def test_a_block_wider_than_a_row_is_folded() -> None:
+    body = " -> ".join(["conv(8, 3, p=1)"] * 1999 + ["conv(8, 3, s=2)"])
+    spec = f"64x64x8 -> residual([{body}]) -> relu -> residual([conv(8, 3, p=1)])"
+    start = time.perf_counter()
+    report = cnncalc.analyze(spec)
+    analysed = time.perf_counter() - start
+    start = time.perf_counter()
+    lay = layout(build(report))
+    assert time.perf_counter() - start < max(1.0, 1.5 * analysed)
+    assert lay.width <= MAX_WIDTH + 200
+    box = lay.boxes[1]  # no shape (G007: the body changed it), so drawn as unknown
+    assert "(folded: wider than a row)" in box.tip and len(lay.boxes) == 4
+    assert box.severity is Severity.ERROR  # the G001 inside is still marked, with G007
+    assert [t.text for t in lay.labels if t.role == "code"] == ["G001 G007"]
+    assert [g.text for g in lay.glyphs] == ["⊕"]  # the narrow block is still drawn open
+    assert_no_overlap(lay)
+    fine = layout(build(cnncalc.analyze(spec.replace("s=2", "p=1"))))
+    assert [b.style for b in fine.boxes].count("folded") == 1 and fine.width <= MAX_WIDTH + 200
+
+
 # --------------------------------------------------------------------------- DOT and Mermaid
 
 NODE = re.compile(r'  ([vj]\d+)(\["[^"]*"\]|\(\("[^"]*"\)\))')

@@ -33,7 +33,18 @@ from .geometry import (
     text_lines,
     text_width,
 )
-from .graph import INPUT, Chain, Fork, Item, Join, Picture, Volume, codes_of, severity_rank
+from .graph import (
+    INPUT,
+    Chain,
+    Fork,
+    Item,
+    Join,
+    Picture,
+    Volume,
+    codes_of,
+    severity_rank,
+    walk,
+)
 
 MAX_WIDTH = 3600
 """Top-level items wrap into a new row past this width (pixels)."""
@@ -243,9 +254,19 @@ def stage_text(key: tuple[int, ...] | str, params: int, macs: int) -> list[list[
             [f"{p} params", f"{m} MACs"], [where]]
 
 
+def folded(fork: Fork) -> Volume:
+    """A block too wide for a row, as one box (as ``--depth`` folds it), keeping the marks
+    of every problem inside it; a route to its output still finds it."""
+    marks = tuple(m for node in walk((fork,)) for m in node.marks)
+    return Volume(fork.join.key, fork.join.shape, (f"{fork.label} (folded: wider than a row)",
+                                                   *fork.join.after),
+                  folded=True, marks=marks, params=fork.params, macs=fork.macs)
+
+
 def layout(picture: Picture) -> Layout:
     """The picture's geometry: a title, then the top-level items in rows of at most
-    :data:`MAX_WIDTH`, each row under a band of stage labels."""
+    :data:`MAX_WIDTH`, each row under a band of stage labels (a block wider than a row is
+    folded into one box)."""
     page = Part()
     y = MARGIN
     for text, size, role in ((picture.title, TITLE, "title"), (picture.subtitle, SIZE, "subtitle"),
@@ -260,6 +281,9 @@ def layout(picture: Picture) -> Layout:
     x = 0
     for n, item in enumerate(picture.chain):
         part = item_part(item)
+        if isinstance(item, Fork) and part.width > MAX_WIDTH:
+            item = folded(item)
+            part = item_part(item)
         lines = caption_lines(item.caption) if isinstance(item, Volume) else []
         gap = gap_for(lines) if n else 0
         if rows[-1] and x + gap + part.width > MAX_WIDTH:
