@@ -73,6 +73,8 @@ def main() -> None:
         ("summary resnet50 --no-verify", [CNNCALC, "summary", "resnet50", "--no-verify"]),
         ("summary resnet50 --no-verify --format json",
          [CNNCALC, "summary", "resnet50", "--no-verify", "--format", "json"]),
+        ("draw resnet50 --depth 2 (SVG)", [CNNCALC, "draw", "resnet50", "--depth", "2"]),
+        ("draw resnet50 (every layer, SVG)", [CNNCALC, "draw", "resnet50"]),
     ]:
         t, m, code = best_of(cmd)
         print(f"{label:43s} {t:6.3f} s / {m:6.3f} s  (exit {code})")
@@ -98,7 +100,8 @@ def main() -> None:
              "try:\n    runpy.run_module('cnncalc', run_name='__main__')\n"
              "except SystemExit:\n    pass\n"
              "print('numpy imported:', 'numpy' in sys.modules, file=sys.stderr)")
-    for args in (["summary", "resnet50", "--no-verify"], ["check", *files[:3]]):
+    for args in (["summary", "resnet50", "--no-verify"], ["check", *files[:3]],
+                 ["draw", "resnet50", "--depth", "2"]):
         proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True)
         print(f"{args[0]:8s} path: {proc.stderr.strip().splitlines()[-1]}")
 

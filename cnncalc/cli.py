@@ -35,6 +35,7 @@ from .diagnostics import (
 from .output import catalog, formats, render, shares
 from .output import columns as layer_columns
 from .output.columns import COLUMNS, DEFAULT, choose
+from .output.draw import draw as drawn
 from .output.explain import explain as explained
 from .output.export import to_pytorch
 from .output.render import Styled
@@ -323,6 +324,41 @@ def export(spec: str, target: str, mode: Mode | None) -> int:
     else:
         echo(to_pytorch(report), nl=False)
     return EXIT_OK
+
+
+@main.command(cls=SpecCommand)
+@click.argument("spec")
+@click.option("-o", "--output", "output", default=None, metavar="FILE",
+              help="Write the picture to FILE (default: stdout).")
+@click.option("--format", "fmt", type=click.Choice(["svg", "dot", "mermaid"]), default="svg",
+              show_default=True, help="SVG, Graphviz DOT or a Mermaid flowchart.")
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="Fold blocks deeper than N into one box.")
+@mode_options
+@filter_options
+def draw(spec: str, output: str | None, fmt: str, depth: int | None, mode: Mode | None,
+         select: tuple[str, ...], ignore: tuple[str, ...]) -> int:
+    """Draw the network: volumes as boxes, layers on the arrows, blocks as lanes.
+
+    SPEC is a one-line spec, a .yaml/.yml file, '-' for stdin, or a zoo name. The picture
+    is drawn even when the architecture has errors (marked red, warnings amber); the exit
+    status is then 1, as for summary.
+    """
+    report = analyze_spec(load(spec, as_json=False), mode)
+    report = replace(report, problems=tuple(
+        p for p in report.problems if selected(p.code, select, ignore)))
+    picture = drawn(report, fmt, depth)
+    if output is None or output == "-":
+        echo(picture, nl=False)
+    else:
+        try:
+            with open(output, "w", encoding="utf-8", newline="\n") as f:
+                f.write(picture)
+        except OSError as exc:
+            echo(f"{formats.clean(output)}: cannot write the picture: "
+                 f"{formats.clean(exc.strerror or str(exc))}", err=True)
+            return EXIT_USAGE
+    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 @main.command()

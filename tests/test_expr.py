@@ -36,7 +36,9 @@ LITERALS = {"0": F(0), "1": F(1), "2": F(2), "3": F(3), "12": F(12), "0.5": F(1,
 
 def oracle(text: str) -> F:
     """Python's own value of ``text`` (literals already written as ``F(...)``), exactly."""
-    scope = {"F": F, "min": min, "max": max, "ceil": math.ceil, "floor": math.floor, **ENV}
+    # ceil/floor as exact Fractions: Python's int / int would be a float (1 / 3 inexact)
+    scope = {"F": F, "min": min, "max": max, "ceil": lambda x: F(math.ceil(x)),
+             "floor": lambda x: F(math.floor(x)), **ENV}
     scope.update({k: F(val) for k, val in ENV.items()})
     return F(eval(text, {"__builtins__": {}}, scope))  # the test's oracle, never the package's
 

@@ -273,6 +273,12 @@ class Node:
         then reported at the call, naming the line in the block's body. None here."""
         return None
 
+    def caption(self, inp: Shape | None) -> str:
+        """The short text ``cnncalc draw`` writes under the arrow into this node's output:
+        the spec text (a block: its label). :class:`~cnncalc.layers.window.Windowed`
+        writes the lecture's ``conv 3×3/2, 64``."""
+        return self.describe()
+
     def flattens_volume(self) -> bool:
         """This node turns a volume into a flat vector: the ``flattens`` trait, unless an
         argument of its own says otherwise (``fc(flatten=false)``)."""
@@ -387,6 +393,17 @@ class Block(Node):
 
     def groups(self) -> Sequence[Group]:
         raise NotImplementedError
+
+    def caption(self, inp: Shape | None) -> str:
+        return self.label()
+
+    def glyph(self) -> str:
+        """How ``cnncalc draw`` shows the join of a block whose groups run side by side: ``⊕``
+        (a sum), ``⊗`` (a gate's product), ``concat``; ``""``: no join, the groups are drawn
+        one after another."""
+        if self.chained:
+            return ""
+        return "⊗" if self.join_scales else "⊕" if self.join_pins_channels else "concat"
 
     def expanded_size(self, size_of: Callable[[Group], int]) -> int:
         """Rows this block's groups expand to (``size_of`` measures one group)."""

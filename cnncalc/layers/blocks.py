@@ -154,6 +154,9 @@ class Residual(nn.Module):
             return f"residual ({self.policy}: {'projection' if self.shortcut else 'identity'})"
         return "residual (projection shortcut)" if self.shortcut else "residual"
 
+    def glyph(self) -> str:
+        return "⊕" if self.adds else ""  # if_same on a body that changes the shape: no add
+
     def settle(self, inp: Shape | None, first: Shape | None) -> tuple[Block, list[Finding]]:
         if not self.policy:
             return self, []

@@ -22,7 +22,7 @@ from ..diagnostics import Finding, Fix
 from ..shapes import Shape, format_shape, is_volume, rank, transposed_size
 from ..values import Padding, Sizes, per_axis
 from .base import Array, Counts, Layer, Step, Width, arg, kernels, needs_volume, power_of_two
-from .window import SEARCH, Windowed
+from .window import SEARCH, Windowed, window_caption
 
 
 def common_divisors(channels: int, filters: int, groups: int, most: int = 4) -> list[int]:
@@ -244,6 +244,14 @@ class Deconv(Layer):
     dilation: Sizes = arg(v.pair, (1,), short="d")
     groups: int = arg(v.count, 1, short="g")
     bias: bool = arg(v.boolean, True)
+
+    def caption(self, inp: Shape | None) -> str:
+        """``deconv 2×2 ↑2, 32``: the stride upsamples.
+
+        >>> Deconv(32, (2,), stride=(2,)).caption((16, 16, 64))
+        'deconv 2×2 ↑2, 32'
+        """
+        return window_caption(self, self.kernel, self.stride, " ↑", inp)
 
     def axes(self, inp: Shape) -> tuple[Sizes, Sizes, Sizes, Sizes, Sizes]:
         """(kernel, stride, padding, output_padding, dilation), one entry per spatial axis."""

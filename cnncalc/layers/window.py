@@ -14,7 +14,7 @@ from .. import values as v
 from ..diagnostics import Finding, Fix, fixes_wanted
 from ..shapes import Shape, Window, axis_names, format_shape, is_volume, rank
 from ..values import Padding, Sizes, per_axis
-from .base import Layer, Step, count_lines, needs_volume
+from .base import Layer, Step, arguments, count_lines, needs_volume
 
 
 class Windowed(Layer):
@@ -30,6 +30,17 @@ class Windowed(Layer):
     def ceil_variant(self) -> Windowed | None:
         """This layer with ceil mode on, when the kind has one (pooling)."""
         return None
+
+    def caption(self, inp: Shape | None) -> str:
+        """The lecture's short form: kernel per axis, ``/stride`` when not 1, and the output
+        channels when the kind sets them (padding and dilation are left to the table).
+
+        >>> from cnncalc.layers import Conv, MaxPool
+        >>> Conv(64, (3,), stride=(2,)).caption((56, 56, 32)), MaxPool((2,)).caption((8, 8, 3))
+        ('conv 3×3/2, 64', 'maxpool 2×2/2')
+        """
+        kernel, stride, _, _ = self.geometry()
+        return window_caption(self, kernel, stride, "/", inp)
 
     def geometry(self) -> tuple[Sizes, Sizes, Padding, Sizes]:
         """(kernel, stride, padding, dilation), as written (one number or one per axis)."""
@@ -88,6 +99,20 @@ class Windowed(Layer):
 
 
 @functools.lru_cache(maxsize=1024)
+def window_caption(layer: Layer, kernel: Sizes, stride: Sizes, mark: str,
+                   inp: Shape | None) -> str:
+    """``conv 3×3/2, 64``: ``layer``'s name, its kernel per axis of ``inp``, ``mark`` and
+    the stride when not 1, and its output channels when the kind sets them."""
+    r = rank(inp) if inp is not None and is_volume(inp) else len(kernel)
+    k = kernel * r if len(kernel) == 1 else kernel
+    text = f"{layer.written_name()} {'×'.join(map(str, k))}"
+    if any(n != 1 for n in stride):
+        text += mark + (str(stride[0]) if len(set(stride)) == 1 else "×".join(map(str, stride)))
+    if layer.sets_channels:
+        text += f", {v.format_value(getattr(layer, arguments(type(layer))[0].name))}"
+    return text
+
+
 def _windows(layer: Windowed, inp: Shape) -> tuple[Window, ...]:
     """:meth:`Windowed.windows`, remembered: checks, shape, counts, step, lints and fixes all
     ask for the same layer's windows on the same input (layers hash by identity)."""
