@@ -35,7 +35,6 @@ from .diagnostics import (
 from .output import catalog, formats, render, shares
 from .output import columns as layer_columns
 from .output.columns import COLUMNS, DEFAULT, choose
-from .output.draw import draw as drawn
 from .output.explain import explain as explained
 from .output.export import to_pytorch
 from .output.render import Styled
@@ -347,6 +346,7 @@ def draw(spec: str, output: str | None, fmt: str, depth: int | None, mode: Mode 
     report = analyze_spec(load(spec, as_json=False), mode)
     report = replace(report, problems=tuple(
         p for p in report.problems if selected(p.code, select, ignore)))
+    from .output.draw import draw as drawn  # only here: its layout code costs every command ~25 ms
     picture = drawn(report, fmt, depth)
     if output is None or output == "-":
         echo(picture, nl=False)
