@@ -25,6 +25,7 @@ import cnncalc
 from cnncalc.output.export import to_pytorch
 from cnncalc.spec.library import NAMES, PATH, library
 from tests.test_export import REFERENCE, build, measure
+from tests.test_expr import torchvision_make_divisible as make_divisible
 
 Factory = Callable[[], nn.Module]
 
@@ -135,16 +136,6 @@ class SqueezeExcitation(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
         return scale * x
-
-
-def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
-    """torchvision.models._utils._make_divisible."""
-    if min_value is None:
-        min_value = divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
 
 
 class MBConv(nn.Module):

@@ -5,7 +5,6 @@ Also the README's one-line ResNet-50 against the zoo's resnet50."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,11 @@ import cnncalc
 from cnncalc import zoo
 from cnncalc.output.export import to_pytorch
 
+from .test_against_torch import _one_thread  # noqa: F401  (autouse: one torch thread)
 from .test_export import build
 
 ROOT = Path(__file__).parent.parent
 Shape = list[int]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run(model: nn.Module, shape: tuple[int, ...]) -> tuple[int, int, int, list[Shape]]:
