@@ -4,12 +4,14 @@ A call binds its arguments (positional, then keyword; defaults evaluated at the 
 they may use earlier parameters), then builds the block's body with those values in force:
 wherever a number goes in the body, an expression of the parameters stands
 (:mod:`cnncalc.spec.expr`, exact, never Python's ``eval``). The call is one row
-(:class:`Called`) holding the body's layers, as a ``* 1`` repeat whose row is labelled by
-the call (``resblock(128, stride=2)``); what it describes is the expanded layers, so a fix
-re-analysed from the rows' text needs no definitions.
+(:class:`Called`, kind ``call``) holding the body's layers, as a ``* 1`` repeat labelled by
+the call (``resblock(128, stride=2)``). A body that reads ``C``/``H``/``W`` is built only
+when the walk reaches the call and knows its input (:meth:`Called.resolve`), once per input
+shape; the others are built here.
 
 The builder's state lives in context variables (like :mod:`cnncalc.spec.names`): the
-definitions in force and the frames of the calls being built, innermost last.
+definitions in force and the frames of the calls being built, innermost last; a pending
+call keeps a copy of them for when it is built.
 """
 
 from __future__ import annotations
