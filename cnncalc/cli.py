@@ -30,6 +30,7 @@ from .diagnostics import (
     SpecSyntaxError,
     filterable,
 )
+from .estimates import conventions
 from .output import catalog, formats, render
 from .output.explain import explain as explained
 from .output.export import to_pytorch
@@ -148,6 +149,15 @@ class Unreadable(Exception):
     """SPEC could not be read or parsed; its problems are already shown (exit status 2)."""
 
 
+def tool_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--macs-as``: a tool :mod:`cnncalc.estimates.conventions` knows, or a usage error
+    with a did-you-mean and the choices."""
+    try:
+        return None if value is None else conventions.tool_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def load(spec: str, as_json: bool) -> Spec:
     """Load SPEC (a file, '-', a zoo name or the spec's text: :func:`cnncalc.spec.source.classify`
     decides, once), or show why it cannot be read or parsed (stderr; JSON too) and raise
@@ -181,9 +191,11 @@ def load(spec: str, as_json: bool) -> Spec:
               help="Largest forward pass to run (e.g. 700MB, 2GiB).")
 @click.option("--depth", type=click.IntRange(min=1), default=None,
               help="Fold blocks deeper than N into one row.")
+@click.option("--macs-as", "macs_as", default=None, callback=tool_option, metavar="TOOL",
+              help="MACs as " + ", ".join(conventions.TOOLS) + " count them (README).")
 @filter_options
 def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: int, dtype: str,
-            max_memory: str, depth: int | None, select: tuple[str, ...],
+            max_memory: str, depth: int | None, macs_as: str | None, select: tuple[str, ...],
             ignore: tuple[str, ...]) -> int:
     """Every layer's output volume, weights, biases, params, MACs and receptive field.
 
@@ -200,6 +212,10 @@ def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: 
         report = verify_defined(report, memory_limit, progress=fmt == "table")
     report = replace(report, problems=tuple(
         p for p in report.problems if selected(p.code, select, ignore)))
+    if fmt == "json":
+        report = replace(report, conventions=conventions.totals(report) or {})
+    if macs_as:
+        report = conventions.as_tool(report, macs_as)
     emit(report, fmt, depth)
     return EXIT_OK if report.ok else EXIT_INVALID
 

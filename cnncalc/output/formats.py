@@ -305,7 +305,8 @@ so that columns read by position before it keep their place."""
 def to_csv(report: Report, depth: int | None = None) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
+    writer.writerow(f"macs_{report.macs_as}" if f == "macs" and report.macs_as else f
+                    for f in CSV_FIELDS)
     for row in visible(report, depth):
         d = row.to_dict()
         writer.writerow(["x".join(map(str, d[f])) if isinstance(d[f], list) else
@@ -317,7 +318,8 @@ def to_markdown(report: Report, depth: int | None = None) -> str:
     lines = []
     if report.name:
         lines += [f"### {report.name}", ""]
-    lines += ["| # | Layer | Output | Weights | Biases | Params | MACs | RF |",
+    macs = f"MACs ({report.macs_as})" if report.macs_as else "MACs"
+    lines += [f"| # | Layer | Output | Weights | Biases | Params | {macs} | RF |",
               "|---|---|---|---:|---:|---:|---:|---:|"]
     for row in visible(report, depth):
         name = "&nbsp;" * 2 * (row.depth - 1) + label(row).replace("|", "\\|")
@@ -329,7 +331,7 @@ def to_markdown(report: Report, depth: int | None = None) -> str:
                  f"{count(t.biases)} | **{count(t.params)}** | {human(t.macs)} | |")
     named = input_text(report.input_shape)
     lead = f"Input: {named} · " if named != format_shape(report.input_shape) else ""
-    lines += ["", f"{lead}Non-trainable: {t.non_trainable:,} · MACs: {t.macs:,} · parameter memory: "
+    lines += ["", f"{lead}Non-trainable: {t.non_trainable:,} · {macs}: {t.macs:,} · parameter memory: "
               f"{mb(t.param_bytes)} · activations: {mb(t.activation_bytes)}"]
     if report.problems:
         lines.append("")

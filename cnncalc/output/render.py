@@ -125,11 +125,16 @@ def grid(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[Cell]],
     return Styled("\n").join(lines)
 
 
+def macs_header(report: Report) -> str:
+    """``MACs``, or ``MACs (torchinfo)`` when they follow another tool's convention."""
+    return f"MACs ({report.macs_as})" if report.macs_as else "MACs"
+
+
 def table(report: Report, depth: int | None = None, show_verified: bool = False) -> Styled:
     """The summary table: a row per layer, blocks with their children indented."""
     by_path = row_problems(report)
     headers = [("#", "<"), ("Layer", "<"), ("Output", "<"), ("Weights", ">"), ("Biases", ">"),
-               ("Params", ">"), ("MACs", ">"), ("RF", ">")]
+               ("Params", ">"), (macs_header(report), ">"), ("RF", ">")]
     if show_verified:
         headers.append(("✓", "<"))
     headers.append(("", "<"))
@@ -163,7 +168,7 @@ def footer(report: Report) -> Styled:
         f"   Mode: {report.mode}",
         f"Params: {t.params:,} (weights {t.weights:,}, biases {t.biases:,})   "
         f"Non-trainable: {t.non_trainable:,}",
-        f"MACs: {human(t.macs)} ({t.macs:,})   FLOPs: {human(t.flops)}",
+        f"{macs_header(report)}: {human(t.macs)} ({t.macs:,})   FLOPs: {human(t.flops)}",
         f"Parameter memory: {mb(t.param_bytes)}   Activations (batch {report.batch}, "
         f"{report.dtype}): {mb(t.activation_bytes)}",
     ]
