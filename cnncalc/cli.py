@@ -30,7 +30,7 @@ from .diagnostics import (
     SpecSyntaxError,
     filterable,
 )
-from .estimates import conventions
+from .estimates import conventions, training
 from .output import catalog, formats, render
 from .output.explain import explain as explained
 from .output.export import to_pytorch
@@ -158,6 +158,16 @@ def tool_option(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(str(exc)) from None
 
 
+def optimizer_option(ctx: click.Context, param: click.Parameter, value: str | None
+                     ) -> str | None:
+    """``--optimizer``: one :mod:`cnncalc.estimates.training` knows, or a usage error with a
+    did-you-mean and the choices."""
+    try:
+        return None if value is None else training.optimizer_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def load(spec: str, as_json: bool) -> Spec:
     """Load SPEC (a file, '-', a zoo name or the spec's text: :func:`cnncalc.spec.source.classify`
     decides, once), or show why it cannot be read or parsed (stderr; JSON too) and raise
@@ -193,10 +203,16 @@ def load(spec: str, as_json: bool) -> Spec:
               help="Fold blocks deeper than N into one row.")
 @click.option("--macs-as", "macs_as", default=None, callback=tool_option, metavar="TOOL",
               help="MACs as " + ", ".join(conventions.TOOLS) + " count them (README).")
+@click.option("--train", is_flag=True, default=False,
+              help="Estimate a training step: params, gradients, optimizer state, activations "
+                   "kept for backward (per kind), peak memory and FLOPs, for --batch inputs.")
+@click.option("--optimizer", default=None, callback=optimizer_option, metavar="NAME",
+              help="The training estimate's optimizer: " + ", ".join(training.OPTIMIZERS)
+                   + " (default adam; implies --train).")
 @filter_options
 def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: int, dtype: str,
-            max_memory: str, depth: int | None, macs_as: str | None, select: tuple[str, ...],
-            ignore: tuple[str, ...]) -> int:
+            max_memory: str, depth: int | None, macs_as: str | None, train: bool,
+            optimizer: str | None, select: tuple[str, ...], ignore: tuple[str, ...]) -> int:
     """Every layer's output volume, weights, biases, params, MACs and receptive field.
 
     SPEC is a one-line spec, a .yaml/.yml file, '-' for stdin, or a zoo name.
@@ -214,6 +230,9 @@ def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: 
         p for p in report.problems if selected(p.code, select, ignore)))
     if fmt == "json":
         report = replace(report, conventions=conventions.totals(report) or {})
+    if train or optimizer:
+        step = training.estimate(report, optimizer or "adam")
+        report = replace(report, training=step.to_dict() if step else {})
     if macs_as:
         report = conventions.as_tool(report, macs_as)
     emit(report, fmt, depth)
