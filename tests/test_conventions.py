@@ -125,3 +125,51 @@ def test_an_unknown_tool_is_a_usage_error_with_a_did_you_mean() -> None:
     res = CliRunner().invoke(main, ["summary", "8x8x3 -> relu", "--macs-as", "torchinf"])
     assert res.exit_code == 2 and res.stdout == ""
     assert "did you mean torchinfo?" in res.stderr and "ptflops-aten" in res.stderr
+
+
+PER_ROW_SPECS = [
+    "17x13x4 -> conv(8, 3x5, s=2, p=same) -> dwconv(3, s=2, p=same, m=2) -> bn -> relu6 "
+    "-> deconv(6, 3, s=2, p=1, op=1) -> avgpool(3, s=2, p=same) -> lrn(3) -> leakyrelu(0.2)",
+    "14x14x16 -> residual([dwconv(7, p=3) -> ln -> fc(64, flatten=false) -> gelu "
+    "-> fc(16, flatten=false) -> layerscale]) -> gn(4) -> conv(8, 1) -> instancenorm "
+    "-> gap -> flatten -> ln -> fc(6) -> softmax",
+]
+
+
+def top_level(rows: dict[str, float], count: int) -> list[int]:
+    """Per-module figures keyed by module name ('3.body.0'), summed per top-level child."""
+    out = [0.0] * count
+    for name, value in rows.items():
+        if name:
+            out[int(name.split(".")[0])] += value
+    return [int(v) for v in out]
+
+
+@pytest.mark.parametrize("source", ["resnet18", "mobilenet_v3_large", *PER_ROW_SPECS])
+def test_per_row_figures_match_the_tools_per_module_figures(source: str) -> None:
+    """Each top-level row's MACs (a block's: the sum of its rows) against fvcore's
+    ``by_module()``, thop's per-child figures and torchinfo's per-layer Mult-Adds."""
+    report = cnncalc.analyze(zoo.path(source) or source, mode="lenient")
+    model = build(to_pytorch(report))
+    x = torch_input(report.input_shape)
+    roots = list(report.roots)
+    assert len(model) == len(roots)  # one module per top-level row
+    with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        flops = fvcore_nn.FlopCountAnalysis(model, x)
+        flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        by_module = flops.by_module()
+        fv = top_level({k: v for k, v in by_module.items() if k and "." not in k}, len(roots))
+        info = torchinfo.summary(model, input_data=x, verbose=0)
+        ti = [0] * len(roots)
+        top = -1
+        for layer in info.summary_list:  # in call order: a depth-1 layer, then what it holds
+            if layer.depth == 1:
+                top += 1
+            if layer.is_leaf_layer and layer.depth >= 1:
+                ti[top] += layer.macs
+        _, _, per_child = thop.profile(model, inputs=(x,), verbose=False, ret_layer_info=True)
+        th = [int(per_child[str(i)][0]) for i in range(len(roots))]
+    for tool, got in (("fvcore", fv), ("torchinfo", ti), ("thop", th)):
+        ours = conventions.row_macs(report, tool)
+        assert [ours[i] for i in roots] == got, tool

@@ -12,19 +12,8 @@ from typing import TYPE_CHECKING
 from ..diagnostics import Problem, Severity
 from ..report import Report
 from ..shapes import format_shape
-from .formats import (
-    clean,
-    count,
-    human,
-    input_text,
-    label,
-    mb,
-    pair,
-    problem_where,
-    row_problems,
-    training_lines,
-    visible,
-)
+from . import formats
+from .formats import clean, count, human, input_text, label, mb, pair, problem_where, row_problems, visible
 
 if TYPE_CHECKING:
     from rich.text import Text as RichText
@@ -185,7 +174,7 @@ def footer(report: Report) -> Styled:
         f"{report.dtype}): {mb(t.activation_bytes)}",
     ]
     if report.training:
-        lines += training_lines(report.training)
+        lines += formats.training_lines(report.training)
     if len(t.outputs) > 1:  # spec §9: every tensor nothing consumes, the main output last
         lines.insert(1, f"Outputs ({len(t.outputs)}): "
                      + ", ".join(format_shape(o) for o in t.outputs))
