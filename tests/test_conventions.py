@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import warnings
 from typing import Any
 
+import ptflops
 import pytest
 import torch
+import torchinfo  # the test extra installs the four tools: nothing skips
 from click.testing import CliRunner
 from torch import nn
 
@@ -22,12 +25,10 @@ from cnncalc.output.export import to_pytorch
 
 from .test_export import build
 
-torchinfo = pytest.importorskip("torchinfo", reason="the test extra installs it")  # never skips
-fvcore_nn = pytest.importorskip("fvcore.nn", reason="the test extra installs it")
-ptflops = pytest.importorskip("ptflops", reason="the test extra installs it")
-with warnings.catch_warnings():  # thop 0.1.1 imports distutils' LooseVersion
-    warnings.simplefilter("ignore")
-    thop = pytest.importorskip("thop", reason="the test extra installs it")
+with warnings.catch_warnings():  # fvcore scripts a loss at import (torch.jit.script is
+    warnings.simplefilter("ignore")  # deprecated); thop 0.1.1 imports distutils' LooseVersion
+    import fvcore.nn as fvcore_nn
+    import thop
 
 
 def tools(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
@@ -104,7 +105,6 @@ def test_macs_as_in_the_table_json_and_csv() -> None:
     assert "MACs (torchinfo)" in table.stdout and f"{112 * 64 + 8 + 10:,}" in table.stdout
     js = runner.invoke(main, ["summary", spec, "--no-verify", "--format", "json",
                               "--macs-as", "thop"])
-    import json
     data = json.loads(js.stdout)
     # thop: conv 108·64, bn 4 per element (affine) 4·256, gap (64 + 1)·4, fc 8
     assert data["totals"]["macs"] == 108 * 64 + 4 * 256 + 65 * 4 + 8 and data["macs_as"] == "thop"
