@@ -23,6 +23,7 @@ from cnncalc.cli import main
 from cnncalc.estimates import conventions
 from cnncalc.output.export import to_pytorch
 
+from .test_against_torch import generate
 from .test_export import build
 
 with warnings.catch_warnings():  # fvcore scripts a loss at import (torch.jit.script is
@@ -173,3 +174,15 @@ def test_per_row_figures_match_the_tools_per_module_figures(source: str) -> None
     for tool, got in (("fvcore", fv), ("torchinfo", ti), ("thop", th)):
         ours = conventions.row_macs(report, tool)
         assert [ours[i] for i in roots] == got, tool
+
+
+@pytest.mark.parametrize("seed", range(1, 500, 10))
+def test_every_tool_on_random_architectures(seed: int) -> None:
+    """The torch differential's random networks (every rank, named skips, user blocks, their
+    exported classes): each tool's total equals the convention's."""
+    case = generate(seed)
+    report = cnncalc.analyze(case.spec, mode="lenient")
+    ours = conventions.totals(report)
+    assert ours is not None, case.spec
+    got = tools(build(to_pytorch(report)), case.x[:1])
+    assert {k: ours[k] for k in got} == got, case.spec

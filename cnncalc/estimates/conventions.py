@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from ..cost import TorchOp, TorchView
 from ..report import LayerRow, Report
 from ..shapes import elements, is_volume
+from .tensors import Tensors
 
 CNNCALC = "cnncalc"
 TOOLS: dict[str, str] = {
@@ -50,6 +51,9 @@ class Site:
     weights: int
     biases: int
     macs: int
+    dense_channels_last: bool = False
+    """Its module's input is contiguous once the channels are moved last (it follows a
+    ChannelsLastLinear or ChannelsLastLayerNorm, through element-wise layers)."""
 
     @property
     def params(self) -> int:
@@ -84,13 +88,38 @@ def _positions(shape: tuple[int, ...]) -> int:
     return elements(shape) // shape[-1] if is_volume(shape) else 1
 
 
-def site(row: LayerRow) -> Site | None:
+def site(row: LayerRow, dense_channels_last: bool = False) -> Site | None:
     """The row as a counting tool sees it, or None when its shapes are unknown."""
     if row.node is None or row.input_shape is None or row.output_shape is None \
             or row.macs is None or row.weights is None or row.biases is None:
         return None
     return Site(row.node.torch_view(row.input_shape), row.output_shape, row.weights,
-                row.biases, row.macs)
+                row.biases, row.macs, dense_channels_last)
+
+
+CHANNELS_LAST = (TorchOp.LINEAR_PER_POSITION, TorchOp.LAYERNORM_PER_POSITION)
+
+
+def sites(report: Report) -> list[Site | None]:
+    """Each leaf row as the tools see it (None for a block or an unknown shape), with the
+    memory layout of its input: channels-last after a per-position fc or layer norm, through
+    element-wise layers; contiguous after anything else (conv, a join)."""
+    tensors = Tensors(report)
+    layout = [False] * len(report.layers)  # each row's output lies channels-last in memory
+    out: list[Site | None] = [None] * len(report.layers)
+    for i, row in enumerate(report.layers):
+        if row.is_block or row.node is None or row.input_shape is None:
+            continue
+        src = tensors.inputs[i]
+        before = src >= 0 and layout[src]
+        node = row.node
+        view = node.torch_view(row.input_shape)
+        layout[i] = view.op in CHANNELS_LAST or (before and (
+            node.activation or node.inference_identity or node.reshapes_only or node.keeps_layout))
+        # a size-1 axis does not count for contiguity: one position or one channel is both
+        trivial = _positions(view.inp) == 1 or view.inp[-1] == 1
+        out[i] = site(row, before or trivial)
+    return out
 
 
 Rule = Callable[[Site], int]
@@ -123,7 +152,10 @@ _ATEN: dict[TorchOp, Rule] = {  # mm, addmm, bmm, convolution; biases included
     TorchOp.CONV: lambda s: s.macs + s.biases * s.pos_out,
     TorchOp.DECONV: lambda s: s.macs + s.biases * s.pos_out,
     TorchOp.LINEAR: lambda s: s.macs + s.biases,
-    TorchOp.LINEAR_PER_POSITION: lambda s: s.macs + s.biases * s.pos_in,
+    # torch's linear fuses the bias into addmm only for a contiguous input: ChannelsLastLinear
+    # moves the channels last as a view, contiguous only where the previous layer left them so
+    TorchOp.LINEAR_PER_POSITION: lambda s: s.macs + (s.biases * s.pos_in
+                                                     if s.dense_channels_last else 0),
 }
 
 _PTFLOPS: dict[TorchOp, Rule] = {  # module hooks of exact classes + patched F.* functions
@@ -202,12 +234,7 @@ def row_macs(report: Report, tool: str) -> list[int | None]:
     """Each row's MACs in ``tool``'s convention: a leaf's by the tool's rule, a block's the
     sum of the leaves inside it (None where a shape is unknown)."""
     rule = RULES[tool]
-    out: list[int | None] = [None] * len(report.layers)
-    for i, row in enumerate(report.layers):
-        if row.is_block:
-            continue
-        where = site(row)
-        out[i] = None if where is None else rule(where)
+    out: list[int | None] = [None if s is None else rule(s) for s in sites(report)]
     for i in reversed(range(len(report.layers))):  # children come after their block
         if report.layers[i].is_block:
             inner = [out[c] for c in report.children[i]]
@@ -220,10 +247,10 @@ def totals(report: Report) -> dict[str, int] | None:
     the report has errors (shapes unknown)."""
     if not report.ok:
         return None
-    sites = [site(r) for r in report.layers if not r.is_block]
-    if any(s is None for s in sites):
+    leaves = [s for s, r in zip(sites(report), report.layers, strict=True) if not r.is_block]
+    if any(s is None for s in leaves):
         return None
-    return {tool: sum(rule(s) for s in sites if s is not None) for tool, rule in RULES.items()}
+    return {tool: sum(rule(s) for s in leaves if s is not None) for tool, rule in RULES.items()}
 
 
 def as_tool(report: Report, tool: str) -> Report:
@@ -235,5 +262,5 @@ def as_tool(report: Report, tool: str) -> Report:
                    macs_as=None if tool == CNNCALC else tool)
 
 
-__all__ = ["CNNCALC", "RULES", "TOOLS", "Site", "as_tool", "row_macs", "site", "tool_name",
-           "totals"]
+__all__ = ["CNNCALC", "RULES", "TOOLS", "Site", "as_tool", "row_macs", "site", "sites",
+           "tool_name", "totals"]

@@ -15,13 +15,13 @@ steps of the exported modules in tests/test_training.py (README: the ratios).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..layers import Node
 from ..report import DTYPES, LayerRow, Report
 from ..shapes import Shape, elements
+from .tensors import Tensors
 
 OPTIMIZERS: dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
 """Each optimizer's state tensors per parameter (momentum: one buffer; Adam: two moments)."""
@@ -75,43 +75,11 @@ class Training:
                 "peak_bytes": self.peak_bytes, "flops": self.flops}
 
 
-class _Tensors:
-    """Which tensor each row reads and what each block's groups hand back: a tensor is
-    named by the row that produced it (-1: the network's input)."""
-
-    def __init__(self, report: Report) -> None:
-        self.report = report
-        self.inputs: list[int] = [-1] * len(report.layers)
-        self.outs: dict[int, list[int]] = {}
-        self.sequence(report.roots, -1)
-
-    def sequence(self, indices: Sequence[int], src: int) -> int:
-        for i in indices:
-            src = self.visit(i, src)
-        return src
-
-    def visit(self, i: int, src: int) -> int:
-        row = self.report.layers[i]
-        node = row.node
-        self.inputs[i] = src
-        if node is None:
-            return i
-        if node.reads:  # a route hands on the named tensor itself
-            return row.source if row.source is not None else src
-        if not row.is_block:
-            return src if node.reshapes_only else i
-        groups = getattr(node, "groups", None)
-        if node.chained or groups is None:
-            return self.sequence(self.report.children[i], src)
-        self.outs[i] = [self.sequence(g, src) for g in self.report.group_rows(i, groups())]
-        return i
-
-
 def _shape(report: Report, t: int) -> Shape | None:
     return report.input_shape if t < 0 else report.layers[t].output_shape
 
 
-def _kept(node: Node, row: LayerRow, tensors: _Tensors, i: int) -> list[int]:
+def _kept(node: Node, row: LayerRow, tensors: Tensors, i: int) -> list[int]:
     kept = []
     if node.saves_input:
         kept.append(tensors.inputs[i])
@@ -130,7 +98,7 @@ def estimate(report: Report, optimizer: str = "adam", batch: int | None = None) 
         return None
     batch = report.batch if batch is None else batch
     size = DTYPES[report.dtype]
-    tensors = _Tensors(report)
+    tensors = Tensors(report)
     owner: dict[int, str] = {}
     extra: dict[str, int] = {}
     param_tensors = 0

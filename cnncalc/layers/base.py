@@ -219,6 +219,11 @@ class Node:
     """Autograd keeps its output for the backward pass (relu, sigmoid, tanh, softmax)."""
     saves_group_outputs: ClassVar[bool] = False
     """A block whose join keeps its groups' outputs for the backward pass (a gate's product)."""
+    keeps_layout: ClassVar[bool] = False
+    """Element-wise like an activation: its exported module's output has its input's memory
+    layout (layer scale; activations and pass-throughs say so by their own traits). Whether
+    an exported per-position fc reads a contiguous channels-last tensor depends on it
+    (ptflops' aten backend then counts its bias)."""
 
     location: Any = field(default=None, kw_only=True, compare=False, repr=False)
     """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""

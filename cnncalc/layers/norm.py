@@ -339,6 +339,7 @@ class LayerScale(Layer):
     """
 
     name: ClassVar[str] = "layerscale"
+    keeps_layout: ClassVar[bool] = True
     saves_input: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"G006"})
     formula: ClassVar[str] = "same shape, x·γ per channel; params C"
