@@ -80,7 +80,12 @@ def _shape(report: Report, t: int) -> Shape | None:
 
 
 def _kept(node: Node, row: LayerRow, tensors: Tensors, i: int) -> list[int]:
-    kept = []
+    """The tensors row ``i`` keeps for backward: none when autograd does not track it (no
+    parameter of its own and none before it — a pool or activation on the input)."""
+    kept: list[int] = []
+    if not (row.weights or row.biases or tensors.tracked(tensors.inputs[i])
+            or any(tensors.tracked(t) for t in tensors.outs.get(i, []))):
+        return kept
     if node.saves_input:
         kept.append(tensors.inputs[i])
     if node.saves_output and not row.is_block:
@@ -108,7 +113,8 @@ def estimate(report: Report, optimizer: str = "adam", batch: int | None = None) 
             continue
         for t in _kept(node, row, tensors, i):
             owner.setdefault(t, row.kind)
-        if not row.is_block and row.input_shape is not None and row.output_shape is not None:
+        if not row.is_block and row.input_shape is not None and row.output_shape is not None \
+                and (row.weights or row.biases or tensors.tracked(tensors.inputs[i])):
             more = node.saved_extra(row.input_shape, row.output_shape, batch, size)
             if more:
                 extra[row.kind] = extra.get(row.kind, 0) + more
