@@ -32,6 +32,7 @@ from .diagnostics import (
     SpecSyntaxError,
     filterable,
 )
+from .estimates import conventions, training
 from .output import catalog, formats, render, shares
 from .output import columns as layer_columns
 from .output.columns import COLUMNS, DEFAULT, choose
@@ -177,6 +178,25 @@ class Unreadable(Exception):
     """SPEC could not be read or parsed; its problems are already shown (exit status 2)."""
 
 
+def tool_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--macs-as``: a tool :mod:`cnncalc.estimates.conventions` knows, or a usage error
+    with a did-you-mean and the choices."""
+    try:
+        return None if value is None else conventions.tool_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def optimizer_option(ctx: click.Context, param: click.Parameter, value: str | None
+                     ) -> str | None:
+    """``--optimizer``: one :mod:`cnncalc.estimates.training` knows, or a usage error with a
+    did-you-mean and the choices."""
+    try:
+        return None if value is None else training.optimizer_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def load(spec: str, as_json: bool) -> Spec:
     """Load SPEC (a file, '-', a zoo name or the spec's text: :func:`cnncalc.spec.source.classify`
     decides, once), or show why it cannot be read or parsed (stderr; JSON too) and raise
@@ -216,10 +236,19 @@ def load(spec: str, as_json: bool) -> Spec:
 @click.option("--by", type=click.Choice(BY), default=None,
               help="Params, MACs and activation memory per layer kind or per top-level row, "
                    "with shares, instead of the layer table.")
+@click.option("--macs-as", "macs_as", default=None, callback=tool_option, metavar="TOOL",
+              help="MACs as " + ", ".join(conventions.TOOLS) + " count them (README).")
+@click.option("--train", is_flag=True, default=False,
+              help="Estimate a training step: params, gradients, optimizer state, activations "
+                   "kept for backward (per kind), peak memory and FLOPs, for --batch inputs.")
+@click.option("--optimizer", default=None, callback=optimizer_option, metavar="NAME",
+              help="The training estimate's optimizer: " + ", ".join(training.OPTIMIZERS)
+                   + " (default adam; implies --train).")
 @filter_options
 def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: int, dtype: str,
             max_memory: str, depth: int | None, column_text: str | None, by: str | None,
-            select: tuple[str, ...], ignore: tuple[str, ...]) -> int:
+            macs_as: str | None, train: bool, optimizer: str | None, select: tuple[str, ...],
+            ignore: tuple[str, ...]) -> int:
     """Every layer's output volume, weights, biases, params, MACs and receptive field.
 
     SPEC is a one-line spec, a .yaml/.yml file, '-' for stdin, or a zoo name.
@@ -239,6 +268,13 @@ def summary(spec: str, fmt: str, mode: Mode | None, verify: bool | None, batch: 
         report = verify_defined(report, memory_limit, progress=fmt == "table")
     report = replace(report, problems=tuple(
         p for p in report.problems if selected(p.code, select, ignore)))
+    if fmt == "json":
+        report = replace(report, conventions=conventions.totals(report) or {})
+    if train or optimizer:
+        step = training.estimate(report, optimizer or "adam")
+        report = replace(report, training=step.to_dict() if step else {})
+    if macs_as:
+        report = conventions.as_tool(report, macs_as)
     emit(report, fmt, depth, columns, by)
     return EXIT_OK if report.ok else EXIT_INVALID
 

@@ -126,6 +126,12 @@ class Report:
     batch: int = 1
     dtype: str = "float32"
     spec: Spec | None = field(default=None, repr=False, compare=False)
+    macs_as: str | None = None
+    """The tool whose MAC convention the rows' and total MACs follow (None: cnncalc's)."""
+    conventions: dict[str, int] | None = field(default=None, compare=False)
+    """Each tool's total MACs (JSON ``conventions``), when the command asked for them."""
+    training: dict[str, Any] | None = field(default=None, compare=False)
+    """The training estimate (JSON ``training``), when the command asked for it."""
 
     @property
     def ok(self) -> bool:
@@ -173,6 +179,9 @@ class Report:
             "layers": [row.to_dict() for row in self.layers] if rows else [],
             "totals": self.totals.to_dict(),
             "problems": [p.to_dict() for p in self.problems],
+            **({"macs_as": self.macs_as} if self.macs_as else {}),
+            **({"conventions": self.conventions} if self.conventions is not None else {}),
+            **({"training": self.training} if self.training is not None else {}),
         }
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import values as v
-from ..cost import Cost, copy_cost
+from ..cost import Cost, TorchOp, copy_cost
 from ..shapes import Shape, elements
 from .base import Array, Counts, Layer, OutputRange, arg, kernels, py_float
 
@@ -19,6 +19,8 @@ class ReLU(Layer):
     """
 
     name: ClassVar[str] = "relu"
+    torch_op: ClassVar[TorchOp] = TorchOp.RELU
+    saves_output: ClassVar[bool] = True
     activation: ClassVar[bool] = True
     output_range: ClassVar[OutputRange | None] = OutputRange("[0, ∞)", 0.0, None)
     idempotent: ClassVar[bool] = True
@@ -40,6 +42,8 @@ class ReLU6(Layer):
     """
 
     name: ClassVar[str] = "relu6"
+    torch_op: ClassVar[TorchOp] = TorchOp.RELU6
+    saves_input: ClassVar[bool] = True
     activation: ClassVar[bool] = True
     output_range: ClassVar[OutputRange | None] = OutputRange("[0, 6]", 0.0, 6.0)
     idempotent: ClassVar[bool] = True
@@ -61,6 +65,8 @@ class LeakyReLU(Layer):
     """
 
     name: ClassVar[str] = "leakyrelu"
+    torch_op: ClassVar[TorchOp] = TorchOp.LEAKYRELU
+    saves_input: ClassVar[bool] = True
     activation: ClassVar[bool] = True
     identity_on_non_negative: ClassVar[bool] = True
     slope: float = arg(v.real, 0.01, positional=True)
@@ -80,6 +86,8 @@ class PReLU(Layer):
     """
 
     name: ClassVar[str] = "prelu"
+    torch_op: ClassVar[TorchOp] = TorchOp.PRELU
+    saves_input: ClassVar[bool] = True
     activation: ClassVar[bool] = True
     identity_on_non_negative: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.PReLU()"
@@ -104,6 +112,8 @@ class ELU(Layer):
     """
 
     name: ClassVar[str] = "elu"
+    torch_op: ClassVar[TorchOp] = TorchOp.ELU
+    saves_input: ClassVar[bool] = True
     activation: ClassVar[bool] = True
     identity_on_non_negative: ClassVar[bool] = True
     alpha: float = arg(v.real, 1.0, positional=True)
@@ -123,6 +133,8 @@ class GELU(Layer):
     """
 
     name: ClassVar[str] = "gelu"
+    torch_op: ClassVar[TorchOp] = TorchOp.GELU
+    saves_input: ClassVar[bool] = True
     activation: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.GELU()"
 
@@ -138,6 +150,8 @@ class SiLU(Layer):
     """
 
     name: ClassVar[str] = "silu"
+    torch_op: ClassVar[TorchOp] = TorchOp.SILU
+    saves_input: ClassVar[bool] = True
     activation: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.SiLU()"
     aliases: ClassVar[tuple[str, ...]] = ("swish",)
@@ -153,6 +167,7 @@ class Sigmoid(Layer):
     """
 
     name: ClassVar[str] = "sigmoid"
+    saves_output: ClassVar[bool] = True
     activation: ClassVar[bool] = True
     output_range: ClassVar[OutputRange | None] = OutputRange("(0, 1)", 0.0, 1.0)
     torch_module: ClassVar[str] = "nn.Sigmoid()"
@@ -169,6 +184,7 @@ class Tanh(Layer):
     """
 
     name: ClassVar[str] = "tanh"
+    saves_output: ClassVar[bool] = True
     activation: ClassVar[bool] = True
     output_range: ClassVar[OutputRange | None] = OutputRange("(−1, 1)", -1.0, 1.0)
     torch_module: ClassVar[str] = "nn.Tanh()"
@@ -188,6 +204,7 @@ class HardSwish(Layer):
     """
 
     name: ClassVar[str] = "hardswish"
+    saves_input: ClassVar[bool] = True
     activation: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.Hardswish()"
 
@@ -203,6 +220,7 @@ class HardSigmoid(Layer):
     """
 
     name: ClassVar[str] = "hardsigmoid"
+    saves_input: ClassVar[bool] = True
     activation: ClassVar[bool] = True
     output_range: ClassVar[OutputRange | None] = OutputRange("[0, 1]", 0.0, 1.0)
     torch_module: ClassVar[str] = "nn.Hardsigmoid()"
@@ -219,6 +237,7 @@ class Mish(Layer):
     """
 
     name: ClassVar[str] = "mish"
+    saves_input: ClassVar[bool] = True
     activation: ClassVar[bool] = True
     output_range: ClassVar[OutputRange | None] = OutputRange("[−0.309, ∞)", -0.3089, None)
     torch_module: ClassVar[str] = "nn.Mish()"
@@ -235,6 +254,8 @@ class Softmax(Layer):
     """
 
     name: ClassVar[str] = "softmax"
+    torch_op: ClassVar[TorchOp] = TorchOp.SOFTMAX
+    saves_output: ClassVar[bool] = True
     torch_module: ClassVar[str] = "nn.Softmax(dim=1)"
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .. import values as v
-from ..cost import WORK_ELEMENT, WORK_STEP, Cost
+from ..cost import WORK_ELEMENT, WORK_STEP, Cost, TorchOp, TorchView
 from ..diagnostics import Finding
 from ..shapes import Shape, elements, format_shape, is_volume
 from ..values import Sizes
@@ -210,6 +210,21 @@ class Node:
     larger of the input's and the group's (the whole input when the group ends flat, as a
     squeeze-and-excitation through ``fc`` does)."""
 
+    torch_op: ClassVar[TorchOp] = TorchOp.NONE
+    """What its exported module is to tools that count MACs by module class or operator
+    (torchinfo, fvcore, ptflops, thop): `cnncalc.estimates.conventions` applies their rules."""
+    saves_input: ClassVar[bool] = False
+    """Autograd keeps its input for the backward pass (conv, fc, bn, gelu, max pooling…)."""
+    saves_output: ClassVar[bool] = False
+    """Autograd keeps its output for the backward pass (relu, sigmoid, tanh, softmax)."""
+    saves_group_outputs: ClassVar[bool] = False
+    """A block whose join keeps its groups' outputs for the backward pass (a gate's product)."""
+    keeps_layout: ClassVar[bool] = False
+    """Element-wise like an activation: its exported module's output has its input's memory
+    layout (layer scale; activations and pass-throughs say so by their own traits). Whether
+    an exported per-position fc reads a contiguous channels-last tensor depends on it
+    (ptflops' aten backend then counts its bias)."""
+
     location: Any = field(default=None, kw_only=True, compare=False, repr=False)
     """Where the node was written (a :class:`~cnncalc.diagnostics.Location`)."""
     alias_rank: int | None = field(default=None, kw_only=True, compare=False, repr=False)
@@ -283,6 +298,15 @@ class Node:
         """This node turns a volume into a flat vector: the ``flattens`` trait, unless an
         argument of its own says otherwise (``fc(flatten=false)``)."""
         return self.flattens
+
+    def torch_view(self, inp: Shape) -> TorchView:
+        """Its exported module as counting tools see it on ``inp`` (:class:`TorchView`)."""
+        return TorchView(self.torch_op, inp)
+
+    def saved_extra(self, inp: Shape, out: Shape, batch: int, itemsize: int) -> int:
+        """Bytes autograd keeps for its backward pass besides its input or output: max-pool
+        indices, a norm's statistics, a dropout mask, a copy it made (default none)."""
+        return 0
 
     def pytorch(self, inp: Shape, parts: Sequence[str],
                 sequence: Callable[[Sequence[str]], str]) -> str:

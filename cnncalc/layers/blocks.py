@@ -344,6 +344,8 @@ class Gate(Block):
     codes: ClassVar[frozenset[str]] = frozenset({"G011"})
     formula: ClassVar[str] = ("x ⊙ body(x): the body gives H×W×C, 1×1×C, C or H×W×1; "
                               "params the body's; the multiply is not a MAC")
+    saves_input: ClassVar[bool] = True  # x · body(x) keeps both factors
+    saves_group_outputs: ClassVar[bool] = True
 
     torch_helper: ClassVar[str] = '''\
 class Gate(nn.Module):

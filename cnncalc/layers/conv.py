@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import values as v
-from ..cost import WORK_ELEMENT, WORK_MAC, WORK_STEP, Cost
+from ..cost import WORK_ELEMENT, WORK_MAC, WORK_STEP, Cost, TorchOp
 from ..diagnostics import Finding, Fix
 from ..shapes import Shape, format_shape, is_volume, rank, transposed_size
 from ..values import Padding, Sizes, per_axis
@@ -81,6 +81,8 @@ class Conv(Windowed):
     """
 
     name: ClassVar[str] = "conv"
+    torch_op: ClassVar[TorchOp] = TorchOp.CONV
+    saves_input: ClassVar[bool] = True
     sets_channels: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"G004", "G001", "G002", "G003", "G006", "G009"})
@@ -155,6 +157,8 @@ class DepthwiseConv(Windowed):
     """
 
     name: ClassVar[str] = "dwconv"
+    torch_op: ClassVar[TorchOp] = TorchOp.CONV
+    saves_input: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"G001", "G002", "G003", "G006", "G009"})
     aliases: ClassVar[tuple[str, ...]] = ("depthwise", "depthwiseconv")
@@ -228,6 +232,8 @@ class Deconv(Layer):
     """
 
     name: ClassVar[str] = "deconv"
+    torch_op: ClassVar[TorchOp] = TorchOp.DECONV
+    saves_input: ClassVar[bool] = True
     sets_channels: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"A006", "G004", "G006", "G009"})

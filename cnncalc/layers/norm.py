@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
 from .. import values as v
-from ..cost import WORK_ELEMENT, WORK_STEP, Cost
+from ..cost import WORK_ELEMENT, WORK_STEP, Cost, TorchOp, TorchView
 from ..diagnostics import Finding, Fix
 from ..shapes import Shape, elements, format_shape, is_volume, rank
 from .base import Array, Counts, Layer, arg, count_lines, kernels, py_float
@@ -30,6 +30,8 @@ class BatchNorm(Layer):
     """
 
     name: ClassVar[str] = "bn"
+    torch_op: ClassVar[TorchOp] = TorchOp.BATCHNORM
+    saves_input: ClassVar[bool] = True
     aliases: ClassVar[tuple[str, ...]] = ("batchnorm", "batchnormalization")
     ranked: ClassVar[tuple[str, ...]] = ("bn", "batchnorm")
     takes_flat: ClassVar[bool] = True
@@ -56,6 +58,9 @@ class BatchNorm(Layer):
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.batch_norm(x, w.get("gamma"), w.get("beta"), w["mean"], w["var"], self.eps)
 
+    def saved_extra(self, inp: Shape, out: Shape, batch: int, itemsize: int) -> int:
+        return 2 * inp[-1] * 4  # training: each channel's float32 mean and inverse deviation
+
     def torch(self, inp: Shape) -> str:
         kind = f"nn.BatchNorm{max(1, rank(inp))}d"
         return f"{kind}({inp[-1]}, eps={py_float(self.eps)}, affine={self.affine})"
@@ -70,6 +75,8 @@ class LRN(Layer):
     """
 
     name: ClassVar[str] = "lrn"
+    torch_op: ClassVar[TorchOp] = TorchOp.LRN
+    saves_input: ClassVar[bool] = True
     aliases: ClassVar[tuple[str, ...]] = ("localresponsenorm",)
     size: int = arg(v.count, 5, positional=True)
     alpha: float = arg(v.real, 1e-4)
@@ -83,6 +90,15 @@ class LRN(Layer):
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.lrn(x, self.size, self.alpha, self.beta, self.k)
+
+    def torch_view(self, inp: Shape) -> TorchView:
+        return TorchView(self.torch_op, inp, self.size)
+
+    def saved_extra(self, inp: Shape, out: Shape, batch: int, itemsize: int) -> int:
+        # PyTorch's LRN is a chain of ops: the squares, padded by size − 1 channels, their
+        # window average, its power and the quotient keep about three more inputs' worth
+        n = batch * elements(inp)
+        return itemsize * (3 * n + n // inp[-1] * (self.size - 1))
 
     def torch(self, inp: Shape) -> str:
         lrn = (f"nn.LocalResponseNorm({self.size}, alpha={py_float(self.alpha)}, "
@@ -128,6 +144,8 @@ class LayerNorm(Layer):
     """
 
     name: ClassVar[str] = "layernorm"
+    torch_op: ClassVar[TorchOp] = TorchOp.LAYERNORM
+    saves_input: ClassVar[bool] = True
     aliases: ClassVar[tuple[str, ...]] = ("ln",)
     formula: ClassVar[str] = "same shape, normalised over C at each position; params 2C (γ, β)"
 
@@ -158,6 +176,13 @@ class ChannelsLastLayerNorm(nn.LayerNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.movedim(1, -1)).movedim(-1, 1)'''
+
+    def torch_view(self, inp: Shape) -> TorchView:
+        op = TorchOp.LAYERNORM_PER_POSITION if is_volume(inp) else TorchOp.LAYERNORM
+        return TorchView(op, inp)
+
+    def saved_extra(self, inp: Shape, out: Shape, batch: int, itemsize: int) -> int:
+        return 2 * batch * (elements(inp) // inp[-1] if is_volume(inp) else 1) * 4  # mean, rstd
 
     def torch(self, inp: Shape) -> str:
         kind = "ChannelsLastLayerNorm" if is_volume(inp) else "nn.LayerNorm"  # `torch_helper`
@@ -200,6 +225,8 @@ class GroupNorm(Layer):
     """
 
     name: ClassVar[str] = "groupnorm"
+    torch_op: ClassVar[TorchOp] = TorchOp.GROUPNORM
+    saves_input: ClassVar[bool] = True
     aliases: ClassVar[tuple[str, ...]] = ("gn",)
     codes: ClassVar[frozenset[str]] = frozenset({"G004", "G013"})
     formula: ClassVar[str] = "same shape (groups must divide C); params 2C (γ, β)"
@@ -237,6 +264,9 @@ class GroupNorm(Layer):
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.group_norm(x, self.groups, w.get("gamma"), w.get("beta"), self.eps)
 
+    def saved_extra(self, inp: Shape, out: Shape, batch: int, itemsize: int) -> int:
+        return 2 * batch * self.groups * 4  # each group's float32 mean and inverse deviation
+
     def torch(self, inp: Shape) -> str:
         return (f"nn.GroupNorm({self.groups}, {inp[-1]}, eps={py_float(self.eps)}, "
                 f"affine={self.affine})")
@@ -252,6 +282,8 @@ class InstanceNorm(Layer):
     """
 
     name: ClassVar[str] = "instancenorm"
+    torch_op: ClassVar[TorchOp] = TorchOp.INSTANCENORM
+    saves_input: ClassVar[bool] = True
     ranked: ClassVar[tuple[str, ...]] = ("instancenorm",)
     codes: ClassVar[frozenset[str]] = frozenset({"G006", "G013"})
     formula: ClassVar[str] = "same shape, each channel normalised over its positions; params 0 (affine: 2C)"
@@ -289,6 +321,9 @@ class InstanceNorm(Layer):
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         return kernels.instance_norm(x, w.get("gamma"), w.get("beta"), self.eps)
 
+    def saved_extra(self, inp: Shape, out: Shape, batch: int, itemsize: int) -> int:
+        return 2 * batch * inp[-1] * 4  # each image's channels' mean and inverse deviation
+
     def torch(self, inp: Shape) -> str:
         return (f"nn.InstanceNorm{len(inp) - 1}d({inp[-1]}, eps={py_float(self.eps)}, "
                 f"affine={self.affine}, track_running_stats=False)")
@@ -304,6 +339,8 @@ class LayerScale(Layer):
     """
 
     name: ClassVar[str] = "layerscale"
+    keeps_layout: ClassVar[bool] = True
+    saves_input: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"G006"})
     formula: ClassVar[str] = "same shape, x·γ per channel; params C"
 

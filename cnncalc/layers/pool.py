@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import values as v
-from ..cost import WORK_ELEMENT, WORK_STEP, Cost
+from ..cost import WORK_ELEMENT, WORK_STEP, Cost, TorchOp, TorchView
 from ..diagnostics import Finding, Fix
 from ..shapes import Shape, elements, is_volume, rank
 from ..values import Padding, Sizes, per_axis
@@ -29,6 +29,18 @@ def _ceil_windows(n: int, k: int, s: int) -> int:
     return out - 1 if (out - 1) * s >= n else out
 
 
+def padded_apart(layer: Pool, inp: Shape, pad_short_3d: bool) -> bool:
+    """The exported pool has an explicit padding module in front (see :func:`torch_pool`)."""
+    kernel, stride, _ = layer.axes(inp)
+    pads = layer.pads(inp)
+    short = pad_short_3d and len(pads) == 3 and any(
+        n < k for n, k in zip(inp[:-1], kernel, strict=True)) and (
+        not layer.ceil_mode or all(
+            _ceil_windows(n + b + e, k, s) == o for n, (b, e), k, s, o in zip(
+                inp[:-1], pads, kernel, stride, layer.output_shape(inp)[:-1], strict=True)))
+    return short or any(b != e for b, e in pads)
+
+
 def torch_pool(module: str, value: str, layer: Pool, inp: Shape, *,
                pad_short_3d: bool = False) -> str:
     """A pooling module (``module`` + the rank); asymmetric padding becomes a constant pad of
@@ -39,12 +51,7 @@ def torch_pool(module: str, value: str, layer: Pool, inp: Shape, *,
     kernel, stride, _ = layer.axes(inp)
     pads = layer.pads(inp)
     pad, padding = "", tuple(b for b, _ in pads)
-    short = pad_short_3d and len(pads) == 3 and any(
-        n < k for n, k in zip(inp[:-1], kernel, strict=True)) and (
-        not layer.ceil_mode or all(
-            _ceil_windows(n + b + e, k, s) == o for n, (b, e), k, s, o in zip(
-                inp[:-1], pads, kernel, stride, layer.output_shape(inp)[:-1], strict=True)))
-    if short or any(b != e for b, e in pads):
+    if padded_apart(layer, inp, pad_short_3d):
         pad, padding = torch_pad(pads, value) + ", ", (0,) * len(pads)
     pool = (f"{module}{len(pads)}d({kernel}, stride={stride}, padding={padding}, "
             f"ceil_mode={layer.ceil_mode})")
@@ -58,6 +65,9 @@ class Pool(Windowed):
     formula: ClassVar[str] = ("H'×W'×C as conv's rule, per axis (ceil=true: PyTorch's "
                               "ceil_mode); no params")
     codes: ClassVar[frozenset[str]] = frozenset({"G005", "G001", "G002", "G003", "G006", "G009"})
+
+    pad_short_3d: ClassVar[bool] = False
+    """Its exported module pads a 3-D input in front when an axis is shorter than the kernel."""
 
     kernel: Sizes = arg(v.pair, short="k", positional=True,
                         help="window size, n or one per axis (3x5, 3x3x3)")
@@ -92,6 +102,13 @@ class Pool(Windowed):
                           fixes=(Fix(f"p={v.format_sizes(half)}", self,
                                      (dataclasses.replace(self, padding=Padding(half)),)),))
         yield from super().check(inp)
+
+    def torch_view(self, inp: Shape) -> TorchView:
+        """Behind an explicit padding module the pool sees the padded input."""
+        if not padded_apart(self, inp, self.pad_short_3d):
+            return TorchView(self.torch_op, inp)
+        padded = tuple(n + b + e for n, (b, e) in zip(inp[:-1], self.pads(inp), strict=True))
+        return TorchView(self.torch_op, (*padded, inp[-1]))
 
     def output_shape(self, inp: Shape) -> Shape:
         return (*self.out_sizes(inp), inp[-1])
@@ -128,6 +145,8 @@ class MaxPool(Pool):
     """
 
     name: ClassVar[str] = "maxpool"
+    torch_op: ClassVar[TorchOp] = TorchOp.MAXPOOL
+    saves_input: ClassVar[bool] = True
     ranked: ClassVar[tuple[str, ...]] = ("maxpool", "maxpooling{r}d")
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
@@ -136,6 +155,9 @@ class MaxPool(Pool):
 
     def torch(self, inp: Shape) -> str:
         return torch_pool("nn.MaxPool", "float('-inf')", self, inp)
+
+    def saved_extra(self, inp: Shape, out: Shape, batch: int, itemsize: int) -> int:
+        return 8 * batch * elements(out)  # the int64 index of each output's maximum
 
 
 class AvgPool(Pool):
@@ -146,6 +168,9 @@ class AvgPool(Pool):
     """
 
     name: ClassVar[str] = "avgpool"
+    pad_short_3d: ClassVar[bool] = True
+    torch_op: ClassVar[TorchOp] = TorchOp.AVGPOOL
+    saves_input: ClassVar[bool] = True
     ranked: ClassVar[tuple[str, ...]] = ("avgpool", "averagepooling{r}d")
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
@@ -153,7 +178,7 @@ class AvgPool(Pool):
         return kernels.avg_pool(x, kernel, stride, self.pads(x.shape[1:]), self.ceil_mode)
 
     def torch(self, inp: Shape) -> str:
-        return torch_pool("nn.AvgPool", "0.0", self, inp, pad_short_3d=True)
+        return torch_pool("nn.AvgPool", "0.0", self, inp, pad_short_3d=self.pad_short_3d)
 
 
 class GlobalAvgPool(Layer):
@@ -164,6 +189,8 @@ class GlobalAvgPool(Layer):
     """
 
     name: ClassVar[str] = "gap"
+    torch_op: ClassVar[TorchOp] = TorchOp.ADAPTIVE_AVGPOOL
+    saves_input: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"G006"})
     aliases: ClassVar[tuple[str, ...]] = ("globalavgpool",)
     ranked: ClassVar[tuple[str, ...]] = ("globalaveragepooling{r}d",)
@@ -196,6 +223,8 @@ class GlobalMaxPool(GlobalAvgPool):
     """
 
     name: ClassVar[str] = "globalmaxpool"
+    torch_op: ClassVar[TorchOp] = TorchOp.ADAPTIVE_MAXPOOL
+    saves_input: ClassVar[bool] = True
     aliases: ClassVar[tuple[str, ...]] = ()
     ranked: ClassVar[tuple[str, ...]] = ("globalmaxpooling{r}d",)
 
@@ -204,6 +233,9 @@ class GlobalMaxPool(GlobalAvgPool):
 
     def torch(self, inp: Shape) -> str:
         return f"nn.AdaptiveMaxPool{rank(inp)}d(1)"
+
+    def saved_extra(self, inp: Shape, out: Shape, batch: int, itemsize: int) -> int:
+        return 8 * batch * elements(out)  # the int64 index of each output's maximum
 
 
 def widest_adaptive_window(n: int, o: int) -> int:
@@ -231,6 +263,8 @@ class AdaptiveAvgPool(Layer):
     """
 
     name: ClassVar[str] = "adaptiveavgpool"
+    torch_op: ClassVar[TorchOp] = TorchOp.ADAPTIVE_AVGPOOL
+    saves_input: ClassVar[bool] = True
     codes: ClassVar[frozenset[str]] = frozenset({"G006"})
     ranked: ClassVar[tuple[str, ...]] = ("adaptiveavgpool",)
     formula: ClassVar[str] = "size×C (size: one number or one per axis); no params"

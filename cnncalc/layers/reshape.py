@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import values as v
-from ..cost import WORK_ELEMENT, WORK_MAC, Cost, copy_cost
+from ..cost import WORK_ELEMENT, WORK_MAC, Cost, TorchOp, TorchView, copy_cost
 from ..diagnostics import Finding
 from ..shapes import Shape, elements, format_shape, is_volume, rank
 from ..values import Sizes, per_axis
@@ -67,6 +67,9 @@ class Dropout(Layer):
     def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
         return copy_cost(batch * elements(inp), batch * elements(out))
 
+    def saved_extra(self, inp: Shape, out: Shape, batch: int, itemsize: int) -> int:
+        return batch * elements(inp)  # training: the mask of kept elements, a byte each
+
 
 class Flatten(Layer):
     """H×W×C (any rank) → one vector of H·W·C.
@@ -114,6 +117,8 @@ class FC(Layer):
     """
 
     name: ClassVar[str] = "fc"
+    torch_op: ClassVar[TorchOp] = TorchOp.LINEAR
+    saves_input: ClassVar[bool] = True
     sets_channels: ClassVar[bool] = True
     flattens: ClassVar[bool] = True
     weighted: ClassVar[bool] = True
@@ -127,6 +132,10 @@ class FC(Layer):
 
     def flattens_volume(self) -> bool:
         return self.flatten
+
+    def torch_view(self, inp: Shape) -> TorchView:
+        per_position = is_volume(inp) and not self.flatten  # ChannelsLastLinear
+        return TorchView(TorchOp.LINEAR_PER_POSITION if per_position else TorchOp.LINEAR, inp)
 
     def per_position(self, inp: Shape) -> bool:
         """Maps the channels at every position of a volume (``flatten=false``)."""
@@ -282,6 +291,7 @@ class Upsample(Layer):
     """
 
     name: ClassVar[str] = "upsample"
+    torch_op: ClassVar[TorchOp] = TorchOp.UPSAMPLE
     codes: ClassVar[frozenset[str]] = frozenset({"G006"})
     ranked: ClassVar[tuple[str, ...]] = ("upsampling{r}d",)
     formula: ClassVar[str] = "(H·s)×(W·s)×C, per axis; no params"

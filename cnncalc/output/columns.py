@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..layers import Layer
 from ..report import LayerRow, Report
 from ..shapes import format_shape
-from .formats import count, human, input_text, label, mb, pair, visible
+from .formats import count, human, input_text, label, mb, pair, training_lines, visible
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,17 @@ class Column:
     csv: Callable[[LayerRow], object]
     """The CSV value: a number, ``3x3``-style text, or None (empty)."""
     help: str
+
+    def title(self, report: Report) -> str:
+        """The header; MACs and FLOPs name the tool whose convention they follow
+        (``--macs-as``)."""
+        tool = report.macs_as if self.name in ("macs", "flops") else None
+        return f"{self.header} ({tool})" if tool else self.header
+
+    def field(self, report: Report) -> str:
+        """The CSV header: the column's name, ``macs_torchinfo`` under ``--macs-as``."""
+        tool = report.macs_as if self.name in ("macs", "flops") else None
+        return f"{self.name}_{tool}" if tool else self.name
 
 
 def _window(row: LayerRow, part: int) -> tuple[int, ...] | None:
@@ -134,14 +145,15 @@ def to_csv(report: Report, depth: int | None = None,
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     if columns is None:
-        writer.writerow(CSV_FIELDS)
+        writer.writerow(f"{f}_{report.macs_as}" if f in ("macs", "flops") and report.macs_as
+                        else f for f in CSV_FIELDS)
         for row in visible(report, depth):
             d = row.to_dict()
             writer.writerow(["x".join(map(str, d[f])) if isinstance(d[f], list) else
                              ("" if d[f] is None else d[f]) for f in CSV_FIELDS])
         return buf.getvalue()
     chosen = [COLUMNS[c] for c in columns]
-    writer.writerow(["path", "kind", "spec", *(c.name for c in chosen)])
+    writer.writerow(["path", "kind", "spec", *(c.field(report) for c in chosen)])
     for row in visible(report, depth):
         writer.writerow([row.path, row.kind, row.spec,
                          *("" if (v := c.csv(row)) is None else v for c in chosen)])
@@ -152,7 +164,7 @@ def to_markdown(report: Report, depth: int | None = None,
                 columns: Sequence[str] = DEFAULT) -> str:
     chosen = [COLUMNS[c] for c in columns]
     lines = [f"### {report.name}", ""] if report.name else []
-    lines += ["| # | Layer | " + "".join(f"{c.header} | " for c in chosen).rstrip(),
+    lines += ["| # | Layer | " + "".join(f"{c.title(report)} | " for c in chosen).rstrip(),
               "|---|---|" + "".join("---:|" if c.align == ">" else "---|" for c in chosen)]
     for row in visible(report, depth):
         name = "&nbsp;" * 2 * (row.depth - 1) + label(row).replace("|", "\\|")
@@ -164,8 +176,11 @@ def to_markdown(report: Report, depth: int | None = None,
     t = report.totals
     named = input_text(report.input_shape)
     lead = f"Input: {named} · " if named != format_shape(report.input_shape) else ""
-    lines += ["", f"{lead}Non-trainable: {t.non_trainable:,} · MACs: {t.macs:,} · parameter memory: "
-              f"{mb(t.param_bytes)} · activations: {mb(t.activation_bytes)}"]
+    macs = COLUMNS["macs"].title(report)
+    lines += ["", f"{lead}Non-trainable: {t.non_trainable:,} · {macs}: {t.macs:,} · parameter "
+              f"memory: {mb(t.param_bytes)} · activations: {mb(t.activation_bytes)}"]
+    if report.training:
+        lines += ["", *(f"{line}  " for line in training_lines(report.training))]
     if report.problems:
         lines.append("")
         lines += [f"- **{p.severity.value} {p.code}** (layer {p.path}): {p.message}"

@@ -295,6 +295,33 @@ def error_json(problems: Sequence[Problem], ascii_only: bool = False) -> str:
                  ascii_only)
 
 
+def training_lines(training: dict[str, Any]) -> list[str]:
+    """The training estimate (``summary --train``) in a few lines of text.
+
+    >>> lines = training_lines({"optimizer": "sgd", "batch": 2, "dtype": "float32",
+    ...     "param_bytes": 400, "buffer_bytes": 0, "grad_bytes": 400,
+    ...     "optimizer_state_bytes": 0, "activation_bytes": 1200,
+    ...     "activations_by_kind": {"conv": 800, "relu": 400}, "peak_bytes": 2000, "flops": 6000})
+    >>> lines[0]
+    'Training step (sgd, batch 2, float32): params 400 B + gradients 400 B + optimizer \
+state 0 B + buffers 0 B + activations kept for backward 1.20 KB = peak ≤ 2.00 KB'
+    >>> lines[1]
+    'Activations kept, by kind: conv 800 B (67 %), relu 400 B (33 %)'
+    >>> lines[2]
+    'Training FLOPs per step: 6,000 (3 × forward)'
+    """
+    t = training
+    whole = t["activation_bytes"] or 1
+    kinds = ", ".join(f"{k} {mb(v)} ({round(100 * v / whole)} %)"
+                      for k, v in t["activations_by_kind"].items())
+    return [f"Training step ({t['optimizer']}, batch {t['batch']}, {t['dtype']}): params "
+            f"{mb(t['param_bytes'])} + gradients {mb(t['grad_bytes'])} + optimizer state "
+            f"{mb(t['optimizer_state_bytes'])} + buffers {mb(t['buffer_bytes'])} + activations "
+            f"kept for backward {mb(t['activation_bytes'])} = peak ≤ {mb(t['peak_bytes'])}",
+            f"Activations kept, by kind: {kinds or 'none'}",
+            f"Training FLOPs per step: {human(t['flops'])} (3 × forward)"]
+
+
 def github_data(text: str) -> str:
     """A workflow command's message: ``%``, CR and LF escaped (then any other control
     character made visible by :func:`clean`)."""

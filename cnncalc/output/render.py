@@ -13,6 +13,7 @@ from ..breakdown import Share
 from ..diagnostics import Problem, Severity
 from ..report import Report
 from ..shapes import format_shape
+from . import formats
 from . import shares as shares_module
 from .columns import COLUMNS, DEFAULT
 from .formats import clean, human, input_text, label, mb, problem_where, row_problems, visible
@@ -128,12 +129,17 @@ def grid(headers: Sequence[tuple[str, str]], rows: Iterable[Sequence[Cell]],
     return Styled("\n").join(lines)
 
 
+def macs_header(report: Report) -> str:
+    """``MACs``, or ``MACs (torchinfo)`` when they follow another tool's convention."""
+    return f"MACs ({report.macs_as})" if report.macs_as else "MACs"
+
+
 def table(report: Report, depth: int | None = None, show_verified: bool = False,
           columns: Sequence[str] = DEFAULT) -> Styled:
     """The summary table: a row per layer, blocks with their children indented."""
     by_path = row_problems(report)
     chosen = [COLUMNS[c] for c in columns]
-    headers = [("#", "<"), ("Layer", "<"), *((c.header, c.align) for c in chosen)]
+    headers = [("#", "<"), ("Layer", "<"), *((c.title(report), c.align) for c in chosen)]
     if show_verified:
         headers.append(("✓", "<"))
     headers.append(("", "<"))
@@ -172,10 +178,12 @@ def footer(report: Report) -> Styled:
         f"   Mode: {report.mode}",
         f"Params: {t.params:,} (weights {t.weights:,}, biases {t.biases:,})   "
         f"Non-trainable: {t.non_trainable:,}",
-        f"MACs: {human(t.macs)} ({t.macs:,})   FLOPs: {human(t.flops)}",
+        f"{macs_header(report)}: {human(t.macs)} ({t.macs:,})   FLOPs: {human(t.flops)}",
         f"Parameter memory: {mb(t.param_bytes)}   Activations (batch {report.batch}, "
         f"{report.dtype}): {mb(t.activation_bytes)}",
     ]
+    if report.training:
+        lines += formats.training_lines(report.training)
     if len(t.outputs) > 1:  # spec §9: every tensor nothing consumes, the main output last
         lines.insert(1, f"Outputs ({len(t.outputs)}): "
                      + ", ".join(format_shape(o) for o in t.outputs))
