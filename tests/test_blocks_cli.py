@@ -52,3 +52,10 @@ def test_explain_shows_a_calls_arguments_input_and_body() -> None:
     code, out, _ = run("explain", "8x8x16 -> se(4)")
     assert "the call's input: C=16, H=8, W=8" in out
     assert "→ [gate([gap -> conv(4, 1) -> relu -> conv(16, 1) -> sigmoid])]" in out
+
+
+def test_a_hostile_block_name_is_shown_escaped_and_cut() -> None:
+    code, out, err = run("blocks", "\x1b[2Jse\u202e" + "x" * 5000)
+    assert (code, out) == (2, "")
+    assert "\x1b" not in err and "\u202e" not in err
+    assert "no library block '\\x1b[2Jse\\u202exxx" in err and len(err) < 400

@@ -110,3 +110,14 @@ def test_kernel_and_stride_columns_cover_every_sliding_window() -> None:
     rows = [(r["kind"], r["kernel"], r["stride"]) for r in csv.DictReader(io.StringIO(out))]
     assert rows == [("conv", "1x3", "2x1"), ("dwconv", "3x3", "1x1"), ("maxpool", "2x2", "2x2"),
                     ("deconv", "3x3", "2x2"), ("upsample", "", ""), ("relu", "", "")]
+
+
+def test_a_breakdown_under_macs_as_counts_and_names_the_tools_macs() -> None:
+    code, out, _ = run("summary", "resnet18", "--no-verify", "--by", "kind", "--macs-as", "thop",
+                       "--format", "json")
+    data = json.loads(out)
+    groups = data["breakdown"]["groups"]
+    assert code == 0 and data["macs_as"] == "thop"
+    assert sum(g["macs"] for g in groups) == data["totals"]["macs"] == data["conventions"]["thop"]
+    _, out, _ = run("summary", "resnet18", "--no-verify", "--by", "kind", "--macs-as", "thop")
+    assert "MACs (thop)" in out.splitlines()[1]

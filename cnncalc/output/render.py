@@ -164,7 +164,7 @@ def table(report: Report, depth: int | None = None, show_verified: bool = False,
 
 def breakdown(report: Report, shares: list[Share], by: str) -> Styled:
     """``summary --by``: params, MACs and activation bytes per kind or stage, with shares."""
-    headers = [(by.capitalize(), "<"), *shares_module.HEADERS]
+    headers = [(by.capitalize(), "<"), *shares_module.headers(report)]
     rows = [[s.name, *shares_module.cells(report, s)] for s in shares]
     foot: list[Cell] = ["Total", *shares_module.total_cells(report, shares)]
     title = Styled(f"{report.name}\n", "bold") if report.name else Styled()
