@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .diagnostics import Finding, Mode, Problem, Severity, at_call, resolve
+from .diagnostics import Finding, Mode, Problem, Severity, resolve
 from .layers import IDENTITY_STEP, Block, Counts, Group, Layer, Node, Step
-from .report import DTYPES, LayerRow, Report, Totals
+from .report import DTYPES, LayerRow, Report, Totals, in_calls
 from .shapes import Shape, elements, format_shape
 from .spec.build import MAX_ROWS, Spec, expanded_size
 from .spec.names import INPUT
@@ -173,7 +173,6 @@ class Walker:
     def block(self, node: Block, inp: Shape | None, rf: RF, path: str, depth: int,
               parent: int | None = None) -> tuple[Shape | None, RF, Counts]:
         index = len(self.rows)
-        first_problem = len(self.problems)
         self.rows.append(None)  # type: ignore[arg-type]  # filled in below, rows stay in order
         total = Counts()
         out: Shape | None
@@ -228,10 +227,6 @@ class Walker:
         if not node.chained:  # the add or concatenation is a tensor of its own
             self.activation_bytes += act or 0
             self.current = index
-        if (call := node.called()) is not None and node.location is not None:
-            self.problems[first_problem:] = [
-                at_call(p, call, node.location, node.fix_hint())
-                for p in self.problems[first_problem:]]
         self.rows[index] = LayerRow(
             path, depth, node.name, node.describe(), inp, out, total.weights, total.biases,
             total.non_trainable, total.macs, rf[0] if rf else None,
@@ -262,7 +257,9 @@ def walk(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "flo
         if source >= 0:
             rows[source] = replace(rows[source], keep=True)
         rows[last] = replace(rows[last], release=True)
-    problems = list(spec.problems) + walker.problems
+    at = {row.path: row for row in rows}  # a problem inside block calls: at the outer call
+    problems = list(spec.problems) + [in_calls(p, at[p.path], rows) if p.path in at else p
+                                      for p in walker.problems]
     if not any(p.severity is Severity.ERROR for p in problems):
         problems += resolve(check_expectations(spec, totals), mode, "expect", None)
     return Report(spec.name, spec.input, mode, tuple(rows), totals, tuple(problems),

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from .diagnostics import Location, Mode, Problem, Severity
-from .layers import Node
+from .diagnostics import Location, Mode, Problem, Severity, at_call
+from .layers import Block, Node
 from .shapes import Shape
 from .spec.build import Spec
 
@@ -185,6 +185,20 @@ class Report:
         }
 
 
+def in_calls(problem: Problem, row: LayerRow, rows: Sequence[LayerRow]) -> Problem:
+    """A problem of a row inside block calls, reported at the outermost call (spec §10), its
+    message naming each body's line (the walk's problems and the lints' alike)."""
+    parent = row.parent
+    while parent is not None:
+        holder = rows[parent]
+        node = holder.node
+        call = node.called() if isinstance(node, Block) else None
+        if isinstance(node, Block) and call is not None and holder.location is not None:
+            problem = at_call(problem, call, holder.location, node.fix_hint())
+        parent = holder.parent
+    return problem
+
+
 def with_verified(report: Report, verified: Sequence[bool | None],
                   extra: Sequence[Problem] = ()) -> Report:
     """A copy of the report with each row's ``verified`` set (used by the forward pass)."""
@@ -192,4 +206,4 @@ def with_verified(report: Report, verified: Sequence[bool | None],
     return replace(report, layers=rows, problems=(*report.problems, *extra))
 
 
-__all__ = ["DTYPES", "LayerRow", "Report", "Totals", "with_verified"]
+__all__ = ["DTYPES", "LayerRow", "Report", "Totals", "in_calls", "with_verified"]

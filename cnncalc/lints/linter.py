@@ -3,9 +3,8 @@ problems with the report's mode, paths and locations, in spec order."""
 
 from __future__ import annotations
 
-from ..diagnostics import Problem, at_call, resolve
-from ..layers import Block
-from ..report import LayerRow, Report
+from ..diagnostics import Problem, resolve
+from ..report import Report, in_calls
 from .activations import (
     activation_before_softmax,
     channels_first_input,
@@ -68,16 +67,3 @@ def lint(report: Report, flow: Flow | None = None) -> list[Problem]:
     ranked.sort(key=lambda t: (t[0], t[1]))
     return [p for _, _, p in ranked]
 
-
-def in_calls(problem: Problem, row: LayerRow, rows: tuple[LayerRow, ...]) -> Problem:
-    """A lint about a layer inside block calls, reported at the outermost call (spec §10), as
-    the walk reports its own problems there, naming each body's line."""
-    parent = row.parent
-    while parent is not None:
-        holder = rows[parent]
-        node = holder.node
-        call = node.called() if isinstance(node, Block) else None
-        if isinstance(node, Block) and call is not None and holder.location is not None:
-            problem = at_call(problem, call, holder.location, node.fix_hint())
-        parent = holder.parent
-    return problem
