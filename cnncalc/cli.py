@@ -305,20 +305,19 @@ def run_forward(report: Report, memory_limit: int, progress: bool) -> Report:
 def emit(report: Report, fmt: str, depth: int | None, columns: tuple[str, ...] | None = None,
          by: str | None = None) -> None:
     """The report in ``fmt``: the layer table (its ``columns``), or the breakdown ``by``."""
-    split = breakdown(report, by) if by is not None else None
     if fmt == "json":
         echo_json(report, {"breakdown": {"by": by, "groups": [
-            s.to_dict(report) for s in split]}} if split is not None else None)
+            s.to_dict(report) for s in breakdown(report, by)]}} if by is not None else None)
         return
-    report = formats.clean_report(report)
-    if split is not None:
-        split = breakdown(report, by or "kind")  # the names from the cleaned rows
+    report = formats.clean_report(report)  # the text formats: names from the cleaned rows
+    if by is not None:
+        split = breakdown(report, by)
         if fmt == "csv":
-            echo(shares.to_csv(report, split, by or "kind"), nl=False)
+            echo(shares.to_csv(report, split, by), nl=False)
         elif fmt == "markdown":
-            echo(shares.to_markdown(report, split, by or "kind"), nl=False)
+            echo(shares.to_markdown(report, split, by), nl=False)
         else:
-            show(Styled("\n\n").join([render.breakdown(report, split, by or "kind"),
+            show(Styled("\n\n").join([render.breakdown(report, split, by),
                                        render.footer(report), render.problems(report)]))
     elif fmt == "csv":
         echo(layer_columns.to_csv(report, depth, columns), nl=False)
