@@ -5,7 +5,7 @@
 760
 """
 
-from .api import analyze, validate
+from .api import analyze, solve, validate
 from .diagnostics import (
     ArchitectureError,
     Location,
@@ -29,5 +29,6 @@ __all__ = [
     "Totals",
     "__version__",
     "analyze",
+    "solve",
     "validate",
 ]

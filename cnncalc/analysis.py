@@ -8,6 +8,7 @@ stage: :mod:`cnncalc.api` runs the stages in order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from .diagnostics import Finding, Mode, Problem, Severity, resolve
@@ -17,6 +18,9 @@ from .shapes import Shape, elements, format_shape
 from .spec.build import MAX_ROWS, Spec, expanded_size
 from .spec.names import INPUT
 from .values import MAX_COUNT, per_axis, percent
+
+Binder = Callable[[Node, Shape | None, str], Node]
+"""(node with unknowns, its input, its path) → the node with numbers for them."""
 
 RF = tuple[tuple[int, ...], tuple[int, ...]] | None
 """Receptive field and jump, one entry per spatial axis: ((r_h, r_w), (j_h, j_w)); None where
@@ -106,6 +110,9 @@ class Walker:
         """Tensors a route followed: outputs unless a route reads them."""
         self.read: dict[int, int] = {}
         """Each tensor a route reads → the last route row that reads it."""
+        self.binder: Binder | None = None
+        """Binds a node with unknowns (``?``) to numbers: the solver's walks
+        (:mod:`cnncalc.design.solve`); without one such a node is an error."""
 
     def group(self, group: Group, inp: Shape | None, rf: RF, prefix: str, depth: int,
               parent: int | None = None) -> tuple[Shape | None, RF, Counts]:
@@ -136,6 +143,8 @@ class Walker:
 
     def node(self, node: Node, inp: Shape | None, rf: RF, path: str, depth: int,
              parent: int | None = None) -> tuple[Shape | None, RF, Counts]:
+        if node.unknown and self.binder is not None:  # `?` in it: the solver's numbers
+            node = self.binder(node, inp, path)
         if isinstance(node, Block):
             return self.block(node, inp, rf, path, depth, parent)
         if node.reads:
@@ -235,12 +244,14 @@ class Walker:
         return out, rf, total
 
 
-def walk(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "float32") -> Report:
+def walk(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "float32",
+         binder: Binder | None = None) -> Report:
     """Walk a parsed spec: rows, totals, the walk's problems and the ``expect:`` checks
     (no lints, no forward pass: :func:`cnncalc.api.analyze_spec` adds the lints)."""
     mode = mode or spec.mode or "default"
     size = DTYPES[dtype]
     walker = Walker(mode, batch, size)
+    walker.binder = binder
     walker.env[INPUT] = (-1, spec.input, start_rf(spec.input))
     out, _, _ = walker.group(spec.layers, spec.input, start_rf(spec.input), "", 1)
     if not spec.layers:

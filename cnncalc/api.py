@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .analysis import walk
 from .diagnostics import MODES, ArchitectureError, Mode, Problem, Severity
@@ -18,8 +18,11 @@ from .fixes import verify_fixes
 from .lints import Flow, lint
 from .report import DTYPES, Report
 from .spec.build import Spec
-from .spec.parse import read_spec
+from .spec.parse import parse_source, read_source, read_spec
 from .values import MAX_SIZE
+
+if TYPE_CHECKING:
+    from .design.solve import Solved
 
 
 def analyze_spec(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "float32"
@@ -82,4 +85,30 @@ def validate(spec: str | Path, mode: Mode | None = None, **options: Any) -> Repo
     return report
 
 
-__all__ = ["analyze", "analyze_spec", "lint_report", "validate"]
+def solve(spec: str | Path, mode: Mode | None = None, *,
+          range: tuple[int, int] = (1, 1024), top: int = 5) -> Solved:
+    """Solve a spec's unknowns (``?``): every assignment under which it analyses without
+    errors in ``mode`` and meets its ``expect:`` — ``.count`` of them, the best ``top`` in
+    ``.solutions`` (each walked again in full, with its complete spec ``.text``), the values
+    no solution uses (``.rejected``) and, when none works, the error that ends the last
+    (``.blocker``). ``range`` bounds an unknown input size (``?x?x3``).
+
+    Raises :class:`~cnncalc.SpecSyntaxError` when the spec cannot be parsed, and
+    :class:`ValueError` for a bad range or a search beyond the solver's limits.
+
+    >>> s = solve("7x7x3 -> conv(1, 3, s=?)")
+    >>> s.count, [sol.text for sol in s.solutions]
+    (2, ['7x7x3 -> conv(1, 3, s=1)', '7x7x3 -> conv(1, 3, s=2)'])
+    """
+    from .design.answer import solve as solved  # the solver loads only when asked
+    from .design.solve import TooLarge
+    if mode is not None and mode not in MODES:
+        raise ValueError(f"mode must be default, strict or lenient, not {mode!r}")
+    src = read_source(spec)
+    try:
+        return solved(parse_source(src), src, mode, ranges=range, top=top)
+    except TooLarge as exc:
+        raise ValueError(f"the search is too large: {exc}") from None
+
+
+__all__ = ["analyze", "analyze_spec", "lint_report", "solve", "validate"]

@@ -201,9 +201,15 @@ def load(spec: str, as_json: bool) -> Spec:
     """Load SPEC (a file, '-', a zoo name or the spec's text: :func:`cnncalc.spec.source.classify`
     decides, once), or show why it cannot be read or parsed (stderr; JSON too) and raise
     :class:`Unreadable`."""
+    return load_source(spec, as_json)[0]
+
+
+def load_source(spec: str, as_json: bool) -> tuple[Spec, source.Source]:
+    """:func:`load`, with the text it read."""
     origin = source.classify(spec)
     try:
-        return parse_source(source.read(origin))
+        read = source.read(origin)
+        return parse_source(read), read
     except SpecSyntaxError as exc:
         if as_json:
             echo(formats.error_json(exc.problems, ascii_only()))
@@ -394,6 +400,59 @@ def draw(spec: str, output: str | None, fmt: str, depth: int | None, mode: Mode 
                  f"{formats.clean(exc.strerror or str(exc))}", err=True)
             return EXIT_USAGE
     return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def size_range(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
+    """``LO..HI``: the input sizes an unknown input axis may take."""
+    m = re.fullmatch(r"\s*(\d{1,9})\s*\.\.\s*(\d{1,9})\s*", value)
+    if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise click.BadParameter(f"{formats.clean(value)!r} is not a range like 1..1024 "
+                                 "(whole numbers, the first at least 1 and not above the second)")
+    return int(m.group(1)), int(m.group(2))
+
+
+@main.command(cls=SpecCommand)
+@click.argument("spec", shell_complete=complete_spec)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--top", type=click.IntRange(min=1, max=100), default=5, show_default=True,
+              help="How many solutions to show.")
+@click.option("--range", "size_range_", default="1..1024", show_default=True,
+              callback=size_range, metavar="LO..HI",
+              help="Sizes an unknown input axis (?x?x3) may take.")
+@mode_options
+def solve(spec: str, fmt: str, top: int, size_range_: tuple[int, int], mode: Mode | None
+          ) -> int:
+    """Find the values of the unknowns (`?`) that make the spec valid.
+
+    Write `?` for a padding, stride, kernel, dilation, output padding, filter count or an
+    input size, `?name` for one value shared by every `?name`:
+
+    \b
+      cnncalc solve "7x7x3 -> conv(1, 3, s=?)"
+      cnncalc solve "224x224x3 -> conv(64, 7, s=2, p=?) -> maxpool(3, s=2, p=?)"
+      cnncalc solve "?nx?nx3 -> [conv(32, 3, p=1) -> maxpool(2)] * 4"
+
+    Every assignment under which the spec analyses without errors in the mode and meets its
+    `expect:` is counted; the best are shown as complete specs (exact divisions first, then
+    the least padding, then common values). Exit 0 when one exists, 1 when none does.
+    """
+    from .design.answer import solve as solved  # only here: the solver is this command's
+    from .design.solve import TooLarge
+    from .output.solve import to_json, to_text
+    parsed, text = load_source(spec, as_json=fmt == "json")
+    try:
+        answer = solved(parsed, text, mode, ranges=size_range_, top=top)
+    except (TooLarge, ValueError) as exc:
+        echo(f"cnncalc solve: the search is too large: {formats.clean(str(exc))}. Narrow it: "
+             "name unknowns that share a value (?n), write some values, give a smaller "
+             "--range, or ask `cnncalc sizes` for input sizes.", err=True)
+        return EXIT_USAGE
+    if fmt == "json":
+        echo(to_json(answer))
+    else:
+        echo(to_text(answer, text.name if text.name != "<spec>" else spec))
+    return EXIT_OK if answer.ok else EXIT_INVALID
 
 
 @main.command()

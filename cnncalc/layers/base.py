@@ -235,6 +235,8 @@ class Node:
     reads: ClassVar[bool] = False
     """Its output is a named tensor (``@NAME``, a route), not a function of its input: the
     walk and the forward pass look ``route_target()`` up instead of running it."""
+    unknown: ClassVar[bool] = False
+    """A layer or block call with ``?`` in it: the solver's walk binds it to numbers."""
 
     def route_target(self) -> str:
         """The name a route reads (only asked of a kind whose ``reads`` is true)."""
@@ -356,6 +358,12 @@ class Layer(Node):
     def window(self, inp: Shape) -> tuple[Sizes, Sizes] | None:
         """(kernel, stride) per spatial axis of a sliding-window layer (the ``kernel`` and
         ``stride`` columns); None for the others."""
+        return None
+
+    def extent(self, inp: Shape) -> tuple[Sizes, Sizes, Sizes] | None:
+        """(dilated kernel d·(k−1)+1, stride, dilation) per spatial axis of a layer that
+        slides a kernel (what bounds ``cnncalc solve``'s strides and paddings); None for
+        the others."""
         return None
 
     def explain(self, inp: Shape, out: Shape) -> list[str]:

@@ -269,6 +269,15 @@ class Deconv(Layer):
         kernel, stride, *_ = self.axes(inp)
         return kernel, stride
 
+    def extent(self, inp: Shape) -> tuple[Sizes, Sizes, Sizes] | None:
+        """
+        >>> Deconv(8, (3,), stride=(2,)).extent((7, 7, 4))
+        ((3, 3), (2, 2), (1, 1))
+        """
+        kernel, stride, _, _, dilation = self.axes(inp)
+        return (tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)), stride,
+                dilation)
+
     def check(self, inp: Shape) -> Iterator[Finding]:
         if not is_volume(inp):
             yield from needs_volume(self, inp)

@@ -89,6 +89,16 @@ class Windowed(Layer):
         ws = self.windows(inp)
         return Step(tuple(w.k_eff for w in ws), tuple(w.stride for w in ws))
 
+    def extent(self, inp: Shape) -> tuple[Sizes, Sizes, Sizes] | None:
+        """
+        >>> from cnncalc.layers import Conv
+        >>> Conv(8, (3,), dilation=(2,)).extent((9, 9, 3))
+        ((5, 5), (1, 1), (2, 2))
+        """
+        ws = self.windows(inp)
+        return (tuple(w.k_eff for w in ws), tuple(w.stride for w in ws),
+                tuple(w.dilation for w in ws))
+
     def explain(self, inp: Shape, out: Shape) -> list[str]:
         c = self.counts(inp, out)
         kernel = self.axes(inp)[0]

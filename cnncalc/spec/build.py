@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -30,8 +30,8 @@ from ..layers import (
     Route,
     arguments,
 )
-from ..shapes import Shape
-from . import calls
+from ..shapes import Shape, axis_names
+from . import calls, unknowns
 from .expect import EXPECT_CONVERTERS
 from .names import Scope, define, opened, resolve_name, scoped
 from .oneline import parse_chain
@@ -89,6 +89,10 @@ class Spec:
     description: str | None = None
     expect: tuple[Expectation, ...] = ()
     problems: tuple[Problem, ...] = field(default=())
+    unknowns: tuple[unknowns.Site, ...] = ()
+    """Every ``?`` written in the spec, in reading order (``cnncalc solve`` finds them)."""
+    input_text: str | None = None
+    """The input as written (``?x?x3`` when it has unknowns)."""
 
 
 MAX_ROWS = v.MAX_REPEAT
@@ -188,6 +192,11 @@ def _build_node(item: Value) -> Node:
             else _invalid(item, missing)
     if isinstance(item, Times):
         text = item.times.text
+        if unknowns.has_unknown(text):
+            return _invalid(item, Finding(
+                "A006", f"a repeat count cannot be an unknown ('{clip(text.strip())}')",
+                ("write the count: cnncalc solve finds layer arguments and input sizes",),
+                location=item.times.location))
         try:
             text = calls.value_text(item.times, whole_only=True)
             times = v.repeat_count(text)
@@ -260,6 +269,8 @@ def build_add(call: Call) -> Node:
 def build_call(call: Call) -> Node:
     if call.name.lower() == Add.name and Add.name not in LAYERS:  # syntax, not a layer kind
         return build_add(call)
+    if any(isinstance(a.value, Scalar) and unknowns.has_unknown(a.value.text) for a in call.args):
+        return build_open(call)
     kind = LAYERS.get(call.name.lower())
     if kind is None and (frame := calls.frame()) is not None and not call.args \
             and call.name in frame.values:
@@ -345,6 +356,83 @@ def build_call(call: Call) -> Node:
     return kind(**given, location=call.location, alias_rank=RANKS.get(call.name.lower()))
 
 
+WHOLE_NUMBERS = frozenset({v.count, v.pair, v.natural_pair, v.padding, v.whole})
+"""The converters of arguments a ``?`` may stand for: whole numbers and sizes."""
+
+STRUCTURAL = frozenset({"A001", "A002", "A003", "A004", "A005"})
+"""Problems of a call that no value of its unknowns can mend."""
+
+
+def _argument_names(call: Call) -> list[str]:
+    """The argument each of ``call``'s arguments gives (its parameter's name for a block
+    call); ``?`` where it names none (the build reports that)."""
+    kind = LAYERS.get(call.name.lower())
+    defn = calls.lookup(call.name) if kind is None else None
+    if kind is not None:
+        schema = arguments(kind)
+        positional = [a.name for a in schema if a.positional]
+        by_name = {n.lower(): a.name for a in schema for n in (a.name, a.short) if n}
+    elif defn is not None:
+        positional = [p.name for p in defn.params]
+        by_name = {p.name: p.name for p in defn.params}
+    else:
+        positional, by_name = [], {}
+    names, n = [], 0
+    for a in call.args:
+        if a.key is None:
+            names.append(positional[min(n, len(positional) - 1)] if positional else "?")
+            n += 1
+        else:
+            names.append(by_name.get(a.key.lower() if kind else a.key, a.key))
+    return names
+
+
+def build_open(call: Call) -> Node:
+    """A layer or block call with unknowns (:class:`~cnncalc.spec.unknowns.Open`): checked
+    now for everything no value can mend (names, counts of arguments), built with numbers
+    when ``cnncalc solve`` binds it."""
+    kind = LAYERS.get(call.name.lower())
+    names = _argument_names(call)
+    holes: list[unknowns.Hole] = []
+    findings: list[Finding] = []
+    for i, (a, argument) in enumerate(zip(call.args, names, strict=True)):
+        if not isinstance(a.value, Scalar) or not unknowns.has_unknown(a.value.text):
+            continue
+        text = a.value.text
+        if (bad := unknowns.bad_part(text)) is not None:
+            findings.append(Finding("A006", bad, (), location=a.value.location))
+            continue
+        schema = {x.name: x for x in arguments(kind)} if kind is not None else {}
+        if argument in schema and schema[argument].convert not in WHOLE_NUMBERS:
+            findings.append(Finding(
+                "A006", f"{kind.name if kind else call.name} {argument} is not a whole number: "
+                f"`?` cannot stand for it", ("`?` stands for a padding, stride, kernel, "
+                "dilation, output padding, a count of filters or units, or an input size",),
+                location=a.value.location))
+            continue
+        parts = unknowns.components(text)
+        offset = 0
+        for part, piece in enumerate(parts):
+            if unknowns.has_unknown(piece):
+                at = Location(a.value.location.line, a.value.location.column + offset) \
+                    if "\n" not in text[:offset] else a.value.location
+                where = unknowns.site(at, part, piece, call.name.lower(), argument,
+                                      part if len(parts) > 1 else None)
+                holes.append(unknowns.Hole(i, part, where))
+            offset += len(piece) + 1
+    if findings:
+        return _invalid(call, *findings)
+    placeholder = unknowns.filled(call, tuple(holes), {h.site: 1 for h in holes})
+    trial = build_call(placeholder)
+    if isinstance(trial, Invalid) and any(f.code in STRUCTURAL for f in trial.findings):
+        return trial
+    context = copy_context()
+
+    def rebuild(filled: Call) -> Node:  # where the call was written: its block's values
+        return context.run(build_call, filled)
+    return unknowns.Open(call=call, holes=tuple(holes), location=call.location, rebuild=rebuild)
+
+
 def build_block_call(call: Call, defn: BlockDef) -> Node:
     """A call of a user block (spec §10): one row holding the body built with its values."""
     loop = calls.cycle(defn)
@@ -409,7 +497,16 @@ def build(raw: RawSpec) -> Spec:
         raise syntax_error("S001", "the spec has no input volume: start with it, e.g. "
                            "32x32x3 -> conv(10, 5, p=2)", first)
     shape: Shape | None = None
-    if isinstance(raw.input, Scalar):
+    sites = unknowns.collecting()
+    if isinstance(raw.input, Scalar) and unknowns.has_unknown(raw.input.text):
+        if (bad := input_unknowns(raw.input)) is not None:
+            problem("A007", f"input {bad}", raw.input.location, "input")
+        else:
+            problem("A007", "the input has unknown sizes: `cnncalc solve` finds the ones that "
+                    "work", raw.input.location, "input",
+                    ("cnncalc solve SPEC; cnncalc sizes SPEC lists every size a network "
+                     "accepts",))
+    elif isinstance(raw.input, Scalar):
         try:
             shape = v.shape(raw.input.text)
         except ValueError as exc:
@@ -452,5 +549,24 @@ def build(raw: RawSpec) -> Spec:
                            f"limit of {MAX_ROWS:,}", biggest.location or raw.layers.location,
                            ("use smaller repeat counts",))
     return Spec(shape, layers, raw.input.location, raw.name, mode, raw.description,
-                tuple(expect), tuple(problems))
+                tuple(expect), tuple(problems),
+                tuple(sorted(sites.values(), key=lambda s: s.index)),
+                raw.input.text if isinstance(raw.input, Scalar) else None)
+
+
+def input_unknowns(raw: Scalar) -> str | None:
+    """Record the input's unknown sizes (``?x?x3``) as sites; what is wrong with it, or None."""
+    if (bad := unknowns.bad_part(raw.text)) is not None:
+        return bad
+    parts = unknowns.components(raw.text)
+    if len(parts) > v.MAX_RANK + 1:
+        return f"'{clip(raw.text)}' has {len(parts)} sizes: a shape has at most {v.MAX_RANK + 1}"
+    names = [*axis_names(len(parts) - 1), "channels"] if len(parts) > 1 else ["size"]
+    offset = 0
+    for part, piece in enumerate(parts):
+        if unknowns.has_unknown(piece):
+            at = Location(raw.location.line, raw.location.column + offset)
+            unknowns.site(at, part, piece, "input", names[part], None)
+        offset += len(piece) + 1
+    return None
 

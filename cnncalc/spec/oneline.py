@@ -25,6 +25,7 @@ from .expr import parse as parse_expr
 from .expr.grammar import MAX_LENGTH as MAX_EXPRESSION
 from .expr.grammar import walk
 from .syntax import Arg, Call, Item, RawGroup, RawSpec, Ref, Scalar, Times, Value, clip
+from .unknowns import bad_part, has_unknown
 
 MAX_DEPTH = 64
 """How deeply brackets and calls may nest (a guard against pathological input)."""
@@ -35,6 +36,7 @@ MAX_NAME = 64
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<arrow>->|→)
+      | (?P<unknown>(?:\d+[x×])*\?[A-Za-z0-9_?x×]*)
       | (?P<number>-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[A-Za-z0-9_.×]*)
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
       | (?P<punct>[()\[\],=*@])
@@ -97,7 +99,11 @@ def tokens(text: str, origin: Location = Location(1, 1), start: int = 0,
                     "-": " (join layers with ->)", ">": " (join layers with ->)"}.get(ch, "")
             raise syntax_error("S002", f"unexpected character '{clip(ch)}'{hint}", pos.at(begin))
         word = m.group(kind)
-        if kind == "number" and not (_SIZE.match(word) or _NUM.match(word)):
+        if kind == "unknown":  # `?`, `?name`, `?x?x3`: a number cnncalc solve finds
+            if (bad := bad_part(word)) is not None:
+                raise syntax_error("S004", bad, pos.at(begin))
+            kind = "number"
+        elif kind == "number" and not (_SIZE.match(word) or _NUM.match(word)):
             raise syntax_error("S004", _bad_number(word), pos.at(begin))
         yield Token(word if kind == "punct" else kind, word, pos.at(begin), begin)
         if kind == "end":
@@ -298,6 +304,8 @@ class Parser:
             raise syntax_error("S009", f"an argument of {len(text):,} characters, more than "
                                f"cnncalc's limit of {MAX_EXPRESSION:,} for an expression",
                                self.pos.at(value_at), ("compute the number and write it",))
+        if has_unknown(text) and _in_expression(text):
+            raise syntax_error("S004", bad_part(text) or "", self.pos.at(value_at))
         if not _is_expression(text):
             return None
         value = Scalar(text, self.pos.at(value_at), self.from_yaml)
@@ -360,6 +368,23 @@ def _closing(text: str, start: int) -> int | None:
             if depth == 0:
                 return i + 1
     return None
+
+
+def _in_expression(text: str) -> bool:
+    """Whether a ``?`` is written inside an expression (``2*?``, ``max(?, 1)``), which an
+    unknown cannot be: it stands for a whole argument.
+
+    >>> _in_expression("2*?"), _in_expression("max(?, 1)"), _in_expression("?x3")
+    (True, True, False)
+    >>> _in_expression("conv(8, 1, p=?)"), _in_expression("[conv(8, 3, p=?)]")
+    (False, False)
+    """
+    if "[" in text or "@" in text or "->" in text or "→" in text:
+        return False
+    call = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(", text)
+    if call is not None and call.group(1).lower() not in _FUNCTIONS:
+        return False
+    return bad_part(text) is not None
 
 
 def _is_expression(text: str) -> bool:

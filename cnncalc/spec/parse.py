@@ -18,17 +18,21 @@ from .source import MAX_SPEC_BYTES, Source, from_text, read_path
 def read_spec(source: str | Path | Source) -> tuple[Spec, str]:
     """Parse a spec from text (one-line or YAML), a path, or a :class:`Source`; returns it
     with its text. What a CLI argument is, is decided by :func:`cnncalc.spec.source.classify`."""
-    if isinstance(source, Source):
-        src = source
-    elif isinstance(source, Path):
-        src = read_path(source)
-    else:
-        if len(source) > MAX_SPEC_BYTES or len(source.encode("utf-8", "surrogatepass")) \
-                > MAX_SPEC_BYTES:
-            raise syntax_error("S008", f"the spec is larger than {MAX_SPEC_BYTES // 2**20} MiB, "
-                               "cnncalc's limit", Location(1, 1))
-        src = from_text(source)
+    src = read_source(source)
     return parse_source(src), src.text
+
+
+def read_source(source: str | Path | Source) -> Source:
+    """The text of a spec given as text (one-line or YAML), a path, or a :class:`Source`."""
+    if isinstance(source, Source):
+        return source
+    if isinstance(source, Path):
+        return read_path(source)
+    if len(source) > MAX_SPEC_BYTES or len(source.encode("utf-8", "surrogatepass")) \
+            > MAX_SPEC_BYTES:
+        raise syntax_error("S008", f"the spec is larger than {MAX_SPEC_BYTES // 2**20} MiB, "
+                           "cnncalc's limit", Location(1, 1))
+    return from_text(source)
 
 
 def parse_source(src: Source) -> Spec:
@@ -45,4 +49,4 @@ def parse_source(src: Source) -> Spec:
         raise
 
 
-__all__ = ["parse_source", "read_spec"]
+__all__ = ["parse_source", "read_source", "read_spec"]

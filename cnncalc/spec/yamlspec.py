@@ -307,6 +307,13 @@ def _yaml_fixes(source: str, what: str, line: int | None) -> tuple[str, ...]:
         # `- @enc3 -> conv(256, 1)`: a plain YAML scalar cannot start with @ (spec §9)
         return (f"a plain YAML value cannot start with @; quote it: "
                 f"{at.group(1).strip()} '{clip(at.group(2), 300)}'",)
+    unknown = re.search(r"(?<![\w'\"])\?(?=[\s,}\]]|$)", lines[line])
+    if unknown and ("mapping keys are not allowed" in what or "'?'" in what
+                    or "expected node content" in what):
+        # `padding: ?`: a lone ? is YAML's marker of a complex key
+        text = lines[line]
+        quoted = f"{text[:unknown.start()]}'?'{text[unknown.end():]}".strip()
+        return (f"a lone ? is YAML's mark of a mapping key; quote the unknown: {clip(quoted, 120)}",)
     bracket = re.match(r"^(\s*-\s+)(\[.*\](?:\s*\*\s*\S+)?(?:\s+as\s+\w+)?(?:\s*->.*)?)\s*$",
                        lines[line])
     if bracket and "'" not in bracket.group(2):

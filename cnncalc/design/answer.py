@@ -1,0 +1,175 @@
+"""``cnncalc solve``'s answer: run the search, verify and write out the best solutions.
+
+:func:`solve` takes a parsed spec with unknowns (``?``) and returns a
+:class:`~cnncalc.design.solve.Solved`: how many assignments work, the best few — each walked
+again in full, as the complete spec text when the values can be written into it — the values
+no solution uses with the error each met, and when none works, the error that ended the
+search. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import replace
+
+from ..analysis import walk
+from ..diagnostics import Mode, Problem, Severity
+from ..layers import Node
+from ..report import Report
+from ..shapes import Shape
+from ..spec.build import Spec
+from ..spec.parse import read_spec
+from ..spec.source import Source
+from ..spec.unknowns import Key, Open, Site, components, key
+from . import domains
+from .solve import (
+    Assignment,
+    Rejected,
+    Solution,
+    Solved,
+    TooLarge,
+    Work,
+    search,
+)
+
+DEFAULT_RANGE = (1, 1024)
+"""Input sizes an unknown input axis (``?x?x3``) may take unless ``--range`` says."""
+MAX_RANGE = 1 << 20
+TOP = 5
+MAX_REJECTED = 256
+
+
+def _binder(values: dict[Key, int]):  # type: ignore[no-untyped-def]
+    def bind(node: Node, inp: Shape | None, path: str) -> Node:
+        assert isinstance(node, Open)  # only nodes with unknowns are bound
+        return node.bind({s: values[key(s, path)] for s in node.sites()})
+    return bind
+
+
+def _input(spec: Spec, values: dict[Key, int]) -> Spec:
+    """The spec with its input's unknowns given (and the problem they raised gone)."""
+    if spec.input is not None or not spec.input_text:
+        return spec
+    by_column = {s.location.column: s for s in spec.unknowns if s.owner == "input"}
+    shape: list[int] = []
+    column = spec.input_location.column
+    for part in components(spec.input_text):
+        s = by_column.get(column)
+        shape.append(values[key(s, "input")] if s is not None else int(part))
+        column += len(part) + 1
+    problems = tuple(p for p in spec.problems if p.path != "input")
+    return replace(spec, input=tuple(shape), problems=problems)
+
+
+def written(source: Source, spec: Spec, values: Assignment, occurrences: dict[Key, Site]
+            ) -> str | None:
+    """The spec's text with every ``?`` replaced by its value; None when one ``?`` took
+    different values in different repetitions or calls (or its text cannot be found)."""
+    per_site: dict[Site, set[int]] = {}
+    for k, v in values:
+        if not isinstance(k, str):
+            per_site.setdefault(occurrences[k], set()).add(v)
+    named = {k: {v} for k, v in values if isinstance(k, str)}
+    text = source.text
+    starts = [0]
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            starts.append(i + 1)
+    edits = []
+    for s in spec.unknowns:
+        chosen = named.get(s.text) if s.name else per_site.get(s)
+        if chosen is None:
+            continue  # a site no walk reached (inside `* 0`): left as written
+        if len(chosen) != 1:
+            return None
+        at = starts[s.location.line - 1] + s.location.column - 1 if s.location.line <= len(
+            starts) else -1
+        if text[at:at + len(s.text)] != s.text:
+            return None
+        edits.append((at, len(s.text), str(next(iter(chosen)))))
+    for at, n, value in sorted(edits, reverse=True):
+        text = text[:at] + value + text[at + n:]
+    return text
+
+
+def verify(source: Source, spec: Spec, mode: Mode, values: Assignment,
+           occurrences: dict[Key, Site]) -> tuple[str | None, Report]:
+    """Walk a solution again in full: its written text when it has one, else the spec with
+    the values bound."""
+    text = written(source, spec, values, occurrences)
+    if text is not None:
+        parsed, _ = read_spec(Source(text, source.name, source.is_yaml))
+        return text, walk(parsed, mode)
+    bound = dict(values)
+    return None, walk(_input(spec, bound), mode, binder=_binder(bound))
+
+
+def solve(spec: Spec, source: Source, mode: Mode | None = None, *,
+          ranges: tuple[int, int] = DEFAULT_RANGE, top: int = TOP) -> Solved:
+    """Every assignment of ``spec``'s unknowns under which it analyses without errors in
+    ``mode`` and meets its ``expect:``; the best ``top`` verified. Raises
+    :class:`~cnncalc.design.solve.TooLarge` past the search's limits."""
+    mode = mode or spec.mode or "default"
+    lo, hi = ranges
+    if not 1 <= lo <= hi or hi - lo + 1 > MAX_RANGE:
+        raise ValueError(f"the range {lo}..{hi} must be within 1..{MAX_RANGE:,}"
+                         f" and hold at most {MAX_RANGE:,} sizes")
+    fixed = [p for p in spec.problems if p.severity is Severity.ERROR
+             and not (p.path == "input" and spec.input is None and spec.unknowns)]
+    work = Work()
+    if fixed:
+        return Solved(spec, mode, spec.unknowns, (), 0, {}, blocker=fixed[0])
+    finals, blocker = search(spec, mode, ranges, work)
+    count = sum(b.count for b in finals.values())
+    entries = heapq.nsmallest(max(top, 0) + 8, (e for b in finals.values() for e in b.best))
+    solutions: list[Solution] = []
+    for cost, values in entries:
+        if len(solutions) >= top:
+            break
+        text, report = verify(source, spec, mode, values, work.occurrences)
+        if not report.ok:  # `expect: outputs` (checked only here) or a bug: never shown
+            blocker = blocker or next(p for p in report.problems
+                                      if p.severity is Severity.ERROR)
+            continue
+        ordered = tuple(sorted(values, key=lambda kv: (
+            work.occurrences[kv[0]].index, "" if isinstance(kv[0], str) else kv[0][0])))
+        solutions.append(Solution(ordered, cost, text, report))
+    used: dict[Key, set[int]] = {}
+    for b in finals.values():
+        for k, vs in b.used.items():
+            used.setdefault(k, set()).update(vs)
+    return Solved(spec, mode, spec.unknowns, tuple(solutions), count, dict(work.occurrences),
+                  _rejected(work, used), None if solutions else blocker,
+                  _unbounded(work.occurrences, used, ranges))
+
+
+def _rejected(work: Work, used: dict[Key, set[int]]) -> tuple[Rejected, ...]:
+    """Per site, each value no solution gives any of its occurrences, with its first error."""
+    by_site: dict[tuple[Site, int], Problem | None] = {}
+    site_used: dict[Site, set[int]] = {}
+    for k, vs in used.items():
+        site_used.setdefault(work.occurrences[k], set()).update(vs)
+    for (k, v), problem in sorted(work.reasons.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        s = work.occurrences[k]
+        if v not in site_used.get(s, set()):
+            by_site.setdefault((s, v), problem)
+    out = sorted((Rejected(s, v, p) for (s, v), p in by_site.items()),
+                 key=lambda r: (r.site.index, r.value))
+    return tuple(out[:MAX_REJECTED])
+
+
+def _unbounded(occurrences: dict[Key, Site], used: dict[Key, set[int]],
+               ranges: tuple[int, int]) -> tuple[Site, ...]:
+    """Sites whose solutions reach the top of their domain: larger values likely work too."""
+    out = []
+    for k, vs in used.items():
+        s = occurrences[k]
+        r = domains.role(s)
+        top = ranges[1] if r == "input" else domains.MAX_COUNT if r == "count" else None
+        if top is not None and top in vs and s not in out:
+            out.append(s)
+    return tuple(out)
+
+
+__all__ = ["DEFAULT_RANGE", "TOP", "TooLarge", "solve", "verify", "written"]
+

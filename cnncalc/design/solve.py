@@ -1,0 +1,422 @@
+"""Solve a spec's unknowns (``?``): every assignment under which it analyses without errors in
+its mode and meets its ``expect:``, counted, ranked, the best few shown as complete specs.
+
+How — exact over each unknown's finite domain (:mod:`cnncalc.design.domains`), and bounded:
+
+- The top-level items are taken in order. A *state* is all the rest of the network can see of
+  what came before: the current shape, the shapes of the named tensors defined at the top
+  level, the values of named unknowns (``?p``) so far, and — only when ``expect:`` has a count
+  (params, MACs, budgets) — the totals so far. Assignments that reach the same state are
+  merged: the rest is walked once for all of them (their number, and the best few by rank).
+- Inside one top-level item the search is depth-first with the real walker
+  (:class:`~cnncalc.analysis.Walker`): a walk goes until it meets a node whose unknowns have no
+  value yet (:class:`Stop`), and each value of the node's domains is tried from there; a walk
+  that meets an error stops at once (:class:`Dead`), so a value rejected where it is used is
+  never extended. Unknowns inside ``* N`` and block calls are one per occurrence (the walk
+  path tells them apart) unless named.
+- Bounds: at most :data:`MAX_UNKNOWNS` unknowns, :data:`MAX_STATES` states between two items
+  and :data:`MAX_WORK` walked rows in all; past them the answer is "too large", with what to
+  narrow — never a hang.
+
+Ranking (:data:`Cost`): fewest inexact divisions (G001/G002 findings that are not errors)
+first, then the smallest padding in all, then the values closest to common choices, then the
+values in spec order. Every solution shown is walked again in full — a solution cnncalc would
+reject is a bug.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..analysis import Walker, measured, oversized, start_rf
+from ..diagnostics import Mode, Problem, Severity
+from ..layers import Counts, Node
+from ..report import Report, Totals
+from ..shapes import Shape
+from ..spec.build import MAX_ROWS, Spec, expanded_size
+from ..spec.names import INPUT
+from ..spec.unknowns import Key, Open, Site, components, key
+from . import domains
+
+MAX_UNKNOWNS = 24
+"""Most unknowns (occurrences) one spec may hold."""
+MAX_STATES = 4_096
+"""Most distinct states carried from one top-level item to the next."""
+MAX_WORK = 200_000
+"""Most rows the search may walk in all (about a second or two)."""
+MAX_KEEP = 64
+"""Best partial solutions kept per state (the shown ones come from these)."""
+INEXACT = frozenset({"G001", "G002"})
+
+Cost = tuple[int, int, int]
+"""(inexact divisions, total padding, distance from common choices): smaller is better."""
+
+Assignment = tuple[tuple[Key, int], ...]
+
+
+class TooLarge(Exception):
+    """The search space is beyond the solver's documented limits."""
+
+
+class Stop(Exception):
+    """A walk met a node whose unknowns have no values yet."""
+
+    def __init__(self, node: Open, inp: Shape | None, path: str) -> None:
+        super().__init__(path)
+        self.node, self.inp, self.path = node, inp, path
+
+
+class Dead(Exception):
+    """A walk met an error: no assignment extending this one works."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Solution:
+    """One assignment that works, with what the network then is."""
+
+    values: Assignment
+    cost: Cost
+    text: str | None
+    """The complete spec with the values written in; None when one ``?`` took different
+    values in different repetitions or calls (the values are listed instead)."""
+    report: Report = field(repr=False, compare=False)
+
+    def to_dict(self, sites: dict[Key, Site]) -> dict[str, Any]:
+        t = self.report.totals
+        return {
+            "values": [_value_dict(k, v, sites) for k, v in self.values],
+            "spec": self.text,
+            "output_shape": list(t.output_shape) if t.output_shape else None,
+            "params": t.params, "macs": t.macs,
+            "inexact_divisions": self.cost[0], "padding": self.cost[1],
+        }
+
+
+def _value_dict(k: Key, value: int, sites: dict[Key, Site]) -> dict[str, Any]:
+    s = sites[k]
+    return {"unknown": s.text, "path": None if isinstance(k, str) else k[0],
+            "argument": s.argument, "owner": s.owner, "value": value,
+            "location": s.location.to_dict()}
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A value of one unknown that no solution uses, and the first error it met."""
+
+    site: Site
+    value: int
+    problem: Problem | None
+
+
+@dataclass(frozen=True)
+class Solved:
+    """What ``cnncalc solve`` answers."""
+
+    spec: Spec
+    mode: Mode
+    sites: tuple[Site, ...]
+    solutions: tuple[Solution, ...]
+    count: int
+    """How many assignments work (over every unknown's domain)."""
+    occurrences: dict[Key, Site]
+    rejected: tuple[Rejected, ...] = ()
+    blocker: Problem | None = None
+    """When none works: the error that ended the last assignments standing."""
+    unbounded: tuple[Site, ...] = ()
+    """Unknowns that work up to the top of their domain: likely any larger value works too."""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.solutions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cnncalc": "1", "name": self.spec.name, "mode": self.mode, "ok": self.ok,
+            "unknowns": [{"unknown": s.text, "argument": s.argument, "owner": s.owner,
+                          "location": s.location.to_dict()} for s in self.sites],
+            "count": self.count,
+            "solutions": [s.to_dict(self.occurrences) for s in self.solutions],
+            "rejected": [{"unknown": r.site.text, "argument": r.site.argument,
+                          "value": r.value,
+                          "problem": r.problem.to_dict() if r.problem else None}
+                         for r in self.rejected],
+            "blocker": self.blocker.to_dict() if self.blocker else None,
+            "unbounded": [s.text for s in self.unbounded],
+        }
+
+
+# --------------------------------------------------------------------------- the walk
+
+@dataclass
+class Work:
+    """Rows walked so far against :data:`MAX_WORK`, and the first error each value met."""
+
+    rows: int = 0
+    limit: int = MAX_WORK
+    reasons: dict[tuple[Key, int], Problem] = field(default_factory=dict)
+    occurrences: dict[Key, Site] = field(default_factory=dict)
+    dead: dict[int, Problem] = field(default_factory=dict)
+    """The first error met in each top-level item."""
+
+    def charge(self, rows: int) -> None:
+        self.rows += rows
+        if self.rows > self.limit:
+            raise TooLarge(f"the search walked more than {self.limit:,} layers")
+
+
+class Trial(Walker):
+    """The walker with the values of one (partial) assignment, stopping at the first error
+    and at the first node whose unknowns have no value yet."""
+
+    def __init__(self, mode: Mode, values: dict[Key, int], work: Work) -> None:
+        super().__init__(mode, 1, 4)
+        self.values = values
+        self.work = work
+        self.checked = 0
+        self.binder = self.bind
+
+    def bind(self, node: Node, inp: Shape | None, path: str) -> Node:
+        assert isinstance(node, Open)  # only nodes with unknowns are bound
+        values: dict[Site, int] = {}
+        for s in node.sites():
+            k = key(s, path)
+            self.work.occurrences.setdefault(k, s)
+            if k not in self.values:
+                raise Stop(node, inp, path)
+            values[s] = self.values[k]
+        bound = node.bind(values)
+        if len(self.rows) + expanded_size((bound,)) > MAX_ROWS:
+            raise TooLarge(f"a block call expands beyond {MAX_ROWS:,} layers")
+        return bound
+
+    def node(self, node: Node, inp: Shape | None, rf: Any, path: str, depth: int,
+             parent: int | None = None) -> Any:
+        out = super().node(node, inp, rf, path, depth, parent)
+        self.fail_on_error()
+        return out
+
+    def fail_on_error(self) -> None:
+        for p in self.problems[self.checked:]:
+            if p.severity is Severity.ERROR:
+                raise Dead(p)
+        self.checked = len(self.problems)
+
+
+@dataclass(frozen=True)
+class State:
+    """What the rest of the network sees of an assignment so far."""
+
+    shape: Shape
+    env: tuple[tuple[str, Shape | None], ...]
+    named: tuple[tuple[str, int], ...]
+    totals: tuple[int, ...] = ()
+
+
+@dataclass
+class Bucket:
+    """The assignments that reach one state: how many, the best few, and every value each
+    unknown takes in any of them."""
+
+    count: int = 0
+    best: list[tuple[Cost, Assignment]] = field(default_factory=list)
+    used: dict[Key, set[int]] = field(default_factory=dict)
+
+    def add(self, count: int, entries: list[tuple[Cost, Assignment]],
+            used: dict[Key, set[int]]) -> None:
+        self.count += count
+        self.best = heapq.nsmallest(MAX_KEEP, [*self.best, *entries])
+        for k, values in used.items():
+            self.used.setdefault(k, set()).update(values)
+
+
+def _plus(a: Cost, b: Cost) -> Cost:
+    return a[0] + b[0], a[1] + b[1], a[2] + b[2]
+
+
+def _cost(problems: list[Problem], values: dict[Key, int], occurrences: dict[Key, Site]
+          ) -> Cost:
+    inexact = sum(1 for p in problems if p.code in INEXACT)
+    pad = sum(v for k, v in values.items() if domains.is_padding(occurrences[k]))
+    near = sum(domains.distance(occurrences[k], v) for k, v in values.items())
+    return inexact, pad, near
+
+
+def _item(item: Node, index: int, state: State, mode: Mode, work: Work, budgets: bool
+          ) -> Iterator[tuple[dict[Key, int], Trial, Shape]]:
+    """Every assignment of the unknowns met inside top-level ``item`` (walked from
+    ``state``) under which it has no error: (the values it added, its walk, its output)."""
+    named: dict[Key, int] = dict(state.named)
+    stack: list[tuple[dict[Key, int], tuple[Key, ...]]] = [({}, ())]
+    while stack:
+        added, newest = stack.pop()
+        trial = Trial(mode, {**named, **added}, work)
+        for name, shape in state.env:
+            trial.env[name] = (-1, shape, start_rf(shape))
+        try:
+            try:
+                out, _, _ = trial.node(item, state.shape, start_rf(state.shape), str(index), 1)
+            finally:
+                work.charge(max(1, len(trial.rows)))
+        except Stop as stop:
+            branches = list(_branches(stop, trial.values, added, work))
+            stack.extend((b, tuple(k for k in b if k not in added)) for b in reversed(branches))
+            continue
+        except Dead as dead:
+            for k in newest:  # the values just given: the error is theirs (or later)
+                work.reasons.setdefault((k, added[k]), dead.problem)
+            work.dead.setdefault(index, dead.problem)
+            continue
+        if out is None:  # pragma: no cover - a walk with no error has an output
+            continue
+        yield added, trial, out
+
+
+def _branches(stop: Stop, values: dict[Key, int], added: dict[Key, int], work: Work
+              ) -> Iterator[dict[Key, int]]:
+    """The assignments one step deeper: every value of the stopped node's open sites."""
+    node = stop.node
+    open_sites = sorted((s for s in node.sites() if key(s, stop.path) not in values),
+                        key=lambda s: (domains.ORDER[domains.role(s)], s.index))
+    if len(work.occurrences) > MAX_UNKNOWNS:
+        raise TooLarge(f"the spec has more than {MAX_UNKNOWNS} unknowns")
+    known = {s: values[key(s, stop.path)] for s in node.sites() if key(s, stop.path) in values}
+
+    def deeper(i: int, chosen: dict[Site, int]) -> Iterator[dict[Site, int]]:
+        if i == len(open_sites):
+            yield chosen
+            return
+        s = open_sites[i]
+        for value in domains.domain(s, node, stop.inp, chosen):
+            yield from deeper(i + 1, {**chosen, s: value})
+
+    for chosen in deeper(0, known):
+        yield {**added, **{key(s, stop.path): v for s, v in chosen.items() if s not in known}}
+
+
+def _input_states(spec: Spec, ranges: tuple[int, int]) -> Iterator[tuple[Shape, dict[Key, int]]]:
+    """Each input shape the input's unknowns allow (``?x?x3``), with their values."""
+    text = spec.input_text or ""
+    if spec.input is not None or not text:
+        if spec.input is not None:
+            yield spec.input, {}
+        return
+    parts = components(text)
+    by_part = {s.location.column: s for s in spec.unknowns if s.owner == "input"}
+    choices: list[tuple[Site | None, range]] = []
+    column = spec.input_location.column
+    for part in parts:
+        s = by_part.get(column)
+        column += len(part) + 1
+        if s is None:
+            choices.append((None, range(int(part), int(part) + 1)))
+        elif domains.role(s) == "input":
+            choices.append((s, range(ranges[0], ranges[1] + 1)))
+        else:
+            choices.append((s, range(1, domains.MAX_COUNT + 1)))
+    sites = {key(s, "input"): s for s, _ in choices if s is not None}
+    distinct = list(dict.fromkeys(k for k in sites))
+    sizes = [len(r) for s, r in choices if s is not None and key(s, "input") in distinct]
+    total = 1
+    for k in distinct:
+        total *= len(next(r for s, r in choices if s is not None and key(s, "input") == k))
+    if total > MAX_STATES:
+        raise TooLarge(f"the input's unknowns have {total:,} combinations ({' × '.join(map(str, sizes))})")
+    ranges_by_key = {k: next(r for s, r in choices if s is not None and key(s, "input") == k)
+                     for k in distinct}
+    for combo in itertools.product(*(ranges_by_key[k] for k in distinct)):
+        values = dict(zip(distinct, combo, strict=True))
+        shape = tuple(values[key(s, "input")] if s is not None else r[0] for s, r in choices)
+        yield shape, values
+
+
+def _totals(counts: Counts, act: int) -> tuple[int, ...]:
+    return counts.weights, counts.biases, counts.non_trainable, counts.macs, act
+
+
+def _meets(spec: Spec, state: State) -> bool:
+    """The final state against ``expect:`` (every key but ``outputs``, which the full walk of
+    each shown solution checks)."""
+    if not spec.expect:
+        return True
+    w, b, nt, macs, act = state.totals or (0, 0, 0, 0, 0)
+    totals = Totals(w, b, nt, macs, (w + b + nt) * 4, act, state.shape)
+    actual = measured(totals)
+    for e in spec.expect:
+        if e.key == "output":
+            if state.shape != e.value:
+                return False
+        elif e.key == "outputs":
+            continue
+        elif e.key.startswith("max_"):
+            if actual[e.key] > e.value:
+                return False
+        elif actual[e.key] != e.value:
+            return False
+    return True
+
+
+def search(spec: Spec, mode: Mode, ranges: tuple[int, int], work: Work
+           ) -> tuple[dict[State, Bucket], Problem | None]:
+    """The final states with their assignments; when there are none, the last error met."""
+    budgets = any(e.key not in ("output", "outputs") for e in spec.expect)
+    states: dict[State, Bucket] = {}
+    for shape, values in _input_states(spec, ranges):
+        named = tuple(sorted((k, v) for k, v in values.items() if isinstance(k, str)))
+        for k in values:
+            work.occurrences.setdefault(k, next(s for s in spec.unknowns if key(s, "input") == k))
+        if (too_large := oversized(shape)) is not None:  # pragma: no cover - ranges are small
+            del too_large
+            continue
+        state = State(shape, ((INPUT, shape),), named, (0, 0, 0, 0, 0) if budgets else ())
+        cost = _cost([], values, work.occurrences)
+        assignment = tuple(sorted(values.items(), key=_order))
+        states.setdefault(state, Bucket()).add(1, [(cost, assignment)],
+                                               {k: {v} for k, v in values.items()})
+    for index, item in enumerate(spec.layers, 1):
+        after: dict[State, Bucket] = {}
+        for state, bucket in states.items():
+            for added, trial, out in _item(item, index, state, mode, work, budgets):
+                env = dict(state.env)
+                if item.tensor is not None:
+                    env[item.tensor] = out
+                names = dict(state.named)
+                names.update({k: v for k, v in added.items() if isinstance(k, str)})
+                totals = state.totals
+                if budgets:
+                    totals = tuple(a + b for a, b in zip(
+                        totals, _totals(trial.leaves, trial.activation_bytes), strict=True))
+                new = State(out, tuple(sorted(env.items())), tuple(sorted(names.items())),
+                            totals)
+                cost = _cost(trial.problems, added, work.occurrences)
+                entries = [(_plus(c, cost), tuple(sorted((*a, *added.items()), key=_order)))
+                           for c, a in bucket.best]
+                used = {**bucket.used, **{k: {v} for k, v in added.items()
+                                          if k not in bucket.used}}
+                after.setdefault(new, Bucket()).add(bucket.count, entries, used)
+                if len(after) > MAX_STATES:
+                    raise TooLarge(f"more than {MAX_STATES:,} different states after layer "
+                                   f"{index}")
+        if not after:  # this item ends every assignment: the first error it met says why
+            return {}, work.dead.get(index)
+        states = after
+    final = {s: b for s, b in states.items() if _meets(spec, s)}
+    return final, None
+
+
+def _order(item: tuple[Key, int]) -> tuple[int, str, int]:
+    k = item[0]
+    if isinstance(k, str):
+        return (0, k, 0)
+    return (1, k[0], k[1])
+
+
+
+__all__ = ["Dead", "Rejected", "Solution", "Solved", "Stop", "TooLarge", "Trial", "search"]

@@ -1,0 +1,114 @@
+"""``cnncalc solve``'s answer as text and JSON (nothing prints here).
+
+Each unknown is named by what it stands for and where it is written; an unknown inside a
+repeat or a block call is one per occurrence, named by its walk path too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..design.solve import Solution, Solved
+from ..shapes import format_shape
+from ..spec.unknowns import Key, Site
+from .formats import clean
+
+PER_SITE = 4
+"""Rejected values listed per unknown in the text (JSON lists them all)."""
+
+
+def label(k: Key, s: Site, several: bool) -> str:
+    """``?p``; ``padding (1:26)``; ``stride (1:22) at 4.1.2`` for one of several occurrences."""
+    if isinstance(k, str):
+        return k
+    where = f"{s.argument} ({s.location.line}:{s.location.column})"
+    return f"{where} at {k[0]}" if several else where
+
+
+def _several(solved: Solved) -> set[Site]:
+    seen: dict[Site, int] = {}
+    for k, s in solved.occurrences.items():
+        if not isinstance(k, str):
+            seen[s] = seen.get(s, 0) + 1
+    return {s for s, n in seen.items() if n > 1}
+
+
+def values_text(solution: Solution, solved: Solved) -> str:
+    several = _several(solved)
+    return ", ".join(f"{clean(label(k, solved.occurrences[k], solved.occurrences[k] in several))}"
+                     f" = {v}" for k, v in solution.values)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def to_text(solved: Solved, name: str) -> str:
+    """The answer: the unknowns, how many assignments work, the best as complete specs, the
+    values no solution uses and why; or why there is none."""
+    lines = [f"{clean(name)}: {_plural(len(solved.sites), 'unknown')} "
+             f"({solved.mode} mode)"]
+    for s in solved.sites:
+        lines.append(f"  {clean(s.text)}  {clean(s.describe())}")
+    if not solved.sites:
+        lines.append("Nothing to solve: the spec has no `?`; it is "
+                     + ("valid as written." if solved.ok else "invalid as written:"))
+    if not solved.ok:
+        if solved.sites:
+            lines.append("No assignment of the unknowns works.")
+        if solved.blocker is not None:
+            b = solved.blocker
+            where = f" (line {b.location.line}, column {b.location.column})" if b.location \
+                else ""
+            lines.append(f"  it becomes impossible at layer {b.path or 'the spec'}{where}: "
+                         f"{b.code} {clean(b.message)}")
+    elif not solved.sites:
+        pass
+    else:
+        lines.append(f"{_plural(solved.count, 'assignment')} "
+                     f"{'works' if solved.count == 1 else 'work'}; "
+                     f"{'the best' if solved.count > len(solved.solutions) else 'all'}, "
+                     "best first (exact divisions, least padding, common values):")
+        for i, sol in enumerate(solved.solutions, 1):
+            t = sol.report.totals
+            lines.append(f"  {i}. {values_text(sol, solved)}")
+            lines.append(f"     output {format_shape(t.output_shape)}, {t.params:,} params, "
+                         f"{t.macs:,} MACs"
+                         + (f", {_plural(sol.cost[0], 'inexact division')} (notes)"
+                            if sol.cost[0] else ""))
+            if sol.text is not None:
+                lines += [f"     {clean(line)}" for line in sol.text.strip().splitlines()]
+            else:
+                lines.append("     (one `?` takes different values in different repetitions "
+                             "or calls: name it `?name` to share one value)")
+    if solved.rejected:
+        lines.append("Values no solution uses (the first error each met):")
+        shown: dict[Site, int] = {}
+        for r in solved.rejected:
+            shown[r.site] = shown.get(r.site, 0) + 1
+            if shown[r.site] > PER_SITE:
+                continue
+            p = r.problem
+            why = f"layer {p.path}: {p.code} {clean(p.message)}" if p else \
+                "no complete solution"
+            name = r.site.text if r.site.name else \
+                f"{r.site.argument} ({r.site.location.line}:{r.site.location.column})"
+            lines.append(f"  {clean(name)} = {r.value}: {why}")
+        for site, n in shown.items():
+            if n > PER_SITE:
+                lines.append(f"  … and {n - PER_SITE} more values of {clean(site.text)} "
+                             f"({clean(site.describe())})")
+    for s in solved.unbounded:
+        lines.append(f"Note: {clean(s.text)} ({clean(s.describe())}) works up to the largest "
+                     "value tried: larger values likely work too (no finite set of solutions)"
+                     "; constrain it with `expect:` (output, params) or write it")
+    return "\n".join(lines)
+
+
+def to_json(solved: Solved) -> str:
+    data: dict[str, Any] = solved.to_dict()
+    return json.dumps(data, ensure_ascii=False)
+
+
+__all__ = ["label", "to_json", "to_text", "values_text"]
