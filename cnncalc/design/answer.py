@@ -13,7 +13,7 @@ import heapq
 from dataclasses import replace
 
 from ..analysis import walk
-from ..diagnostics import Mode, Problem, Severity
+from ..diagnostics import Mode, Problem, Severity, without_fixes
 from ..layers import Node
 from ..report import Report
 from ..shapes import Shape
@@ -23,6 +23,7 @@ from ..spec.source import Source
 from ..spec.unknowns import Key, Open, Site, components, key
 from . import domains
 from .solve import (
+    MAX_KEEP,
     Assignment,
     Rejected,
     Solution,
@@ -119,7 +120,8 @@ def solve(spec: Spec, source: Source, mode: Mode | None = None, *,
     work = Work()
     if fixed:
         return Solved(spec, mode, spec.unknowns, (), 0, {}, blocker=fixed[0])
-    finals, blocker = search(spec, mode, ranges, work)
+    with without_fixes():  # nobody sees the fixes of the trials' problems
+        finals, blocker = search(spec, mode, ranges, work, max(MAX_KEEP, top + 8))
     count = sum(b.count for b in finals.values())
     entries = heapq.nsmallest(max(top, 0) + 8, (e for b in finals.values() for e in b.best))
     solutions: list[Solution] = []

@@ -46,10 +46,12 @@ MAX_UNKNOWNS = 24
 """Most unknowns (occurrences) one spec may hold."""
 MAX_STATES = 4_096
 """Most distinct states carried from one top-level item to the next."""
-MAX_WORK = 200_000
-"""Most rows the search may walk in all (about a second or two)."""
-MAX_KEEP = 64
-"""Best partial solutions kept per state (the shown ones come from these)."""
+MAX_WORK = 30_000
+"""Most work the search may do: rows walked, plus :data:`TRIAL` per walk (a second or two)."""
+TRIAL = 3
+"""What starting one walk costs, in rows."""
+MAX_KEEP = 16
+"""Best partial solutions kept per state by default (the shown ones come from these)."""
 INEXACT = frozenset({"G001", "G002"})
 
 Cost = tuple[int, int, int]
@@ -169,7 +171,7 @@ class Work:
     def charge(self, rows: int) -> None:
         self.rows += rows
         if self.rows > self.limit:
-            raise TooLarge(f"the search walked more than {self.limit:,} layers")
+            raise TooLarge(f"trying the values walked more than {self.limit:,} layers")
 
 
 class Trial(Walker):
@@ -230,11 +232,18 @@ class Bucket:
     used: dict[Key, set[int]] = field(default_factory=dict)
 
     def add(self, count: int, entries: list[tuple[Cost, Assignment]],
-            used: dict[Key, set[int]]) -> None:
+            used: dict[Key, set[int]], added: dict[Key, int]) -> None:
         self.count += count
-        self.best = heapq.nsmallest(MAX_KEEP, [*self.best, *entries])
+        self.best.extend(entries)
         for k, values in used.items():
             self.used.setdefault(k, set()).update(values)
+        for k, v in added.items():
+            self.used.setdefault(k, set()).add(v)
+
+    def settle(self, keep: int) -> None:
+        """Keep only the best ``keep`` (called once the item's transitions are all in)."""
+        if len(self.best) > keep:
+            self.best = heapq.nsmallest(keep, self.best)
 
 
 def _plus(a: Cost, b: Cost) -> Cost:
@@ -264,7 +273,7 @@ def _item(item: Node, index: int, state: State, mode: Mode, work: Work, budgets:
             try:
                 out, _, _ = trial.node(item, state.shape, start_rf(state.shape), str(index), 1)
             finally:
-                work.charge(max(1, len(trial.rows)))
+                work.charge(len(trial.rows) + TRIAL)
         except Stop as stop:
             branches = list(_branches(stop, trial.values, added, work))
             stack.extend((b, tuple(k for k in b if k not in added)) for b in reversed(branches))
@@ -363,9 +372,10 @@ def _meets(spec: Spec, state: State) -> bool:
     return True
 
 
-def search(spec: Spec, mode: Mode, ranges: tuple[int, int], work: Work
+def search(spec: Spec, mode: Mode, ranges: tuple[int, int], work: Work, keep: int = MAX_KEEP
            ) -> tuple[dict[State, Bucket], Problem | None]:
-    """The final states with their assignments; when there are none, the last error met."""
+    """The final states with their assignments (the best ``keep`` of each); when there are
+    none, the error that ended the last of them."""
     budgets = any(e.key not in ("output", "outputs") for e in spec.expect)
     states: dict[State, Bucket] = {}
     for shape, values in _input_states(spec, ranges):
@@ -377,9 +387,8 @@ def search(spec: Spec, mode: Mode, ranges: tuple[int, int], work: Work
             continue
         state = State(shape, ((INPUT, shape),), named, (0, 0, 0, 0, 0) if budgets else ())
         cost = _cost([], values, work.occurrences)
-        assignment = tuple(sorted(values.items(), key=_order))
-        states.setdefault(state, Bucket()).add(1, [(cost, assignment)],
-                                               {k: {v} for k, v in values.items()})
+        assignment = tuple(values.items())
+        states.setdefault(state, Bucket()).add(1, [(cost, assignment)], {}, values)
     for index, item in enumerate(spec.layers, 1):
         after: dict[State, Bucket] = {}
         for state, bucket in states.items():
@@ -396,26 +405,20 @@ def search(spec: Spec, mode: Mode, ranges: tuple[int, int], work: Work
                 new = State(out, tuple(sorted(env.items())), tuple(sorted(names.items())),
                             totals)
                 cost = _cost(trial.problems, added, work.occurrences)
-                entries = [(_plus(c, cost), tuple(sorted((*a, *added.items()), key=_order)))
-                           for c, a in bucket.best]
-                used = {**bucket.used, **{k: {v} for k, v in added.items()
-                                          if k not in bucket.used}}
-                after.setdefault(new, Bucket()).add(bucket.count, entries, used)
+                pairs = tuple(added.items())
+                entries = [(_plus(c, cost), a + pairs) for c, a in bucket.best]
+                after.setdefault(new, Bucket()).add(bucket.count, entries, bucket.used, added)
+                work.charge(len(entries) // 8)
                 if len(after) > MAX_STATES:
                     raise TooLarge(f"more than {MAX_STATES:,} different states after layer "
                                    f"{index}")
+        for b in after.values():
+            b.settle(keep)
         if not after:  # this item ends every assignment: the first error it met says why
             return {}, work.dead.get(index)
         states = after
     final = {s: b for s, b in states.items() if _meets(spec, s)}
     return final, None
-
-
-def _order(item: tuple[Key, int]) -> tuple[int, str, int]:
-    k = item[0]
-    if isinstance(k, str):
-        return (0, k, 0)
-    return (1, k[0], k[1])
 
 
 
