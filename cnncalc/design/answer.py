@@ -77,7 +77,7 @@ def written(source: Source, spec: Spec, values: Assignment, occurrences: dict[Ke
         if ch == "\n":
             starts.append(i + 1)
     edits = []
-    for s in spec.unknowns:
+    for s in _all_sites(spec, occurrences):
         chosen = named.get(s.text) if s.name else per_site.get(s)
         if chosen is None:
             continue  # a site no walk reached (inside `* 0`): left as written
@@ -91,6 +91,12 @@ def written(source: Source, spec: Spec, values: Assignment, occurrences: dict[Ke
     for at, n, value in sorted(edits, reverse=True):
         text = text[:at] + value + text[at + n:]
     return text
+
+
+def _all_sites(spec: Spec, occurrences: dict[Key, Site]) -> tuple[Site, ...]:
+    """The spec's sites: those the build met, and those only a walk met (inside a block body
+    built when the walk knew its input)."""
+    return tuple(sorted({*spec.unknowns, *occurrences.values()}, key=lambda s: s.index))
 
 
 def verify(source: Source, spec: Spec, mode: Mode, values: Assignment,
@@ -140,7 +146,8 @@ def solve(spec: Spec, source: Source, mode: Mode | None = None, *,
     for b in finals.values():
         for k, vs in b.used.items():
             used.setdefault(k, set()).update(vs)
-    return Solved(spec, mode, spec.unknowns, tuple(solutions), count, dict(work.occurrences),
+    return Solved(spec, mode, _all_sites(spec, work.occurrences), tuple(solutions), count,
+                  dict(work.occurrences),
                   _rejected(work, used), None if solutions else blocker,
                   _unbounded(work.occurrences, used, ranges))
 
