@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("torch", reason="the random networks come from the torch generator")
 
-import cnncalc  # noqa: E402
-from tests.test_against_torch import generate  # noqa: E402
-from tests.test_solve import works  # noqa: E402
+import cnncalc
+from tests.test_against_torch import generate
+from tests.test_solve import works
 
 SEEDS = range(70)
 MAX_COMBINATIONS = 150
