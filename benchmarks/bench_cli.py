@@ -6,6 +6,8 @@ Prints every figure; run with the project's virtualenv:  python benchmarks/bench
 - `cnncalc summary resnet50 --no-verify` (target ≤ 0.25 s; torchinfo needs ~3.5 s)
 - analysing a 10,000-layer spec in process (target ≤ 1 s) and the 10k/1k ratio (≤ 12)
 - `cnncalc check` of 100 spec files (target ≤ 1 s whole process)
+- `cnncalc solve` with 4 unknowns on ResNet-50 (target ≤ 0.5 s whole process), and 20
+  unknowns refused as too large (about a second)
 - whether numpy is imported on the summary --no-verify and check paths (it must not be)
 - analysis time flat in the size of the numbers: the same spec with a stride, kernel,
   channel count, group count, multiplier or output size of 2, 10**6 and 2**31 − 1 (the
@@ -60,6 +62,19 @@ def one_line(n_layers: int) -> str:
     return "64x64x16" + " -> conv(16, 3, p=1) -> bn -> relu" * (n_layers // 3)
 
 
+RESNET50 = ("224x224x3 -> conv(64,7,s=2,p=3,bias=false) -> bn -> relu -> maxpool(3,s=2,p=1) -> "
+            "bottleneck(64)*3 -> bottleneck(128,stride=2) -> bottleneck(128)*3 -> "
+            "bottleneck(256,stride=2) -> bottleneck(256)*5 -> bottleneck(512,stride=2) -> "
+            "bottleneck(512)*2 -> gap -> fc(1000)")
+RESNET50_4 = RESNET50.replace("s=2,p=3", "s=2,p=?").replace("s=2,p=1", "s=2,p=?").replace(
+    "bottleneck(128,stride=2)", "bottleneck(128,stride=?)").replace(
+    "bottleneck(256,stride=2)", "bottleneck(256,stride=?)")
+RESNET50_STEM = RESNET50.replace("s=2,p=3", "s=?,p=?").replace("s=2,p=1", "s=?,p=?")
+TWENTY = "512x512x3 -> " + " -> ".join("conv(8, 3, s=?, p=?)" for _ in range(10))
+"""``cnncalc solve`` cases: issue 14's 4 unknowns on ResNet-50 (≤ 0.5 s), and 20 unknowns
+refused with a clear message."""
+
+
 def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     spec200 = tmp / "net200.yaml"
@@ -75,6 +90,10 @@ def main() -> None:
          [CNNCALC, "summary", "resnet50", "--no-verify", "--format", "json"]),
         ("draw resnet50 --depth 2 (SVG)", [CNNCALC, "draw", "resnet50", "--depth", "2"]),
         ("draw resnet50 (every layer, SVG)", [CNNCALC, "draw", "resnet50"]),
+        ("solve resnet50, 4 ? (stem p, pool p, 2 strides)", [CNNCALC, "solve", RESNET50_4]),
+        ("solve resnet50, 4 ? (stem s and p, pool s and p)",
+         [CNNCALC, "solve", RESNET50_STEM]),
+        ("solve 20 ? (10 strides and paddings; refused)", [CNNCALC, "solve", TWENTY]),
     ]:
         t, m, code = best_of(cmd)
         print(f"{label:43s} {t:6.3f} s / {m:6.3f} s  (exit {code})")

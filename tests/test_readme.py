@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import cnncalc
+from tests.helpers import run
 
 ROOT = Path(__file__).parent.parent
 
@@ -26,5 +27,17 @@ def test_every_yaml_spec_in_the_readme_analyses_without_errors() -> None:
     specs = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "layers:" in b]
     assert len(specs) >= 2
     for text in specs:
+        if "?" in text:  # a design question: it has solutions, each valid
+            solved = cnncalc.solve(text)
+            assert solved.ok and all(s.report.ok for s in solved.solutions), text
+            continue
         report = cnncalc.analyze(text)
         assert report.ok, (text, report.errors)
+
+
+def test_the_readmes_solve_example_is_what_the_command_prints() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```console\n\$ cnncalc solve \"(.*?)\"\n(.*?)```", readme, re.S)
+    assert block is not None
+    code, out, _ = run("solve", block.group(1))
+    assert code == 0 and out == block.group(2)

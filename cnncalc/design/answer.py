@@ -10,6 +10,7 @@ search. Nothing here prints.
 from __future__ import annotations
 
 import heapq
+import re
 from dataclasses import replace
 
 from ..analysis import walk
@@ -78,7 +79,9 @@ def written(source: Source, spec: Spec, values: Assignment, occurrences: dict[Ke
             starts.append(i + 1)
     edits = []
     for s in _all_sites(spec, occurrences):
-        chosen = named.get(s.text) if s.name else per_site.get(s)
+        if s.name:
+            continue  # every ?name is one value: written below, wherever it stands
+        chosen = per_site.get(s)
         if chosen is None:
             continue  # a site no walk reached (inside `* 0`): left as written
         if len(chosen) != 1:
@@ -90,6 +93,8 @@ def written(source: Source, spec: Spec, values: Assignment, occurrences: dict[Ke
         edits.append((at, len(s.text), str(next(iter(chosen)))))
     for at, n, value in sorted(edits, reverse=True):
         text = text[:at] + value + text[at + n:]
+    for name, (value,) in named.items():
+        text = re.sub(re.escape(name) + r"(?![A-Za-z0-9_])", str(value), text)
     return text
 
 

@@ -81,7 +81,8 @@ def to_text(solved: Solved, name: str) -> str:
                 lines += [f"     {clean(line)}" for line in sol.text.strip().splitlines()]
             else:
                 lines.append("     (one `?` takes different values in different repetitions "
-                             "or calls: name it `?name` to share one value)")
+                             "or calls, so no one text holds them: name it `?name` to share "
+                             "one value)")
     if solved.rejected:
         lines.append("Values no solution uses (the first error each met):")
         shown: dict[Site, int] = {}
