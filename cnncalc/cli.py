@@ -9,6 +9,7 @@ one place a command's status becomes the process's.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import sys
@@ -444,9 +445,13 @@ def solve(spec: str, fmt: str, top: int, size_range_: tuple[int, int], mode: Mod
     try:
         answer = solved(parsed, text, mode, ranges=size_range_, top=top)
     except (TooLarge, ValueError) as exc:
-        echo(f"cnncalc solve: the search is too large: {formats.clean(str(exc))}. Narrow it: "
-             "name unknowns that share a value (?n), write some values, give a smaller "
-             "--range, or ask `cnncalc sizes` for input sizes.", err=True)
+        message = (f"the search is too large: {formats.clean(str(exc))}. Narrow it: name "
+                   "unknowns that share a value (?n), write some values, give a smaller "
+                   "--range, or ask `cnncalc sizes` for input sizes")
+        if fmt == "json":
+            echo(json.dumps({"cnncalc": "1", "ok": False, "error": message},
+                            ensure_ascii=ascii_only()))
+        echo(f"cnncalc solve: {message}.", err=True)
         return EXIT_USAGE
     if fmt == "json":
         echo(to_json(answer))

@@ -198,6 +198,24 @@ CASES: list[Case] = [
          + "]" * 60 + " -> @a", (0,)),
     Case("routes-in-repeat", "8x8x4 -> conv(4, 1) as a -> [@a -> conv(4, 1) as b -> add(@b)] "
          "* 3000", (0,), seconds=30),
+    # 14. unknowns (`?`): every command refuses them where they stand; solve is bounded
+    Case("unknown-everywhere",
+         "?x?x? -> conv(?, ?, s=?, p=?, d=?, g=?) -> maxpool(?, s=?, p=?) -> fc(?)", (1,)),
+    Case("unknown-huge-range", "?x?x3 -> conv(8, 3, p=?)", (1,),
+         extra=("--ignore", "L")),
+    Case("unknown-repeated-50000", "8x8x3 -> [conv(8, 3, p=?)] * 50000", (1,), seconds=30),
+    Case("unknown-name-is-code", "8x8x3 -> conv(8, 3, p=?__import__) -> conv(8, 3, s=?os)",
+         (1,)),
+    Case("unknown-control-characters", "8x8x3 -> conv(8, 3, p=?\x1b[2J)", (2,)),
+    Case("unknown-in-expression", "8x8x3 -> conv(2*?, 3)", (2,)),
+    Case("unknown-repeat-count", "8x8x3 -> relu * ?", (1,)),
+    Case("unknown-huge-numbers", "2147483647x1x1 -> conv(?, 1, s=?) -> [conv(?, 1)] * 9", (1,)),
+    yaml_case("unknown-yaml-lone", "input: 8x8x3\nlayers:\n  - conv: {filters: 8, kernel: ?}\n",
+              (2,)),
+    yaml_case("unknown-yaml-alias", "input: '?x8x3'\nlayers:\n  - &a conv(8, 3, p=?)\n"
+              + "".join("  - *a\n" for _ in range(30)), (1,)),
+    yaml_case("unknown-in-block", "input: 32x32x3\nblocks:\n  down(w): conv(w, 3, s=?, p=?)\n"
+              "layers:\n  - down(?) * 12\n", (1,)),
 ]
 
 SUMMARY_FORMATS = ("table", "json", "markdown", "csv")
@@ -259,6 +277,8 @@ def commands(spec: str, path: Path, extra: tuple[str, ...]) -> Iterator[list[str
     yield ["explain", spec]
     yield ["export", spec]
     yield ["export", spec, "--to", "json"]
+    yield ["solve", spec, "--format", "json"]
+    yield ["solve", spec, "--range", "1..1048576"]
 
 
 def run_case(sandbox: Sandbox, baseline: int, case: Case, workdir: Path) -> list[Run]:
@@ -271,6 +291,8 @@ def run_case(sandbox: Sandbox, baseline: int, case: Case, workdir: Path) -> list
     for argv in commands(spec, path, case.extra):
         run = sandbox.run(*argv, cwd=workdir, timeout=case.seconds)
         allowed = case.exits if argv[0] == "summary" or not summary_only else (0, 1, 2)
+        if argv[0] == "solve":  # solved (0), none works (1), too large or unreadable (2)
+            allowed = (0, 1, 2) if 2 not in case.exits or len(case.exits) > 1 else (2,)
         json_out = "json" in argv and (argv[0] == "check" or bool(run.stdout))
         assert_sane(run, allowed, baseline + MAX_MEMORY + ANALYSIS_ALLOWANCE, case.seconds,
                     json_out)
@@ -376,7 +398,8 @@ def test_narrow_stdout_encoding(sandbox: Sandbox, encoding: str, tmp_path: Path)
 
 HOSTILE_NUMBERS = ["0", "1", "2", "3", "-1", "2.5", "1e300", "1e9999999", "1e-400", "100000",
                    "2147483647", "2147483648", "9" * 60, "1.5G", "0x3", "3x0", "1x99999",
-                   "same", "valid", "true", "nan", "inf", "-0", "1e3G", "\x1b[0m"]
+                   "same", "valid", "true", "nan", "inf", "-0", "1e3G", "\x1b[0m", "?", "?n",
+                   "?x?"]
 KINDS = sorted({kind.name for kind in LAYERS.values()
                 if kind.name not in ("repeat", "residual", "concat")})
 KEYS = ["s", "p", "d", "g", "m", "op", "k", "ceil", "bias", "eps", "affine", "alpha", "beta"]
@@ -418,7 +441,8 @@ def test_generated_specs(sandbox: Sandbox, baseline: int, spec: str, tmp_path: P
     limit = baseline + MAX_MEMORY + ANALYSIS_ALLOWANCE
     for argv, json_out in (
             (["summary", spec, "--format", "json", "--max-memory", str(MAX_MEMORY)], True),
-            (["check", str(path)], False), (["export", spec], False)):
+            (["check", str(path)], False), (["export", spec], False),
+            (["solve", spec, "--format", "json"], True)):
         run = sandbox.run(*argv, cwd=tmp_path, timeout=20)
         assert_sane(run, (0, 1, 2), limit, 20, json_out)
         if argv[0] == "export" and run.exit_code == 0:

@@ -430,7 +430,7 @@ def build_open(call: Call) -> Node:
 
     def rebuild(filled: Call) -> Node:  # where the call was written: its block's values
         return context.run(build_call, filled)
-    return unknowns.Open(call=call, holes=tuple(holes), location=call.location, rebuild=rebuild)
+    return unknowns.Open.make(call, tuple(holes), rebuild, call.location)
 
 
 def build_block_call(call: Call, defn: BlockDef) -> Node:

@@ -146,19 +146,30 @@ class Open(Layer):
     rebuild: Callable[[Call], Node] | None = None
     """Builds the call with numbers in place of the ``?``, where the call was written (its
     block's parameters in scope)."""
+    text: str = "?"
+    """The call as written."""
+    findings: tuple[Finding, ...] = ()
+    """What every command but ``solve`` reports: an A006 at each ``?`` (made once: a call
+    repeated 100,000 times shares them)."""
+
+    @classmethod
+    def make(cls, call: Call, holes: tuple[Hole, ...], rebuild: Callable[[Call], Node],
+             location: Location) -> Open:
+        findings = tuple(Finding(
+            "A006", f"{h.site.argument} {h.site.text} is unknown: `cnncalc solve` finds the "
+            "values that work", (f"cnncalc solve SPEC, or write a number for {h.site.text}",),
+            fatal=n == len(holes) - 1, location=h.site.location) for n, h in enumerate(holes))
+        return cls(call=call, holes=holes, rebuild=rebuild, findings=findings,
+                   text=raw_text(call), location=location)
 
     def check(self, inp: Shape) -> Iterator[Finding]:
-        yield from self.check_alone()
+        yield from self.findings
 
     def check_alone(self) -> Iterator[Finding]:
-        for n, h in enumerate(self.holes):
-            yield Finding("A006", f"{h.site.argument} {h.site.text} is unknown: "
-                          "`cnncalc solve` finds the values that work",
-                          (f"cnncalc solve SPEC, or write a number for {h.site.text}",),
-                          fatal=n == len(self.holes) - 1, location=h.site.location)
+        yield from self.findings
 
     def describe(self) -> str:
-        return raw_text(self.call) if self.call is not None else "?"
+        return self.text
 
     def sites(self) -> tuple[Site, ...]:
         return tuple(dict.fromkeys(h.site for h in self.holes))
