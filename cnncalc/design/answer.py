@@ -91,10 +91,10 @@ def written(source: Source, spec: Spec, values: Assignment, occurrences: dict[Ke
         if text[at:at + len(s.text)] != s.text:
             return None
         edits.append((at, len(s.text), str(next(iter(chosen)))))
-    for at, n, value in sorted(edits, reverse=True):
-        text = text[:at] + value + text[at + n:]
-    for name, (value,) in named.items():
-        text = re.sub(re.escape(name) + r"(?![A-Za-z0-9_])", str(value), text)
+    for at, n, written_value in sorted(edits, reverse=True):
+        text = text[:at] + written_value + text[at + n:]
+    for name, (number,) in named.items():
+        text = re.sub(re.escape(name) + r"(?![A-Za-z0-9_])", str(number), text)
     return text
 
 
