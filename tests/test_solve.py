@@ -275,3 +275,23 @@ def test_cli_top_limits_the_solutions_shown() -> None:
     _, out, _ = run("solve", "32x32x3 -> conv(10, 5, p=?)", "--top", "2", "--format", "json")
     data = json.loads(out)
     assert data["count"] == 5 and len(data["solutions"]) == 2
+
+
+def test_no_assignment_meets_expect_says_so_at_the_expectation() -> None:
+    s = cnncalc.solve("input: 32x32x3\nlayers:\n  - conv(8, 3, p=?)\nexpect:\n  output: 31x31x8\n")
+    assert s.count == 0 and s.blocker is not None
+    assert (s.blocker.code, s.blocker.location.line) == ("X001", 5)  # type: ignore[union-attr]
+    code, out, _ = run("solve", "-", stdin="input: 32x32x3\nlayers:\n  - conv(8, 3, p=?)\n"
+                       "expect:\n  output: 31x31x8\n")
+    assert code == 1 and "it fails `expect:` (line 5, column 3): X001" in out
+
+
+def test_expected_outputs_are_checked_on_every_solution_shown() -> None:
+    yaml = ("input: 16x16x3\nlayers:\n  - conv(8, 3, p=?) as a -> conv(8, 3, s=?)\n"
+            "  - \"@a\"\n  - conv(4, 1)\nexpect:\n  outputs: [14x14x8, 16x16x4]\n")
+    s = cnncalc.solve(yaml, top=50)
+    assert not s.exact  # `outputs` is checked only on the solutions shown
+    truth = brute(yaml.replace("p=?", "p=?a").replace("s=?", "s=?b"),
+                  {"a": range(0, 3), "b": range(1, 4)})
+    assert {named_values(sol, []) + tuple(v for _, v in sol.values) for sol in s.solutions} \
+        == set(truth)

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import heapq
 import re
-from dataclasses import replace
 
 from ..analysis import walk
 from ..diagnostics import Mode, Problem, Severity, without_fixes
-from ..layers import Node
 from ..report import Report
-from ..shapes import Shape
 from ..spec.build import Spec
 from ..spec.parse import read_spec
 from ..spec.source import Source
-from ..spec.unknowns import Key, Open, Site, components, key
+from ..spec.unknowns import Key, Site
 from . import domains
 from .solve import (
     MAX_KEEP,
@@ -31,7 +28,9 @@ from .solve import (
     Solved,
     TooLarge,
     Work,
+    binder,
     search,
+    with_input,
 )
 
 DEFAULT_RANGE = (1, 1024)
@@ -39,28 +38,6 @@ DEFAULT_RANGE = (1, 1024)
 MAX_RANGE = 1 << 20
 TOP = 5
 MAX_REJECTED = 256
-
-
-def _binder(values: dict[Key, int]):  # type: ignore[no-untyped-def]
-    def bind(node: Node, inp: Shape | None, path: str) -> Node:
-        assert isinstance(node, Open)  # only nodes with unknowns are bound
-        return node.bind({s: values[key(s, path)] for s in node.sites()})
-    return bind
-
-
-def _input(spec: Spec, values: dict[Key, int]) -> Spec:
-    """The spec with its input's unknowns given (and the problem they raised gone)."""
-    if spec.input is not None or not spec.input_text:
-        return spec
-    by_column = {s.location.column: s for s in spec.unknowns if s.owner == "input"}
-    shape: list[int] = []
-    column = spec.input_location.column
-    for part in components(spec.input_text):
-        s = by_column.get(column)
-        shape.append(values[key(s, "input")] if s is not None else int(part))
-        column += len(part) + 1
-    problems = tuple(p for p in spec.problems if p.path != "input")
-    return replace(spec, input=tuple(shape), problems=problems)
 
 
 def written(source: Source, spec: Spec, values: Assignment, occurrences: dict[Key, Site]
@@ -94,7 +71,9 @@ def written(source: Source, spec: Spec, values: Assignment, occurrences: dict[Ke
     for at, n, written_value in sorted(edits, reverse=True):
         text = text[:at] + written_value + text[at + n:]
     for name, (number,) in named.items():
-        text = re.sub(re.escape(name) + r"(?![A-Za-z0-9_])", str(number), text)
+        # the name ends where an identifier does, or at a size's x (``?nx?nx3``)
+        text = re.sub(re.escape(name) + r"(?![A-Za-z0-9_?])|" + re.escape(name)
+                      + r"(?=[x×][0-9?])", str(number), text)
     return text
 
 
@@ -113,7 +92,7 @@ def verify(source: Source, spec: Spec, mode: Mode, values: Assignment,
         parsed, _ = read_spec(Source(text, source.name, source.is_yaml))
         return text, walk(parsed, mode)
     bound = dict(values)
-    return None, walk(_input(spec, bound), mode, binder=_binder(bound))
+    return None, walk(with_input(spec, bound), mode, binder=binder(bound))
 
 
 def solve(spec: Spec, source: Source, mode: Mode | None = None, *,
@@ -151,10 +130,11 @@ def solve(spec: Spec, source: Source, mode: Mode | None = None, *,
     for b in finals.values():
         for k, vs in b.used.items():
             used.setdefault(k, set()).update(vs)
+    exact = not any(e.key == "outputs" for e in spec.expect)
     return Solved(spec, mode, _all_sites(spec, work.occurrences), tuple(solutions), count,
                   dict(work.occurrences),
                   _rejected(work, used), None if solutions else blocker,
-                  _unbounded(work.occurrences, used, ranges))
+                  _unbounded(work.occurrences, used, ranges), exact)
 
 
 def _rejected(work: Work, used: dict[Key, set[int]]) -> tuple[Rejected, ...]:

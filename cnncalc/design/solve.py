@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..analysis import Walker, measured, oversized, start_rf
+from ..analysis import Binder, Walker, measured, oversized, start_rf, walk
 from ..diagnostics import Mode, Problem, Severity
 from ..layers import Counts, Node
 from ..report import Report, Totals
@@ -134,6 +135,9 @@ class Solved:
     """When none works: the error that ended the last assignments standing."""
     unbounded: tuple[Site, ...] = ()
     """Unknowns that work up to the top of their domain: likely any larger value works too."""
+    exact: bool = True
+    """Whether ``count`` is exact: ``expect: outputs`` is checked only on the solutions shown,
+    so with it ``count`` is an upper bound."""
 
     @property
     def ok(self) -> bool:
@@ -144,7 +148,7 @@ class Solved:
             "cnncalc": "1", "name": self.spec.name, "mode": self.mode, "ok": self.ok,
             "unknowns": [{"unknown": s.text, "argument": s.argument, "owner": s.owner,
                           "location": s.location.to_dict()} for s in self.sites],
-            "count": self.count,
+            "count": self.count, "count_exact": self.exact,
             "solutions": [s.to_dict(self.occurrences) for s in self.solutions],
             "rejected": [{"unknown": r.site.text, "argument": r.site.argument,
                           "value": r.value,
@@ -310,40 +314,56 @@ def _branches(stop: Stop, values: dict[Key, int], added: dict[Key, int], work: W
         yield {**added, **{key(s, stop.path): v for s, v in chosen.items() if s not in known}}
 
 
+def input_parts(spec: Spec) -> list[tuple[Site | None, str]]:
+    """The input's sizes as written (``?x?x3``), each with its site when it is unknown."""
+    by_column = {s.location.column: s for s in spec.unknowns if s.owner == "input"}
+    parts = []
+    column = spec.input_location.column
+    for part in components(spec.input_text or ""):
+        parts.append((by_column.get(column), part))
+        column += len(part) + 1
+    return parts
+
+
+def with_input(spec: Spec, values: dict[Key, int]) -> Spec:
+    """The spec with its input's unknowns given (and the problem they raised gone)."""
+    if spec.input is not None or not spec.input_text:
+        return spec
+    shape = tuple(values[key(s, "input")] if s is not None else int(part)
+                  for s, part in input_parts(spec))
+    return replace(spec, input=shape, problems=tuple(p for p in spec.problems
+                                                     if p.path != "input"))
+
+
+def binder(values: dict[Key, int]) -> Binder:
+    """Binds each node with unknowns to the values of ``values`` (a complete assignment)."""
+    def bind(node: Node, inp: Shape | None, path: str) -> Node:
+        assert isinstance(node, Open)  # only nodes with unknowns are bound
+        return node.bind({s: values[key(s, path)] for s in node.sites()})
+    return bind
+
+
 def _input_states(spec: Spec, ranges: tuple[int, int]) -> Iterator[tuple[Shape, dict[Key, int]]]:
-    """Each input shape the input's unknowns allow (``?x?x3``), with their values."""
-    text = spec.input_text or ""
-    if spec.input is not None or not text:
+    """Each input shape the input's unknowns allow (``?x?x3``), with their values: a spatial
+    size ranges over ``ranges``, the channels over the counts."""
+    if spec.input is not None or not spec.input_text:
         if spec.input is not None:
             yield spec.input, {}
         return
-    parts = components(text)
-    by_part = {s.location.column: s for s in spec.unknowns if s.owner == "input"}
-    choices: list[tuple[Site | None, range]] = []
-    column = spec.input_location.column
-    for part in parts:
-        s = by_part.get(column)
-        column += len(part) + 1
-        if s is None:
-            choices.append((None, range(int(part), int(part) + 1)))
-        elif domains.role(s) == "input":
-            choices.append((s, range(ranges[0], ranges[1] + 1)))
-        else:
-            choices.append((s, range(1, domains.MAX_COUNT + 1)))
-    sites = {key(s, "input"): s for s, _ in choices if s is not None}
-    distinct = list(dict.fromkeys(k for k in sites))
-    sizes = [len(r) for s, r in choices if s is not None and key(s, "input") in distinct]
-    total = 1
-    for k in distinct:
-        total *= len(next(r for s, r in choices if s is not None and key(s, "input") == k))
+    parts = input_parts(spec)
+    domain: dict[Key, range] = {}
+    for s, _ in parts:
+        if s is not None:
+            domain[key(s, "input")] = range(ranges[0], ranges[1] + 1) \
+                if domains.role(s) == "input" else range(1, domains.MAX_COUNT + 1)
+    total = math.prod(len(r) for r in domain.values())
     if total > MAX_STATES:
-        raise TooLarge(f"the input's unknowns have {total:,} combinations ({' × '.join(map(str, sizes))})")
-    ranges_by_key = {k: next(r for s, r in choices if s is not None and key(s, "input") == k)
-                     for k in distinct}
-    for combo in itertools.product(*(ranges_by_key[k] for k in distinct)):
-        values = dict(zip(distinct, combo, strict=True))
-        shape = tuple(values[key(s, "input")] if s is not None else r[0] for s, r in choices)
-        yield shape, values
+        raise TooLarge(f"the input's unknowns have {total:,} combinations "
+                       f"({' × '.join(str(len(r)) for r in domain.values())})")
+    for combo in itertools.product(*domain.values()):
+        values = dict(zip(domain, combo, strict=True))
+        yield tuple(values[key(s, "input")] if s is not None else int(part)
+                    for s, part in parts), values
 
 
 def _totals(counts: Counts, act: int) -> tuple[int, ...]:
@@ -418,7 +438,16 @@ def search(spec: Spec, mode: Mode, ranges: tuple[int, int], work: Work, keep: in
             return {}, work.dead.get(index)
         states = after
     final = {s: b for s, b in states.items() if _meets(spec, s)}
+    if not final and states:  # every assignment walks cleanly but misses `expect:`
+        best = min(e for b in states.values() for e in b.best)
+        return {}, _expectation_failed(spec, mode, dict(best[1]))
     return final, None
+
+
+def _expectation_failed(spec: Spec, mode: Mode, values: dict[Key, int]) -> Problem | None:
+    """The ``expect:`` problem of one assignment (the best by rank) that misses it."""
+    report = walk(with_input(spec, values), mode, binder=binder(values))
+    return next((p for p in report.problems if p.severity is Severity.ERROR), None)
 
 
 

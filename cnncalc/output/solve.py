@@ -61,12 +61,14 @@ def to_text(solved: Solved, name: str) -> str:
             b = solved.blocker
             where = f" (line {b.location.line}, column {b.location.column})" if b.location \
                 else ""
-            lines.append(f"  it becomes impossible at layer {b.path or 'the spec'}{where}: "
-                         f"{b.code} {clean(b.message)}")
+            at = "it fails `expect:`" if b.path.startswith("expect") else \
+                f"it becomes impossible at layer {b.path or 'the spec'}"
+            lines.append(f"  {at}{where}: {b.code} {clean(b.message)}")
     elif not solved.sites:
         pass
     else:
-        lines.append(f"{_plural(solved.count, 'assignment')} "
+        lines.append(("" if solved.exact else "at most ")
+                     + f"{_plural(solved.count, 'assignment')} "
                      f"{'works' if solved.count == 1 else 'work'}; "
                      f"{'the best' if solved.count > len(solved.solutions) else 'all'}, "
                      "best first (exact divisions, least padding, common values):")
