@@ -8,11 +8,11 @@ its path like any other problem and every problem in a spec is reported at once.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any
 
 from .. import values as v
 from ..diagnostics import MODES, Finding, Location, Mode, Problem, Severity, syntax_error
@@ -24,7 +24,6 @@ from ..layers import (
     Argument,
     Block,
     Group,
-    Layer,
     Node,
     Repeat,
     Route,
@@ -50,24 +49,7 @@ from .syntax import (
     clip,
     raw_text,
 )
-
-
-@dataclass(frozen=True)
-class Invalid(Layer):
-    """A layer that could not be built; analysis reports its findings and stops there."""
-
-    name: ClassVar[str] = "invalid"
-    text: str = ""
-    findings: tuple[Finding, ...] = ()
-
-    def check(self, inp: Shape) -> Iterator[Finding]:
-        yield from self.findings
-
-    def check_alone(self) -> Iterator[Finding]:
-        yield from self.findings
-
-    def describe(self) -> str:
-        return self.text
+from .unknowns import Invalid
 
 
 @dataclass(frozen=True)

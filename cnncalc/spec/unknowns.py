@@ -7,6 +7,9 @@ other command analyses it as an error at each ``?`` (A006: solve it first); the 
 *binds* it — :meth:`Open.bind` rebuilds the call with numbers in place of the ``?`` — once
 per occurrence: a ``?`` inside ``[...] * 3`` or a block body is one unknown per repetition or
 call (its walk path tells them apart), unless it is named.
+
+:class:`Invalid`, the node of a call that could not be built, lives here too: to every other
+command an open call is one.
 """
 
 from __future__ import annotations
@@ -135,9 +138,28 @@ def filled(call: Call, holes: tuple[Hole, ...], values: Mapping[Site, int]) -> C
 
 
 @dataclass(frozen=True)
-class Open(Layer):
-    """A layer or block call with unknowns: an error (A006) to every command but ``solve``,
-    whose walk binds it to numbers (:meth:`bind`)."""
+class Invalid(Layer):
+    """A layer that could not be built; analysis reports its findings and stops there."""
+
+    name: ClassVar[str] = "invalid"
+    text: str = ""
+    findings: tuple[Finding, ...] = ()
+
+    def check(self, inp: Shape) -> Iterator[Finding]:
+        yield from self.findings
+
+    def check_alone(self) -> Iterator[Finding]:
+        yield from self.findings
+
+    def describe(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Open(Invalid):
+    """A layer or block call with unknowns: to every command but ``solve`` a layer that could
+    not be built, with an A006 at each ``?`` (its ``findings``, made once: a call repeated
+    100,000 times shares them); ``solve``'s walk binds it to numbers (:meth:`bind`)."""
 
     name: ClassVar[str] = "unknown"
     unknown: ClassVar[bool] = True
@@ -146,11 +168,6 @@ class Open(Layer):
     rebuild: Callable[[Call], Node] | None = None
     """Builds the call with numbers in place of the ``?``, where the call was written (its
     block's parameters in scope)."""
-    text: str = "?"
-    """The call as written."""
-    findings: tuple[Finding, ...] = ()
-    """What every command but ``solve`` reports: an A006 at each ``?`` (made once: a call
-    repeated 100,000 times shares them)."""
 
     @classmethod
     def make(cls, call: Call, holes: tuple[Hole, ...], rebuild: Callable[[Call], Node],
@@ -161,15 +178,6 @@ class Open(Layer):
             fatal=n == len(holes) - 1, location=h.site.location) for n, h in enumerate(holes))
         return cls(call=call, holes=holes, rebuild=rebuild, findings=findings,
                    text=raw_text(call), location=location)
-
-    def check(self, inp: Shape) -> Iterator[Finding]:
-        yield from self.findings
-
-    def check_alone(self) -> Iterator[Finding]:
-        yield from self.findings
-
-    def describe(self) -> str:
-        return self.text
 
     def sites(self) -> tuple[Site, ...]:
         return tuple(dict.fromkeys(h.site for h in self.holes))
@@ -203,5 +211,5 @@ def bad_part(text: str) -> str | None:
             "of HxW), not part of an expression")
 
 
-__all__ = ["Hole", "Key", "Open", "Site", "bad_part", "collecting", "components", "fill",
+__all__ = ["Hole", "Invalid", "Key", "Open", "Site", "bad_part", "collecting", "components", "fill",
            "filled", "has_unknown", "key", "site", "unknown_parts"]
