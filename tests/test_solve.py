@@ -295,3 +295,22 @@ def test_expected_outputs_are_checked_on_every_solution_shown() -> None:
                   {"a": range(0, 3), "b": range(1, 4)})
     assert {named_values(sol, []) + tuple(v for _, v in sol.values) for sol in s.solutions} \
         == set(truth)
+
+
+def test_unknowns_in_a_long_repeat_are_solved_layer_by_layer() -> None:
+    """Ten paddings in a repeat and a shared stride after it: 3¹⁰ · 3 combinations, counted
+    exactly. Independently: the ten paddings only shift the size (44 + 2·their sum, each sum
+    reached by the coefficient of x^sum in (1 + x + x²)¹⁰ assignments); the stride is tried
+    on each size by the brute-force judge."""
+    s = cnncalc.solve("64x64x3 -> [conv(8, 3, p=?)] * 10 -> [conv(8, 3, s=?s, p=1)] * 3")
+    ways = [1]
+    for _ in range(10):
+        ways = [sum(ways[j] for j in (i - 2, i - 1, i) if 0 <= j < len(ways))
+                for i in range(len(ways) + 2)]
+    expected = sum(ways[total] * sum(
+        1 for stride in (1, 2, 3)
+        if works(f"{44 + 2 * total}x{44 + 2 * total}x8 -> [conv(8, 3, s={stride}, p=1)] * 3"))
+        for total in range(21))
+    assert s.count == expected > 3**10
+    first = s.solutions[0]
+    assert [path for (path, _), _ in first.values[:3]] == ["1.1.1", "1.2.1", "1.3.1"]

@@ -124,7 +124,8 @@ def solve(spec: Spec, source: Source, mode: Mode | None = None, *,
                                       if p.severity is Severity.ERROR)
             continue
         ordered = tuple(sorted(values, key=lambda kv: (
-            work.occurrences[kv[0]].index, "" if isinstance(kv[0], str) else kv[0][0])))
+            work.occurrences[kv[0]].index,
+            () if isinstance(kv[0], str) else tuple(map(int, kv[0][0].split("."))))))
         solutions.append(Solution(ordered, cost, text, report))
     used: dict[Key, set[int]] = {}
     for b in finals.values():

@@ -35,7 +35,7 @@ from typing import Any
 
 from ..analysis import Binder, Walker, measured, oversized, start_rf, walk
 from ..diagnostics import Mode, Problem, Severity
-from ..layers import Counts, Node
+from ..layers import Block, Counts, Group, Node
 from ..report import Report, Totals
 from ..shapes import Shape
 from ..spec.build import MAX_ROWS, Spec, expanded_size
@@ -169,8 +169,8 @@ class Work:
     limit: int = MAX_WORK
     reasons: dict[tuple[Key, int], Problem] = field(default_factory=dict)
     occurrences: dict[Key, Site] = field(default_factory=dict)
-    dead: dict[int, Problem] = field(default_factory=dict)
-    """The first error met in each top-level item."""
+    dead: dict[str, Problem] = field(default_factory=dict)
+    """The first error met at each step (by path)."""
 
     def charge(self, rows: int) -> None:
         self.rows += rows
@@ -262,10 +262,45 @@ def _cost(problems: list[Problem], values: dict[Key, int], occurrences: dict[Key
     return inexact, pad, near
 
 
-def _item(item: Node, index: int, state: State, mode: Mode, work: Work, budgets: bool
+@dataclass(frozen=True)
+class Step:
+    """One point of the search's sequence: a node to walk at ``path``, or (``node`` None)
+    the name a chained block gives its output, bound once its layers are walked."""
+
+    node: Node | None
+    path: str
+    name: str | None = None
+
+
+def steps(group: Group, prefix: str = "") -> Iterator[Step]:
+    """The top-level sequence, with every chained block that is built already and holds an
+    unknown (``[conv(8, 3, s=?)] * 4``) opened into its layers: each is then a point where
+    assignments that reach the same state merge, instead of one walk per combination."""
+    for i, node in enumerate(group, 1):
+        path = f"{prefix}{i}"
+        if isinstance(node, Block) and node.chained and node.built() \
+                and node.input_tensor() is None and _holds_unknown(node):
+            for r, inner in enumerate(node.groups(), 1):
+                yield from steps(inner, f"{path}.{r}.")
+            if node.tensor is not None:
+                yield Step(None, path, node.tensor)
+        else:
+            yield Step(node, path)
+
+
+def _holds_unknown(node: Node) -> bool:
+    if node.unknown:
+        return True
+    if not isinstance(node, Block) or not node.built():
+        return False
+    groups = node.groups()  # a repeat's groups are one group, many times: look at one
+    return any(_holds_unknown(n) for g in (groups[:1] if node.chained else groups) for n in g)
+
+
+def _item(item: Node, path: str, state: State, mode: Mode, work: Work
           ) -> Iterator[tuple[dict[Key, int], Trial, Shape]]:
-    """Every assignment of the unknowns met inside top-level ``item`` (walked from
-    ``state``) under which it has no error: (the values it added, its walk, its output)."""
+    """Every assignment of the unknowns met inside ``item`` (walked from ``state``) under
+    which it has no error: (the values it added, its walk, its output)."""
     named: dict[Key, int] = dict(state.named)
     stack: list[tuple[dict[Key, int], tuple[Key, ...]]] = [({}, ())]
     while stack:
@@ -275,7 +310,8 @@ def _item(item: Node, index: int, state: State, mode: Mode, work: Work, budgets:
             trial.env[name] = (-1, shape, start_rf(shape))
         try:
             try:
-                out, _, _ = trial.node(item, state.shape, start_rf(state.shape), str(index), 1)
+                out, _, _ = trial.node(item, state.shape, start_rf(state.shape), path,
+                                       path.count(".") // 2 + 1)
             finally:
                 work.charge(len(trial.rows) + TRIAL)
         except Stop as stop:
@@ -285,7 +321,7 @@ def _item(item: Node, index: int, state: State, mode: Mode, work: Work, budgets:
         except Dead as dead:
             for k in newest:  # the values just given: the error is theirs (or later)
                 work.reasons.setdefault((k, added[k]), dead.problem)
-            work.dead.setdefault(index, dead.problem)
+            work.dead.setdefault(path, dead.problem)
             continue
         if out is None:  # pragma: no cover - a walk with no error has an output
             continue
@@ -409,10 +445,18 @@ def search(spec: Spec, mode: Mode, ranges: tuple[int, int], work: Work, keep: in
         cost = _cost([], values, work.occurrences)
         assignment = tuple(values.items())
         states.setdefault(state, Bucket()).add(1, [(cost, assignment)], {}, values)
-    for index, item in enumerate(spec.layers, 1):
+    for step in steps(spec.layers):
         after: dict[State, Bucket] = {}
+        if step.node is None:  # `[...] * 3 as x`: the name of what the repeat gave
+            for state, bucket in states.items():
+                env = dict(state.env) | {step.name or "": state.shape}
+                new = replace(state, env=tuple(sorted(env.items())))
+                after.setdefault(new, Bucket()).add(bucket.count, bucket.best, bucket.used, {})
+            states = after
+            continue
+        item, path = step.node, step.path
         for state, bucket in states.items():
-            for added, trial, out in _item(item, index, state, mode, work, budgets):
+            for added, trial, out in _item(item, path, state, mode, work):
                 env = dict(state.env)
                 if item.tensor is not None:
                     env[item.tensor] = out
@@ -431,11 +475,11 @@ def search(spec: Spec, mode: Mode, ranges: tuple[int, int], work: Work, keep: in
                 work.charge(len(entries) // 8)
                 if len(after) > MAX_STATES:
                     raise TooLarge(f"more than {MAX_STATES:,} different states after layer "
-                                   f"{index}")
+                                   f"{path}")
         for b in after.values():
             b.settle(keep)
-        if not after:  # this item ends every assignment: the first error it met says why
-            return {}, work.dead.get(index)
+        if not after:  # this step ends every assignment: the first error it met says why
+            return {}, work.dead.get(path)
         states = after
     final = {s: b for s, b in states.items() if _meets(spec, s)}
     if not final and states:  # every assignment walks cleanly but misses `expect:`

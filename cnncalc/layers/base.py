@@ -481,6 +481,11 @@ class Block(Node):
         ``@input`` (a call of a user block); None here."""
         return None
 
+    def built(self) -> bool:
+        """Whether its groups are known before the walk: every block but a call built per
+        input (:meth:`resolve`)."""
+        return True
+
     def slices(self, x: Array) -> list[Array]:
         """The forward pass of :meth:`inputs`."""
         return [x] * len(self.groups())

@@ -94,6 +94,9 @@ class Called(Repeat):
     def describe(self) -> str:
         return self.call  # the call, as written with its values; its rows hold the layers
 
+    def built(self) -> bool:
+        return self.pending is None
+
     def resolve(self, inp: Shape) -> Block:
         if self.pending is None:
             return self
