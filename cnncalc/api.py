@@ -22,7 +22,7 @@ from .spec.parse import parse_source, read_source, read_spec
 from .values import MAX_SIZE
 
 if TYPE_CHECKING:
-    from .design.solve import Solved
+    from .design.answer import Solved
 
 
 def analyze_spec(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "float32"

@@ -1,4 +1,5 @@
-"""``cnncalc solve``'s answer: run the search, verify and write out the best solutions.
+"""``cnncalc solve``'s answer: run the search (:mod:`.solve`), verify and write out the best
+solutions, in the records the output formats read (:class:`Solved`).
 
 :func:`solve` takes a parsed spec with unknowns (``?``) and returns a
 :class:`~cnncalc.design.solve.Solved`: how many assignments work, the best few — each walked
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import heapq
 import re
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..analysis import walk
 from ..diagnostics import Mode, Problem, Severity, without_fixes
@@ -23,15 +26,92 @@ from . import domains
 from .solve import (
     MAX_KEEP,
     Assignment,
-    Rejected,
-    Solution,
-    Solved,
+    Cost,
     TooLarge,
     Work,
     binder,
     search,
     with_input,
 )
+
+
+@dataclass(frozen=True)
+class Solution:
+    """One assignment that works, with what the network then is."""
+
+    values: Assignment
+    cost: Cost
+    text: str | None
+    """The complete spec with the values written in; None when one ``?`` took different
+    values in different repetitions or calls (the values are listed instead)."""
+    report: Report = field(repr=False, compare=False)
+
+    def to_dict(self, sites: dict[Key, Site]) -> dict[str, Any]:
+        t = self.report.totals
+        return {
+            "values": [_value_dict(k, v, sites) for k, v in self.values],
+            "spec": self.text,
+            "output_shape": list(t.output_shape) if t.output_shape else None,
+            "params": t.params, "macs": t.macs,
+            "inexact_divisions": self.cost[0], "padding": self.cost[1],
+        }
+
+
+def _value_dict(k: Key, value: int, sites: dict[Key, Site]) -> dict[str, Any]:
+    s = sites[k]
+    return {"unknown": s.text, "path": None if isinstance(k, str) else k[0],
+            "argument": s.argument, "owner": s.owner, "value": value,
+            "location": s.location.to_dict()}
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A value of one unknown that no solution uses, and the first error it met."""
+
+    site: Site
+    value: int
+    problem: Problem | None
+
+
+@dataclass(frozen=True)
+class Solved:
+    """What ``cnncalc solve`` answers."""
+
+    spec: Spec
+    mode: Mode
+    sites: tuple[Site, ...]
+    solutions: tuple[Solution, ...]
+    count: int
+    """How many assignments work (over every unknown's domain)."""
+    occurrences: dict[Key, Site]
+    rejected: tuple[Rejected, ...] = ()
+    blocker: Problem | None = None
+    """When none works: the error that ended the last assignments standing."""
+    unbounded: tuple[Site, ...] = ()
+    """Unknowns that work up to the top of their domain: likely any larger value works too."""
+    exact: bool = True
+    """Whether ``count`` is exact: ``expect: outputs`` is checked only on the solutions shown,
+    so with it ``count`` is an upper bound."""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.solutions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cnncalc": "1", "name": self.spec.name, "mode": self.mode, "ok": self.ok,
+            "unknowns": [{"unknown": s.text, "argument": s.argument, "owner": s.owner,
+                          "location": s.location.to_dict()} for s in self.sites],
+            "count": self.count, "count_exact": self.exact,
+            "solutions": [s.to_dict(self.occurrences) for s in self.solutions],
+            "rejected": [{"unknown": r.site.text, "argument": r.site.argument,
+                          "value": r.value,
+                          "problem": r.problem.to_dict() if r.problem else None}
+                         for r in self.rejected],
+            "blocker": self.blocker.to_dict() if self.blocker else None,
+            "unbounded": [s.text for s in self.unbounded],
+        }
+
 
 DEFAULT_RANGE = (1, 1024)
 """Input sizes an unknown input axis (``?x?x3``) may take unless ``--range`` says."""
@@ -166,5 +246,6 @@ def _unbounded(occurrences: dict[Key, Site], used: dict[Key, set[int]],
     return tuple(out)
 
 
-__all__ = ["DEFAULT_RANGE", "TOP", "TooLarge", "solve", "verify", "written"]
+__all__ = ["DEFAULT_RANGE", "TOP", "Rejected", "Solution", "Solved", "TooLarge", "solve",
+           "verify", "written"]
 

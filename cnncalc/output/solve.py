@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..design.solve import Solution, Solved
+from ..design.answer import Solution, Solved
 from ..shapes import format_shape
 from ..spec.unknowns import Key, Site
 from .formats import clean
