@@ -9,7 +9,6 @@ one place a command's status becomes the process's.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import sys
@@ -449,12 +448,11 @@ def solve(spec: str, fmt: str, top: int, size_range_: tuple[int, int], mode: Mod
                    "unknowns that share a value (?n), write some values, give a smaller "
                    "--range, or ask `cnncalc sizes` for input sizes")
         if fmt == "json":
-            echo(json.dumps({"cnncalc": "1", "ok": False, "error": message},
-                            ensure_ascii=ascii_only()))
+            echo(formats.dumps({"cnncalc": "1", "ok": False, "error": message}, ascii_only()))
         echo(f"cnncalc solve: {message}.", err=True)
         return EXIT_USAGE
     if fmt == "json":
-        echo(to_json(answer))
+        echo(to_json(answer, ascii_only()))
     else:
         echo(to_text(answer, text.name if text.name != "<spec>" else spec))
     return EXIT_OK if answer.ok else EXIT_INVALID

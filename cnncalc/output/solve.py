@@ -6,13 +6,12 @@ repeat or a block call is one per occurrence, named by its walk path too.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..design.answer import Solution, Solved
 from ..shapes import format_shape
 from ..spec.unknowns import Key, Site
-from .formats import clean
+from .formats import clean, dumps
 
 PER_SITE = 4
 """Rejected values listed per unknown in the text (JSON lists them all)."""
@@ -109,9 +108,10 @@ def to_text(solved: Solved, name: str) -> str:
     return "\n".join(lines)
 
 
-def to_json(solved: Solved) -> str:
+def to_json(solved: Solved, ascii_only: bool = False) -> str:
+    """The answer's JSON, with nothing a terminal would act on (:func:`formats.dumps`)."""
     data: dict[str, Any] = solved.to_dict()
-    return json.dumps(data, ensure_ascii=False)
+    return dumps(data, ascii_only)
 
 
 __all__ = ["label", "to_json", "to_text", "values_text"]
