@@ -3,12 +3,13 @@ its mode and meets its ``expect:``, counted, ranked, the best few shown as compl
 
 How — exact over each unknown's finite domain (:mod:`cnncalc.design.domains`), and bounded:
 
-- The top-level items are taken in order. A *state* is all the rest of the network can see of
-  what came before: the current shape, the shapes of the named tensors defined at the top
-  level, the values of named unknowns (``?p``) so far, and — only when ``expect:`` has a count
+- The top-level items are taken in order (a repeat holding unknowns, or a call built
+  already, opened into its layers: :func:`steps`). A *state* is all the rest of the network
+  can see of what came before: the current shape, the shapes of the named tensors defined so
+  far, the values of named unknowns (``?p``) so far, and — only when ``expect:`` has a count
   (params, MACs, budgets) — the totals so far. Assignments that reach the same state are
   merged: the rest is walked once for all of them (their number, and the best few by rank).
-- Inside one top-level item the search is depth-first with the real walker
+- Inside one step the search is depth-first with the real walker
   (:class:`~cnncalc.analysis.Walker`): a walk goes until it meets a node whose unknowns have no
   value yet (:class:`Stop`), and each value of the node's domains is tried from there; a walk
   that meets an error stops at once (:class:`Dead`), so a value rejected where it is used is
