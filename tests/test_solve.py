@@ -314,3 +314,19 @@ def test_unknowns_in_a_long_repeat_are_solved_layer_by_layer() -> None:
     assert s.count == expected > 3**10
     first = s.solutions[0]
     assert [path for (path, _), _ in first.values[:3]] == ["1.1.1", "1.2.1", "1.3.1"]
+
+
+@pytest.mark.parametrize(("yaml", "line", "column", "words"), [
+    ("input: 8x8x3\nblocks:\n  foo(w=?): conv(w, 3)\nlayers:\n  - foo\n", 5, 5,
+     "a default cannot be unknown"),
+    ("input: 8x8x3\nlayers:\n  - conv(8, 3)\nexpect:\n  output: ?x?x8\n", 5, 11,
+     "'?x?x8' cannot be unknown"),
+])
+def test_unknowns_where_none_can_stand_are_refused_where_written(
+        yaml: str, line: int, column: int, words: str) -> None:
+    report = cnncalc.analyze(yaml)
+    (p,) = report.errors
+    assert (p.code, p.location.line, p.location.column) == ("A006", line, column)  # type: ignore[union-attr]
+    assert words in p.message
+    code, out, _ = run("solve", "-", stdin=yaml)
+    assert code == 1 and words in out and "Traceback" not in out

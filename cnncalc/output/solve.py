@@ -51,7 +51,7 @@ def to_text(solved: Solved, name: str) -> str:
     for s in solved.sites:
         lines.append(f"  {clean(s.text)}  {clean(s.describe())}")
     if not solved.sites:
-        lines.append("Nothing to solve: the spec has no `?`; it is "
+        lines.append("Nothing to solve: no `?` in the layers or the input; the spec is "
                      + ("valid as written." if solved.ok else "invalid as written:"))
     if not solved.ok:
         if solved.sites:

@@ -508,6 +508,9 @@ def build(raw: RawSpec) -> Spec:
     for key, (value, key_loc) in raw.expect.items():
         text = value.text if isinstance(value, Scalar) else raw_text(value)
         try:
+            if unknowns.has_unknown(text):
+                raise ValueError(f"'{clip(text)}' cannot be unknown: write what the network "
+                                 "must give, and `?` in its layers (cnncalc solve finds them)")
             expect.append(Expectation(key, EXPECT_CONVERTERS[key](text), key_loc))
         except ValueError as exc:
             problem("A006", f"expect {key}: {exc}", value.location, f"expect.{key}")

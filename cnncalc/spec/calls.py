@@ -205,6 +205,9 @@ def _bind_value(raw: Value, env: Frame | None, numbers: dict[str, Fraction],
     if not isinstance(raw, Scalar):
         return raw  # a layer or group (a layer-valued parameter)
     text = raw.text.strip()
+    if "?" in text:  # a call's `?` makes the call open before it is bound: this is a default
+        raise ValueError(f"'{clip(text)}': a default cannot be unknown (it would be one value "
+                         "for every call); write the `?` in the calls")
     if env is not None and text in env.values:
         return env.values[text]
     if env is not None and env.shape is not None and text in env.shape:
