@@ -14,6 +14,7 @@ from .. import values as v
 from ..diagnostics import Finding, Fix, fixes_wanted
 from ..shapes import Shape, Window, axis_names, format_shape, is_volume, rank
 from ..values import Padding, Sizes, per_axis
+from . import ranks
 from .base import Layer, Step, arguments, count_lines, needs_volume
 
 
@@ -80,6 +81,20 @@ class Windowed(Layer):
         yield from division_findings(self, inp, ws)
         if any(w.out < 1 for w in ws):  # pragma: no cover - fits implies out ≥ 1
             yield Finding("G009", "the output would be empty", fatal=True)
+
+    def size_period(self, inp: Shape) -> tuple[tuple[int, int], ...]:
+        """Period the stride; threshold the smallest size the window fits (``same``
+        padding fits every size; its padding repeats with the stride).
+
+        >>> from cnncalc.layers import MaxPool
+        >>> MaxPool((3,), stride=(2,), padding=Padding((1,))).size_period((56, 56, 64))
+        ((2, 1), (2, 1))
+        """
+        if not is_volume(inp) or any(True for _ in ranks.rank_findings(self, inp)):
+            return super().size_period(inp)
+        same = self.geometry()[2].same
+        return tuple((w.stride, 1 if same else max(1, w.k_eff - w.pad_begin - w.pad_end))
+                     for w in self.windows(inp))
 
     def window(self, inp: Shape) -> tuple[Sizes, Sizes] | None:
         kernel, stride, _ = self.axes(inp)
