@@ -6,6 +6,7 @@
 """
 
 from .api import analyze, validate
+from .design.sizes import InputSizes, input_sizes
 from .diagnostics import (
     ArchitectureError,
     Location,
@@ -19,6 +20,7 @@ from .version import __version__
 
 __all__ = [
     "ArchitectureError",
+    "InputSizes",
     "LayerRow",
     "Location",
     "Problem",
@@ -29,5 +31,6 @@ __all__ = [
     "Totals",
     "__version__",
     "analyze",
+    "input_sizes",
     "validate",
 ]

@@ -23,6 +23,8 @@ from . import zoo
 from .api import analyze_spec
 from .breakdown import BY, breakdown
 from .console import Bar, ascii_only, echo, echo_json, safe_streams, show
+from .design.sizes import check_range as input_sizes_range
+from .design.sizes import input_sizes
 from .diagnostics import (
     EXPECTATIONS,
     RULES,
@@ -39,6 +41,7 @@ from .output.columns import COLUMNS, DEFAULT, choose
 from .output.explain import explain as explained
 from .output.export import to_pytorch
 from .output.render import Styled
+from .output.sizes import sizes_text
 from .report import DTYPES, Report
 from .spec import source
 from .spec.build import Spec
@@ -336,6 +339,66 @@ def explain(spec: str, mode: Mode | None) -> int:
     report = formats.clean_report(analyze_spec(load(spec, as_json=False), mode))
     echo(explained(report))
     return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def size_range(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
+    """``--range LO..HI``: sizes from LO to HI, or a usage error saying what is wrong."""
+    match = re.fullmatch(r"\s*(\d{1,12})\s*\.\.\s*(\d{1,12})\s*", value)
+    if match is None:
+        raise click.BadParameter(f"'{formats.clean(value[:40])}' is not a range: write two whole "
+                                 "numbers like 1..1024")
+    lo, hi = int(match[1]), int(match[2])
+    try:
+        input_sizes_range(lo, hi)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return lo, hi
+
+
+def size_given(ctx: click.Context, param: click.Parameter, value: str | None
+               ) -> tuple[int, ...] | None:
+    """``--size 500x375`` (one number: every axis)."""
+    if value is None:
+        return None
+    parts = re.split(r"\s*[x×]\s*", value.strip())
+    if not all(re.fullmatch(r"\d{1,12}", p) for p in parts) or not 1 <= len(parts) <= 3:
+        raise click.BadParameter(f"'{formats.clean(value[:40])}' is not a size: write the "
+                                 "spatial sizes like 500x375, or one number for every axis")
+    return tuple(int(p) for p in parts)
+
+
+@main.command(cls=SpecCommand)
+@click.argument("spec", shell_complete=complete_spec)
+@click.option("--range", "bounds", default="1..1024", show_default=True, callback=size_range,
+              metavar="LO..HI", help="The sizes to consider on each axis.")
+@click.option("--size", "size", default=None, callback=size_given, metavar="HxW",
+              help="Check one input size (one number: every axis): its first error and the "
+                   "nearest accepted sizes.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--no-expect", "no_expect", is_flag=True, default=False,
+              help="Leave out the spec's `expect:` checks (accepted: no architecture error).")
+@mode_options
+def sizes(spec: str, bounds: tuple[int, int], size: tuple[int, ...] | None, fmt: str,
+          no_expect: bool, mode: Mode | None) -> int:
+    """Every input size per spatial axis the network accepts (no error in the mode, the
+    `expect:` checks included), the smallest input, and why a given size fails.
+
+    \b
+    Example:  cnncalc sizes unet --range 1..512
+              cnncalc sizes resnet50 --size 500x375 --strict
+    """
+    parsed = load(spec, as_json=fmt == "json")
+    try:
+        result = input_sizes(parsed, mode, range=bounds, size=size, expect=not no_expect)
+    except ValueError as exc:  # no spatial axes, a size of the wrong length, too much work
+        echo(f"error: {formats.clean(str(exc))}", err=True)
+        return EXIT_USAGE
+    if fmt == "json":
+        echo(formats.dumps(result.to_dict(), ascii_only()))
+    else:
+        show(sizes_text(result))
+    return EXIT_OK if result.ok else EXIT_INVALID
 
 
 @main.command(cls=SpecCommand)

@@ -129,8 +129,12 @@ def check_range(lo: int, hi: int) -> None:
 
 def input_sizes(spec: str | Path | Spec, mode: Mode | None = None, *,
                 range: tuple[int, int] = DEFAULT_RANGE,
-                size: tuple[int, ...] | None = None) -> InputSizes:
+                size: tuple[int, ...] | None = None, expect: bool = True) -> InputSizes:
     """Every input size along each spatial axis that ``spec`` accepts within ``range``.
+
+    ``size`` (spatial sizes, or one for every axis) is checked on its own: its first error
+    and the nearest accepted sizes. ``expect=False`` leaves out the spec's ``expect:``
+    checks (a zoo network pins its MACs, and so its input size, there).
 
     Raises :class:`~cnncalc.SpecSyntaxError` (the spec cannot be read, as
     :func:`cnncalc.analyze`), ValueError (a bad range, mode or size, or an input without
@@ -146,6 +150,8 @@ def input_sizes(spec: str | Path | Spec, mode: Mode | None = None, *,
     lo, hi = range
     check_range(lo, hi)
     parsed = spec if isinstance(spec, Spec) else read_spec(spec)[0]
+    if not expect:  # accepted: no architecture error, whatever the `expect:` block pins
+        parsed = replace(parsed, expect=())
     mode = mode or parsed.mode or "default"
     inp = parsed.input
     if inp is None or rank(inp) == 0:
@@ -181,8 +187,9 @@ def _axis(spec: Spec, mode: Mode, inp: Shape, a: int, name: str, lo: int, hi: in
     verdicts = _verdicts(spec, mode, inp, a, lo, hi, budget)
     ok = [v.piece for v in verdicts if v.ok]
     example = None
-    if not ok:
-        shape = (*inp[:a], verdicts[0].piece.first, *inp[a + 1:])
+    if not ok:  # the spec's own size when in range, else the largest rejected piece's first
+        n = inp[a] if lo <= inp[a] <= hi else max(verdicts, key=lambda v: v.piece.count).piece.first
+        shape = (*inp[:a], n, *inp[a + 1:])
         errors = _walk(spec, mode, shape).errors
         example = (shape, errors[0]) if errors else None
     accepted = tuple(compact(ok, [v.piece for v in verdicts], lo, hi))
