@@ -265,7 +265,6 @@ def test_huge_strides_and_kernels_never_hang() -> None:
 
 def test_work_limit_message(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pieces, "MAX_WORK", 50)
-    monkeypatch.setattr("cnncalc.design.sizes.MAX_WORK", 50)
     with pytest.raises(pieces.TooLarge, match="narrower --range"):
         input_sizes(ZOO / "resnet18.yaml")
 

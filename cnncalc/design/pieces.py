@@ -2,7 +2,7 @@
 error, found on sets of sizes at once.
 
 A *piece* is an arithmetic progression of sizes ``n = first + step·t`` on which every layer
-behaved alike. Two real walks (:func:`cnncalc.analysis.walk`, at ``t = 0`` and ``t = 1``)
+behaved alike. Two real walks (:func:`cnncalc.analysis.walk`, at two neighbouring ``t``)
 give every tensor's size as an affine function of ``t``; each node's
 :meth:`~cnncalc.layers.base.Node.size_period` says whether it behaves alike on the whole
 piece, else the piece is split — by residue when the step is not a multiple of the period,
@@ -37,6 +37,12 @@ MAX_WORK = 400_000
 
 MAX_PIECES = 100_000
 """Most pieces one axis may be split into."""
+
+
+VERIFY_ROWS = 2_000
+"""Specs up to this many rows get every verdict confirmed by a walk of the piece's last size
+(tests/test_sizes.py checks the model against one walk per size on random specs and the
+zoo); a longer spec's time goes to the two walks per piece the model needs."""
 
 
 class TooLarge(ValueError):
@@ -74,37 +80,55 @@ def agree(x: Affine, y: Affine, count: int) -> int | bool:
     return -const // slope
 
 
-class Axis:
-    """Solves one axis of one spec: sizes ``n`` put on ``axis`` of ``base``."""
+class Walks:
+    """Real walks of one spec in one mode, by input shape (shared by every axis of one
+    question: the spec's own input is walked once), within :data:`MAX_WORK` rows."""
 
-    def __init__(self, spec: Spec, mode: Mode, base: Shape, axis: int, budget: list[int]
-                 ) -> None:
+    def __init__(self, spec: Spec, mode: Mode) -> None:
         self.spec = spec
         self.bare = replace(spec, expect=())
         self.mode = mode
+        self.left = MAX_WORK
+        self.cache: dict[tuple[Shape, bool], Report] = {}
+
+    def get(self, shape: Shape, bare: bool = False) -> Report:
+        """The walk of ``shape`` (``bare``: without the ``expect:`` checks)."""
+        key = (shape, bare and bool(self.spec.expect))
+        if key not in self.cache:
+            if self.left <= 0:
+                raise TooLarge(
+                    f"finding every accepted size needs more than {MAX_WORK:,} layer "
+                    "evaluations: use a narrower --range")
+            with without_fixes():
+                report = walk(replace(self.bare if key[1] else self.spec, input=shape),
+                              self.mode)
+            self.left -= len(report.layers) + 1
+            self.cache[key] = report
+        return self.cache[key]
+
+
+class Axis:
+    """Solves one axis of one spec: sizes ``n`` put on ``axis`` of ``base``."""
+
+    def __init__(self, walks: Walks, base: Shape, axis: int) -> None:
+        self.walks = walks
+        self.spec = walks.spec
+        self.mode = walks.mode
         self.base = base
         self.axis = axis
-        self.budget = budget
-        """``[row walks left]``, shared by every axis of one question."""
-        self.cache: dict[tuple[int, bool], Report] = {}
+        self.ta = 0
+        """The piece's first sample: ``t = ta`` and ``ta + 1`` are walked (the spec's own
+        size when the piece holds it, a walk every axis shares)."""
 
     def shape(self, n: int) -> Shape:
         return (*self.base[:self.axis], n, *self.base[self.axis + 1:])
 
     def walk(self, n: int, bare: bool = False) -> Report:
-        """The real walk with size ``n`` (``bare``: without the ``expect:`` checks)."""
-        key = (n, bare and bool(self.spec.expect))
-        if key not in self.cache:
-            if self.budget[0] <= 0:
-                raise TooLarge(
-                    f"finding every accepted size needs more than {MAX_WORK:,} layer "
-                    "evaluations: use a narrower --range")
-            with without_fixes():
-                report = walk(replace(self.bare if bare else self.spec, input=self.shape(n)),
-                              self.mode)
-            self.budget[0] -= len(report.layers) + 1
-            self.cache[key] = report
-        return self.cache[key]
+        return self.walks.get(self.shape(n), bare)
+
+    def line(self, a: int, b: int) -> Affine:
+        """The affine size through ``a`` at ``t = ta`` and ``b`` at ``ta + 1``."""
+        return a - (b - a) * self.ta, b - a
 
     def solve(self, lo: int, hi: int) -> list[Verdict]:
         """Verdicts on disjoint pieces covering ``lo..hi``, sorted."""
@@ -128,7 +152,7 @@ class Axis:
         return sorted(done, key=lambda v: v.piece.first)
 
     def brute(self, p: Progression) -> list[Verdict]:
-        if p.count > self.budget[0]:
+        if p.count > self.walks.left:
             raise TooLarge(f"{p.count:,} sizes must be tried one by one (a block built from the "
                            "input's size, or an irregular case), more than the limit: "
                            "use a narrower --range")
@@ -138,7 +162,9 @@ class Axis:
     def piece(self, p: Progression) -> Sequence[Progression] | Sequence[Verdict]:
         if p.count == 1:
             return [Verdict(p, self.walk(p.first).ok)]
-        w0, w1 = self.walk(p.at(0), bare=True), self.walk(p.at(1), bare=True)
+        own = self.base[self.axis]
+        self.ta = own - p.first if own in p and own != p.last and p.step == 1 else 0
+        w0, w1 = self.walk(p.at(self.ta), bare=True), self.walk(p.at(self.ta + 1), bare=True)
         rows0, rows1 = w0.layers, w1.layers
         if not alike(rows0, rows1):  # e.g. a shortcut built for a 1-pixel map: peel it off
             return [p.part(0, 1), p.part(1, p.count)]
@@ -163,13 +189,16 @@ class Axis:
         """The verdicts, each confirmed by a real walk of its last size, whose ``rows`` (the
         ones that decided) must match the first walk's and whose output shape and counts
         must be the affine prediction; else :class:`Irregular`."""
+        if len(w0.layers) > VERIFY_ROWS and all(v.piece.count == p.count for v in verdicts):
+            return verdicts  # a long spec: its time goes to the two walks the model needs
         t = p.count - 1
         last = self.walk(p.at(t), bare=True)
         if len(last.layers) != len(w0.layers) or not alike(
                 [w0.layers[i] for i in rows], [last.layers[i] for i in rows]):
             raise Irregular
         if w0.ok and w1.ok:
-            predicted = [a + (b - a) * t for a, b in zip(numbers(w0), numbers(w1), strict=True)]
+            predicted = [u + v * t for u, v in (self.line(a, b) for a, b in zip(
+                numbers(w0), numbers(w1), strict=True))]
             if numbers(last) != predicted:
                 raise Irregular
         for v in verdicts:
@@ -196,13 +225,13 @@ class Axis:
                 continue
             if (len(x0) > 1 and d == len(x0) - 1) or d >= len(periods):
                 raise Irregular  # channels that vary with the size: not modelled
-            if parts := split_affine(p, a, b - a, *periods[d]):
+            if parts := split_affine(p, *self.line(a, b), *periods[d]):
                 return parts
         e0, e1 = out_elements(r0), out_elements(r1)
         if (e0 is None) != (e1 is None):
             raise Irregular
         if e0 is not None and e1 is not None and e0 != e1:
-            if parts := split_affine(p, -e0, e0 - e1, 1, -MAX_COUNT):
+            if parts := split_affine(p, *self.line(-e0, -e1), 1, -MAX_COUNT):
                 return parts
         if r0.is_block and not node.chained:
             return self.join_split(p, w0, w1, i)
@@ -225,7 +254,7 @@ class Axis:
                     s0) != len(s1)):
                 raise Irregular
             if s0 is not None and s1 is not None:
-                shapes.append([(a, b - a) for a, b in zip(s0, s1, strict=True)])
+                shapes.append([self.line(a, b) for a, b in zip(s0, s1, strict=True)])
         pairs = [(u, (1, 0)) for x in shapes for u in x]
         for j, x in enumerate(shapes):  # the same axis, counted from either end
             for y in shapes[j + 1:]:
@@ -272,7 +301,7 @@ class Axis:
                 if s0 is None or s1 is None or len(s0) != len(target) or len(s1) != len(target):
                     return []
                 for a, b, c in zip(s0, s1, target, strict=True):
-                    at = agree((a, b - a), (c, 0), count)
+                    at = agree(self.line(a, b), (c, 0), count)
                     if at is False or (not isinstance(at, bool) and not isinstance(
                             where, bool) and where != at):
                         return []
@@ -280,8 +309,7 @@ class Axis:
                         where = at
             return [(0, count)] if isinstance(where, bool) else [(where, where + 1)]
         assert isinstance(value, int)
-        v0, v1 = measured(w0.totals)[key], measured(w1.totals)[key]
-        slope = v1 - v0
+        v0, slope = self.line(measured(w0.totals)[key], measured(w1.totals)[key])
         if not key.startswith("max_"):
             at = agree((v0, slope), (value, 0), count)
             if isinstance(at, bool):
@@ -366,4 +394,4 @@ def completion_order(rows: Sequence[LayerRow]) -> list[int]:
     return sorted(range(len(rows)), key=lambda i: (last[i], -rows[i].depth))
 
 
-__all__ = ["MAX_PIECES", "MAX_WORK", "Axis", "TooLarge", "Verdict"]
+__all__ = ["MAX_PIECES", "MAX_WORK", "Axis", "TooLarge", "Verdict", "Walks"]

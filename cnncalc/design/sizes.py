@@ -15,14 +15,13 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-from ..analysis import walk
-from ..diagnostics import MODES, Mode, Problem, without_fixes
+from ..diagnostics import MODES, Mode, Problem
 from ..shapes import Shape, axis_names, format_shape, rank
 from ..spec.build import Spec
 from ..spec.parse import read_spec
 from ..values import MAX_SIZE
 from .compact import Progression, compact
-from .pieces import MAX_WORK, Axis, TooLarge, Verdict
+from .pieces import Axis, TooLarge, Walks
 
 DEFAULT_RANGE = (1, 1024)
 
@@ -159,46 +158,35 @@ def input_sizes(spec: str | Path | Spec, mode: Mode | None = None, *,
                          "axes, so there are no input sizes to choose (its length is fixed by "
                          "the layers that read it)")
     names = axis_names(rank(inp))
-    budget = [MAX_WORK]
-    axes = tuple(_axis(parsed, mode, inp, a, names[a], lo, hi, budget)
+    walks = Walks(parsed, mode)
+    axes = tuple(_axis(walks, inp, a, names[a], lo, hi)
                  for a in builtins.range(rank(inp)))  # ``range`` is the parameter here
     smallest = None
     if all(a.smallest is not None for a in axes):
         whole = (*(a.smallest or 0 for a in axes), inp[-1])
-        smallest = whole if _walk(parsed, mode, whole).ok else None
+        smallest = whole if walks.get(whole).ok else None
     check = None
     if size is not None:
-        check = _size_check(parsed, mode, inp, size, axes, lo, hi, budget)
+        check = _size_check(walks, inp, size, axes, lo, hi)
     return InputSizes(parsed.name, inp, mode, (lo, hi), axes, smallest, check)
 
 
-def _walk(spec: Spec, mode: Mode, shape: Shape) -> Any:
-    with without_fixes():
-        return walk(replace(spec, input=shape), mode)
-
-
-def _verdicts(spec: Spec, mode: Mode, base: Shape, a: int, lo: int, hi: int,
-              budget: list[int]) -> list[Verdict]:
-    return Axis(spec, mode, base, a, budget).solve(lo, hi)
-
-
-def _axis(spec: Spec, mode: Mode, inp: Shape, a: int, name: str, lo: int, hi: int,
-          budget: list[int]) -> AxisSizes:
-    verdicts = _verdicts(spec, mode, inp, a, lo, hi, budget)
+def _axis(walks: Walks, inp: Shape, a: int, name: str, lo: int, hi: int) -> AxisSizes:
+    verdicts = Axis(walks, inp, a).solve(lo, hi)
     ok = [v.piece for v in verdicts if v.ok]
     example = None
     if not ok:  # the spec's own size when in range, else the largest rejected piece's first
         n = inp[a] if lo <= inp[a] <= hi else max(verdicts, key=lambda v: v.piece.count).piece.first
         shape = (*inp[:a], n, *inp[a + 1:])
-        errors = _walk(spec, mode, shape).errors
+        errors = walks.get(shape).errors
         example = (shape, errors[0]) if errors else None
     accepted = tuple(compact(ok, [v.piece for v in verdicts], lo, hi))
     return AxisSizes(name, accepted, sum(p.count for p in ok),
                      min((p.first for p in ok), default=None), example)
 
 
-def _size_check(spec: Spec, mode: Mode, inp: Shape, size: tuple[int, ...],
-                axes: tuple[AxisSizes, ...], lo: int, hi: int, budget: list[int]) -> SizeCheck:
+def _size_check(walks: Walks, inp: Shape, size: tuple[int, ...], axes: tuple[AxisSizes, ...],
+                lo: int, hi: int) -> SizeCheck:
     r = rank(inp)
     if len(size) == 1:
         size = size * r
@@ -207,7 +195,7 @@ def _size_check(spec: Spec, mode: Mode, inp: Shape, size: tuple[int, ...],
         raise ValueError(f"a size gives {r} whole number{'s' if r > 1 else ''} from 1 to "
                          f"{MAX_SIZE:,} ({'×'.join(axis_names(r))}) or one for every axis")
     shape = (*size, inp[-1])
-    report = _walk(spec, mode, shape)
+    report = walks.get(shape)
     if report.ok:
         return SizeCheck(shape, True)
     offending = [a for a in range(r) if not any(size[a] in p for p in axes[a].accepted)]
@@ -215,16 +203,16 @@ def _size_check(spec: Spec, mode: Mode, inp: Shape, size: tuple[int, ...],
     nearest = []
     for a in offending:
         top = min(MAX_SIZE, max(hi, 2 * size[a] + 64))
-        ok = [v.piece for v in _verdicts(spec, mode, shape, a, lo, top, budget) if v.ok]
+        ok = [v.piece for v in Axis(walks, shape, a).solve(lo, top) if v.ok]
         below = max((b for p in ok if (b := p.below(size[a])) is not None), default=None)
         above = min((b for p in ok if (b := p.above(size[a])) is not None), default=None)
         nearest.append(Nearest(axis_names(r)[a], size[a], below, above))
     return SizeCheck(shape, False, report.errors[0], tuple(nearest),
-                     _suggestion(spec, mode, shape, offending, nearest, axes))
+                     _suggestion(walks, shape, offending, nearest, axes))
 
 
-def _suggestion(spec: Spec, mode: Mode, shape: Shape, offending: list[int],
-                nearest: list[Nearest], axes: tuple[AxisSizes, ...]) -> Shape | None:
+def _suggestion(walks: Walks, shape: Shape, offending: list[int], nearest: list[Nearest],
+                axes: tuple[AxisSizes, ...]) -> Shape | None:
     """The nearest whole input verified to be accepted: each offending axis at its nearest
     size below or above (the closest combinations first), else at its nearest size with
     the others at the spec's own sizes."""
@@ -242,6 +230,6 @@ def _suggestion(spec: Spec, mode: Mode, shape: Shape, offending: list[int],
         candidate = list(shape)
         for a, m in zip(offending, combo, strict=True):
             candidate[a] = m
-        if _walk(spec, mode, tuple(candidate)).ok:
+        if walks.get(tuple(candidate)).ok:
             return tuple(candidate)
     return None

@@ -14,7 +14,6 @@ from .. import values as v
 from ..diagnostics import Finding, Fix, fixes_wanted
 from ..shapes import Shape, Window, axis_names, format_shape, is_volume, rank
 from ..values import Padding, Sizes, per_axis
-from . import ranks
 from .base import Layer, Step, arguments, count_lines, needs_volume
 
 
@@ -90,11 +89,15 @@ class Windowed(Layer):
         >>> MaxPool((3,), stride=(2,), padding=Padding((1,))).size_period((56, 56, 64))
         ((2, 1), (2, 1))
         """
-        if not is_volume(inp) or any(True for _ in ranks.rank_findings(self, inp)):
-            return super().size_period(inp)
-        same = self.geometry()[2].same
-        return tuple((w.stride, 1 if same else max(1, w.k_eff - w.pad_begin - w.pad_end))
-                     for w in self.windows(inp))
+        kernel, stride, padding, dilation = self.geometry()
+        r = rank(inp)
+        if not is_volume(inp) or any(len(x) not in (1, r) for x in (
+                kernel, stride, dilation, padding.sizes)):
+            return super().size_period(inp)  # G010 whatever the size
+        pads = per_axis(padding.sizes, r)
+        return tuple((s, 1 if padding.same else max(1, d * (k - 1) + 1 - 2 * p))
+                     for k, s, d, p in zip(per_axis(kernel, r), per_axis(stride, r),
+                                           per_axis(dilation, r), pads, strict=True))
 
     def window(self, inp: Shape) -> tuple[Sizes, Sizes] | None:
         kernel, stride, _ = self.axes(inp)
