@@ -187,7 +187,7 @@ def test_json_output() -> None:
     assert data["smallest"] == [4, 4, 3]
     assert data["size"]["ok"] is False and data["size"]["problem"]["code"] == "G001"
     assert data["size"]["nearest"]["axes"] == [
-        {"axis": "height", "size": 31, "below": 30, "above": 32}]
+        {"axis": "height", "size": 31, "below": 30, "above": 32, "others": "given"}]
     ok = json.loads(run("sizes", LECTURE, "--format", "json")[1])
     assert ok["size"] is None and ok["name"] is None
 

@@ -55,9 +55,13 @@ class Nearest:
     size: int
     below: int | None
     above: int | None
+    spec_sizes: bool = False
+    """None is accepted with the other axes at the given sizes: these are the nearest with
+    the other axes at the spec's own sizes (the axis' listing)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"axis": self.axis, "size": self.size, "below": self.below, "above": self.above}
+        return {"axis": self.axis, "size": self.size, "below": self.below, "above": self.above,
+                "others": "spec" if self.spec_sizes else "given"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +208,11 @@ def _size_check(walks: Walks, inp: Shape, size: tuple[int, ...], axes: tuple[Axi
     for a in offending:
         top = min(MAX_SIZE, max(hi, 2 * size[a] + 64))
         ok = [v.piece for v in Axis(walks, shape, a).solve(lo, top) if v.ok]
+        alone = not ok
+        ok = ok or list(axes[a].accepted)
         below = max((b for p in ok if (b := p.below(size[a])) is not None), default=None)
         above = min((b for p in ok if (b := p.above(size[a])) is not None), default=None)
-        nearest.append(Nearest(axis_names(r)[a], size[a], below, above))
+        nearest.append(Nearest(axis_names(r)[a], size[a], below, above, alone))
     return SizeCheck(shape, False, report.errors[0], tuple(nearest),
                      _suggestion(walks, shape, offending, nearest, axes))
 
@@ -223,7 +229,7 @@ def _suggestion(walks: Walks, shape: Shape, offending: list[int], nearest: list[
                  if m is not None]
         if alone:
             near += [min(alone, key=lambda m: abs(m - n.size))]
-        choices.append(sorted(set(near), key=lambda m: abs(m - n.size)) or [n.size])
+        choices.append(sorted(set(near), key=lambda m: (abs(m - n.size), m)) or [n.size])
     combos = sorted(product(*choices), key=lambda c: sum(
         abs(m - shape[a]) for a, m in zip(offending, c, strict=True)))
     for combo in combos[:16]:

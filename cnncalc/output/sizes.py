@@ -89,6 +89,8 @@ def size_text(check: SizeCheck) -> Styled:
         near = [f"{n.below} below" if n.below is not None else "none below",
                 f"{n.above} above" if n.above is not None else "none above"]
         out.append(f"\n  {n.axis} {n.size}: nearest accepted {', '.join(near)}")
+        if n.spec_sizes:
+            out.append(" (with the other axes at the spec's sizes)", "dim")
     out.append("\n  nearest accepted input: ")
     out.append(format_shape(check.suggestion) if check.suggestion else "none found nearby")
     return out
