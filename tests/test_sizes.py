@@ -283,3 +283,18 @@ def test_compact_periodic_tails() -> None:
         Progression(r, 16, 9) for r in range(17, 32))]
     assert compact(pieces_[1:2], pieces_, 1, 160) == [Progression(16, 16, 10)]
     assert compact(pieces_[1:], pieces_, 1, 160) == [Progression(16, 1, 145)]
+
+
+@pytest.mark.parametrize("name", ["resnet50", "convnext_small", "googlenet", "squeezenet1_1",
+                                  "unet", "yolo_tiny3"])
+def test_zoo_needs_no_size_by_size_walks(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model covers the zoo on 1..1024: no piece falls back to one walk per size, and
+    the walks stay far fewer than the sizes (auto shortcuts built for tiny maps are peeled)."""
+    tried: list[int] = []
+    monkeypatch.setattr(pieces.Axis, "brute", lambda self, p: tried.append(p.count) or [])
+    spec = replace(spec_of(name), expect=())
+    walks = pieces.Walks(spec, spec.mode or "default")
+    assert spec.input is not None
+    for axis in range(len(spec.input) - 1):
+        pieces.Axis(walks, spec.input, axis).solve(1, 1024)
+    assert tried == [] and len(walks.cache) < 1024

@@ -11,10 +11,10 @@ its branches: two affine sizes agree everywhere, nowhere or at one point, which 
 piece of its own. Elements past :data:`~cnncalc.values.MAX_COUNT` (A006) split at their
 boundary too, and ``expect:`` values, affine in ``t`` on a uniform piece, are solved in
 closed form. Every verdict is then checked by a real walk of the piece's last size (and its
-shapes and counts against the affine prediction); anything the model does not cover — a
-block built from ``H``/``W``, a verification that disagrees — is walked size by size, within
-:data:`MAX_WORK`. Work grows with the number of pieces (periods, thresholds), never with the
-size of the numbers.
+shapes and counts against the affine prediction); a piece the model does not cover — a
+block built from ``H``/``W``, a verification that disagrees — is halved until it does, and
+walked size by size from :data:`BRUTE` sizes, within :data:`MAX_WORK`. Work grows with the
+number of pieces (periods, thresholds), never with the size of the numbers.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from math import gcd
+from typing import Any
 
 from ..analysis import measured, walk
 from ..diagnostics import RULES, Mode, Severity, without_fixes
-from ..layers import Block
+from ..layers import Block, Layer
 from ..report import LayerRow, Report
 from ..shapes import Shape, elements
 from ..spec.build import Spec
@@ -43,6 +44,10 @@ VERIFY_ROWS = 2_000
 """Specs up to this many rows get every verdict confirmed by a walk of the piece's last size
 (tests/test_sizes.py checks the model against one walk per size on random specs and the
 zoo); a longer spec's time goes to the two walks per piece the model needs."""
+
+
+BRUTE = 8
+"""A piece the model does not cover is halved; from this many sizes, each is walked."""
 
 
 class TooLarge(ValueError):
@@ -140,8 +145,9 @@ class Axis:
                 continue
             try:
                 result = self.piece(p)
-            except Irregular:
-                result = self.brute(p)
+            except Irregular:  # halve it until the model covers the parts, or try each size
+                result = self.brute(p) if p.count <= BRUTE else [
+                    p.part(0, p.count // 2), p.part(p.count // 2, p.count)]
             if isinstance(result[0], Progression):
                 todo += [q for q in result if isinstance(q, Progression)]
                 if len(todo) + len(done) > MAX_PIECES:
@@ -193,7 +199,7 @@ class Axis:
             return verdicts  # a long spec: its time goes to the two walks the model needs
         t = p.count - 1
         last = self.walk(p.at(t), bare=True)
-        if len(last.layers) != len(w0.layers) or not alike(
+        if max(rows, default=-1) >= len(last.layers) or not alike(
                 [w0.layers[i] for i in rows], [last.layers[i] for i in rows]):
             raise Irregular
         if w0.ok and w1.ok:
@@ -286,14 +292,13 @@ class Axis:
             verdicts.append(Verdict(p.part(t, p.count), False))
         return verdicts
 
-    def meets(self, key: str, value: object, count: int, w0: Report, w1: Report
+    def meets(self, key: str, value: Any, count: int, w0: Report, w1: Report
               ) -> list[tuple[int, int]]:
         """The ``t`` intervals where expectation ``key: value`` holds."""
         if key in ("output", "outputs"):
             got = [w0.totals.outputs, w1.totals.outputs] if key == "outputs" else \
                 [(w0.totals.output_shape,), (w1.totals.output_shape,)]
             want = value if key == "outputs" else (value,)
-            assert isinstance(want, tuple)
             if len(got[0]) != len(want) or len(got[1]) != len(want):
                 return []
             where: int | bool = True
@@ -308,7 +313,6 @@ class Axis:
                     if not isinstance(at, bool):
                         where = at
             return [(0, count)] if isinstance(where, bool) else [(where, where + 1)]
-        assert isinstance(value, int)
         v0, slope = self.line(measured(w0.totals)[key], measured(w1.totals)[key])
         if not key.startswith("max_"):
             at = agree((v0, slope), (value, 0), count)
@@ -367,12 +371,12 @@ def out_elements(row: LayerRow) -> int | None:
     if row.output_shape is not None:
         return elements(row.output_shape)
     node, inp = row.node, row.input_shape
-    if row.is_block or node is None or inp is None or node.reads:
-        return None
+    if not isinstance(node, Layer) or inp is None or node.reads:
+        return None  # a block's join or a route: its size is its rows'
     with without_fixes():
-        if any(f.fatal for f in node.validate(inp)):  # type: ignore[attr-defined]
+        if any(f.fatal for f in node.validate(inp)):
             return None
-    return elements(node.output_shape(inp))  # type: ignore[attr-defined]
+    return elements(node.output_shape(inp))
 
 
 def alike(rows0: Sequence[LayerRow], rows1: Sequence[LayerRow]) -> bool:
