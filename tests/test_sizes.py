@@ -298,3 +298,14 @@ def test_zoo_needs_no_size_by_size_walks(name: str, monkeypatch: pytest.MonkeyPa
     for axis in range(len(spec.input) - 1):
         pieces.Axis(walks, spec.input, axis).solve(1, 1024)
     assert tried == [] and len(walks.cache) < 1024
+
+
+def test_ten_thousand_rows_in_a_few_walks() -> None:
+    """A 10,000-row chain: the spec's own size is walked once for both axes, then one more
+    size per axis and the smallest input — four walks (bench_cli.py times the process)."""
+    spec = spec_of("64x64x16" + " -> conv(16, 3, p=1) -> bn -> relu" * 3333)
+    start = time.perf_counter()
+    r = input_sizes(spec)
+    assert time.perf_counter() - start < 10
+    assert [a.accepted for a in r.axes] == [(Progression(1, 1, 1024),)] * 2
+    assert r.smallest == (1, 1, 16)
