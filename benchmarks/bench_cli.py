@@ -191,8 +191,12 @@ def sizes_figures(tmp: Path) -> None:
     resnet50 and unet, and a range up to 2³¹ − 1."""
     spec10k = tmp / "net10k.yaml"
     spec10k.write_text(f"input: 64x64x16\nlayers:\n  - \"{one_line(10_000)[len('64x64x16 -> '):]}\"\n")
+    spec1d = tmp / "net10k-1d.yaml"
+    spec1d.write_text("input: 4096x16\nlayers:\n  - \""
+                      + " -> ".join(["conv(16, 3, p=1) -> bn -> relu"] * 3333) + "\"\n")
     for label, cmd in [
         ("sizes 10k-row spec (1..1024)", [CNNCALC, "sizes", str(spec10k)]),
+        ("sizes 10k-row 1-D spec (1..1024)", [CNNCALC, "sizes", str(spec1d)]),
         ("sizes resnet50 --no-expect", [CNNCALC, "sizes", "resnet50", "--no-expect"]),
         ("sizes resnet50 --size 500x375", [CNNCALC, "sizes", "resnet50", "--size", "500x375"]),
         ("sizes unet --no-expect", [CNNCALC, "sizes", "unet", "--no-expect"]),

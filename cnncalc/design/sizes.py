@@ -168,7 +168,8 @@ def input_sizes(spec: str | Path | Spec, mode: Mode | None = None, *,
     smallest = None
     if all(a.smallest is not None for a in axes):
         whole = (*(a.smallest or 0 for a in axes), inp[-1])
-        smallest = whole if walks.get(whole).ok else None
+        alone = sum(m != n for m, n in zip(whole, inp, strict=True)) <= 1  # an axis' listing
+        smallest = whole if alone or walks.get(whole).ok else None
     check = None
     if size is not None:
         check = _size_check(walks, inp, size, axes, lo, hi)
