@@ -249,18 +249,34 @@ def test_huge_range_is_answered_exactly_and_fast() -> None:
 
 
 def test_huge_strides_and_kernels_never_hang() -> None:
+    """A stride of a million: sizes are split into runs of the window (exact, inexact but
+    only what the stride skips anyway, losing input), not into a million residues."""
+    net = "3x3x3 -> conv(8, 3, s=999983)"
+    seconds, (code, out, err) = timed("sizes", net, "--range", "1..2147483647", "--strict")
+    assert (code, err) == (0, "") and seconds < 20
+    # (n − 3)/999983 + 1 exact: n = 999983k + 3, the last 3 + 2147·999983
+    assert "height: 3, 999986, 1999969, … (999983k + 3) from 3 to 2146963504" in out
+    for lo, hi in ((1, 40), (999_950, 1_000_050), (2_146_963_480, 2_146_963_520)):
+        for mode in ("strict", "default"):
+            r = input_sizes(net, mode, range=(lo, hi))
+            assert listed(r, 0) == brute(spec_of(net), mode, 0, lo, hi), (mode, lo)
     seconds, (code, out, err) = timed(
         "sizes", "64x64x3 -> conv(8, 1000001, s=999999, p=2) -> conv(4, 3, s=1000000)",
         "--range", "1..2147483647", "--lenient")
-    assert seconds < 10 and "Traceback" not in err
-    assert code in (0, 1, 2)
-    seconds, (code, out, err) = timed(
-        "sizes", "64x64x3 -> conv(8, 3, s=999983)", "--range", "1..2147483647", "--strict")
-    assert seconds < 10 and "Traceback" not in err
-    if code == 2:
-        assert "narrower --range" in err
-    else:
-        assert "999983k + 3" in out or "3, 999986" in out
+    assert seconds < 20 and "Traceback" not in err and code == 1  # the 64 of the other axis
+    assert "the 1000001-pixel window is larger than the padded input height 64" in out
+
+
+@pytest.mark.parametrize("chunk", range(3))
+def test_runs_match_brute_force(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The windows' runs (:meth:`~cnncalc.layers.base.Node.size_runs`), used on every
+    period here, on random specs: the same sizes as one walk per size."""
+    monkeypatch.setattr(pieces, "RESIDUES", 1)
+    for seed in range(600 + chunk * 25, 625 + chunk * 25):
+        spec = spec_of(generate(seed).spec)
+        assert spec.input is not None
+        if len(spec.input) > 1:
+            assert_exact(spec, ("default", "strict", "lenient")[seed % 3], 1, 40)
 
 
 def test_work_limit_message(monkeypatch: pytest.MonkeyPatch) -> None:

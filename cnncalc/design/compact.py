@@ -95,15 +95,23 @@ def _greedy(bits: bytearray, lo: int) -> list[Progression]:
 
 
 def _naive(pieces: Sequence[Progression]) -> list[Progression]:
-    """Merge pieces end to end where they continue each other (no other compaction)."""
+    """Merge pieces end to end where they continue each other: runs that touch, single
+    numbers at equal distances (no other compaction).
+
+    >>> _naive([Progression(3, 1, 1), Progression(13, 1, 1), Progression(23, 1, 1),
+    ...         Progression(30, 1, 5), Progression(35, 1, 2)])
+    [Progression(first=3, step=10, count=3), Progression(first=30, step=1, count=7)]
+    """
     out: list[Progression] = []
     for p in sorted(pieces, key=lambda p: p.first):
-        if p.count == 1 and out and out[-1].count == 1 and p.first == out[-1].first + 1:
-            out[-1] = Progression(out[-1].first, 1, 2)
-        elif out and out[-1].step == p.step and out[-1].last + p.step == p.first:
-            out[-1] = Progression(out[-1].first, p.step, out[-1].count + p.count)
-        elif out and out[-1].count == 1 and p.count > 1 and p.first - out[-1].first == p.step:
-            out[-1] = Progression(out[-1].first, p.step, p.count + 1)
+        last = out[-1] if out else None
+        if last is None:
+            out.append(p)
+        elif last.count == 1 and (p.count == 1 or p.step == p.first - last.first):
+            out[-1] = Progression(last.first, p.first - last.first, p.count + 1)
+        elif (p.count == 1 or p.step == last.step) and last.last + last.step == p.first \
+                and (last.step == 1 or p.count == 1 or last.count > 1):
+            out[-1] = Progression(last.first, last.step, last.count + p.count)
         else:
             out.append(p)
     return out

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from math import gcd
 from typing import Any
 
@@ -45,6 +46,10 @@ VERIFY_ROWS = 2_000
 (tests/test_sizes.py checks the model against one walk per size on random specs and the
 zoo); a longer spec's time goes to the two walks per piece the model needs."""
 
+
+RESIDUES = 64
+"""Past this many residue classes, a kind's runs (:meth:`~cnncalc.layers.base.Node.size_runs`)
+split a piece instead, when it gives them."""
 
 BRUTE = 8
 """A piece the model does not cover is halved; from this many sizes, each is walked."""
@@ -231,7 +236,9 @@ class Axis:
                 continue
             if (len(x0) > 1 and d == len(x0) - 1) or d >= len(periods):
                 raise Irregular  # channels that vary with the size: not modelled
-            if parts := split_affine(p, *self.line(a, b), *periods[d]):
+            runs = node.size_runs(x0)
+            if parts := split_affine(p, *self.line(a, b), *periods[d],
+                                     runs[d] if d < len(runs) else None):
                 return parts
         e0, e1 = out_elements(r0), out_elements(r1)
         if (e0 is None) != (e1 is None):
@@ -326,10 +333,11 @@ class Axis:
         return [(min(count, max(0, -(-(v0 - value) // -slope))), count)]
 
 
-def split_affine(p: Progression, u0: int, b: int, period: int, threshold: int
-                 ) -> list[Progression]:
+def split_affine(p: Progression, u0: int, b: int, period: int, threshold: int,
+                 runs: tuple[int, tuple[int, ...]] | None = None) -> list[Progression]:
     """Split ``p`` where a size ``u0 + b·t`` crosses ``threshold`` or, above it, when ``b``
-    is not a multiple of ``period`` (by residue); [] when it behaves alike on all of ``p``.
+    is not a multiple of ``period``: by residue, or — a long period with ``runs`` — where
+    the size enters another run; [] when it behaves alike on all of ``p``.
 
     >>> split_affine(Progression(1, 1, 10), 1, 1, 2, 3)    # below 3 and from 3
     [Progression(first=1, step=1, count=2), Progression(first=3, step=1, count=8)]
@@ -346,10 +354,35 @@ def split_affine(p: Progression, u0: int, b: int, period: int, threshold: int
     if b % period == 0:
         return []
     m = period // gcd(b, period)
+    if runs is not None and b > 0 and min(m, p.count) > RESIDUES:
+        return split_runs(p, u0, b, period, *runs)
     if min(m, p.count) > MAX_PIECES:
         raise TooLarge(f"a period of {period:,} splits the sizes into {min(m, p.count):,} "
                        f"classes, more than {MAX_PIECES:,}: use a narrower --range")
     return [p.part(r, p.count, m) for r in range(min(m, p.count))]
+
+
+def split_runs(p: Progression, u0: int, b: int, period: int, phase: int,
+               offsets: tuple[int, ...]) -> list[Progression]:
+    """Split ``p`` where ``u0 + b·t`` (b > 0) enters another run ``phase + j·period + o``.
+
+    >>> split_runs(Progression(1, 1, 30), 1, 1, 10, 3, (0, 1, 8))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [Progression(first=1, step=1, count=2), Progression(first=3, step=1, count=1),
+     Progression(first=4, step=1, count=7), Progression(first=11, step=1, count=2),
+     Progression(first=13, step=1, count=1), Progression(first=14, step=1, count=7),
+     Progression(first=21, step=1, count=2), Progression(first=23, step=1, count=1),
+     Progression(first=24, step=1, count=7)]
+    """
+    ul = u0 + b * (p.count - 1)
+    first, last = (u0 - phase) // period, (ul - phase) // period
+    if (last - first + 1) * len(offsets) > MAX_PIECES:
+        raise TooLarge(f"a period of {period:,} splits the sizes into more than "
+                       f"{MAX_PIECES:,} runs: use a narrower --range")
+    cuts = sorted({-(-(edge - u0) // b) for j in range(first, last + 1) for o in offsets
+                   if u0 < (edge := phase + j * period + o) <= ul})
+    bounds = [0, *cuts, p.count]
+    return [p.part(a, c) for a, c in pairwise(bounds)] if cuts else []
 
 
 def intersect(xs: list[tuple[int, int]], ys: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -325,6 +325,19 @@ class Node:
         """
         return ((1, 1),) * max(1, len(inp) - 1)
 
+    def size_runs(self, inp: Shape) -> tuple[tuple[int, tuple[int, ...]] | None, ...]:
+        """A finer view of :meth:`size_period`, for a period too long to split sizes by
+        residue: ``(phase, offsets)`` per axis — on sizes ≥ the threshold, findings and
+        output size are the same for every size in ``[phase + j·period + o_k, phase +
+        j·period + o_(k+1))`` (``o_0 = 0``, the last up to the next period); None when the
+        kind gives none (default).
+
+        >>> from cnncalc.layers import ReLU
+        >>> ReLU().size_runs((7, 9, 3))
+        (None, None)
+        """
+        return (None,) * max(1, len(inp) - 1)
+
     def pytorch(self, inp: Shape, parts: Sequence[str],
                 sequence: Callable[[Sequence[str]], str]) -> str:
         """This node's PyTorch module as Python source (``cnncalc export``): ``inp`` is its

@@ -99,6 +99,29 @@ class Windowed(Layer):
                      for k, s, d, p in zip(per_axis(kernel, r), per_axis(stride, r),
                                            per_axis(dilation, r), pads, strict=True))
 
+    def size_runs(self, inp: Shape) -> tuple[tuple[int, tuple[int, ...]] | None, ...]:
+        """With explicit padding and no ceil mode: the output ⌊(n − phase)/s⌋ + 1 steps at
+        ``phase = k_eff − 2p``, and the leftover (n − phase) mod s is 0 (exact), up to
+        ``p + gap`` (G002: only padding, or no more than the stride skips, goes unread) or
+        more (G001).
+
+        >>> from cnncalc.layers import Conv
+        >>> Conv(8, (3,), stride=(10,)).size_runs((50, 50, 3))   # gap 7: G001 from 8
+        ((3, (0, 1, 8)), (3, (0, 1, 8)))
+        """
+        kernel, stride, padding, dilation = self.geometry()
+        r = rank(inp)
+        if not is_volume(inp) or padding.same or self.uses_ceil() or any(
+                len(x) not in (1, r) for x in (kernel, stride, dilation, padding.sizes)):
+            return super().size_runs(inp)
+        out: list[tuple[int, tuple[int, ...]] | None] = []
+        for k, s, d, p in zip(per_axis(kernel, r), per_axis(stride, r), per_axis(dilation, r),
+                              per_axis(padding.sizes, r), strict=True):
+            k_eff = d * (k - 1) + 1
+            lost = p + max(0, s - k_eff) + 1  # the first leftover that loses input
+            out.append((k_eff - 2 * p, tuple(sorted({o for o in (0, 1, lost) if o < s}))))
+        return tuple(out)
+
     def window(self, inp: Shape) -> tuple[Sizes, Sizes] | None:
         kernel, stride, _ = self.axes(inp)
         return kernel, stride
