@@ -9,6 +9,8 @@ Prints every figure; run with the project's virtualenv:  python benchmarks/bench
 - `cnncalc solve` with 4 unknowns on ResNet-50 (target ≤ 0.5 s whole process), and 20
   unknowns refused as too large (about a second)
 - whether numpy is imported on the summary --no-verify and check paths (it must not be)
+- `cnncalc sizes` of a 10,000-row spec (target ≤ 1 s whole process), resnet50, unet, vgg16
+  on 1..2³¹ − 1
 - analysis time flat in the size of the numbers: the same spec with a stride, kernel,
   channel count, group count, multiplier or output size of 2, 10**6 and 2**31 − 1 (the
   bound), lints included (target: the largest within 2× the smallest)
@@ -115,6 +117,8 @@ def main() -> None:
     label = f"check the whole zoo ({len(everything)} networks)"
     print(f"{label:43s} {t:6.3f} s / {m:6.3f} s  (exit {code})")
 
+    sizes_figures(tmp)
+
     probe = ("import sys, runpy; sys.argv = ['cnncalc'] + sys.argv[1:]\n"
              "try:\n    runpy.run_module('cnncalc', run_name='__main__')\n"
              "except SystemExit:\n    pass\n"
@@ -199,6 +203,27 @@ def rows_linear(analyze: object) -> None:
         print(f"  {label:22s} " + "  ".join(
             f"{rows[n] / 1000:4.1f}k {t:6.3f} s ({t / rows[n] * 1e6:4.1f} µs/row)"
             for n, t in best.items()) + f"   30k/1k {best[30_000] / best[1_000]:5.1f}")
+
+
+def sizes_figures(tmp: Path) -> None:
+    """`cnncalc sizes` (whole process): a 10,000-row spec (target ≤ 1 s), the zoo's
+    resnet50 and unet, and a range up to 2³¹ − 1."""
+    spec10k = tmp / "net10k.yaml"
+    spec10k.write_text(f"input: 64x64x16\nlayers:\n  - \"{one_line(10_000)[len('64x64x16 -> '):]}\"\n")
+    spec1d = tmp / "net10k-1d.yaml"
+    spec1d.write_text("input: 4096x16\nlayers:\n  - \""
+                      + " -> ".join(["conv(16, 3, p=1) -> bn -> relu"] * 3333) + "\"\n")
+    for label, cmd in [
+        ("sizes 10k-row spec (1..1024)", [CNNCALC, "sizes", str(spec10k)]),
+        ("sizes 10k-row 1-D spec (1..1024)", [CNNCALC, "sizes", str(spec1d)]),
+        ("sizes resnet50 --no-expect", [CNNCALC, "sizes", "resnet50", "--no-expect"]),
+        ("sizes resnet50 --size 500x375", [CNNCALC, "sizes", "resnet50", "--size", "500x375"]),
+        ("sizes unet --no-expect", [CNNCALC, "sizes", "unet", "--no-expect"]),
+        ("sizes vgg16 --no-expect --range 1..2**31-1",
+         [CNNCALC, "sizes", "vgg16", "--no-expect", "--range", f"1..{2**31 - 1}"]),
+    ]:
+        t, m, code = best_of(cmd, 3)
+        print(f"{label:43s} {t:6.3f} s / {m:6.3f} s  (exit {code})")
 
 
 def _timed(fn: object, arg: str) -> float:

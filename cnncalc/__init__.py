@@ -6,6 +6,7 @@
 """
 
 from .api import analyze, solve, validate
+from .design.sizes import InputSizes, input_sizes
 from .diagnostics import (
     ArchitectureError,
     Location,
@@ -19,6 +20,7 @@ from .version import __version__
 
 __all__ = [
     "ArchitectureError",
+    "InputSizes",
     "LayerRow",
     "Location",
     "Problem",
@@ -29,6 +31,7 @@ __all__ = [
     "Totals",
     "__version__",
     "analyze",
+    "input_sizes",
     "solve",
     "validate",
 ]

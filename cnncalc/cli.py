@@ -23,6 +23,8 @@ from . import zoo
 from .api import analyze_spec
 from .breakdown import BY, breakdown
 from .console import Bar, ascii_only, echo, echo_json, safe_streams, show
+from .design.sizes import check_range as input_sizes_range
+from .design.sizes import input_sizes
 from .diagnostics import (
     EXPECTATIONS,
     RULES,
@@ -39,6 +41,7 @@ from .output.columns import COLUMNS, DEFAULT, choose
 from .output.explain import explain as explained
 from .output.export import to_pytorch
 from .output.render import Styled
+from .output.sizes import sizes_text
 from .report import DTYPES, Report
 from .spec import source
 from .spec.build import Spec
@@ -344,6 +347,66 @@ def explain(spec: str, mode: Mode | None) -> int:
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
+def size_range(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
+    """``--range LO..HI``: sizes from LO to HI, or a usage error saying what is wrong."""
+    match = re.fullmatch(r"\s*(\d{1,12})\s*\.\.\s*(\d{1,12})\s*", value)
+    if match is None:
+        raise click.BadParameter(f"'{formats.clean(value[:40])}' is not a range: write two whole "
+                                 "numbers like 1..1024")
+    lo, hi = int(match[1]), int(match[2])
+    try:
+        input_sizes_range(lo, hi)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return lo, hi
+
+
+def size_given(ctx: click.Context, param: click.Parameter, value: str | None
+               ) -> tuple[int, ...] | None:
+    """``--size 500x375`` (one number: every axis)."""
+    if value is None:
+        return None
+    parts = re.split(r"\s*[x×]\s*", value.strip())
+    if not all(re.fullmatch(r"\d{1,12}", p) for p in parts) or not 1 <= len(parts) <= 3:
+        raise click.BadParameter(f"'{formats.clean(value[:40])}' is not a size: write the "
+                                 "spatial sizes like 500x375, or one number for every axis")
+    return tuple(int(p) for p in parts)
+
+
+@main.command(cls=SpecCommand)
+@click.argument("spec", shell_complete=complete_spec)
+@click.option("--range", "bounds", default="1..1024", show_default=True, callback=size_range,
+              metavar="LO..HI", help="The sizes to consider on each axis.")
+@click.option("--size", "size", default=None, callback=size_given, metavar="HxW",
+              help="Check one input size (one number: every axis): its first error and the "
+                   "nearest accepted sizes.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--no-expect", "no_expect", is_flag=True, default=False,
+              help="Leave out the spec's `expect:` checks (accepted: no architecture error).")
+@mode_options
+def sizes(spec: str, bounds: tuple[int, int], size: tuple[int, ...] | None, fmt: str,
+          no_expect: bool, mode: Mode | None) -> int:
+    """Every input size per spatial axis the network accepts (no error in the mode, the
+    `expect:` checks included), the smallest input, and why a given size fails.
+
+    \b
+    Example:  cnncalc sizes unet --range 1..512
+              cnncalc sizes resnet50 --size 500x375 --strict
+    """
+    parsed = load(spec, as_json=fmt == "json")
+    try:
+        result = input_sizes(parsed, mode, range=bounds, size=size, expect=not no_expect)
+    except ValueError as exc:  # no spatial axes, a size of the wrong length, too much work
+        echo(f"error: {formats.clean(str(exc))}", err=True)
+        return EXIT_USAGE
+    if fmt == "json":
+        echo(formats.dumps(result.to_dict(), ascii_only()))
+    else:
+        show(sizes_text(result))
+    return EXIT_OK if result.ok else EXIT_INVALID
+
+
 @main.command(cls=SpecCommand)
 @click.argument("spec", shell_complete=complete_spec)
 @click.option("--to", "target", type=click.Choice(["pytorch", "json"]), default="pytorch",
@@ -402,27 +465,17 @@ def draw(spec: str, output: str | None, fmt: str, depth: int | None, mode: Mode 
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
-def size_range(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
-    """``LO..HI``: the input sizes an unknown input axis may take."""
-    m = re.fullmatch(r"\s*(\d{1,9})\s*\.\.\s*(\d{1,9})\s*", value)
-    if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
-        raise click.BadParameter(f"{formats.clean(value)!r} is not a range like 1..1024 "
-                                 "(whole numbers, the first at least 1 and not above the second)")
-    return int(m.group(1)), int(m.group(2))
-
-
 @main.command(cls=SpecCommand)
 @click.argument("spec", shell_complete=complete_spec)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.option("--top", type=click.IntRange(min=1, max=100), default=5, show_default=True,
               help="How many solutions to show.")
-@click.option("--range", "size_range_", default="1..1024", show_default=True,
+@click.option("--range", "bounds", default="1..1024", show_default=True,
               callback=size_range, metavar="LO..HI",
               help="Sizes an unknown input axis (?x?x3) may take.")
 @mode_options
-def solve(spec: str, fmt: str, top: int, size_range_: tuple[int, int], mode: Mode | None
-          ) -> int:
+def solve(spec: str, fmt: str, top: int, bounds: tuple[int, int], mode: Mode | None) -> int:
     """Find the values of the unknowns (`?`) that make the spec valid.
 
     Write `?` for a padding, stride, kernel, dilation, output padding, filter count or an
@@ -442,7 +495,7 @@ def solve(spec: str, fmt: str, top: int, size_range_: tuple[int, int], mode: Mod
     from .output.solve import to_json, to_text
     parsed, text = load_source(spec, as_json=fmt == "json")
     try:
-        answer = solved(parsed, text, mode, ranges=size_range_, top=top)
+        answer = solved(parsed, text, mode, ranges=bounds, top=top)
     except (TooLarge, ValueError) as exc:
         message = (f"the search is too large: {formats.clean(str(exc))}. Narrow it: name "
                    "unknowns that share a value (?n), write some values, give a smaller "

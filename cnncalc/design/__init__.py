@@ -1,2 +1,7 @@
-"""Design questions asked the other way round: which values of the unknowns (``?``) make a
-spec valid (:mod:`.solve`, :mod:`.answer`), which input sizes a network accepts."""
+"""Design questions asked the other way round, answered from a spec: which values of its
+unknowns (``?``) make it valid (:mod:`.solve` searches, :mod:`.answer` verifies and records,
+:mod:`.domains` says what each unknown may be), and which input sizes a network accepts
+(:mod:`.sizes`, solved on progressions of sizes by :mod:`.pieces`, written by
+:mod:`.compact`). The package sits at the analysis layer: it walks specs with
+:mod:`cnncalc.analysis` and imports no output module.
+"""

@@ -310,6 +310,36 @@ class Node:
         indices, a norm's statistics, a dropout mask, a copy it made (default none)."""
         return 0
 
+    def size_period(self, inp: Shape) -> tuple[tuple[int, int], ...]:
+        """How this node's findings and output depend on its input's size along each spatial
+        axis (a flat vector: its length), the others fixed — ``(period, threshold)`` per axis:
+        on sizes ≥ threshold its findings depend only on the size mod period and its output
+        size is affine in the size on each residue class; every size below the threshold is
+        rejected alike (an error) or there is only one such size. ``cnncalc sizes``
+        (:mod:`cnncalc.design.sizes`) splits sets of input sizes by it. Default: any size
+        alike, output affine (element-wise layers, norms, fc, upsample, pad, …).
+
+        >>> from cnncalc.layers import Conv, ReLU
+        >>> ReLU().size_period((7, 9, 3)), ReLU().size_period((10,))
+        (((1, 1), (1, 1)), ((1, 1),))
+        >>> Conv(8, (3,), stride=(2,)).size_period((32, 32, 3))  # stride 2, fits from 3
+        ((2, 3), (2, 3))
+        """
+        return ((1, 1),) * max(1, len(inp) - 1)
+
+    def size_runs(self, inp: Shape) -> tuple[tuple[int, tuple[int, ...]] | None, ...]:
+        """A finer view of :meth:`size_period`, for a period too long to split sizes by
+        residue: ``(phase, offsets)`` per axis — on sizes ≥ the threshold, findings and
+        output size are the same for every size in ``[phase + j·period + o_k, phase +
+        j·period + o_(k+1))`` (``o_0 = 0``, the last up to the next period); None when the
+        kind gives none (default).
+
+        >>> from cnncalc.layers import ReLU
+        >>> ReLU().size_runs((7, 9, 3))
+        (None, None)
+        """
+        return (None,) * max(1, len(inp) - 1)
+
     def pytorch(self, inp: Shape, parts: Sequence[str],
                 sequence: Callable[[Sequence[str]], str]) -> str:
         """This node's PyTorch module as Python source (``cnncalc export``): ``inp`` is its

@@ -444,6 +444,14 @@ class Split(nn.Module):
     def label(self) -> str:
         return f"split ({len(self.branches)} branches)"
 
+    def size_period(self, inp: Shape) -> tuple[tuple[int, int], ...]:
+        """A flat vector's length is its channels: the branches must divide it.
+
+        >>> Split(((), ())).size_period((10,))
+        ((2, 1),)
+        """
+        return super().size_period(inp) if is_volume(inp) else ((len(self.branches), 1),)
+
     def inputs(self, inp: Shape) -> tuple[list[Shape] | None, list[Finding]]:
         n, c = len(self.branches), inp[-1]
         if c % n == 0:

@@ -300,6 +300,19 @@ class Deconv(Layer):
                           "the padding removes more than the layer produces",
                           ("use less padding",), fatal=True)
 
+    def size_period(self, inp: Shape) -> tuple[tuple[int, int], ...]:
+        """Any size alike once the output is at least 1 (below: G009, the padding removes it all).
+
+        >>> Deconv(8, (2,), stride=(2,), padding=(3,)).size_period((5, 5, 4))  # (n−1)·2 − 6 + 2 ≥ 1
+        ((1, 4), (1, 4))
+        """
+        if not is_volume(inp) or len(self.kernel) not in (1, rank(inp)):
+            return super().size_period(inp)
+        kernel, stride, padding, output_padding, dilation = self.axes(inp)
+        return tuple((1, 1 + max(0, -(-(2 * p - d * (k - 1) - op) // s)))
+                     for k, s, p, op, d in zip(kernel, stride, padding, output_padding, dilation,
+                                               strict=True))
+
     def output_shape(self, inp: Shape) -> Shape:
         axes = zip(inp[:-1], *self.axes(inp), strict=True)
         return (*(transposed_size(n, k, s, p, op, d) for n, k, s, p, op, d in axes),

@@ -235,6 +235,15 @@ class GroupNorm(Layer):
     eps: float = arg(v.positive_real, 1e-5)
     affine: bool = arg(v.boolean, True)
 
+    def size_period(self, inp: Shape) -> tuple[tuple[int, int], ...]:
+        """Size 1 is special (one position: G013); a flat vector's length is its channels:
+        they must divide into the groups, and one value per group is G013.
+
+        >>> GroupNorm(4).size_period((7, 7, 8)), GroupNorm(4).size_period((12,))
+        (((1, 2), (1, 2)), ((4, 5),))
+        """
+        return ((1, 2),) * rank(inp) if is_volume(inp) else ((self.groups, self.groups + 1),)
+
     def check(self, inp: Shape) -> Iterator[Finding]:
         yield from groups_findings(self, self.groups, inp)
         if inp[-1] % self.groups == 0:
@@ -290,6 +299,14 @@ class InstanceNorm(Layer):
 
     affine: bool = arg(v.boolean, False)
     eps: float = arg(v.positive_real, 1e-5)
+
+    def size_period(self, inp: Shape) -> tuple[tuple[int, int], ...]:
+        """Size 1 is special: a single position (G013) when every other axis is 1 too.
+
+        >>> InstanceNorm().size_period((1, 5, 3))
+        ((1, 2), (1, 2))
+        """
+        return ((1, 2),) * rank(inp) if is_volume(inp) else super().size_period(inp)
 
     def check(self, inp: Shape) -> Iterator[Finding]:
         ln = LayerNorm(self.eps, self.affine)

@@ -216,6 +216,14 @@ class Shuffle(Layer):
 
     groups: int = arg(v.count, positional=True, help="number of channel groups")
 
+    def size_period(self, inp: Shape) -> tuple[tuple[int, int], ...]:
+        """A flat vector's length is its channels: the groups must divide it.
+
+        >>> Shuffle(3).size_period((12,)), Shuffle(3).size_period((4, 4, 6))
+        (((3, 1),), ((1, 1), (1, 1)))
+        """
+        return super().size_period(inp) if is_volume(inp) else ((self.groups, 1),)
+
     def check(self, inp: Shape) -> Iterator[Finding]:
         yield from groups_findings(self, self.groups, inp)
 

@@ -81,6 +81,47 @@ class Windowed(Layer):
         if any(w.out < 1 for w in ws):  # pragma: no cover - fits implies out ≥ 1
             yield Finding("G009", "the output would be empty", fatal=True)
 
+    def size_period(self, inp: Shape) -> tuple[tuple[int, int], ...]:
+        """Period the stride; threshold the smallest size the window fits (``same``
+        padding fits every size; its padding repeats with the stride).
+
+        >>> from cnncalc.layers import MaxPool
+        >>> MaxPool((3,), stride=(2,), padding=Padding((1,))).size_period((56, 56, 64))
+        ((2, 1), (2, 1))
+        """
+        kernel, stride, padding, dilation = self.geometry()
+        r = rank(inp)
+        if not is_volume(inp) or any(len(x) not in (1, r) for x in (
+                kernel, stride, dilation, padding.sizes)):
+            return super().size_period(inp)  # G010 whatever the size
+        pads = per_axis(padding.sizes, r)
+        return tuple((s, 1 if padding.same else max(1, d * (k - 1) + 1 - 2 * p))
+                     for k, s, d, p in zip(per_axis(kernel, r), per_axis(stride, r),
+                                           per_axis(dilation, r), pads, strict=True))
+
+    def size_runs(self, inp: Shape) -> tuple[tuple[int, tuple[int, ...]] | None, ...]:
+        """With explicit padding and no ceil mode: the output ⌊(n − phase)/s⌋ + 1 steps at
+        ``phase = k_eff − 2p``, and the leftover (n − phase) mod s is 0 (exact), up to
+        ``p + gap`` (G002: only padding, or no more than the stride skips, goes unread) or
+        more (G001).
+
+        >>> from cnncalc.layers import Conv
+        >>> Conv(8, (3,), stride=(10,)).size_runs((50, 50, 3))   # gap 7: G001 from 8
+        ((3, (0, 1, 8)), (3, (0, 1, 8)))
+        """
+        kernel, stride, padding, dilation = self.geometry()
+        r = rank(inp)
+        if not is_volume(inp) or padding.same or self.uses_ceil() or any(
+                len(x) not in (1, r) for x in (kernel, stride, dilation, padding.sizes)):
+            return super().size_runs(inp)
+        out: list[tuple[int, tuple[int, ...]] | None] = []
+        for k, s, d, p in zip(per_axis(kernel, r), per_axis(stride, r), per_axis(dilation, r),
+                              per_axis(padding.sizes, r), strict=True):
+            k_eff = d * (k - 1) + 1
+            lost = p + max(0, s - k_eff) + 1  # the first leftover that loses input
+            out.append((k_eff - 2 * p, tuple(sorted({o for o in (0, 1, lost) if o < s}))))
+        return tuple(out)
+
     def window(self, inp: Shape) -> tuple[Sizes, Sizes] | None:
         kernel, stride, _ = self.axes(inp)
         return kernel, stride
