@@ -330,3 +330,10 @@ def test_unknowns_where_none_can_stand_are_refused_where_written(
     assert words in p.message
     code, out, _ = run("solve", "-", stdin=yaml)
     assert code == 1 and words in out and "Traceback" not in out
+
+
+def test_an_unknown_inside_times_zero_is_refused_where_written() -> None:
+    s = cnncalc.solve("8x8x3 -> [conv(8, 3, p=?)] * 0 -> relu")
+    assert not s.ok and s.blocker is not None
+    assert (s.blocker.code, s.blocker.location.column) == ("A006", 24)  # type: ignore[union-attr]
+    assert "inside `* 0`, which builds nothing" in s.blocker.message

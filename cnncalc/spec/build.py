@@ -209,6 +209,13 @@ def unbuilt(group: Group) -> tuple[Finding, ...]:
     stack = list(reversed(group))
     while stack:
         node = stack.pop()
+        if node.unknown:  # a `?` no walk will ever reach: no value of it means anything
+            assert isinstance(node, unknowns.Open)  # the one kind with unknowns
+            found += [Finding(
+                "A006", f"{s.argument} {s.text} is inside `* 0`, which builds nothing: no "
+                "value of it is ever used", ("write a number, or remove what is repeated 0 "
+                                            "times",), location=s.location) for s in node.sites()]
+            continue
         if isinstance(node, Invalid):  # each finding where it was written
             found += [f if f.location else replace(f, location=node.location)
                       for f in node.findings]
