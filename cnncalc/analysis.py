@@ -8,6 +8,7 @@ stage: :mod:`cnncalc.api` runs the stages in order.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -26,6 +27,13 @@ RF = tuple[tuple[int, ...], tuple[int, ...]] | None
 """Receptive field and jump, one entry per spatial axis: ((r_h, r_w), (j_h, j_w)); None where
 undefined (also once a number exceeds :data:`~cnncalc.values.MAX_COUNT`, so that strides on a
 1×1 map cannot grow it without bound)."""
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def described(node: Node) -> str:
+    """``node.describe()``, remembered (nodes compare by identity): a spec walked again —
+    by ``cnncalc sizes`` and ``solve``, by the fix verifier — writes each layer's text once."""
+    return node.describe()
 
 
 def start_rf(shape: Shape | None) -> RF:
@@ -136,7 +144,7 @@ class Walker:
             self.read[source] = index
         known = 0 if shape is not None else None
         self.rows.append(LayerRow(
-            path, depth, node.name, node.describe(), shape, shape, known, known, known, known,
+            path, depth, node.name, described(node), shape, shape, known, known, known, known,
             rf[0] if rf and shape else None, rf[1] if rf and shape else None, known,
             node.location, node=node, parent=parent, tensor=node.tensor, source=source))
         return shape, rf if shape is not None else None, Counts()
@@ -172,7 +180,7 @@ class Walker:
         self.activation_bytes += act or 0
         self.current = len(self.rows)
         self.rows.append(LayerRow(
-            path, depth, node.name, node.describe(), inp, out,
+            path, depth, node.name, described(node), inp, out,
             counts.weights if out else None, counts.biases if out else None,
             counts.non_trainable if out else None, counts.macs if out else None,
             rf[0] if rf and out else None, rf[1] if rf and out else None,
@@ -237,7 +245,7 @@ class Walker:
             self.activation_bytes += act or 0
             self.current = index
         self.rows[index] = LayerRow(
-            path, depth, node.name, node.describe(), inp, out, total.weights, total.biases,
+            path, depth, node.name, described(node), inp, out, total.weights, total.biases,
             total.non_trainable, total.macs, rf[0] if rf else None,
             rf[1] if rf else None, act, node.location, is_block=True, node=node,
             parent=parent, tensor=node.tensor)

@@ -164,6 +164,7 @@ def window_caption(layer: Layer, kernel: Sizes, stride: Sizes, mark: str,
     return text
 
 
+@functools.lru_cache(maxsize=4096)
 def _windows(layer: Windowed, inp: Shape) -> tuple[Window, ...]:
     """:meth:`Windowed.windows`, remembered: checks, shape, counts, step, lints and fixes all
     ask for the same layer's windows on the same input (layers hash by identity)."""
