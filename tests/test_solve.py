@@ -337,3 +337,17 @@ def test_an_unknown_inside_times_zero_is_refused_where_written() -> None:
     assert not s.ok and s.blocker is not None
     assert (s.blocker.code, s.blocker.location.column) == ("A006", 24)  # type: ignore[union-attr]
     assert "inside `* 0`, which builds nothing" in s.blocker.message
+
+
+def test_unknowns_inside_groups_and_layer_arguments_given_as_yaml_text() -> None:
+    """A ``?`` in a group written as a YAML value (``repeat``'s ``layers:``) or in a block's
+    layer-valued argument written as text belongs to the layer inside, as in one line."""
+    repeat = ("input: 32x32x3\nlayers:\n  - repeat: 2\n    layers: conv(8, 3, p=?) -> relu\n")
+    s = cnncalc.solve(repeat, top=20)
+    truth = brute("32x32x3 -> conv(8, 3, p=?a) -> relu -> conv(8, 3, p=?b) -> relu",
+                  {"a": range(3), "b": range(3)})
+    assert s.count == len(truth) == 9
+    argument = ("input: 32x32x3\nblocks:\n  b(act=relu): conv(8, 3, p=1) -> act\n"
+                "layers:\n  - b: {act: \"conv(8, 3, p=?)\"}\n")
+    s = cnncalc.solve(argument)
+    assert s.count == 3 and s.solutions[0].text == argument.replace("p=?", "p=0")

@@ -258,7 +258,8 @@ def build_add(call: Call) -> Node:
 def build_call(call: Call) -> Node:
     if call.name.lower() == Add.name and Add.name not in LAYERS:  # syntax, not a layer kind
         return build_add(call)
-    if any(isinstance(a.value, Scalar) and unknowns.has_unknown(a.value.text) for a in call.args):
+    if any(_stands_for_number(call, a, n) for a, n in zip(call.args, _argument_names(call),
+                                                          strict=True)):
         return build_open(call)
     kind = LAYERS.get(call.name.lower())
     if kind is None and (frame := calls.frame()) is not None and not call.args \
@@ -376,6 +377,19 @@ def _argument_names(call: Call) -> list[str]:
     return names
 
 
+def _stands_for_number(call: Call, a: Arg, argument: str) -> bool:
+    """Whether argument ``a`` of ``call`` holds a ``?`` that stands for a number: not a
+    layer kind's group (``layers: conv(8, 3, p=?) -> relu``) nor a block's layer-valued
+    argument written as text, whose own layers hold their ``?``."""
+    if not isinstance(a.value, Scalar) or not unknowns.has_unknown(a.value.text):
+        return False
+    kind = LAYERS.get(call.name.lower())
+    if kind is None:
+        return unknowns.bad_part(a.value.text) is None
+    schema = {x.name: x for x in arguments(kind)}
+    return argument not in schema or schema[argument].convert is not GROUP
+
+
 def build_open(call: Call) -> Node:
     """A layer or block call with unknowns (:class:`~cnncalc.spec.unknowns.Open`): checked
     now for everything no value can mend (names, counts of arguments), built with numbers
@@ -385,8 +399,9 @@ def build_open(call: Call) -> Node:
     holes: list[unknowns.Hole] = []
     findings: list[Finding] = []
     for i, (a, argument) in enumerate(zip(call.args, names, strict=True)):
-        if not isinstance(a.value, Scalar) or not unknowns.has_unknown(a.value.text):
+        if not _stands_for_number(call, a, argument):
             continue
+        assert isinstance(a.value, Scalar)  # a `?` that stands for a number is a scalar
         text = a.value.text
         if (bad := unknowns.bad_part(text)) is not None:
             findings.append(Finding("A006", bad, (), location=a.value.location))

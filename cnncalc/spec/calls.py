@@ -28,7 +28,7 @@ from .. import values as v
 from ..diagnostics import Finding, Location, Problem, Severity, syntax_error
 from ..layers import LAYERS, Group, Node
 from ..shapes import Shape, format_shape
-from . import expr
+from . import expr, unknowns
 from .called import Called, shape_values
 from .library import NAMES, library
 from .names import INPUT, Scope, opened
@@ -205,7 +205,8 @@ def _bind_value(raw: Value, env: Frame | None, numbers: dict[str, Fraction],
     if not isinstance(raw, Scalar):
         return raw  # a layer or group (a layer-valued parameter)
     text = raw.text.strip()
-    if "?" in text:  # a call's `?` makes the call open before it is bound: this is a default
+    if "?" in text and unknowns.bad_part(text) is None:  # a call's `?` opens the call
+        # before it is bound: a bare one here is a default's
         raise ValueError(f"'{clip(text)}': a default cannot be unknown (it would be one value "
                          "for every call); write the `?` in the calls")
     if env is not None and text in env.values:
