@@ -100,8 +100,8 @@ def solve(spec: str | Path, mode: Mode | None = None, *,
     >>> s.count, [sol.text for sol in s.solutions]
     (2, ['7x7x3 -> conv(1, 3, s=1)', '7x7x3 -> conv(1, 3, s=2)'])
     """
+    from .design import TooLarge
     from .design.answer import solve as solved  # the solver loads only when asked
-    from .design.solve import TooLarge
     if mode is not None and mode not in MODES:
         raise ValueError(f"mode must be default, strict or lenient, not {mode!r}")
     src = read_source(spec)

@@ -23,8 +23,6 @@ from . import zoo
 from .api import analyze_spec
 from .breakdown import BY, breakdown
 from .console import Bar, ascii_only, echo, echo_json, safe_streams, show
-from .design.sizes import check_range as input_sizes_range
-from .design.sizes import input_sizes
 from .diagnostics import (
     EXPECTATIONS,
     RULES,
@@ -41,7 +39,6 @@ from .output.columns import COLUMNS, DEFAULT, choose
 from .output.explain import explain as explained
 from .output.export import to_pytorch
 from .output.render import Styled
-from .output.sizes import sizes_text
 from .report import DTYPES, Report
 from .spec import source
 from .spec.build import Spec
@@ -354,8 +351,9 @@ def size_range(ctx: click.Context, param: click.Parameter, value: str) -> tuple[
         raise click.BadParameter(f"'{formats.clean(value[:40])}' is not a range: write two whole "
                                  "numbers like 1..1024")
     lo, hi = int(match[1]), int(match[2])
+    from .design.sizes import check_range  # the design package loads only for its commands
     try:
-        input_sizes_range(lo, hi)
+        check_range(lo, hi)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     return lo, hi
@@ -394,6 +392,8 @@ def sizes(spec: str, bounds: tuple[int, int], size: tuple[int, ...] | None, fmt:
     Example:  cnncalc sizes unet --range 1..512
               cnncalc sizes resnet50 --size 500x375 --strict
     """
+    from .design.sizes import input_sizes  # only here: the design package is this command's
+    from .output.sizes import sizes_text
     parsed = load(spec, as_json=fmt == "json")
     try:
         result = input_sizes(parsed, mode, range=bounds, size=size, expect=not no_expect)
@@ -491,12 +491,11 @@ def solve(spec: str, fmt: str, top: int, bounds: tuple[int, int], mode: Mode | N
     the least padding, then common values). Exit 0 when one exists, 1 when none does.
     """
     from .design.answer import solve as solved  # only here: the solver is this command's
-    from .design.solve import TooLarge
     from .output.solve import to_json, to_text
     parsed, text = load_source(spec, as_json=fmt == "json")
     try:
         answer = solved(parsed, text, mode, ranges=bounds, top=top)
-    except (TooLarge, ValueError) as exc:
+    except ValueError as exc:  # a bad range, or a search past its limits (TooLarge)
         message = (f"the search is too large: {formats.clean(str(exc))}. Narrow it: name "
                    "unknowns that share a value (?n), write some values, give a smaller "
                    "--range, or ask `cnncalc sizes` for input sizes")

@@ -5,3 +5,8 @@ unknowns (``?``) make it valid (:mod:`.solve` searches, :mod:`.answer` verifies 
 :mod:`.compact`). The package sits at the analysis layer: it walks specs with
 :mod:`cnncalc.analysis` and imports no output module.
 """
+
+
+class TooLarge(ValueError):
+    """A question beyond the package's documented limits; the message says what was
+    exceeded (the commands add what to narrow)."""

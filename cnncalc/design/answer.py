@@ -22,12 +22,12 @@ from ..spec.build import Spec
 from ..spec.parse import read_spec
 from ..spec.source import Source
 from ..spec.unknowns import Key, Site
-from . import domains
+from . import TooLarge, domains
+from .sizes import check_range
 from .solve import (
     MAX_KEEP,
     Assignment,
     Cost,
-    TooLarge,
     Work,
     binder,
     search,
@@ -130,10 +130,7 @@ def written(source: Source, spec: Spec, values: Assignment, occurrences: dict[Ke
             per_site.setdefault(occurrences[k], set()).add(v)
     named = {k: {v} for k, v in values if isinstance(k, str)}
     text = source.text
-    starts = [0]
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            starts.append(i + 1)
+    starts = [0, *(m.end() for m in re.finditer("\n", text))]  # each line's offset
     edits = []
     for s in _all_sites(spec, occurrences):
         if s.name:
@@ -179,12 +176,12 @@ def solve(spec: Spec, source: Source, mode: Mode | None = None, *,
           ranges: tuple[int, int] = DEFAULT_RANGE, top: int = TOP) -> Solved:
     """Every assignment of ``spec``'s unknowns under which it analyses without errors in
     ``mode`` and meets its ``expect:``; the best ``top`` verified. Raises
-    :class:`~cnncalc.design.solve.TooLarge` past the search's limits."""
+    a :class:`~cnncalc.design.TooLarge` (a ValueError) past the search's limits."""
     mode = mode or spec.mode or "default"
     lo, hi = ranges
-    if not 1 <= lo <= hi or hi - lo + 1 > MAX_RANGE:
-        raise ValueError(f"the range {lo}..{hi} must be within 1..{MAX_RANGE:,}"
-                         f" and hold at most {MAX_RANGE:,} sizes")
+    check_range(lo, hi)
+    if hi - lo + 1 > MAX_RANGE:
+        raise TooLarge(f"the range {lo}..{hi} holds more than {MAX_RANGE:,} sizes")
     fixed = [p for p in spec.problems if p.severity is Severity.ERROR
              and not (p.path == "input" and spec.input is None and spec.unknowns)]
     work = Work()

@@ -32,6 +32,7 @@ from ..report import LayerRow, Report
 from ..shapes import Shape, elements
 from ..spec.build import Spec
 from ..values import MAX_COUNT
+from . import TooLarge
 from .compact import Progression
 
 MAX_WORK = 400_000
@@ -53,10 +54,6 @@ split a piece instead, when it gives them."""
 
 BRUTE = 8
 """A piece the model does not cover is halved; from this many sizes, each is walked."""
-
-
-class TooLarge(ValueError):
-    """The search space is too large for :data:`MAX_WORK` / :data:`MAX_PIECES`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,15 +34,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..analysis import Binder, Walker, measured, oversized, start_rf, walk
-from ..diagnostics import Mode, Problem, Severity
+from ..analysis import Binder, Walker, check_expectations, oversized, start_rf, walk
+from ..diagnostics import Mode, Problem, Severity, resolve
 from ..layers import Block, Counts, Group, Node
 from ..report import Totals
 from ..shapes import Shape
 from ..spec.build import MAX_ROWS, Spec, expanded_size
 from ..spec.names import INPUT
 from ..spec.unknowns import Key, Open, Site, components, key
-from . import domains
+from . import TooLarge, domains
 
 MAX_UNKNOWNS = 24
 """Most unknowns (occurrences) one spec may hold."""
@@ -60,10 +60,6 @@ Cost = tuple[int, int, int]
 """(inexact divisions, total padding, distance from common choices): smaller is better."""
 
 Assignment = tuple[tuple[Key, int], ...]
-
-
-class TooLarge(Exception):
-    """The search space is beyond the solver's documented limits."""
 
 
 class Stop(Exception):
@@ -329,26 +325,16 @@ def _totals(counts: Counts, act: int) -> tuple[int, ...]:
     return counts.weights, counts.biases, counts.non_trainable, counts.macs, act
 
 
-def _meets(spec: Spec, state: State) -> bool:
+def _meets(spec: Spec, mode: Mode, state: State) -> bool:
     """The final state against ``expect:`` (every key but ``outputs``, which the full walk of
     each shown solution checks)."""
-    if not spec.expect:
+    checked = tuple(e for e in spec.expect if e.key != "outputs")
+    if not checked:
         return True
     w, b, nt, macs, act = state.totals or (0, 0, 0, 0, 0)
     totals = Totals(w, b, nt, macs, (w + b + nt) * 4, act, state.shape)
-    actual = measured(totals)
-    for e in spec.expect:
-        if e.key == "output":
-            if state.shape != e.value:
-                return False
-        elif e.key == "outputs":
-            continue
-        elif e.key.startswith("max_"):
-            if actual[e.key] > e.value:
-                return False
-        elif actual[e.key] != e.value:
-            return False
-    return True
+    found = check_expectations(replace(spec, expect=checked), totals)  # the walk's own check
+    return not any(p.severity is Severity.ERROR for p in resolve(found, mode, "expect", None))
 
 
 def search(spec: Spec, mode: Mode, ranges: tuple[int, int], work: Work, keep: int = MAX_KEEP
@@ -404,7 +390,7 @@ def search(spec: Spec, mode: Mode, ranges: tuple[int, int], work: Work, keep: in
         if not after:  # this step ends every assignment: the first error it met says why
             return {}, work.dead.get(path)
         states = after
-    final = {s: b for s, b in states.items() if _meets(spec, s)}
+    final = {s: b for s, b in states.items() if _meets(spec, mode, s)}
     if not final and states:  # every assignment walks cleanly but misses `expect:`
         best = min(e for b in states.values() for e in b.best)
         return {}, _expectation_failed(spec, mode, dict(best[1]))

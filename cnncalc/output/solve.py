@@ -33,8 +33,10 @@ def _several(solved: Solved) -> set[Site]:
     return {s for s, n in seen.items() if n > 1}
 
 
-def values_text(solution: Solution, solved: Solved) -> str:
-    several = _several(solved)
+def values_text(solution: Solution, solved: Solved, several: set[Site] | None = None) -> str:
+    """``?p = 2, stride (1:22) at 4.2.1 = 1``; ``several``: the sites with several occurrences
+    (:func:`_several`, found once for all the solutions shown)."""
+    several = _several(solved) if several is None else several
     return ", ".join(f"{clean(label(k, solved.occurrences[k], solved.occurrences[k] in several))}"
                      f" = {v}" for k, v in solution.values)
 
@@ -71,9 +73,10 @@ def to_text(solved: Solved, name: str) -> str:
                      f"{'works' if solved.count == 1 else 'work'}; "
                      f"{'the best' if solved.count > len(solved.solutions) else 'all'}, "
                      "best first (exact divisions, least padding, common values):")
+        several = _several(solved)
         for i, sol in enumerate(solved.solutions, 1):
             t = sol.report.totals
-            lines.append(f"  {i}. {values_text(sol, solved)}")
+            lines.append(f"  {i}. {values_text(sol, solved, several)}")
             lines.append(f"     output {format_shape(t.output_shape)}, {t.params:,} params, "
                          f"{t.macs:,} MACs"
                          + (f", {_plural(sol.cost[0], 'inexact division')} (notes)"

@@ -277,12 +277,7 @@ def build_call(call: Call) -> Node:
             "A001", hint, tuple(f"did you mean '{c}'?" for c in close)
             or ("`cnncalc layers` lists every layer kind",)))
     schema = arguments(kind)
-    by_name: dict[str, Argument] = {}
-    for a in schema:
-        by_name[a.name] = a
-        if a.short:
-            by_name[a.short] = a
-    positional = [a for a in schema if a.positional]
+    positional, by_name = signature(kind)
     given: dict[str, Any] = {}
     findings: list[Finding] = []
     n_pos = 0
@@ -353,15 +348,23 @@ STRUCTURAL = frozenset({"A001", "A002", "A003", "A004", "A005"})
 """Problems of a call that no value of its unknowns can mend."""
 
 
+def signature(kind: type[Node]) -> tuple[tuple[Argument, ...], dict[str, Argument]]:
+    """A layer kind's positional arguments, and every argument by its name and short name
+    (what a call's arguments are matched against)."""
+    schema = arguments(kind)
+    by_name = {n: a for a in schema for n in (a.name, a.short) if n}
+    return tuple(a for a in schema if a.positional), by_name
+
+
 def _argument_names(call: Call) -> list[str]:
     """The argument each of ``call``'s arguments gives (its parameter's name for a block
     call); ``?`` where it names none (the build reports that)."""
     kind = LAYERS.get(call.name.lower())
     defn = calls.lookup(call.name) if kind is None else None
     if kind is not None:
-        schema = arguments(kind)
-        positional = [a.name for a in schema if a.positional]
-        by_name = {n.lower(): a.name for a in schema for n in (a.name, a.short) if n}
+        args, by_argument = signature(kind)
+        positional = [a.name for a in args]
+        by_name = {n: a.name for n, a in by_argument.items()}
     elif defn is not None:
         positional = [p.name for p in defn.params]
         by_name = {p.name: p.name for p in defn.params}
@@ -386,8 +389,8 @@ def _stands_for_number(call: Call, a: Arg, argument: str) -> bool:
     kind = LAYERS.get(call.name.lower())
     if kind is None:
         return unknowns.bad_part(a.value.text) is None
-    schema = {x.name: x for x in arguments(kind)}
-    return argument not in schema or schema[argument].convert is not GROUP
+    by_name = signature(kind)[1]
+    return argument not in by_name or by_name[argument].convert is not GROUP
 
 
 def build_open(call: Call) -> Node:
@@ -406,7 +409,7 @@ def build_open(call: Call) -> Node:
         if (bad := unknowns.bad_part(text)) is not None:
             findings.append(Finding("A006", bad, (), location=a.value.location))
             continue
-        schema = {x.name: x for x in arguments(kind)} if kind is not None else {}
+        schema = signature(kind)[1] if kind is not None else {}
         if argument in schema and schema[argument].convert not in WHOLE_NUMBERS:
             findings.append(Finding(
                 "A006", f"{kind.name if kind else call.name} {argument} is not a whole number: "
