@@ -17,10 +17,14 @@ WORK_STEP = 5000.0
 
 @dataclass(frozen=True, slots=True)
 class Cost:
-    """One layer's kernel: bytes it allocates besides its output, and its work."""
+    """One layer's kernel: bytes it allocates besides its output, its work, and the bytes
+    of the operands of the largest GEMM it hands to BLAS in one call (left block plus
+    right matrix: what BLAS may pack into each of its threads' buffers; 0 for a kernel
+    that runs no GEMM)."""
 
     scratch: int
     work: float
+    gemm: int = 0
 
 
 def copy_cost(ein: int, eout: int) -> Cost:

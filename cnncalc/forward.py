@@ -25,6 +25,8 @@ of ``/proc/loadavg``, the largest of a few samples; the 1-minute load average wh
 ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` still win). OpenBLAS threads that wait on a
 core someone else is using slow every GEMM down (VGG-16 took 2-3x longer with one core
 busy elsewhere), while one thread per free core is never much slower than one thread.
+Each BLAS thread packs into a buffer of its own (`BLAS_BUFFER_BYTES`), so the memory model
+counts one thread's and the pass uses no more threads than ``--max-memory`` has room for.
 
 Each layer's arrays are made just before it runs and dropped right after. Weight values
 are a seeded random block tiled to size (a shape check needs real arithmetic, not fresh
@@ -60,6 +62,12 @@ SLACK_BYTES = 4 << 20
 """Counted at every layer on top of the modelled buffers: chunk temporaries of the
 element-wise kernels, the random block, small per-layer arrays."""
 
+BLAS_BUFFER_BYTES = 32 << 20
+"""OpenBLAS's buffer per thread on x86-64 (``BUFFER_SIZE``, 32 MiB unless built otherwise):
+each BLAS thread of a GEMM packs its panels there, touching at most the buffer and at most
+the GEMM's operands, and the touched pages stay for the rest of the process. Measured
+(``benchmarks/bench_blas_buffers.py``): up to 29 MiB on one thread and 43 MiB on two."""
+
 MAX_WORK = 2e10
 """The most work the pass takes on (about 20 s at the rates above on this kind of CPU)."""
 
@@ -74,22 +82,42 @@ def layer_cost(node: Layer, inp: Shape, out: Shape, batch: int) -> Cost:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What the pass would need: peak bytes (and the row where it peaks), total work."""
+    """What the pass would need: peak bytes with one BLAS thread (and the row where it
+    peaks), total work, and what more BLAS threads would need."""
 
     peak_bytes: int
     peak_row: LayerRow | None
     work: float
     work_row: LayerRow | None
     """The row with the most work."""
+    threaded: tuple[tuple[int, int], ...] = ()
+    """For each step after a GEMM: (bytes alive besides BLAS's buffers, bytes BLAS has
+    touched per thread so far); with t threads that step needs ``bytes + t·per_thread``."""
+
+    def peak_at(self, threads: int) -> int:
+        """The peak with ``threads`` BLAS threads."""
+        return max((base + threads * unit for base, unit in self.threaded),
+                   default=self.peak_bytes)
+
+    def threads_within(self, budget: int, most: int) -> int:
+        """The most BLAS threads (1 … ``most``) whose peak fits ``budget`` (at least 1)."""
+        for base, unit in self.threaded:
+            if base + most * unit > budget:
+                most = max(1, (budget - base) // unit)
+        return most
 
 
 def plan(report: Report) -> Plan:
-    """Walk the layer tree as `Pass` will, adding up the bytes alive at every step."""
+    """Walk the layer tree as `Pass` will, adding up the bytes alive at every step (with
+    one BLAS thread; `Plan.peak_at` for more)."""
     size = np.dtype(np.float32).itemsize
     batch = report.batch
     rows = report.layers
     peak, peak_row = 0, None
     work, most, work_row = 0.0, 0.0, None
+    blas = 0
+    """Bytes of BLAS's buffer touched so far by one thread (they stay)."""
+    threaded: list[tuple[int, int]] = []
 
     def nbytes(shape: Shape | None) -> int:
         return 0 if shape is None else elements(shape) * batch * size
@@ -118,7 +146,7 @@ def plan(report: Report) -> Plan:
             kept -= nbytes(rows[row.source].output_shape)
 
     def _visit(node: Node, index: int, held: int) -> int:
-        nonlocal peak, peak_row, work, most, work_row
+        nonlocal peak, peak_row, work, most, work_row, blas
         row = rows[index]
         inp, out = row.input_shape, row.output_shape
         in_b, out_b = nbytes(inp), nbytes(out)
@@ -143,10 +171,14 @@ def plan(report: Report) -> Plan:
                 return out_b
             cost = layer_cost(node, inp, out, batch)
             weights = sum(elements(s) for s in node.weight_shapes(inp).values()) * size
+            blas = max(blas, min(BLAS_BUFFER_BYTES, cost.gemm))
             need = held + in_b + weights + out_b + cost.scratch + SLACK_BYTES
             work += cost.work + weights / size * WORK_ELEMENT
             if cost.work > most:
                 most, work_row = cost.work, row
+        if blas:
+            threaded.append((need, blas))
+        need += blas
         if need > peak:
             peak, peak_row = need, row
         return out_b
@@ -155,7 +187,7 @@ def plan(report: Report) -> Plan:
         if any(r.source == -1 for r in rows):  # a route reads the input: it stays
             kept += nbytes(report.input_shape)
         group(report.spec.layers, report.roots, 0)
-    return Plan(peak, peak_row, work, work_row)
+    return Plan(peak, peak_row, work, work_row, tuple(threaded))
 
 
 def estimate_peak_bytes(report: Report) -> int:
@@ -182,13 +214,17 @@ def _others_running() -> int:
             return 0
 
 
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def blas_threads(configured: int) -> int:
     """BLAS threads for the pass: free CPUs, at least 1, at most ``configured``."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(configured, cpus - _others_running()))
+    return max(1, min(configured, _cpus() - _others_running()))
 
 
 # --------------------------------------------------------------------------- the pass
@@ -288,15 +324,19 @@ SMALL_WORK = 5e7
 for OpenBLAS to thread, and choosing costs ~30 ms (threadpoolctl scans the loaded libraries)."""
 
 
-def _threads(work: float) -> AbstractContextManager[object]:
-    """Limit BLAS threads per `blas_threads` for the pass (nothing for small passes)."""
-    if work < SMALL_WORK:
+def _threads(need: Plan, budget: int) -> AbstractContextManager[object]:
+    """Limit BLAS threads for the pass per `blas_threads`, and to as many as the memory
+    budget has room for (each thread's buffer, `BLAS_BUFFER_BYTES`); left alone for
+    small passes with room for a thread per CPU."""
+    cpus = max(_cpus(), os.cpu_count() or 1)
+    fits = need.threads_within(budget, cpus)
+    if need.work < SMALL_WORK and fits >= cpus:
         return nullcontext()
     from threadpoolctl import ThreadpoolController  # ~30 ms: only for passes that use BLAS
     ctl = ThreadpoolController()
     blas = [lib.num_threads for lib in ctl.select(user_api="blas").lib_controllers]
     limit: AbstractContextManager[object] = ctl.limit(
-        limits=blas_threads(max(blas, default=1)), user_api="blas")
+        limits=min(fits, blas_threads(max(blas, default=1))), user_api="blas")
     return limit
 
 
@@ -347,7 +387,7 @@ def verify_report(report: Report, max_memory: int | None = None,
     run = Pass(report, bar.advance if bar else (lambda: None))
     layers = report.spec.layers if report.spec else ()
     try:
-        with _threads(need.work):
+        with _threads(need, budget):
             # the input is not kept here (unless a route reads it): the pass frees each
             # activation once used
             x = run.rng.standard_normal((report.batch, *report.input_shape), dtype=np.float32)

@@ -242,3 +242,72 @@ def test_the_pass_runs_with_the_chosen_blas_threads(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(forward, "blas_threads", lambda configured: 1)
     r = cnncalc.analyze("512x512x64 -> relu", verify=True)
     assert r.layers[0].verified and seen and set(seen) == {1}
+
+
+# --------------------------------------------------------------------------- BLAS's buffers
+
+MIB = 2**20
+
+
+@pytest.mark.parametrize(("node", "inp", "gemm"), [
+    # fc(flatten=false): positions x C times C x units, per image of the batch (2 here)
+    (layers.FC(48, flatten=False), (256, 256, 32), 4 * 32 * (2 * 65536 + 48)),
+    # fc on a volume: one row per image of the whole flattened input
+    (layers.FC(10), (7, 7, 64), 4 * 3136 * (2 + 10)),
+    # a 1x1 stride-1 conv is one GEMM over every cell: cells x C times C x F
+    (layers.Conv(64, (1,)), (32, 32, 16), 4 * 16 * (2 * 1024 + 64)),
+    # depthwise: multiply-adds, no GEMM
+    (layers.DepthwiseConv((3,)), (32, 32, 16), 0),
+    # deconv: one tap's GEMM on a chunk of input rows (the whole 8x8 input fits one chunk)
+    (layers.Deconv(8, (3,), stride=(2,)), (8, 8, 4), 4 * 4 * (2 * 64 + 8)),
+])
+def test_gemm_operand_bytes_by_hand(node: layers.Layer, inp: tuple[int, ...], gemm: int) -> None:
+    out = node.output_shape(inp)
+    assert node.cost(inp, out, 2).gemm == gemm
+
+
+def test_the_plan_counts_each_blas_thread_s_buffer() -> None:
+    from cnncalc.forward import BLAS_BUFFER_BYTES, plan
+    # 256x256x64 -> conv(64, 1): one GEMM with 16 MiB of input (+16 KiB of weights)
+    gemm = 4 * 64 * (65536 + 64)
+    report = cnncalc.analyze("256x256x64 -> conv(64, 1) -> relu")
+    without = cnncalc.analyze("256x256x64 -> relu -> relu")  # same buffers, no GEMM
+    need = plan(report)
+    assert gemm < BLAS_BUFFER_BYTES
+    # the conv's step: input + output + weights + slack, plus one thread's buffer
+    assert need.peak_bytes >= plan(without).peak_bytes + gemm
+    for t in range(1, 5):
+        assert need.peak_at(t) == need.peak_at(1) + (t - 1) * gemm
+        assert need.threads_within(need.peak_at(t), 8) == t
+        assert need.threads_within(need.peak_at(t) - 1, 8) == max(1, t - 1)
+    assert need.threads_within(0, 8) == 1  # never fewer than one
+    assert need.peak_at(1) == need.peak_bytes
+    # a GEMM larger than the buffer: one buffer per thread
+    big = plan(cnncalc.analyze("512x512x64 -> conv(64, 1)"))
+    assert big.peak_at(3) - big.peak_at(2) == BLAS_BUFFER_BYTES
+    # no GEMM, no threads counted
+    assert plan(without).peak_at(8) == plan(without).peak_bytes
+
+
+@pytest.mark.parametrize("room", [1, 2])
+def test_the_pass_uses_only_the_blas_threads_the_budget_has_room_for(
+        monkeypatch: pytest.MonkeyPatch, room: int) -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from cnncalc import forward
+    configured = max(i["num_threads"] for i in threadpoolctl.threadpool_info()
+                     if i["user_api"] == "blas")
+    seen: list[int] = []
+    real = layers.ReLU.forward
+
+    def spy(self: layers.ReLU, x: object, w: object) -> object:
+        seen.extend(i["num_threads"] for i in threadpoolctl.threadpool_info()
+                    if i["user_api"] == "blas")
+        return real(self, x, w)  # type: ignore[arg-type]
+    monkeypatch.setattr(layers.ReLU, "forward", spy)
+    monkeypatch.setattr(forward, "blas_threads", lambda configured: configured)  # no load
+    monkeypatch.setattr(forward, "_cpus", lambda: 8)
+    spec = "256x256x64 -> conv(64, 1) -> relu"
+    budget = forward.plan(cnncalc.analyze(spec)).peak_at(room)
+    r = cnncalc.analyze(spec, verify=True, max_memory=budget)
+    assert all(row.verified for row in r.layers)
+    assert seen and set(seen) == {min(room, configured)}

@@ -17,6 +17,7 @@ must be skipped with a V002 note, exit 0, and stay within the same bound.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -152,6 +153,25 @@ def test_peak_rss_within_budget_for_every_kind() -> None:
             over.append(f"{name}: {spec}: peak {peak / 2**20:.1f} MiB > budget "
                         f"{budget / 2**20:.1f} + baseline {base / 2**20:.1f} MiB")
     assert not over, "\n".join(over)
+
+
+# GEMMs whose BLAS threads touch the most of their buffers (benchmarks/bench_blas_buffers.py)
+THREADED = ["256x256x256 -> fc(256, flatten=false)", "128x128x1024 -> conv(1024, 1)",
+            "320x320x64 -> conv(64, 1)"]
+
+
+@pytest.mark.parametrize("spec", THREADED)
+def test_peak_rss_within_budget_with_every_blas_thread(spec: str) -> None:
+    """A budget with room for a BLAS buffer per CPU: the pass may use every thread, and
+    each one's buffer is in the budget."""
+    cpus = len(os.sched_getaffinity(0))
+    budget = plan(cnncalc.analyze(spec)).peak_at(cpus)
+    code, peak, out = run(spec, budget)
+    assert code == 0, out
+    assert all(row["verified"] for row in json.loads(out)["layers"])
+    base = baseline()
+    assert peak <= budget + base, (f"{spec}: peak {peak / 2**20:.1f} MiB > budget "
+                                   f"{budget / 2**20:.1f} + baseline {base / 2**20:.1f} MiB")
 
 
 @pytest.mark.parametrize("spec", ADVERSARIAL)

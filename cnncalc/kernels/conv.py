@@ -48,7 +48,8 @@ _BIAS_BYTES = _UFUNC_BUFFER_BYTES
 class ConvPlan:
     """How `conv` computes one conv: the path, rows (or images) per block, the bytes
     it allocates besides the output, the Python-level loop steps it takes, the
-    multiply-adds it does (the taps path skips taps that only read padding), and
+    multiply-adds it does (the taps path skips taps that only read padding), the bytes
+    of the operands of its largest GEMM (0 for the depthwise path, which runs none), and
     whether its GEMMs run transposed (``w.T @ col.T``: a block with fewer rows than
     filters, where OpenBLAS is several times faster that way round)."""
 
@@ -59,6 +60,7 @@ class ConvPlan:
     stride: tuple[int, ...]
     dilation: tuple[int, ...]
     macs: int
+    gemm: int
     transposed: bool = False
 
 
@@ -102,9 +104,11 @@ def conv_plan(
     o0 = outs[0]
     macs = n * per_image * taps * cg * f
 
-    def plan(path: str, rows: int, scratch: int, steps: int, transposed: bool = False
-             ) -> ConvPlan:
-        return ConvPlan(path, rows, scratch, steps, stride, dilation, macs, transposed)
+    def plan(path: str, rows: int, scratch: int, steps: int, gemm_rows: int = 0,
+             gemm_depth: int = 0, transposed: bool = False) -> ConvPlan:
+        """``gemm_rows`` x ``gemm_depth`` times ``gemm_depth`` x ``fg``: its largest GEMM."""
+        gemm = 4 * gemm_depth * (gemm_rows + fg) if gemm_rows else 0
+        return ConvPlan(path, rows, scratch, steps, stride, dilation, macs, gemm, transposed)
 
     if groups > 1 and cg == 1:
         ry = max(1, _TAP_CHUNK_ELEMS // max(1, inner * f))
@@ -115,7 +119,7 @@ def conv_plan(
     if groups == 1 and taps == 1 and outs == sizes and not padded:
         cells = n * per_image
         return plan("direct", 0, (4 * cells * f if cells < f else 0) + _BIAS_BYTES, 1,
-                    cells < f)
+                    cells, cg, cells < f)
     k = taps * cg
 
     def result(block: int) -> int:
@@ -132,14 +136,14 @@ def conv_plan(
         if pad_bytes <= _SLAB_MAX_BYTES:
             block = nb * per_image
             return plan("images", nb, pad_bytes + 4 * block * k + result(block) + wcopy,
-                        groups * _ceil_div(n, nb), block < fg)
+                        groups * _ceil_div(n, nb), block, k, block < fg)
     ry = min(o0, max(1, rows // max(1, inner)))
     slab = (4 * ((ry - 1) * stride[0] + dilation[0] * (ks[0] - 1) + 1) * row_cells * c
             if padded else 0)
     col = 4 * ry * inner * k
     if slab <= _SLAB_MAX_BYTES and col <= _IM2COL_MAX_BYTES + 4 * inner * k:
         return plan("rows", ry, slab + col + result(ry * inner) + wcopy,
-                    groups * n * _ceil_div(o0, ry), ry * inner < fg)
+                    groups * n * _ceil_div(o0, ry), ry * inner, k, ry * inner < fg)
     ry = max(1, _TAP_GEMM_BYTES // (4 * n * max(1, inner) * (cg + fg)))
     reach = [min(k_a, (s - 1 + b) // d + 1)
              for k_a, s, (b, _), d in zip(ks, sizes, padding, dilation, strict=True)]
@@ -150,7 +154,7 @@ def conv_plan(
         ) * cg * f
     steps = ks[0] + reach[0] * (sum(ks[1:]) + prod(reach[1:]) * _ceil_div(o0, ry))
     return plan("taps", ry, 4 * n * min(ry, o0) * inner * (cg + fg) + _BIAS_BYTES,
-                groups * steps)
+                groups * steps, n * min(ry, o0) * inner, cg)
 
 
 def scratch_conv(

@@ -217,7 +217,7 @@ def _conv_cost(layer: Conv | DepthwiseConv, groups: int, inp: Shape, out: Shape,
         work = 2 * macs * WORK_ELEMENT
     else:
         work = macs * WORK_MAC + (macs // max(1, out[-1] // groups)) * WORK_ELEMENT
-    return Cost(plan.scratch, work + plan.steps * WORK_STEP)
+    return Cost(plan.scratch, work + plan.steps * WORK_STEP, plan.gemm)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -344,10 +344,13 @@ class Deconv(Layer):
         xs = (n, *inp)
         kernel = math.prod(w_shape[:-2])
         macs = n * math.prod(inp[:-1]) * kernel * (inp[-1] // self.groups) * out[-1]
-        steps = (self.groups * kernel * -(-inp[0] // kernels.deconv_rows(xs, w_shape)))
+        rows = kernels.deconv_rows(xs, w_shape)
+        steps = self.groups * kernel * -(-inp[0] // rows)
+        cg, fg = inp[-1] // self.groups, w_shape[-1]  # one tap's GEMM: a chunk by cg x fg
+        gemm = 4 * cg * (n * min(rows, inp[0]) * math.prod(inp[1:-1]) + fg)
         return Cost(kernels.scratch_conv_transpose(xs, w_shape),
                     macs * WORK_MAC + 3 * macs / max(1, inp[-1] // self.groups) * WORK_ELEMENT
-                    + steps * WORK_STEP)
+                    + steps * WORK_STEP, gemm)
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         _, stride, padding, output_padding, dilation = self.axes(x.shape[1:])

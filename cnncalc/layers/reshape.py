@@ -177,7 +177,10 @@ class FC(Layer):
 
     def cost(self, inp: Shape, out: Shape, batch: int) -> Cost:
         eout = batch * elements(out)
-        return Cost(0, self.counts(inp, out).macs * batch * WORK_MAC + eout * WORK_ELEMENT)
+        rows = batch * (elements(inp[:-1]) if self.per_position(inp) else 1)
+        fan_in = self.fan_in(inp)
+        return Cost(0, self.counts(inp, out).macs * batch * WORK_MAC + eout * WORK_ELEMENT,
+                    4 * fan_in * (rows + self.units))
 
     def forward(self, x: Array, w: dict[str, Array]) -> Array:
         if self.per_position(x.shape[1:]):
