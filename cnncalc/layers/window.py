@@ -54,7 +54,7 @@ class Windowed(Layer):
 
     def windows(self, inp: Shape) -> tuple[Window, ...]:
         """One :class:`~cnncalc.shapes.Window` per spatial axis."""
-        return _windows(self, inp)
+        return _windows(*self.geometry(), self.uses_ceil(), inp)
 
     def pads(self, inp: Shape) -> tuple[tuple[int, int], ...]:
         """``(begin, end)`` padding per spatial axis."""
@@ -165,12 +165,15 @@ def window_caption(layer: Layer, kernel: Sizes, stride: Sizes, mark: str,
 
 
 @functools.lru_cache(maxsize=4096)
-def _windows(layer: Windowed, inp: Shape) -> tuple[Window, ...]:
-    """:meth:`Windowed.windows`, remembered: checks, shape, counts, step, lints and fixes all
-    ask for the same layer's windows on the same input (layers hash by identity)."""
-    kernel, stride, dilation = layer.axes(inp)
-    pads = layer.geometry()[2].resolve(inp[:-1], kernel, stride, dilation)
-    return tuple(Window(n, k, s, b, e, d, layer.uses_ceil()) for n, k, s, (b, e), d
+def _windows(kernel: Sizes, stride: Sizes, padding: Padding, dilation: Sizes, ceil: bool,
+             inp: Shape) -> tuple[Window, ...]:
+    """:meth:`Windowed.windows`, remembered by value: checks, shape, counts, step, lints and
+    fixes all ask for the same layer's windows on the same input, and a deep network
+    repeats the same few layers (layers themselves hash by identity)."""
+    r = rank(inp)
+    kernel, stride, dilation = per_axis(kernel, r), per_axis(stride, r), per_axis(dilation, r)
+    pads = padding.resolve(inp[:-1], kernel, stride, dilation)
+    return tuple(Window(n, k, s, b, e, d, ceil) for n, k, s, (b, e), d
                  in zip(inp[:-1], kernel, stride, pads, dilation, strict=True))
 
 

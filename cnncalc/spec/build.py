@@ -8,11 +8,11 @@ its path like any other problem and every problem in a spec is reported at once.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import Any, cast
 
 from .. import values as v
 from ..diagnostics import MODES, Finding, Location, Mode, Problem, Severity, syntax_error
@@ -258,8 +258,10 @@ def build_add(call: Call) -> Node:
 def build_call(call: Call) -> Node:
     if call.name.lower() == Add.name and Add.name not in LAYERS:  # syntax, not a layer kind
         return build_add(call)
-    if any(_stands_for_number(call, a, n) for a, n in zip(call.args, _argument_names(call),
-                                                          strict=True)):
+    if any(isinstance(a.value, Scalar) and unknowns.has_unknown(a.value.text)
+           for a in call.args) and any(
+            _stands_for_number(call, a, n)
+            for a, n in zip(call.args, _argument_names(call), strict=True)):
         return build_open(call)
     kind = LAYERS.get(call.name.lower())
     if kind is None and (frame := calls.frame()) is not None and not call.args \
@@ -348,9 +350,14 @@ STRUCTURAL = frozenset({"A001", "A002", "A003", "A004", "A005"})
 """Problems of a call that no value of its unknowns can mend."""
 
 
-def signature(kind: type[Node]) -> tuple[tuple[Argument, ...], dict[str, Argument]]:
+def signature(kind: type[Node]) -> tuple[tuple[Argument, ...], Mapping[str, Argument]]:
     """A layer kind's positional arguments, and every argument by its name and short name
-    (what a call's arguments are matched against)."""
+    (what a call's arguments are matched against; once per kind)."""
+    return _signature(cast(Any, kind))  # Any: mypy sees dataclass types unhashable
+
+
+@cache
+def _signature(kind: Any) -> tuple[tuple[Argument, ...], Mapping[str, Argument]]:
     schema = arguments(kind)
     by_name = {n: a for a in schema for n in (a.name, a.short) if n}
     return tuple(a for a in schema if a.positional), by_name
