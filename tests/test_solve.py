@@ -351,3 +351,53 @@ def test_unknowns_inside_groups_and_layer_arguments_given_as_yaml_text() -> None
                 "layers:\n  - b: {act: \"conv(8, 3, p=?)\"}\n")
     s = cnncalc.solve(argument)
     assert s.count == 3 and s.solutions[0].text == argument.replace("p=?", "p=0")
+
+
+def test_a_pinned_zoo_network_with_nine_unknown_paddings() -> None:
+    """VGG-16 from the zoo, its params and MACs pinned by `expect:`, with the padding of each
+    of its nine 256/512 convs unknown (3⁹ = 19,683 assignments; states that differ only in
+    their totals are walked once). Truth: the MACs of every assignment by the lecture's
+    arithmetic (out = n + 2p − 2 for a 3×3 conv, MACs = out²·9·C_in·F, pools none), then
+    every assignment whose MACs match walked for real."""
+    zoo_text = (Path(cnncalc.__file__).parent / "zoo" / "vgg16.yaml").read_text()
+    template = zoo_text.replace("conv(256, 3, p=1)", "conv(256, 3, p=?)").replace(
+        "conv(512, 3, p=1)", "conv(512, 3, p=?)")
+    assert template.count("p=?") == 3  # three repeats of three
+    channels = [(128, 256), (256, 256), (256, 256), (256, 512), (512, 512), (512, 512),
+                (512, 512), (512, 512), (512, 512)]
+
+    def conv_macs(paddings: tuple[int, ...]) -> int | None:
+        n, total = 56, 0
+        for i, ((c, f), p) in enumerate(zip(channels, paddings, strict=True)):
+            n = n + 2 * p - 2
+            if n < 1:
+                return None
+            total += n * n * 9 * c * f
+            if i % 3 == 2:
+                n //= 2  # maxpool(2)
+        return total
+
+    pinned = walk(read_spec(zoo_text)[0]).totals.macs
+    fixed = pinned - (conv_macs((1,) * 9) or 0)
+    candidates = [c for c in itertools.product(range(3), repeat=9)
+                  if (m := conv_macs(c)) is not None and fixed + m == pinned]
+
+    def filled(paddings: tuple[int, ...]) -> str:
+        text = zoo_text
+        for block, f in ((0, 256), (1, 512), (2, 512)):
+            body = f"conv({f}, 3, p=1) -> relu"
+            ps = paddings[3 * block:3 * block + 3]
+            unrolled = " -> ".join(f"conv({f}, 3, p={p}) -> relu" for p in ps)
+            text = text.replace(f"  - repeat: 3\n    layers: {body}\n",
+                                f"  - {json.dumps(unrolled)}\n", 1)
+        assert "repeat: 3" not in text
+        return text
+
+    truth = {c for c in candidates if works(filled(c)) is not None}
+    solved = cnncalc.solve(template, top=len(truth) + 1)
+    assert (1,) * 9 in truth
+    assert solved.count == len(truth)
+    paths = [f"{b}.{r}.1" for b in (5, 7, 9) for r in (1, 2, 3)]  # repeat b, copy r, its conv
+    found = {tuple({k[0]: v for k, v in s.values}[path] for path in paths)
+             for s in solved.solutions}
+    assert found == truth

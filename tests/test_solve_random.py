@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import random
 import re
 
@@ -160,3 +161,64 @@ def test_input_size_unknown_equals_trying_every_size(seed: int) -> None:
     solved = cnncalc.solve(template, "lenient", range=(lo, hi), top=hi - lo + 2)
     assert solved.count == len(truth) and (original,) in truth
     assert {(dict(s.values)["?h"],) for s in solved.solutions} == truth
+
+
+def with_expect(text: str, key: str, value: int) -> str:
+    """``text`` (one line, or YAML) with ``expect: {key: value}`` added."""
+    if not text.lstrip().startswith("input:"):
+        shape, chain = text.split("->", 1)
+        shape = shape.strip().removeprefix("input(").removesuffix(")")  # input(15x8x10)
+        text = f"input: {shape}\nlayers:\n  - {json.dumps(chain.strip())}\n"
+    return text.rstrip("\n") + f"\nexpect:\n  {key}: {value}\n"
+
+
+def budget_case(seed: int) -> tuple[str, tuple[str, ...], tuple[range, ...], str] | None:
+    """:func:`case` with an ``expect:`` count or budget that some of its solutions meet: the
+    solver prunes and merges states by their totals, brute force just walks each one."""
+    made = case(seed)
+    if made is None or "expect:" in made[0]:
+        return None
+    text, names, domains, mode = made
+    valid = sorted(brute(text, names, domains, mode))
+    if not valid:
+        return None
+    g = random.Random(seed)
+    key = g.choice(["macs", "max_macs", "params", "max_params", "max_activation_bytes"])
+    measure = {"macs": "macs", "max_macs": "macs", "params": "params", "max_params": "params",
+               "max_activation_bytes": "activation_bytes"}[key]
+    figures = []
+    for combo in valid:
+        filled = text
+        for n, v in zip(names, combo, strict=True):
+            filled = filled.replace(f"?{n}", str(v))
+        report = works(filled, mode)
+        assert report is not None
+        figures.append(getattr(report.totals, measure))
+    figures.sort()
+    return with_expect(text, key, figures[len(figures) // 2]), names, domains, mode
+
+
+BUDGETED = [seed for seed in WITH_UNKNOWNS[:45] if budget_case(seed) is not None]
+
+
+@pytest.mark.parametrize("seed", BUDGETED)
+def test_solutions_with_an_expect_budget_equal_brute_force(seed: int) -> None:
+    made = budget_case(seed)
+    assert made is not None
+    text, names, domains, mode = made
+    truth = brute(text, names, domains, mode)
+    solved = cnncalc.solve(text, mode, top=len(truth) + 1)  # type: ignore[arg-type]
+    assert solved.count == len(truth), text
+    assert {tuple(dict(s.values)[f"?{n}"] for n in names) for s in solved.solutions} == truth
+
+
+def test_zz_budgets_cut_some_solutions_but_not_all() -> None:
+    """The budget comparison is not vacuous: budgets leave some solutions and drop others."""
+    cut = 0
+    for seed in BUDGETED:
+        made = budget_case(seed)
+        assert made is not None and case(seed) is not None
+        kept, before = brute(*made), brute(*case(seed))  # type: ignore[misc]
+        assert kept <= before
+        cut += bool(kept) and kept != before
+    assert len(BUDGETED) >= 15 and cut >= 5

@@ -9,14 +9,17 @@ How — exact over each unknown's finite domain (:mod:`cnncalc.design.domains`),
   far, the values of named unknowns (``?p``) so far, and — only when ``expect:`` has a count
   (params, MACs, budgets) — the totals so far. Assignments that reach the same state are
   merged: the rest is walked once for all of them (their number, and the best few by rank).
+  States that differ only in their totals share each walk (it does not depend on them), and
+  totals already past an exact count or a budget are dropped (every count only grows).
 - Inside one step the search is depth-first with the real walker
   (:class:`~cnncalc.analysis.Walker`): a walk goes until it meets a node whose unknowns have no
   value yet (:class:`Stop`), and each value of the node's domains is tried from there; a walk
   that meets an error stops at once (:class:`Dead`), so a value rejected where it is used is
   never extended. Unknowns inside ``* N`` and block calls are one per occurrence (the walk
   path tells them apart) unless named.
-- Bounds: at most :data:`MAX_UNKNOWNS` unknowns, :data:`MAX_STATES` states between two items
-  and :data:`MAX_WORK` walked rows in all; past them the answer is "too large", with what to
+- Bounds: at most :data:`MAX_UNKNOWNS` unknowns, :data:`MAX_STATES` states (and
+  :data:`MAX_VARIANTS` counting their totals) between two items and :data:`MAX_WORK` walked
+  rows in all; past them the answer is "too large", with what to
   narrow — never a hang.
 
 Ranking (:data:`Cost`): fewest inexact divisions (G001/G002 findings that are not errors)
@@ -30,11 +33,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..analysis import Binder, Walker, check_expectations, oversized, start_rf, walk
+from ..analysis import Binder, Walker, check_expectations, measured, oversized, start_rf, walk
 from ..diagnostics import Mode, Problem, Severity, resolve
 from ..layers import Block, Counts, Group, Node
 from ..report import Totals
@@ -52,6 +56,13 @@ MAX_WORK = 30_000
 """Most work the search may do: rows walked, plus :data:`TRIAL` per walk (a second or two)."""
 TRIAL = 3
 """What starting one walk costs, in rows."""
+MAX_VARIANTS = 65_536
+"""Most distinct states counting their totals (only kept when ``expect:`` has a count): each
+is arithmetic on the walk of its shape, made once for all of them."""
+MAX_TOTAL = 2**63
+"""Above every count an ``expect:`` value may hold."""
+VARIANTS_PER_ROW = 8
+"""States carried per unit of :data:`MAX_WORK` (one walked row)."""
 MAX_KEEP = 16
 """Best partial solutions kept per state by default (the shown ones come from these)."""
 INEXACT = frozenset({"G001", "G002"})
@@ -90,11 +101,18 @@ class Work:
     occurrences: dict[Key, Site] = field(default_factory=dict)
     dead: dict[str, Problem] = field(default_factory=dict)
     """The first error met at each step (by path)."""
+    variants: int = 0
 
     def charge(self, rows: int) -> None:
         self.rows += rows
         if self.rows > self.limit:
             raise TooLarge(f"trying the values walked more than {self.limit:,} layers")
+
+    def charge_variant(self) -> None:
+        """One assignment group carried to a new state: a fraction of a walked row."""
+        self.variants += 1
+        if self.variants % VARIANTS_PER_ROW == 0:
+            self.charge(1)
 
 
 class Trial(Walker):
@@ -152,16 +170,24 @@ class Bucket:
 
     count: int = 0
     best: list[tuple[Cost, Assignment]] = field(default_factory=list)
-    used: dict[Key, set[int]] = field(default_factory=dict)
+    used: dict[Key, frozenset[int]] = field(default_factory=dict)
+    """Frozen sets, shared between buckets (a merge makes a new one)."""
 
     def add(self, count: int, entries: list[tuple[Cost, Assignment]],
-            used: dict[Key, set[int]], added: dict[Key, int]) -> None:
+            used: dict[Key, frozenset[int]], added: dict[Key, int]) -> None:
         self.count += count
         self.best.extend(entries)
-        for k, values in used.items():
-            self.used.setdefault(k, set()).update(values)
+        mine = self.used
+        if not mine:
+            mine.update(used)
+        else:
+            for k, values in used.items():
+                had = mine.get(k)
+                mine[k] = values if had is None or had is values else had | values
         for k, v in added.items():
-            self.used.setdefault(k, set()).add(v)
+            had = mine.get(k)
+            if had is None or v not in had:
+                mine[k] = frozenset((v,)) if had is None else had | {v}
 
     def settle(self, keep: int) -> None:
         """Keep only the best ``keep`` (called once the item's transitions are all in)."""
@@ -325,6 +351,23 @@ def _totals(counts: Counts, act: int) -> tuple[int, ...]:
     return counts.weights, counts.biases, counts.non_trainable, counts.macs, act
 
 
+def _limits(spec: Spec, mode: Mode) -> tuple[tuple[str, int], ...]:
+    """The ``expect:`` counts and budgets whose overrun is an error in ``mode`` (asked of the
+    walk's own check, with every count past every value)."""
+    huge = Totals(*(MAX_TOTAL,) * 6, None)
+    return tuple((e.key, e.value) for e in spec.expect if e.key in measured(huge) and any(
+        p.severity is Severity.ERROR for p in resolve(
+            check_expectations(replace(spec, expect=(e,)), huge), mode, "expect", None)))
+
+
+def _past(limits: tuple[tuple[str, int], ...], totals: tuple[int, ...]) -> bool:
+    """Totals so far already past one of ``limits``: every count only grows along the
+    network, so no later layer can mend it."""
+    w, b, nt, macs, act = totals
+    actual = measured(Totals(w, b, nt, macs, (w + b + nt) * 4, act, None))
+    return any(actual[k] > v for k, v in limits)
+
+
 def _meets(spec: Spec, mode: Mode, state: State) -> bool:
     """The final state against ``expect:`` (every key but ``outputs``, which the full walk of
     each shown solution checks)."""
@@ -342,6 +385,7 @@ def search(spec: Spec, mode: Mode, ranges: tuple[int, int], work: Work, keep: in
     """The final states with their assignments (the best ``keep`` of each); when there are
     none, the error that ended the last of them."""
     budgets = any(e.key not in ("output", "outputs") for e in spec.expect)
+    limits = _limits(spec, mode)
     states: dict[State, Bucket] = {}
     for shape, values in _input_states(spec, ranges):
         named = tuple(sorted((k, v) for k, v in values.items() if isinstance(k, str)))
@@ -364,27 +408,38 @@ def search(spec: Spec, mode: Mode, ranges: tuple[int, int], work: Work, keep: in
             states = after
             continue
         item, path = step.node, step.path
-        for state, bucket in states.items():
-            for added, trial, out in _item(item, path, state, mode, work):
-                env = dict(state.env)
+        places: dict[State, list[tuple[tuple[int, ...], Bucket]]] = {}
+        for state, bucket in states.items():  # states that differ only in their totals
+            place = State(state.shape, state.env, state.named)
+            places.setdefault(place, []).append((state.totals, bucket))
+        arrived: set[State] = set()
+        for place, variants in places.items():  # walked once for all of its totals
+            for added, trial, out in _item(item, path, place, mode, work):
+                env = dict(place.env)
                 if item.tensor is not None:
                     env[item.tensor] = out
-                names = dict(state.named)
+                names = dict(place.named)
                 names.update({k: v for k, v in added.items() if isinstance(k, str)})
-                totals = state.totals
-                if budgets:
-                    totals = tuple(a + b for a, b in zip(
-                        totals, _totals(trial.leaves, trial.activation_bytes), strict=True))
-                new = State(out, tuple(sorted(env.items())), tuple(sorted(names.items())),
-                            totals)
-                cost = _cost(trial.problems, added, work.occurrences)
-                pairs = tuple(added.items())
-                entries = [(_plus(c, cost), a + pairs) for c, a in bucket.best]
-                after.setdefault(new, Bucket()).add(bucket.count, entries, bucket.used, added)
-                work.charge(len(entries) // 8)
-                if len(after) > MAX_STATES:
+                there = State(out, tuple(sorted(env.items())), tuple(sorted(names.items())))
+                arrived.add(there)
+                if len(arrived) > MAX_STATES:
                     raise TooLarge(f"more than {MAX_STATES:,} different states after layer "
                                    f"{path}")
+                delta = _totals(trial.leaves, trial.activation_bytes) if budgets else ()
+                cost = _cost(trial.problems, added, work.occurrences)
+                pairs = tuple(added.items())
+                for totals, bucket in variants:
+                    totals = tuple(map(operator.add, totals, delta))
+                    if limits and _past(limits, totals):
+                        continue  # a count only grows: past its value or budget for good
+                    entries = [(_plus(c, cost), a + pairs) for c, a in bucket.best]
+                    new = State(out, there.env, there.named, totals)
+                    after.setdefault(new, Bucket()).add(bucket.count, entries, bucket.used,
+                                                        added)
+                    work.charge_variant()
+                    if len(after) > MAX_VARIANTS:
+                        raise TooLarge(f"more than {MAX_VARIANTS:,} different states (shapes "
+                                       f"and totals for expect:) after layer {path}")
         for b in after.values():
             b.settle(keep)
         if not after:  # this step ends every assignment: the first error it met says why
