@@ -228,9 +228,10 @@ def test_a_network_too_large_to_estimate_is_skipped(monkeypatch: pytest.MonkeyPa
     assert [(p.code, p.severity.value) for p in r.problems] == [("V002", "note")]
 
 
-def test_the_pass_runs_with_the_chosen_blas_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def blas_threads_seen(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The BLAS thread counts in force whenever the pass runs a relu."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from cnncalc import forward
     seen: list[int] = []
     real = layers.ReLU.forward
 
@@ -239,6 +240,13 @@ def test_the_pass_runs_with_the_chosen_blas_threads(monkeypatch: pytest.MonkeyPa
                     if i["user_api"] == "blas")
         return real(self, x, w)  # type: ignore[arg-type]
     monkeypatch.setattr(layers.ReLU, "forward", spy)
+    return seen
+
+
+def test_the_pass_runs_with_the_chosen_blas_threads(monkeypatch: pytest.MonkeyPatch,
+                                                    blas_threads_seen: list[int]) -> None:
+    from cnncalc import forward
+    seen = blas_threads_seen
     monkeypatch.setattr(forward, "blas_threads", lambda configured: 1)
     r = cnncalc.analyze("512x512x64 -> relu", verify=True)
     assert r.layers[0].verified and seen and set(seen) == {1}
@@ -291,19 +299,13 @@ def test_the_plan_counts_each_blas_thread_s_buffer() -> None:
 
 @pytest.mark.parametrize("room", [1, 2])
 def test_the_pass_uses_only_the_blas_threads_the_budget_has_room_for(
-        monkeypatch: pytest.MonkeyPatch, room: int) -> None:
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+        monkeypatch: pytest.MonkeyPatch, blas_threads_seen: list[int], room: int) -> None:
+    import threadpoolctl
+
     from cnncalc import forward
     configured = max(i["num_threads"] for i in threadpoolctl.threadpool_info()
                      if i["user_api"] == "blas")
-    seen: list[int] = []
-    real = layers.ReLU.forward
-
-    def spy(self: layers.ReLU, x: object, w: object) -> object:
-        seen.extend(i["num_threads"] for i in threadpoolctl.threadpool_info()
-                    if i["user_api"] == "blas")
-        return real(self, x, w)  # type: ignore[arg-type]
-    monkeypatch.setattr(layers.ReLU, "forward", spy)
+    seen = blas_threads_seen
     monkeypatch.setattr(forward, "blas_threads", lambda configured: configured)  # no load
     monkeypatch.setattr(forward, "_cpus", lambda: 8)
     spec = "256x256x64 -> conv(64, 1) -> relu"

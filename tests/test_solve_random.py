@@ -10,6 +10,7 @@ import itertools
 import json
 import random
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -79,6 +80,10 @@ def sites(text: str) -> list[tuple[int, int, str, range]]:
     return found
 
 
+Case = tuple[str, tuple[str, ...], tuple[range, ...], str]
+"""A spec with named unknowns ``?u0``…, their domains, and a mode."""
+
+
 @functools.cache
 def brute(template: str, names: tuple[str, ...], domains: tuple[range, ...], mode: str
           ) -> frozenset[tuple[int, ...]]:
@@ -93,7 +98,7 @@ def brute(template: str, names: tuple[str, ...], domains: tuple[range, ...], mod
 
 
 @functools.cache
-def case(seed: int) -> tuple[str, tuple[str, ...], tuple[range, ...], str] | None:
+def case(seed: int) -> Case | None:
     """The generated spec with up to three named unknowns, their domains, and a mode."""
     g = random.Random(seed * 31 + 7)
     text = generate(seed).spec
@@ -115,23 +120,6 @@ def case(seed: int) -> tuple[str, tuple[str, ...], tuple[range, ...], str] | Non
 
 WITH_UNKNOWNS = [seed for seed in SEEDS if case(seed) is not None]
 """The seeds whose network has a literal stride or padding of a window layer to solve for."""
-
-
-@pytest.mark.parametrize("seed", WITH_UNKNOWNS)
-def test_solutions_equal_brute_force(seed: int) -> None:
-    made = case(seed)
-    assert made is not None
-    text, names, domains, mode = made
-    truth = brute(text, names, domains, mode)
-    solved = cnncalc.solve(text, mode, top=len(truth) + 1)  # type: ignore[arg-type]
-    assert solved.count == len(truth), text
-    found = {tuple(dict(s.values)[f"?{n}"] for n in names) for s in solved.solutions}
-    assert found == truth, text
-    costs = [s.cost for s in solved.solutions]
-    assert costs == sorted(costs)
-    for r in solved.rejected:  # a value said to be unused is unused
-        i = names.index(r.site.name or "")
-        assert all(combo[i] != r.value for combo in truth)
 
 
 def test_zz_most_random_cases_have_unknowns_and_some_solutions() -> None:
@@ -172,7 +160,7 @@ def with_expect(text: str, key: str, value: int) -> str:
     return text.rstrip("\n") + f"\nexpect:\n  {key}: {value}\n"
 
 
-def budget_case(seed: int) -> tuple[str, tuple[str, ...], tuple[range, ...], str] | None:
+def budget_case(seed: int) -> Case | None:
     """:func:`case` with an ``expect:`` count or budget that some of its solutions meet: the
     solver prunes and merges states by their totals, brute force just walks each one."""
     made = case(seed)
@@ -201,15 +189,25 @@ def budget_case(seed: int) -> tuple[str, tuple[str, ...], tuple[range, ...], str
 BUDGETED = [seed for seed in WITH_UNKNOWNS[:45] if budget_case(seed) is not None]
 
 
-@pytest.mark.parametrize("seed", BUDGETED)
-def test_solutions_with_an_expect_budget_equal_brute_force(seed: int) -> None:
-    made = budget_case(seed)
+CASES = [pytest.param(case, seed, id=f"plain-{seed}") for seed in WITH_UNKNOWNS] + [
+    pytest.param(budget_case, seed, id=f"budget-{seed}") for seed in BUDGETED]
+
+
+@pytest.mark.parametrize(("make", "seed"), CASES)
+def test_solutions_equal_brute_force(make: Callable[[int], Case | None], seed: int) -> None:
+    made = make(seed)
     assert made is not None
     text, names, domains, mode = made
     truth = brute(text, names, domains, mode)
     solved = cnncalc.solve(text, mode, top=len(truth) + 1)  # type: ignore[arg-type]
     assert solved.count == len(truth), text
-    assert {tuple(dict(s.values)[f"?{n}"] for n in names) for s in solved.solutions} == truth
+    found = {tuple(dict(s.values)[f"?{n}"] for n in names) for s in solved.solutions}
+    assert found == truth, text
+    costs = [s.cost for s in solved.solutions]
+    assert costs == sorted(costs)
+    for r in solved.rejected:  # a value said to be unused is unused
+        i = names.index(r.site.name or "")
+        assert all(combo[i] != r.value for combo in truth)
 
 
 def test_zz_budgets_cut_some_solutions_but_not_all() -> None:
