@@ -73,14 +73,18 @@ RESNET50_4 = RESNET50.replace("s=2,p=3", "s=2,p=?").replace("s=2,p=1", "s=2,p=?"
     "bottleneck(256,stride=2)", "bottleneck(256,stride=?)")
 RESNET50_STEM = RESNET50.replace("s=2,p=3", "s=?,p=?").replace("s=2,p=1", "s=?,p=?")
 TWENTY = "512x512x3 -> " + " -> ".join("conv(8, 3, s=?, p=?)" for _ in range(10))
-"""``cnncalc solve`` cases: issue 14's 4 unknowns on ResNet-50 (≤ 0.5 s), and 20 unknowns
-refused with a clear message."""
+"""``cnncalc solve`` cases: issue 14's 4 unknowns on ResNet-50 (≤ 0.5 s), the zoo's VGG-16
+(params and MACs pinned) with nine unknown paddings, and 20 unknowns refused with a clear
+message."""
 
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     spec200 = tmp / "net200.yaml"
     spec200.write_text(yaml_spec(200))
+    vgg9 = tmp / "vgg16-9-paddings.yaml"  # params and MACs pinned by the zoo's expect:
+    vgg9.write_text((HERE / "cnncalc" / "zoo" / "vgg16.yaml").read_text().replace(
+        "conv(256, 3, p=1)", "conv(256, 3, p=?)").replace("conv(512, 3, p=1)", "conv(512, 3, p=?)"))
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; best / median of {REPEAT}")
 
     t, m, code = best_of([sys.executable, "-c", "pass"])
@@ -95,6 +99,7 @@ def main() -> None:
         ("solve resnet50, 4 ? (stem p, pool p, 2 strides)", [CNNCALC, "solve", RESNET50_4]),
         ("solve resnet50, 4 ? (stem s and p, pool s and p)",
          [CNNCALC, "solve", RESNET50_STEM]),
+        ("solve vgg16 (pinned), 9 paddings ?", [CNNCALC, "solve", str(vgg9)]),
         ("solve 20 ? (10 strides and paddings; refused)", [CNNCALC, "solve", TWENTY]),
     ]:
         t, m, code = best_of(cmd)
