@@ -162,7 +162,8 @@ class Walker:
         counts = Counts()
         if inp is not None:
             findings = list(node.validate(inp))
-            self.problems += resolve(findings, self.mode, path, node.location)
+            if findings:
+                self.problems += resolve(findings, self.mode, path, node.location)
             if not any(f.fatal for f in findings):
                 out = node.output_shape(inp)
                 if (too_large := oversized(out)) is not None:
@@ -276,9 +277,9 @@ def walk(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "flo
         if source >= 0:
             rows[source] = replace(rows[source], keep=True)
         rows[last] = replace(rows[last], release=True)
-    at = {row.path: row for row in rows}  # a problem inside block calls: at the outer call
+    at = {row.path: row for row in rows} if walker.problems else {}  # a problem inside
     problems = list(spec.problems) + [in_calls(p, at[p.path], rows) if p.path in at else p
-                                      for p in walker.problems]
+                                      for p in walker.problems]  # block calls: at the call
     if not any(p.severity is Severity.ERROR for p in problems):
         problems += resolve(check_expectations(spec, totals), mode, "expect", None)
     return Report(spec.name, spec.input, mode, tuple(rows), totals, tuple(problems),

@@ -43,7 +43,8 @@ def rank_name(r: int) -> str:
 
 
 def axis_names(r: int) -> tuple[str, ...]:
-    return AXES.get(r, tuple(f"axis {i + 1}" for i in range(r)))
+    names = AXES.get(r)
+    return names if names is not None else tuple(f"axis {i + 1}" for i in range(r))
 
 
 def spatial(shape: Shape) -> Shape:
