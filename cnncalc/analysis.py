@@ -66,6 +66,10 @@ def scaled_rf(rf: RF, body: RF, inp: Shape | None) -> RF:
     return tuple(max(a, b) for a, b in zip(rf[0], seen, strict=True)), rf[1]
 
 
+NO_COUNTS = Counts()
+"""A layer not counted (no input, or an error): frozen, so one serves every such row."""
+
+
 def advance(rf: RF, step: Step | None) -> RF:
     """``r' = r + (k − 1)·j``, ``j' = j·s`` on each axis (a step's one number stands for all)."""
     if rf is None or step is None:
@@ -106,7 +110,8 @@ class Walker:
         self.dtype_size = dtype_size
         self.rows: list[LayerRow] = []
         self.problems: list[Problem] = []
-        self.leaves = Counts()
+        self.sums = [0, 0, 0, 0]
+        """Every leaf layer's weights, biases, non-trainable elements and MACs so far."""
         self.activation_bytes = 0
         # Named tensors (spec §9). A tensor is known by the row that produced it (-1: the
         # input); names resolve to the latest binding, which the builder's lexical scopes
@@ -122,17 +127,25 @@ class Walker:
         """Binds a node with unknowns (``?``) to numbers: the solver's walks
         (:mod:`cnncalc.design.solve`); without one such a node is an error."""
 
+    @property
+    def leaves(self) -> Counts:
+        """Every leaf layer walked so far, counted once."""
+        return Counts(*self.sums)
+
     def group(self, group: Group, inp: Shape | None, rf: RF, prefix: str, depth: int,
               parent: int | None = None) -> tuple[Shape | None, RF, Counts]:
-        total = Counts()
+        weights = biases = non_trainable = macs = 0  # summed here: one Counts per group
         for i, node in enumerate(group, 1):
             if node.reads and i > 1:  # the tensor before a route is left as it is
                 self.dangling.add(self.current)
             inp, rf, counts = self.node(node, inp, rf, f"{prefix}{i}", depth, parent)
             if node.tensor is not None:
                 self.env[node.tensor] = (self.current, inp, rf)
-            total += counts
-        return inp, rf, total
+            weights += counts.weights
+            biases += counts.biases
+            non_trainable += counts.non_trainable
+            macs += counts.macs
+        return inp, rf, Counts(weights, biases, non_trainable, macs)
 
     def route(self, node: Node, path: str, depth: int, parent: int | None
               ) -> tuple[Shape | None, RF, Counts]:
@@ -159,7 +172,7 @@ class Walker:
             return self.route(node, path, depth, parent)
         assert isinstance(node, Layer)  # a Node is a Block or a Layer
         out: Shape | None = None
-        counts = Counts()
+        counts = NO_COUNTS
         if inp is not None:
             findings = list(node.validate(inp))
             if findings:
@@ -176,7 +189,12 @@ class Walker:
                 rf = None
         else:
             self.problems += resolve(node.check_alone(), self.mode, path, node.location)
-        self.leaves += counts
+        if counts is not NO_COUNTS:
+            sums = self.sums
+            sums[0] += counts.weights
+            sums[1] += counts.biases
+            sums[2] += counts.non_trainable
+            sums[3] += counts.macs
         act = elements(out) * self.batch * self.dtype_size if out is not None else None
         self.activation_bytes += act or 0
         self.current = len(self.rows)
