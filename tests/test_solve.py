@@ -401,3 +401,15 @@ def test_a_pinned_zoo_network_with_nine_unknown_paddings() -> None:
     found = {tuple({k[0]: v for k, v in s.values}[path] for path in paths)
              for s in solved.solutions}
     assert found == truth
+
+
+def test_one_value_for_every_occurrence_is_said_once() -> None:
+    """A `?` in a repeat is one unknown per repetition: a solution where all take the same
+    value says it once, one where they differ lists each by its path."""
+    code, out, _ = run("solve", "32x32x3 -> [conv(8, 3, p=?) -> relu] * 3 -> conv(4, 3, s=?)",
+                       "--top", "2")
+    assert code == 0
+    lines = [line.strip() for line in out.splitlines()]
+    assert "1. padding (1:26) = 0 (all 3), stride (1:58) = 1" in lines
+    assert ("2. padding (1:26) at 1.1.1 = 0, padding (1:26) at 1.2.1 = 0, padding (1:26) at "
+            "1.3.1 = 1, stride (1:58) = 1") in lines

@@ -34,11 +34,26 @@ def _several(solved: Solved) -> set[Site]:
 
 
 def values_text(solution: Solution, solved: Solved, several: set[Site] | None = None) -> str:
-    """``?p = 2, stride (1:22) at 4.2.1 = 1``; ``several``: the sites with several occurrences
-    (:func:`_several`, found once for all the solutions shown)."""
+    """``?p = 2, stride (1:22) at 4.2.1 = 1, padding (1:9) = 1 (all 3)``: one value per
+    occurrence, or once for a ``?`` whose occurrences all take the same value. ``several``:
+    the sites with several occurrences (:func:`_several`, found once for all the solutions
+    shown)."""
     several = _several(solved) if several is None else several
-    return ", ".join(f"{clean(label(k, solved.occurrences[k], solved.occurrences[k] in several))}"
-                     f" = {v}" for k, v in solution.values)
+    taken: dict[Site, list[int]] = {}
+    for k, v in solution.values:
+        if not isinstance(k, str) and solved.occurrences[k] in several:
+            taken.setdefault(solved.occurrences[k], []).append(v)
+    parts, said = [], set()
+    for k, v in solution.values:
+        s = solved.occurrences[k]
+        values = taken.get(s) if not isinstance(k, str) else None
+        if values is not None and len(set(values)) == 1:
+            if s not in said:
+                said.add(s)
+                parts.append(f"{clean(label(k, s, False))} = {v} (all {len(values)})")
+            continue
+        parts.append(f"{clean(label(k, s, values is not None))} = {v}")
+    return ", ".join(parts)
 
 
 def _plural(n: int, word: str) -> str:
