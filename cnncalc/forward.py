@@ -95,9 +95,9 @@ class Plan:
     touched per thread so far); with t threads that step needs ``bytes + t·per_thread``."""
 
     def peak_at(self, threads: int) -> int:
-        """The peak with ``threads`` BLAS threads."""
-        return max((base + threads * unit for base, unit in self.threaded),
-                   default=self.peak_bytes)
+        """The peak with ``threads`` BLAS threads (a step before any GEMM may be the peak)."""
+        return max(self.peak_bytes,
+                   max((base + threads * unit for base, unit in self.threaded), default=0))
 
     def threads_within(self, budget: int, most: int) -> int:
         """The most BLAS threads (1 … ``most``) whose peak fits ``budget`` (at least 1)."""

@@ -295,6 +295,10 @@ def test_the_plan_counts_each_blas_thread_s_buffer() -> None:
     assert big.peak_at(3) - big.peak_at(2) == BLAS_BUFFER_BYTES
     # no GEMM, no threads counted
     assert plan(without).peak_at(8) == plan(without).peak_bytes
+    # the peak before a small GEMM: more threads leave it where it is
+    early = plan(cnncalc.analyze("256x256x64 -> relu -> gap -> fc(10)"))
+    assert early.peak_row is not None and early.peak_row.kind == "relu"
+    assert early.peak_at(1) == early.peak_at(2) == early.peak_bytes
 
 
 @pytest.mark.parametrize("room", [1, 2])
