@@ -132,20 +132,20 @@ class Walker:
         """Every leaf layer walked so far, counted once."""
         return Counts(*self.sums)
 
+    def since(self, before: tuple[int, ...]) -> Counts:
+        """The leaves walked since the sums were ``before``: a group's or a block's counts."""
+        return Counts(*(a - b for a, b in zip(self.sums, before, strict=True)))
+
     def group(self, group: Group, inp: Shape | None, rf: RF, prefix: str, depth: int,
               parent: int | None = None) -> tuple[Shape | None, RF, Counts]:
-        weights = biases = non_trainable = macs = 0  # summed here: one Counts per group
+        before = tuple(self.sums)  # the group's counts: what its leaves add to the sums
         for i, node in enumerate(group, 1):
             if node.reads and i > 1:  # the tensor before a route is left as it is
                 self.dangling.add(self.current)
-            inp, rf, counts = self.node(node, inp, rf, f"{prefix}{i}", depth, parent)
+            inp, rf, _ = self.node(node, inp, rf, f"{prefix}{i}", depth, parent)
             if node.tensor is not None:
                 self.env[node.tensor] = (self.current, inp, rf)
-            weights += counts.weights
-            biases += counts.biases
-            non_trainable += counts.non_trainable
-            macs += counts.macs
-        return inp, rf, Counts(weights, biases, non_trainable, macs)
+        return inp, rf, self.since(before)
 
     def route(self, node: Node, path: str, depth: int, parent: int | None
               ) -> tuple[Shape | None, RF, Counts]:
@@ -189,12 +189,11 @@ class Walker:
                 rf = None
         else:
             self.problems += resolve(node.check_alone(), self.mode, path, node.location)
-        if counts is not NO_COUNTS:
-            sums = self.sums
-            sums[0] += counts.weights
-            sums[1] += counts.biases
-            sums[2] += counts.non_trainable
-            sums[3] += counts.macs
+        sums = self.sums
+        sums[0] += counts.weights
+        sums[1] += counts.biases
+        sums[2] += counts.non_trainable
+        sums[3] += counts.macs
         act = elements(out) * self.batch * self.dtype_size if out is not None else None
         self.activation_bytes += act or 0
         self.current = len(self.rows)
@@ -210,7 +209,7 @@ class Walker:
               parent: int | None = None) -> tuple[Shape | None, RF, Counts]:
         index = len(self.rows)
         self.rows.append(None)  # type: ignore[arg-type]  # filled in below, rows stay in order
-        total = Counts()
+        before = tuple(self.sums)
         out: Shape | None
         if (hidden := node.input_tensor()) is not None:  # the body's @input
             self.env[hidden] = (self.current, inp, rf)
@@ -225,8 +224,7 @@ class Walker:
         if node.chained:
             out = inp
             for r, group in enumerate(node.groups(), 1):
-                out, rf, counts = self.group(group, out, rf, f"{path}.{r}.", depth + 1, index)
-                total += counts
+                out, rf, _ = self.group(group, out, rf, f"{path}.{r}.", depth + 1, index)
         else:
             outs: list[Shape | None] = []
             rfs: list[RF] = []
@@ -236,11 +234,10 @@ class Walker:
             start = self.current
             while n < len(groups := node.groups()):
                 self.current = start  # every group starts from the block's input
-                o, branch_rf, counts = self.group(groups[n], ins[n] if ins else None, rf,
-                                                  f"{path}.{n + 1}.", depth + 1, index)
+                o, branch_rf, _ = self.group(groups[n], ins[n] if ins else None, rf,
+                                             f"{path}.{n + 1}.", depth + 1, index)
                 outs.append(o)
                 rfs.append(branch_rf)
-                total += counts
                 if n == 0:  # a block may fill in its later groups from the first's output
                     node, findings = node.settle(inp, o)
                     self.problems += resolve(findings, self.mode, path, node.location)
@@ -259,6 +256,7 @@ class Walker:
                 rf = None if out is None or not known or len(known) < len(rfs) else (
                     tuple(map(max, *(r[0] for r in known))) if len(known) > 1 else known[0][0],
                     tuple(map(max, *(r[1] for r in known))) if len(known) > 1 else known[0][1])
+        total = self.since(before)
         act = elements(out) * self.batch * self.dtype_size if out is not None else None
         if not node.chained:  # the add or concatenation is a tensor of its own
             self.activation_bytes += act or 0
@@ -295,9 +293,10 @@ def walk(spec: Spec, mode: Mode | None = None, batch: int = 1, dtype: str = "flo
         if source >= 0:
             rows[source] = replace(rows[source], keep=True)
         rows[last] = replace(rows[last], release=True)
-    at = {row.path: row for row in rows} if walker.problems else {}  # a problem inside
+    # a problem inside block calls is reported at the outer call
+    at = {row.path: row for row in rows} if walker.problems else {}
     problems = list(spec.problems) + [in_calls(p, at[p.path], rows) if p.path in at else p
-                                      for p in walker.problems]  # block calls: at the call
+                                      for p in walker.problems]
     if not any(p.severity is Severity.ERROR for p in problems):
         problems += resolve(check_expectations(spec, totals), mode, "expect", None)
     return Report(spec.name, spec.input, mode, tuple(rows), totals, tuple(problems),

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .analysis import walk
+from .design import DEFAULT_RANGE, TOP
 from .diagnostics import MODES, ArchitectureError, Mode, Problem, Severity
 from .fixes import verify_fixes
 from .lints import Flow, lint
@@ -86,7 +87,7 @@ def validate(spec: str | Path, mode: Mode | None = None, **options: Any) -> Repo
 
 
 def solve(spec: str | Path, mode: Mode | None = None, *,
-          range: tuple[int, int] = (1, 1024), top: int = 5) -> Solved:
+          range: tuple[int, int] = DEFAULT_RANGE, top: int = TOP) -> Solved:
     """Solve a spec's unknowns (``?``): every assignment under which it analyses without
     errors in ``mode`` and meets its ``expect:`` — ``.count`` of them, the best ``top`` in
     ``.solutions`` (each walked again in full, with its complete spec ``.text``), the values

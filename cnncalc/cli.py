@@ -23,6 +23,7 @@ from . import zoo
 from .api import analyze_spec
 from .breakdown import BY, breakdown
 from .console import Bar, ascii_only, echo, echo_json, safe_streams, show
+from .design import DEFAULT_RANGE, TOP
 from .diagnostics import (
     EXPECTATIONS,
     RULES,
@@ -344,6 +345,10 @@ def explain(spec: str, mode: Mode | None) -> int:
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
+RANGE_TEXT = "{}..{}".format(*DEFAULT_RANGE)
+"""``--range``'s default, as written."""
+
+
 def size_range(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
     """``--range LO..HI``: sizes from LO to HI, or a usage error saying what is wrong."""
     match = re.fullmatch(r"\s*(\d{1,12})\s*\.\.\s*(\d{1,12})\s*", value)
@@ -373,7 +378,7 @@ def size_given(ctx: click.Context, param: click.Parameter, value: str | None
 
 @main.command(cls=SpecCommand)
 @click.argument("spec", shell_complete=complete_spec)
-@click.option("--range", "bounds", default="1..1024", show_default=True, callback=size_range,
+@click.option("--range", "bounds", default=RANGE_TEXT, show_default=True, callback=size_range,
               metavar="LO..HI", help="The sizes to consider on each axis.")
 @click.option("--size", "size", default=None, callback=size_given, metavar="HxW",
               help="Check one input size (one number: every axis): its first error and the "
@@ -469,9 +474,9 @@ def draw(spec: str, output: str | None, fmt: str, depth: int | None, mode: Mode 
 @click.argument("spec", shell_complete=complete_spec)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-@click.option("--top", type=click.IntRange(min=1, max=100), default=5, show_default=True,
+@click.option("--top", type=click.IntRange(min=1, max=100), default=TOP, show_default=True,
               help="How many solutions to show.")
-@click.option("--range", "bounds", default="1..1024", show_default=True,
+@click.option("--range", "bounds", default=RANGE_TEXT, show_default=True,
               callback=size_range, metavar="LO..HI",
               help="Sizes an unknown input axis (?x?x3) may take.")
 @mode_options

@@ -6,6 +6,13 @@ unknowns (``?``) make it valid (:mod:`.solve` searches, :mod:`.answer` verifies 
 :mod:`cnncalc.analysis` and imports no output module.
 """
 
+DEFAULT_RANGE = (1, 1024)
+"""The sizes an input axis may take unless ``--range`` (``range=``) says: ``cnncalc sizes``
+lists them, ``cnncalc solve`` tries them for an unknown input size (``?x?x3``)."""
+
+TOP = 5
+"""The solutions ``cnncalc solve`` shows unless ``--top`` (``top=``) says."""
+
 
 class TooLarge(ValueError):
     """A question beyond the package's documented limits; the message says what was

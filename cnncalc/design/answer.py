@@ -22,7 +22,7 @@ from ..spec.build import Spec
 from ..spec.parse import read_spec
 from ..spec.source import Source
 from ..spec.unknowns import Key, Site
-from . import TooLarge, domains
+from . import DEFAULT_RANGE, TOP, TooLarge, domains
 from .sizes import check_range
 from .solve import (
     MAX_KEEP,
@@ -113,21 +113,24 @@ class Solved:
         }
 
 
-DEFAULT_RANGE = (1, 1024)
-"""Input sizes an unknown input axis (``?x?x3``) may take unless ``--range`` says."""
 MAX_RANGE = 1 << 20
-TOP = 5
 MAX_REJECTED = 256
+
+
+def site_values(values: Assignment, occurrences: dict[Key, Site]) -> dict[Site, list[int]]:
+    """The values each unnamed ``?`` takes, one per occurrence (repetitions, calls)."""
+    per_site: dict[Site, list[int]] = {}
+    for k, v in values:
+        if not isinstance(k, str):
+            per_site.setdefault(occurrences[k], []).append(v)
+    return per_site
 
 
 def written(source: Source, spec: Spec, values: Assignment, occurrences: dict[Key, Site]
             ) -> str | None:
     """The spec's text with every ``?`` replaced by its value; None when one ``?`` took
     different values in different repetitions or calls (or its text cannot be found)."""
-    per_site: dict[Site, set[int]] = {}
-    for k, v in values:
-        if not isinstance(k, str):
-            per_site.setdefault(occurrences[k], set()).add(v)
+    per_site = site_values(values, occurrences)
     named = {k: {v} for k, v in values if isinstance(k, str)}
     text = source.text
     starts = [0, *(m.end() for m in re.finditer("\n", text))]  # each line's offset
@@ -138,13 +141,13 @@ def written(source: Source, spec: Spec, values: Assignment, occurrences: dict[Ke
         chosen = per_site.get(s)
         if chosen is None:
             continue  # a site no walk reached (inside `* 0`): left as written
-        if len(chosen) != 1:
+        if len(set(chosen)) != 1:
             return None
         at = starts[s.location.line - 1] + s.location.column - 1 if s.location.line <= len(
             starts) else -1
         if text[at:at + len(s.text)] != s.text:
             return None
-        edits.append((at, len(s.text), str(next(iter(chosen)))))
+        edits.append((at, len(s.text), str(chosen[0])))
     for at, n, written_value in sorted(edits, reverse=True):
         text = text[:at] + written_value + text[at + n:]
     for name, (number,) in named.items():
@@ -243,6 +246,6 @@ def _unbounded(occurrences: dict[Key, Site], used: dict[Key, set[int]],
     return tuple(out)
 
 
-__all__ = ["DEFAULT_RANGE", "TOP", "Rejected", "Solution", "Solved", "TooLarge", "solve",
-           "verify", "written"]
+__all__ = ["DEFAULT_RANGE", "TOP", "Rejected", "Solution", "Solved", "TooLarge", "site_values",
+           "solve", "verify", "written"]
 

@@ -20,10 +20,9 @@ from ..shapes import Shape, axis_names, format_shape, rank
 from ..spec.build import Spec
 from ..spec.parse import read_spec
 from ..values import MAX_SIZE
+from . import DEFAULT_RANGE
 from .compact import Progression, compact
 from .pieces import Axis, TooLarge, Walks
-
-DEFAULT_RANGE = (1, 1024)
 
 __all__ = ["DEFAULT_RANGE", "AxisSizes", "InputSizes", "Nearest", "SizeCheck", "TooLarge",
            "check_range", "input_sizes"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..design.answer import Solution, Solved
+from ..design.answer import Solution, Solved, site_values
 from ..shapes import format_shape
 from ..spec.unknowns import Key, Site
 from .formats import clean, dumps
@@ -39,14 +39,11 @@ def values_text(solution: Solution, solved: Solved, several: set[Site] | None = 
     the sites with several occurrences (:func:`_several`, found once for all the solutions
     shown)."""
     several = _several(solved) if several is None else several
-    taken: dict[Site, list[int]] = {}
-    for k, v in solution.values:
-        if not isinstance(k, str) and solved.occurrences[k] in several:
-            taken.setdefault(solved.occurrences[k], []).append(v)
+    taken = site_values(solution.values, solved.occurrences)
     parts, said = [], set()
     for k, v in solution.values:
         s = solved.occurrences[k]
-        values = taken.get(s) if not isinstance(k, str) else None
+        values = taken.get(s) if not isinstance(k, str) and s in several else None
         if values is not None and len(set(values)) == 1:
             if s not in said:
                 said.add(s)
